@@ -1,6 +1,64 @@
 import type { Command } from "commander";
+import { UsageError } from "../errors.js";
+import { buildRepo } from "../package/repo.js";
 
-// Placeholder until the owning issue lands; replaced by the real command.
+interface RepoFlags {
+  from: string[];
+  out: string;
+  signKey?: string;
+  baseUrl?: string;
+  name: string;
+  gnupgHome?: string;
+  json?: boolean;
+}
+
+function epochFromEnv(): number | undefined {
+  const v = process.env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`SOURCE_DATE_EPOCH is not a number of seconds: "${v}"`);
+  return Number(v);
+}
+
 export function registerRepo(program: Command): void {
-  program.command("repo").description("(not yet implemented)");
+  program
+    .command("repo")
+    .description("Build a yum repository (createrepo_c) from kmem-build outputs and write a ready .repo file")
+    .requiredOption(
+      "--from <dir>",
+      "build output: dist/ or dist/<version>/ (repeatable); every RPM is checked against its SHA256SUMS",
+      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+    )
+    .requiredOption("--out <dir>", "repository directory (replaced only when the new one is complete)")
+    .option("--sign-key <key>", "GPG key (fingerprint, ID or email) to sign repodata/repomd.xml and export RPM-GPG-KEY-kmem-build")
+    .option("--base-url <url>", "URL clients use to reach the repository (default: file://<out>)")
+    .option("--name <id>", "repository id: the [section] and the <id>.repo file name", "kmem-build")
+    .option("--gnupg-home <dir>", "GnuPG home holding the signing key (default: $GNUPGHOME or ~/.gnupg)")
+    .option("--json", "print the result as JSON instead of the .repo file")
+    .addHelpText(
+      "after",
+      "\nThe repository revision and timestamps come from $SOURCE_DATE_EPOCH, else the newest RPM build time,\nso the same inputs give identical repodata.",
+    )
+    .action(async (flags: RepoFlags) => {
+      const result = await buildRepo({
+        from: flags.from,
+        out: flags.out,
+        signKey: flags.signKey,
+        baseUrl: flags.baseUrl,
+        id: flags.name,
+        epoch: epochFromEnv(),
+        gnupgHome: flags.gnupgHome,
+      });
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+        return;
+      }
+      const signing = result.metadataSigned
+        ? `repomd.xml signed; RPMs ${result.packagesSigned ? "signed" : "NOT signed by this key (gpgcheck=0)"}`
+        : "unsigned";
+      process.stderr.write(
+        `repo: ${result.packages.length} package(s) in ${result.repo} (revision ${result.revision}, ${signing})\n` +
+          `repo: wrote ${result.repoFile}; copy it to /etc/yum.repos.d/ on the nodes\n`,
+      );
+      process.stdout.write(result.repoFileText);
+    });
 }

@@ -1,0 +1,108 @@
+/** `kmem-build build`: parse flags into BuildOptions, then run the pipeline or print the plan. */
+import { Command, Option } from "commander";
+import { resolve } from "node:path";
+import { baseUrl, cacheDir, parseArches } from "../options.js";
+import { DEFAULT_PATCHES_DIR, DEFAULT_RECIPES_DIR } from "../recipes/load.js";
+import { runBuild, interruptSignal, defaultWorkDir } from "../pipeline/index.js";
+import { planOf, printPlan } from "../pipeline/plan-report.js";
+import { printJson, printError } from "./output.js";
+import type { BuildOptions } from "../pipeline/context.js";
+
+interface Flags {
+  kubernetes: string;
+  arch: string;
+  out: string;
+  source?: string;
+  sha512?: string;
+  origin: "dl" | "github";
+  baseUrl?: string;
+  engine: "auto" | "podman" | "docker";
+  image?: string;
+  cacheDir?: string;
+  workDir?: string;
+  recipes?: string;
+  patches?: string;
+  release?: string;
+  signKey?: string;
+  gnupgHome?: string;
+  rpm: boolean;
+  rebuild?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export function toBuildOptions(f: Flags): BuildOptions {
+  const cache = cacheDir(f.cacheDir);
+  return {
+    kubernetes: f.kubernetes,
+    arches: parseArches(f.arch),
+    outDir: resolve(f.out),
+    source: f.source,
+    sha512: f.sha512,
+    origin: f.origin,
+    baseUrl: baseUrl(f.baseUrl),
+    engine: f.engine,
+    image: f.image,
+    cacheDir: cache,
+    workDir: resolve(f.workDir ?? defaultWorkDir(cache)),
+    recipesDir: resolve(f.recipes ?? DEFAULT_RECIPES_DIR),
+    patchesDir: resolve(f.patches ?? DEFAULT_PATCHES_DIR),
+    release: f.release,
+    signKey: f.signKey,
+    gnupgHome: f.gnupgHome ?? process.env.GNUPGHOME,
+    rpm: f.rpm,
+    rebuild: !!f.rebuild,
+    dryRun: !!f.dryRun,
+    json: !!f.json,
+  };
+}
+
+export function registerBuild(program: Command): void {
+  program
+    .command("build")
+    .description("fetch a Kubernetes release, build kubelet without kmem accounting, prove it, package it")
+    .requiredOption("-k, --kubernetes <version>", "release (1.20.15, v1.20.15, 1.21.0-rc.1) or minor (1.18 = its latest patch)")
+    .option("-a, --arch <list>", "comma-separated: amd64, arm64, ppc64le, s390x", "amd64")
+    .option("-o, --out <dir>", "output directory; the release lands in <dir>/<version>/", "dist")
+    .option("--source <path>", "local kubernetes-src.tar.gz or extracted source directory (air-gapped)")
+    .option("--sha512 <hex>", "expected sha512 of the source tarball")
+    .addOption(new Option("--origin <where>", "download the official tarball or the GitHub archive").choices(["dl", "github"]).default("dl"))
+    .option("--base-url <url>", "download base URL (env KMEM_BUILD_BASE_URL)", undefined)
+    .addOption(new Option("--engine <name>", "container engine").choices(["auto", "podman", "docker"]).default("auto"))
+    .option("--image <ref>", "builder image (default: the Go version the source records, else the recipe's table)")
+    .option("--cache-dir <dir>", "downloads, Go build cache and compiled binaries (env KMEM_BUILD_CACHE_DIR)")
+    .option("--work-dir <dir>", "scratch directory, removed afterwards (default: inside the cache dir)")
+    .option("--recipes <dir>", "recipes directory", undefined)
+    .option("--patches <dir>", "patches directory", undefined)
+    .option("--release <rpm-release>", "RPM Release (default 2.nokmem: sorts above the official 0 and 1.1)")
+    .option("--sign-key <key>", "GPG key (id, fingerprint or user id) to sign RPMs and SHA256SUMS")
+    .option("--gnupg-home <dir>", "GnuPG home holding the signing key (env GNUPGHOME)")
+    .option("--no-rpm", "skip RPM packaging (binaries, checksums and manifest only)")
+    .option("--rebuild", "compile even when binaries for exactly these inputs are cached")
+    .option("--dry-run", "print the resolved plan and do nothing")
+    .option("--json", "print a machine-readable result on stdout (progress is not shown)")
+    .action(async (flags: Flags) => {
+      const opts = toBuildOptions(flags);
+      if (opts.dryRun) {
+        const plan = await planOf(opts);
+        if (opts.json) printJson(plan);
+        else printPlan(plan);
+        return;
+      }
+      const { signal, dispose } = interruptSignal();
+      try {
+        const result = await runBuild(opts, signal);
+        if (opts.json) printJson(result);
+        else {
+          for (const n of result.notices) process.stderr.write(`notice: ${n}\n`);
+          process.stdout.write(`built Kubernetes ${result.kubernetes} (${result.recipe}) in ${result.seconds}s → ${result.outDir}\n`);
+          for (const a of result.artifacts) process.stdout.write(`  ${a.file}  ${a.size} bytes  sha256:${a.sha256.slice(0, 16)}…\n`);
+        }
+      } catch (err) {
+        if (opts.json) printError(err);
+        throw err;
+      } finally {
+        dispose();
+      }
+    });
+}

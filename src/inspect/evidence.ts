@@ -1,0 +1,64 @@
+/**
+ * The byte rules (DOMAIN.md §2) that tell from a compiled binary whether runc's kmem-enabling
+ * code was linked. scripts/verify-kmem.sh applies the same rules on nodes.
+ */
+export const KMEM_ENABLING_STRING =
+  "failed to set %s, because either tasks have already joined this cgroup or it has children";
+export const NOKMEM_MARKER_STRING = "kernel memory accounting disabled in this runc build";
+
+export interface Evidence {
+  /** The kmem-enabling code (EnableKernelMemoryAccounting / setKernelMemory) is linked. */
+  kmemEnablingCode: boolean;
+  /** The nokmem variant's error string is linked (runc rc7..rc93 built with the tag). */
+  disabledMarker: boolean;
+  /** Go toolchain that built the binary, from its embedded build info (Go >= 1.18), else a best guess. */
+  goVersion: string | null;
+  /** `-tags=` from the embedded build settings (Go >= 1.18), null when not recorded. */
+  buildTags: string[] | null;
+  /** The summary a person reads. */
+  verdict: "kmem-code-linked" | "nokmem-variant-linked" | "no-kmem-code";
+}
+
+const BUILDINFO_MAGIC = Buffer.from("\xff Go buildinf:", "latin1");
+
+function readUvarint(buf: Buffer, off: number): [number, number] {
+  let x = 0;
+  let shift = 0;
+  for (let i = off; i < buf.length; i++) {
+    const b = buf[i]!;
+    x += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return [x, i + 1];
+    shift += 7;
+  }
+  return [0, buf.length];
+}
+
+/** Go >= 1.18 inlines version and module info after the 32-byte build info header. */
+function goBuildInfo(buf: Buffer): { version: string; modinfo: string } | null {
+  const at = buf.indexOf(BUILDINFO_MAGIC);
+  if (at < 0 || at + 32 > buf.length) return null;
+  const flags = buf[at + 15]!;
+  if ((flags & 0x2) === 0) return null;
+  let [len, off] = readUvarint(buf, at + 32);
+  const version = buf.toString("utf8", off, off + len);
+  [len, off] = readUvarint(buf, off + len);
+  const modinfo = buf.toString("utf8", off, off + len);
+  return { version, modinfo };
+}
+
+export function findEvidence(buf: Buffer): Evidence {
+  const kmemEnablingCode = buf.includes(KMEM_ENABLING_STRING);
+  const disabledMarker = buf.includes(NOKMEM_MARKER_STRING);
+  const info = goBuildInfo(buf);
+  let buildTags: string[] | null = null;
+  let goVersion: string | null = info?.version || null;
+  if (info) {
+    const m = /^build\t-tags=(.*)$/m.exec(info.modinfo);
+    buildTags = m ? m[1]!.split(",").filter(Boolean) : [];
+  } else {
+    const m = /go1\.\d+(?:\.\d+)?/.exec(buf.toString("latin1", 0, Math.min(buf.length, 64 << 20)));
+    goVersion = m ? m[0] : null;
+  }
+  const verdict = kmemEnablingCode ? "kmem-code-linked" : disabledMarker ? "nokmem-variant-linked" : "no-kmem-code";
+  return { kmemEnablingCode, disabledMarker, goVersion, buildTags, verdict };
+}

@@ -1,0 +1,167 @@
+/** Packages a prebuilt kubelet as an EL7-installable, reproducible RPM (templates/kubelet.spec.in). */
+import { copyFile, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { run, requireTools } from "../exec.js";
+import { BuildError, UsageError } from "../errors.js";
+import { readTemplate, renderTemplate } from "./template.js";
+import { glibcTooNewForEl7 } from "./el7.js";
+
+export type GoArch = "amd64" | "arm64" | "ppc64le" | "s390x";
+
+const RPM_ARCHES: Record<GoArch, string> = {
+  amd64: "x86_64",
+  arm64: "aarch64",
+  ppc64le: "ppc64le",
+  s390x: "s390x",
+};
+
+export interface RpmInput {
+  /** Kubernetes version without the leading "v", e.g. "1.20.15". */
+  version: string;
+  /** Must contain "nokmem" and sort above the official "0" and "1.1"; see defaultRelease(). */
+  release: string;
+  arch: GoArch;
+  /** The kubelet binary to package. */
+  binary: string;
+  /** Installed as /usr/libexec/kmem-build/verify-kmem.sh when given. */
+  verifyScript?: string;
+  sourceDateEpoch: number;
+  /** Scratch directory; the rpmbuild topdir for this arch is created (and emptied) under it. */
+  workDir: string;
+  /** Where the finished .rpm is written. */
+  outDir: string;
+  /** One line for the package description, e.g. "nokmem marker present". */
+  evidence?: string;
+  /** gzip (default) or xz: the payload compressors EL7's rpm 4.11 can read. */
+  compression?: "gzip" | "xz";
+  onLine?: (line: string) => void;
+}
+
+export interface BuiltRpm {
+  file: string;
+  name: string;
+}
+
+export function rpmArch(goArch: GoArch): string {
+  const a = RPM_ARCHES[goArch];
+  if (!a) throw new UsageError(`unsupported architecture: ${String(goArch)}`, `use one of ${Object.keys(RPM_ARCHES).join(", ")}`);
+  return a;
+}
+
+/**
+ * By rpm's own comparison "2.nokmem" sorts above the official releases "0" (legacy repo) and "1.1"
+ * (pkgs.k8s.io), so yum prefers it for the same version. ("1.nokmem" would sort below "1.1".)
+ */
+export function defaultRelease(): string {
+  return "2.nokmem";
+}
+
+const PAYLOADS = { gzip: "w9.gzdio", xz: "w6.xzdio" } as const;
+
+/** rpmbuild settings that make the package readable by EL7's rpm 4.11 and byte-for-byte reproducible. */
+export function rpmbuildDefines(topdir: string, compression: "gzip" | "xz"): string[] {
+  const defs: Record<string, string> = {
+    _topdir: topdir,
+    _tmppath: join(topdir, "tmp"),
+    _rpmdir: join(topdir, "RPMS"),
+    _rpmfilename: "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm",
+    _build_id_links: "none",
+    _binary_payload: PAYLOADS[compression],
+    _binary_filedigest_algorithm: "8", // SHA256
+    use_source_date_epoch_as_buildtime: "1",
+    clamp_mtime_to_source_date_epoch: "1",
+    _buildhost: "kmem-build",
+  };
+  return Object.entries(defs).flatMap(([k, v]) => ["--define", `${k} ${v}`]);
+}
+
+function validate(input: RpmInput): void {
+  if (!/^[0-9][A-Za-z0-9._+~^]*$/.test(input.version)) {
+    throw new UsageError(
+      `invalid RPM version: "${input.version}"`,
+      'use the Kubernetes version without "v" and without "-", e.g. 1.20.15',
+    );
+  }
+  if (!/^[A-Za-z0-9._+~^]+$/.test(input.release) || !input.release.includes("nokmem")) {
+    throw new UsageError(
+      `invalid RPM release "${input.release}": it must contain "nokmem" and only letters, digits and . _ + ~ ^`,
+      `the default ${defaultRelease()} sorts above the official releases 0 and 1.1`,
+    );
+  }
+  rpmArch(input.arch);
+  if (!Number.isSafeInteger(input.sourceDateEpoch) || input.sourceDateEpoch < 0) {
+    throw new UsageError(`invalid SOURCE_DATE_EPOCH: ${input.sourceDateEpoch}`);
+  }
+  if (/\s/.test(resolve(input.workDir))) {
+    throw new UsageError(`work directory contains whitespace: ${input.workDir}`, "rpmbuild cannot handle spaces in paths");
+  }
+}
+
+async function requireFile(path: string, what: string): Promise<void> {
+  const s = await stat(path).catch(() => null);
+  if (!s?.isFile()) throw new UsageError(`${what} not found: ${path}`);
+}
+
+/** The description is part of the spec: one line, and no `%` that rpm would expand as a macro. */
+function specText(s: string): string {
+  return s.replace(/\s+/g, " ").trim().replace(/%/g, "%%");
+}
+
+export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
+  validate(input);
+  await requireTools(["rpmbuild", "rpm"], "build the kubelet RPM");
+  await requireFile(input.binary, "kubelet binary");
+  if (input.verifyScript) await requireFile(input.verifyScript, "verify script");
+
+  const arch = rpmArch(input.arch);
+  const topdir = join(resolve(input.workDir), `rpmbuild-${arch}`);
+  await rm(topdir, { recursive: true, force: true });
+  const sources = join(topdir, "SOURCES");
+  for (const d of ["SOURCES", "SPECS", "BUILD", "RPMS", "tmp"]) await mkdir(join(topdir, d), { recursive: true });
+
+  await copyFile(input.binary, join(sources, "kubelet"));
+  await writeFile(join(sources, "kubelet.service"), await readTemplate("kubelet.service"));
+  await writeFile(join(sources, "kubelet.sysconfig"), await readTemplate("kubelet.sysconfig"));
+  if (input.verifyScript) await copyFile(input.verifyScript, join(sources, "verify-kmem.sh"));
+
+  const spec = renderTemplate(
+    await readTemplate("kubelet.spec.in"),
+    {
+      VERSION: input.version,
+      RELEASE: input.release,
+      WITH_VERIFY: input.verifyScript ? "1" : "0",
+      EVIDENCE: specText(input.evidence ?? "see the kmem-build build report"),
+    },
+    "kubelet.spec.in",
+  );
+  const specFile = join(topdir, "SPECS", "kubelet.spec");
+  await writeFile(specFile, spec);
+
+  await run(
+    "rpmbuild",
+    ["-bb", "--target", arch, ...rpmbuildDefines(topdir, input.compression ?? "gzip"), specFile],
+    {
+      env: { SOURCE_DATE_EPOCH: String(input.sourceDateEpoch), TZ: "UTC", LC_ALL: "C" },
+      onLine: input.onLine ? (line) => input.onLine!(line) : undefined,
+      what: `rpmbuild kubelet ${input.version}-${input.release} for ${arch}`,
+    },
+  );
+
+  const name = `kubelet-${input.version}-${input.release}.${arch}.rpm`;
+  const built = join(topdir, "RPMS", name);
+  if (!(await stat(built).catch(() => null))) throw new BuildError(`rpmbuild did not produce ${name} in ${basename(topdir)}/RPMS`);
+  const requires = (await run("rpm", ["-qp", "--requires", built], { env: { LC_ALL: "C" } })).stdout.split("\n");
+  const glibc = glibcTooNewForEl7(requires);
+  if (glibc) {
+    throw new BuildError(
+      `${name} would not install on EL7: the kubelet binary needs ${glibc}, EL7 has glibc 2.17`,
+      "build kubelet statically (KUBE_STATIC_OVERRIDES=kubelet, CGO_ENABLED=0) or with a glibc <= 2.17 toolchain",
+    );
+  }
+  await mkdir(input.outDir, { recursive: true });
+  const file = join(resolve(input.outDir), name);
+  const partial = `${file}.partial`;
+  await copyFile(built, partial);
+  await rename(partial, file);
+  return { file, name };
+}

@@ -1,0 +1,89 @@
+/** The one object every build step reads and writes: inputs, what was resolved, what was made. */
+import type { Arch } from "../options.js";
+import type { Recipe } from "../recipes/types.js";
+import type { Evidence } from "../inspect/evidence.js";
+import type { Engine } from "../engine/index.js";
+
+export interface BuildOptions {
+  kubernetes: string;
+  arches: Arch[];
+  outDir: string;
+  source?: string;
+  sha512?: string;
+  origin: "dl" | "github";
+  baseUrl: string;
+  engine: "auto" | "podman" | "docker";
+  image?: string;
+  cacheDir: string;
+  workDir: string;
+  recipesDir: string;
+  patchesDir: string;
+  release?: string;
+  signKey?: string;
+  gnupgHome?: string;
+  rpm: boolean;
+  /** Recompile even when a binary for exactly these inputs is cached. */
+  rebuild: boolean;
+  dryRun: boolean;
+  json: boolean;
+}
+
+export interface SourceInfo {
+  kind: "tarball" | "directory";
+  path: string;
+  url: string | null;
+  sha512: string | null;
+  /** Where the expected checksum came from. */
+  checksumFrom: "flag" | "pinned" | "published" | "none";
+  cacheHit: boolean;
+}
+
+export interface ImageInfo {
+  reference: string;
+  /** How the reference was chosen: --image, a file in the tree, or the recipe's table. */
+  from: string;
+  goVersion: string | null;
+  id?: string;
+}
+
+export interface BinaryOutput {
+  arch: Arch;
+  path: string;
+  size: number;
+  sha256: string;
+  cacheKey: string;
+  compiled: boolean;
+  evidence?: Evidence;
+  elf?: { machine: string; static: boolean };
+}
+
+export interface Artifact {
+  file: string; // name relative to the release directory
+  kind: "binary" | "rpm" | "script" | "log" | "key" | "signature" | "result";
+  arch?: Arch;
+  size: number;
+  sha256: string;
+}
+
+export interface BuildContext {
+  opts: BuildOptions;
+  signal: AbortSignal;
+  log: (line: string) => void;
+  logText: () => string;
+  version: string;
+  recipe: Recipe;
+  source?: SourceInfo;
+  treeDir?: string;
+  /** Files the image strategy reads, from the tree without extracting it all. */
+  treeFiles: Record<string, string>;
+  archiveStrip?: number;
+  sourceDateEpoch?: number;
+  patches: { file: string; sha256: string }[];
+  image?: ImageInfo;
+  engine?: Engine;
+  /** Hidden directory next to the release directory; renamed into place at the end. */
+  stageDir: string;
+  binaries: BinaryOutput[];
+  artifacts: Artifact[];
+  notices: string[];
+}

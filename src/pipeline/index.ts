@@ -1,0 +1,163 @@
+/**
+ * The build, as an ordered list of steps. Reading STEPS tells the whole product; runBuild adds
+ * the lock, the staging directory, signal handling and the listr2 task list around it.
+ */
+import { Listr, type ListrTask } from "listr2";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { InterruptedError } from "../errors.js";
+import { acquireLock } from "../util/lock.js";
+import { replaceWith, stagingPathFor } from "../util/fs.js";
+import { loadRecipes } from "../recipes/load.js";
+import { resolveRecipe, resolveVersion } from "./steps/resolve.js";
+import { preflight } from "./steps/preflight.js";
+import { fetchSource } from "./steps/fetch.js";
+import { checkSource, extractSource } from "./steps/archive.js";
+import { prepareImage } from "./steps/image.js";
+import { planBuild, nothingToCompile } from "./steps/plan.js";
+import { applyPatches } from "./steps/patch.js";
+import { compileSubSteps } from "./steps/compile.js";
+import { inspectBinaries } from "./steps/inspect.js";
+import { stageBinaries, packageRpms, signPackages } from "./steps/package.js";
+import { writeManifestAndSums } from "./steps/manifest.js";
+import type { BuildContext, BuildOptions } from "./context.js";
+import type { Step, Reporter } from "./step.js";
+
+export const STEPS: Step[] = [
+  { title: "preflight", run: preflight },
+  { title: "fetch source", run: fetchSource },
+  { title: "check source", run: checkSource },
+  { title: "builder image", run: prepareImage },
+  { title: "plan", run: planBuild },
+  { title: "extract", skip: nothingToCompile, run: extractSource },
+  { title: "patch", skip: (c) => nothingToCompile(c) || (!c.patches.length && "the recipe has no patches"), run: applyPatches },
+  { title: "compile", skip: nothingToCompile, subSteps: compileSubSteps },
+  { title: "inspect", run: inspectBinaries },
+  { title: "stage", run: stageBinaries },
+  { title: "rpm", skip: (c) => !c.opts.rpm && "--no-rpm", run: packageRpms },
+  { title: "sign", skip: (c) => !c.opts.signKey && "no --sign-key", run: signPackages },
+  { title: "checksums and manifest", run: writeManifestAndSums },
+];
+
+export interface BuildResult {
+  ok: true;
+  kubernetes: string;
+  recipe: string;
+  needsRebuild: boolean;
+  outDir: string;
+  compiled: string[];
+  cached: string[];
+  artifacts: BuildContext["artifacts"];
+  notices: string[];
+  seconds: number;
+}
+
+function toListr(step: Step): ListrTask<BuildContext> {
+  return {
+    title: step.title,
+    skip: step.skip ? (ctx) => step.skip!(ctx) : undefined,
+    task: async (ctx, task) => {
+      const reporter = task as unknown as Reporter;
+      if (step.subSteps) {
+        return task.newListr(
+          step.subSteps(ctx).map((s) => ({ title: s.title, task: (c: BuildContext, t) => s.run(c, t as unknown as Reporter) })),
+          { concurrent: false },
+        );
+      }
+      await step.run!(ctx, reporter);
+    },
+  };
+}
+
+/** Plain lines without a TTY (CI), the live task list with one, nothing with --json. */
+function renderer(json: boolean): "default" | "simple" | "silent" {
+  if (json) return "silent";
+  return process.stderr.isTTY && !process.env.CI ? "default" : "simple";
+}
+
+export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildResult> {
+  const started = Date.now();
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(`${new Date().toISOString()} ${l}`);
+  const recipes = await loadRecipes(opts.recipesDir, opts.patchesDir);
+  const version = await resolveVersion(opts.kubernetes, opts.baseUrl, signal);
+  const { recipe, notices } = resolveRecipe(version, recipes);
+  log(`kmem-build: Kubernetes ${version}, recipe ${recipe.name} (${recipe.file})`);
+  const release = join(opts.outDir, version);
+  const unlock = await acquireLock(opts.outDir, `build ${version}`);
+  const ctx: BuildContext = {
+    opts,
+    signal,
+    log,
+    logText: () => lines.join("\n") + "\n",
+    version,
+    recipe,
+    treeFiles: {},
+    patches: [],
+    stageDir: stagingPathFor(release),
+    binaries: [],
+    artifacts: [],
+    notices,
+  };
+  await mkdir(opts.workDir, { recursive: true });
+  try {
+    const list = new Listr<BuildContext, "default" | "simple" | "silent", "simple">(
+      [
+        { title: `resolve: Kubernetes ${version} → recipe ${recipe.name} (${recipe.summary})`, task: async () => {} },
+        ...STEPS.map(toListr),
+      ],
+      { ctx, concurrent: false, exitOnError: true, renderer: renderer(opts.json), fallbackRenderer: "simple", rendererOptions: {} },
+    );
+    await list.run();
+    if (signal.aborted) throw signal.reason;
+    await replaceWith(ctx.stageDir, release);
+  } catch (err) {
+    const why = signal.aborted ? signal.reason : err;
+    // Keep the log where a user finds it, under a name nobody takes for a release.
+    const failedLog = join(opts.outDir, `.${version}.failed.log`);
+    log(`FAILED: ${(why as Error)?.message ?? String(why)}`);
+    await writeFile(failedLog, ctx.logText()).catch(() => {});
+    throw why;
+  } finally {
+    await rm(ctx.stageDir, { recursive: true, force: true });
+    await rm(opts.workDir, { recursive: true, force: true });
+    await unlock();
+  }
+  return {
+    ok: true,
+    kubernetes: version,
+    recipe: recipe.name,
+    needsRebuild: recipe.needsRebuild,
+    outDir: release,
+    compiled: ctx.binaries.filter((b) => b.compiled).map((b) => b.arch),
+    cached: ctx.binaries.filter((b) => !b.compiled).map((b) => b.arch),
+    artifacts: ctx.artifacts,
+    notices: ctx.notices,
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}
+
+/** SIGINT/SIGTERM abort the build; cleanup runs in the finally blocks; a second signal exits at once. */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const ctl = new AbortController();
+  const on = (sig: "SIGINT" | "SIGTERM") => () => {
+    if (ctl.signal.aborted) process.exit(sig === "SIGINT" ? 130 : 143);
+    ctl.abort(new InterruptedError(sig));
+  };
+  const onInt = on("SIGINT");
+  const onTerm = on("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  return {
+    signal: ctl.signal,
+    dispose: () => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    },
+  };
+}
+
+export function defaultWorkDir(cacheDir: string): string {
+  return join(cacheDir, "work", `${process.pid}-${randomBytes(4).toString("hex")}`);
+}

@@ -1,0 +1,152 @@
+/**
+ * Reading the source archive safely. A first pass lists every entry and refuses the whole
+ * archive on anything unsafe (absolute or `..` paths, links leaving the tree, devices);
+ * only then is it extracted. Archives with one top-level directory (GitHub) are stripped.
+ */
+import * as tar from "tar";
+import { cp, mkdir, readFile, stat, readdir } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { UsageError } from "../../errors.js";
+import type { BuildContext } from "../context.js";
+import type { Reporter } from "../step.js";
+
+const SAFE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
+
+export interface ArchiveScan {
+  entries: number;
+  strip: number;
+  maxMtime: number;
+  hasKubelet: boolean;
+  /** Contents of the requested small files (paths relative to the tree root). */
+  files: Record<string, string>;
+}
+
+function refuse(archive: string, entry: string, why: string): never {
+  throw new UsageError(`refusing ${archive}: entry ${JSON.stringify(entry)} ${why}`, "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag");
+}
+
+function unsafePath(p: string): boolean {
+  return p.startsWith("/") || /^[A-Za-z]:/.test(p) || p.split("/").includes("..");
+}
+
+/** A gzip of nothing but tar's zero end blocks: tar readers call it "unrecognized", users call it empty. */
+async function isEmptyTarGz(file: string): Promise<boolean> {
+  const buf = await readFile(file);
+  if (buf.length > 1 << 20 || buf[0] !== 0x1f || buf[1] !== 0x8b) return false;
+  try {
+    return gunzipSync(buf).every((b) => b === 0);
+  } catch {
+    return false;
+  }
+}
+
+export async function scanArchive(archive: string, wanted: string[]): Promise<ArchiveScan> {
+  const seen: { path: string; type: string; linkpath?: string }[] = [];
+  const raw: Record<string, Buffer> = {};
+  let maxMtime = 0;
+  try {
+    await tar.t({
+      file: archive,
+      strict: true,
+      onReadEntry: (e) => {
+        seen.push({ path: e.path, type: e.type, linkpath: e.linkpath });
+        if (e.mtime) maxMtime = Math.max(maxMtime, Math.floor(e.mtime.getTime() / 1000));
+        const rel = e.path.replace(/^\.\//, "");
+        const tail = rel.includes("/") ? rel.slice(rel.indexOf("/") + 1) : rel;
+        if (e.type === "File" && (wanted.includes(rel) || wanted.includes(tail))) {
+          const chunks: Buffer[] = [];
+          e.on("data", (c: Buffer) => chunks.push(c));
+          e.on("end", () => (raw[rel] = Buffer.concat(chunks)));
+        } else e.resume();
+      },
+    });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (!seen.length && (await isEmptyTarGz(archive))) {
+      throw new UsageError(`refusing ${archive}: the archive is empty`, "use an official kubernetes-src.tar.gz");
+    }
+    throw new UsageError(
+      `cannot read ${archive} as a gzip-compressed tar archive: ${e.code ? `${e.code}: ` : ""}${e.message}`,
+      "the file is truncated or not a .tar.gz; delete it and fetch it again",
+    );
+  }
+  if (!seen.length) throw new UsageError(`refusing ${archive}: the archive is empty`, "use an official kubernetes-src.tar.gz");
+  for (const e of seen) {
+    if (!SAFE_TYPES.has(e.type)) refuse(archive, e.path, `is a ${e.type} (only files, directories and links inside the tree are allowed)`);
+    if (unsafePath(e.path)) refuse(archive, e.path, "points outside the extraction directory");
+    if (e.type === "Link" && (!e.linkpath || unsafePath(e.linkpath))) refuse(archive, e.path, `is a hard link to ${e.linkpath} outside the tree`);
+    if (e.type === "SymbolicLink") {
+      const target = e.linkpath ?? "";
+      const resolved = posix.normalize(posix.join(posix.dirname(e.path.replace(/^\.\//, "")), target));
+      if (target.startsWith("/") || resolved === ".." || resolved.startsWith("../")) {
+        refuse(archive, e.path, `is a symbolic link to ${target}, outside the tree`);
+      }
+    }
+  }
+  const tops = new Set(seen.map((e) => e.path.replace(/^\.\//, "").split("/")[0]));
+  const single = tops.size === 1 && seen.some((e) => e.path.replace(/^\.\//, "").split("/").filter(Boolean).length > 1);
+  const strip = single ? 1 : 0;
+  const files: Record<string, string> = {};
+  for (const [rel, buf] of Object.entries(raw)) {
+    const key = strip ? rel.slice(rel.indexOf("/") + 1) : rel;
+    if (wanted.includes(key)) files[key] = buf.toString("utf8");
+  }
+  const hasKubelet = seen.some((e) => {
+    const parts = e.path.replace(/^\.\//, "").split("/").slice(strip);
+    return parts[0] === "cmd" && parts[1] === "kubelet";
+  });
+  return { entries: seen.length, strip, maxMtime, hasKubelet, files };
+}
+
+/** Reads the requested files and the newest mtime from an extracted source directory. */
+export async function scanDirectory(dir: string, wanted: string[]): Promise<ArchiveScan> {
+  const files: Record<string, string> = {};
+  for (const w of wanted) {
+    const text = await readFile(join(dir, w), "utf8").catch(() => null);
+    if (text !== null) files[w] = text;
+  }
+  const top = await readdir(dir);
+  if (!top.length) throw new UsageError(`source directory ${dir} is empty`);
+  let maxMtime = 0;
+  for (const name of top) maxMtime = Math.max(maxMtime, Math.floor((await stat(join(dir, name))).mtimeMs / 1000));
+  const hasKubelet = await stat(join(dir, "cmd", "kubelet")).then((s) => s.isDirectory(), () => false);
+  return { entries: top.length, strip: 0, maxMtime, hasKubelet, files };
+}
+
+export async function checkSource(ctx: BuildContext, task: Reporter): Promise<void> {
+  const src = ctx.source!;
+  const scan =
+    src.kind === "tarball" ? await scanArchive(src.path, ctx.recipe.image.fromTree) : await scanDirectory(src.path, ctx.recipe.image.fromTree);
+  if (!scan.hasKubelet) {
+    throw new UsageError(`${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`, "give the kubernetes-src.tar.gz of a release (or its extracted directory)");
+  }
+  ctx.treeFiles = scan.files;
+  ctx.archiveStrip = scan.strip;
+  // Reproducible builds: the time comes from the source (git archive sets commit time), never the clock.
+  ctx.sourceDateEpoch = Number(process.env.SOURCE_DATE_EPOCH) || scan.maxMtime;
+  task.output = `${scan.entries} entries${scan.strip ? ", one top-level directory (stripped)" : ""}; SOURCE_DATE_EPOCH=${ctx.sourceDateEpoch}`;
+}
+
+async function requireKubeletTree(dir: string, from: string): Promise<void> {
+  const ok = await stat(join(dir, "cmd", "kubelet")).then((s) => s.isDirectory(), () => false);
+  if (!ok) {
+    throw new UsageError(`${from} is not a Kubernetes source tree: cmd/kubelet is missing`, "give the kubernetes-src.tar.gz of a release (or its extracted directory)");
+  }
+}
+
+export async function extractSource(ctx: BuildContext, task: Reporter): Promise<void> {
+  const src = ctx.source!;
+  const tree = join(ctx.opts.workDir, "src");
+  await mkdir(tree, { recursive: true });
+  if (src.kind === "directory") {
+    await requireKubeletTree(src.path, src.path);
+    // Never build inside the user's directory: compile writes _output/ into the tree.
+    await cp(src.path, tree, { recursive: true, verbatimSymlinks: true, filter: (p) => !p.endsWith("/_output") });
+  } else {
+    await tar.x({ file: src.path, cwd: tree, strip: ctx.archiveStrip ?? 0, strict: true, preserveOwner: false, noMtime: false });
+    await requireKubeletTree(tree, src.path);
+  }
+  ctx.treeDir = tree;
+  task.output = `extracted to ${tree}`;
+}

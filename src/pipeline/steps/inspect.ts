@@ -1,0 +1,53 @@
+/** Proves from each binary's bytes that it is what we claim, before anything is packaged. */
+import { readFile } from "node:fs/promises";
+import { InspectionError } from "../../errors.js";
+import { readElf, ELF_MACHINE_OF } from "../../inspect/elf.js";
+import { findEvidence, KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING } from "../../inspect/evidence.js";
+import { markerRequired } from "../../recipes/resolve.js";
+import { hashText } from "../../util/hash.js";
+import type { BinaryOutput, BuildContext } from "../context.js";
+import type { Reporter } from "../step.js";
+
+export function inspectBinary(ctx: BuildContext, b: BinaryOutput, buf: Buffer): string[] {
+  const problems: string[] = [];
+  const elf = readElf(buf);
+  if (!elf) return [`kubelet for ${b.arch} is not an ELF binary`];
+  if (elf.machine !== ELF_MACHINE_OF[b.arch]) problems.push(`ELF machine is ${elf.machineName}, expected the one for ${b.arch}`);
+  if (!elf.static) problems.push("it is dynamically linked (needs the node's glibc); expected a static binary (KUBE_STATIC_OVERRIDES=kubelet)");
+  if (!buf.includes(`v${ctx.version}`)) problems.push(`the version string v${ctx.version} is not in the binary (KUBE_GIT_VERSION_FILE not honoured?)`);
+  const ev = findEvidence(buf);
+  if (ev.kmemEnablingCode) {
+    problems.push(
+      `it still links runc's kmem-enabling code (found "${KMEM_ENABLING_STRING.slice(0, 40)}…"): the nokmem build tag did not take effect`,
+    );
+  }
+  if (markerRequired(ctx.recipe, ctx.version) && !ev.disabledMarker) {
+    problems.push(`the nokmem variant's marker "${NOKMEM_MARKER_STRING}" is missing, which ${ctx.recipe.name} requires`);
+  }
+  if (ev.buildTags !== null) {
+    for (const tag of ctx.recipe.build.tags) {
+      if (!ev.buildTags.includes(tag)) problems.push(`the Go build settings record tags [${ev.buildTags.join(",")}], without ${tag}`);
+    }
+  }
+  b.evidence = ev;
+  b.elf = { machine: elf.machineName, static: elf.static };
+  b.size = buf.length;
+  b.sha256 = hashText(buf);
+  return problems;
+}
+
+export async function inspectBinaries(ctx: BuildContext, task: Reporter): Promise<void> {
+  const failures: string[] = [];
+  for (const b of ctx.binaries) {
+    const problems = inspectBinary(ctx, b, await readFile(b.path));
+    for (const p of problems) failures.push(`kubelet-linux-${b.arch}: ${p}`);
+    ctx.log(`inspect ${b.arch}: ${problems.length ? "FAIL" : "ok"} ${JSON.stringify(b.evidence)}`);
+  }
+  if (failures.length) {
+    throw new InspectionError(
+      `inspection failed, nothing was published:\n  ${failures.join("\n  ")}`,
+      `check that recipe ${ctx.recipe.name} fits this tree (and that its patches applied); the build log has the compiler output`,
+    );
+  }
+  task.output = ctx.binaries.map((b) => `${b.arch}: ${b.evidence!.verdict}`).join(", ");
+}

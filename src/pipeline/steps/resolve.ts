@@ -1,0 +1,18 @@
+/** Which exact version, which recipe, and what the user must know about it. */
+import { fetchText } from "../../net/http.js";
+import { parseStableMarker, parseVersionRequest, recipeFor } from "../../recipes/resolve.js";
+import type { Recipe } from "../../recipes/types.js";
+
+/** `1.18` → latest 1.18.x from `<base>/release/stable-1.18.txt`; exact versions pass through. */
+export async function resolveVersion(input: string, base: string, signal?: AbortSignal): Promise<string> {
+  const req = parseVersionRequest(input);
+  if (req.kind === "exact") return req.version;
+  const url = `${base}/release/stable-${req.minor}.txt`;
+  return parseStableMarker(await fetchText(url, { signal }), req.minor, url);
+}
+
+export function resolveRecipe(version: string, recipes: Recipe[]): { recipe: Recipe; notices: string[] } {
+  const recipe = recipeFor(version, recipes);
+  const notices = recipe.notice ? [recipe.notice.replaceAll("{version}", version).trim()] : [];
+  return { recipe, notices };
+}
