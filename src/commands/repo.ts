@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { buildRepo } from "../package/repo.js";
+import { printError, printJson } from "./output.js";
 
 interface RepoFlags {
   from: string[];
@@ -29,27 +30,39 @@ export function registerRepo(program: Command): void {
       (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
     )
     .requiredOption("--out <dir>", "repository directory (replaced only when the new one is complete)")
-    .option("--sign-key <key>", "GPG key (fingerprint, ID or email) to sign repodata/repomd.xml and export RPM-GPG-KEY-kmem-build")
+    .option(
+      "--sign-key <key>",
+      "GPG key (fingerprint, ID or email) to sign repodata/repomd.xml and export RPM-GPG-KEY-kmem-build",
+    )
     .option("--base-url <url>", "URL clients use to reach the repository (default: file://<out>)")
     .option("--name <id>", "repository id: the [section] and the <id>.repo file name", "kmem-build")
     .option("--gnupg-home <dir>", "GnuPG home holding the signing key (default: $GNUPGHOME or ~/.gnupg)")
-    .option("--json", "print the result as JSON instead of the .repo file")
+    .option(
+      "--json",
+      "print a machine-readable result on stdout instead of the .repo file (schemas/repo-result.schema.json)",
+    )
     .addHelpText(
       "after",
       "\nThe repository revision and timestamps come from $SOURCE_DATE_EPOCH, else the newest RPM build time,\nso the same inputs give identical repodata.",
     )
     .action(async (flags: RepoFlags) => {
-      const result = await buildRepo({
-        from: flags.from,
-        out: flags.out,
-        signKey: flags.signKey,
-        baseUrl: flags.baseUrl,
-        id: flags.name,
-        epoch: epochFromEnv(),
-        gnupgHome: flags.gnupgHome,
-      });
+      let result;
+      try {
+        result = await buildRepo({
+          from: flags.from,
+          out: flags.out,
+          signKey: flags.signKey,
+          baseUrl: flags.baseUrl,
+          id: flags.name,
+          epoch: epochFromEnv(),
+          gnupgHome: flags.gnupgHome,
+        });
+      } catch (err) {
+        if (flags.json) printError(err);
+        throw err;
+      }
       if (flags.json) {
-        process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+        printJson({ ok: true, ...result });
         return;
       }
       const signing = result.metadataSigned

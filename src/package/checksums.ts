@@ -18,7 +18,8 @@ function nameIn(dir: string, file: string): string {
   const rel = relative(dir, isAbsolute(file) ? file : join(dir, file));
   if (!rel || rel.startsWith("..") || isAbsolute(rel)) throw new BuildError(`${file} is not inside ${dir}`);
   // sha256sum escapes these with a leading backslash; our file names never need them.
-  if (/[\n\\]/.test(rel)) throw new BuildError(`file name not supported in ${SUMS_FILE}: ${JSON.stringify(rel)}`);
+  if (/[\n\\]/.test(rel))
+    throw new BuildError(`file name not supported in ${SUMS_FILE}: ${JSON.stringify(rel)}`);
   return rel.split(sep).join("/");
 }
 
@@ -48,7 +49,8 @@ export function parseSha256Sums(text: string, source = SUMS_FILE): Map<string, s
   text.split("\n").forEach((line, i) => {
     if (!line.trim()) return;
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
-    if (!m) throw new UsageError(`${source}:${i + 1}: not a sha256sum line: ${JSON.stringify(line.slice(0, 80))}`);
+    if (!m)
+      throw new UsageError(`${source}:${i + 1}: not a sha256sum line: ${JSON.stringify(line.slice(0, 80))}`);
     sums.set(m[2]!, m[1]!.toLowerCase());
   });
   return sums;

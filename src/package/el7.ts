@@ -13,7 +13,8 @@ export function glibcTooNewForEl7(requires: readonly string[]): string | null {
     if (!m) continue;
     const v: [number, number] = [Number(m[1]), Number(m[2])];
     const newer = v[0] > EL7_GLIBC[0] || (v[0] === EL7_GLIBC[0] && v[1] > EL7_GLIBC[1]);
-    if (newer && (!worst || v[0] > worst.v[0] || (v[0] === worst.v[0] && v[1] > worst.v[1]))) worst = { req, v };
+    if (newer && (!worst || v[0] > worst.v[0] || (v[0] === worst.v[0] && v[1] > worst.v[1])))
+      worst = { req, v };
   }
   return worst?.req ?? null;
 }

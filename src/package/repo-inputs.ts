@@ -19,7 +19,13 @@ export interface InputRpm {
 
 const MAX_DEPTH = 4;
 
-async function walk(dir: string, skip: ReadonlySet<string>, depth: number, rpms: string[], sums: string[]): Promise<void> {
+async function walk(
+  dir: string,
+  skip: ReadonlySet<string>,
+  depth: number,
+  rpms: string[],
+  sums: string[],
+): Promise<void> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) {
@@ -49,12 +55,16 @@ export async function findInputRpms(fromDirs: string[], exclude: string[] = []):
   for (const from of fromDirs) {
     const root = resolve(from);
     if (!(await stat(root).catch(() => null))?.isDirectory()) {
-      throw new UsageError(`--from ${from}: not a directory`, "pass a kmem-build output directory (dist/ or dist/<version>/)");
+      throw new UsageError(
+        `--from ${from}: not a directory`,
+        "pass a kmem-build output directory (dist/ or dist/<version>/)",
+      );
     }
     const rpmPaths: string[] = [];
     const sumsPaths: string[] = [];
     await walk(root, skip, 0, rpmPaths, sumsPaths);
-    if (!rpmPaths.length) throw new UsageError(`--from ${from}: no .rpm files found`, "build with packaging enabled first");
+    if (!rpmPaths.length)
+      throw new UsageError(`--from ${from}: no .rpm files found`, "build with packaging enabled first");
     const sums = new Map<string, Map<string, string>>();
     for (const s of sumsPaths) sums.set(s, await readSha256Sums(s));
 
@@ -76,7 +86,10 @@ export async function findInputRpms(fromDirs: string[], exclude: string[] = []):
       const name = basename(path);
       const seen = byName.get(name);
       if (seen && seen.sha256 !== actual) {
-        throw new UsageError(`two different files named ${name}: ${seen.path} and ${path}`, "a repository can hold only one of them");
+        throw new UsageError(
+          `two different files named ${name}: ${seen.path} and ${path}`,
+          "a repository can hold only one of them",
+        );
       }
       if (!seen) byName.set(name, { path, name, sha256: actual, sumsFile: entry.file });
     }

@@ -1,6 +1,6 @@
 /** Builds a deterministic yum repository from kmem-build outputs and writes a ready `.repo` file. */
 import { chmod, copyFile, mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { run, requireTools } from "../exec.js";
 import { UsageError } from "../errors.js";
@@ -50,7 +50,12 @@ export interface RepoResult {
   publicKey: string | null;
 }
 
-export function renderRepoFile(o: { id: string; baseUrl: string; gpgcheck: boolean; repoGpgcheck: boolean }): string {
+export function renderRepoFile(o: {
+  id: string;
+  baseUrl: string;
+  gpgcheck: boolean;
+  repoGpgcheck: boolean;
+}): string {
   const lines = [
     `[${o.id}]`,
     "name=kubelet built without kmem accounting (kmem-build)",
@@ -65,12 +70,14 @@ export function renderRepoFile(o: { id: string; baseUrl: string; gpgcheck: boole
 
 function checkOptions(o: RepoOptions): { id: string; baseUrl: string } {
   const id = o.id ?? "kmem-build";
-  if (!/^[A-Za-z0-9._:-]+$/.test(id)) throw new UsageError(`invalid repository id: "${id}"`, "use letters, digits, '.', '_', ':' or '-'");
+  if (!/^[A-Za-z0-9._:-]+$/.test(id))
+    throw new UsageError(`invalid repository id: "${id}"`, "use letters, digits, '.', '_', ':' or '-'");
   const baseUrl = (o.baseUrl ?? pathToFileURL(resolve(o.out)).href).replace(/\/+$/, "");
   if (!/^(https?|ftp|file):\/\/\S+$/.test(baseUrl)) {
     throw new UsageError(`invalid --base-url: "${o.baseUrl}"`, "use an http(s)://, ftp:// or file:// URL");
   }
-  if (o.epoch !== undefined && (!Number.isSafeInteger(o.epoch) || o.epoch < 0)) throw new UsageError(`invalid epoch: ${o.epoch}`);
+  if (o.epoch !== undefined && (!Number.isSafeInteger(o.epoch) || o.epoch < 0))
+    throw new UsageError(`invalid epoch: ${o.epoch}`);
   return { id, baseUrl };
 }
 
@@ -94,6 +101,15 @@ export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
   await requireTools(["createrepo_c", "rpm"], "build the yum repository");
   const key = o.signKey ? await resolveSigningKey(o.signKey, gpg) : null;
 
+  for (const from of o.from) {
+    const f = resolve(from);
+    if (f === out || f.startsWith(out + sep)) {
+      throw new UsageError(
+        `--out ${o.out} would replace the build output --from ${from}`,
+        "write the repository to another directory",
+      );
+    }
+  }
   const inputs = await findInputRpms(o.from, [out]);
   const packages: RepoPackage[] = [];
   let newestBuild = 0;
@@ -116,8 +132,22 @@ export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
     }
     await run(
       "createrepo_c",
-      ["--revision", String(revision), "--set-timestamp-to-revision", "--general-compress-type", "gz", "--checksum", "sha256", "--no-database", tmp],
-      { onLine: o.onLine ? (l) => o.onLine!(l) : undefined, what: "createrepo_c", env: { LC_ALL: "C", TZ: "UTC" } },
+      [
+        "--revision",
+        String(revision),
+        "--set-timestamp-to-revision",
+        "--general-compress-type",
+        "gz",
+        "--checksum",
+        "sha256",
+        "--no-database",
+        tmp,
+      ],
+      {
+        onLine: o.onLine ? (l) => o.onLine!(l) : undefined,
+        what: "createrepo_c",
+        env: { LC_ALL: "C", TZ: "UTC" },
+      },
     );
     let publicKey: string | null = null;
     if (o.signKey) {

@@ -26,7 +26,7 @@ export interface RpmInput {
   /** Installed as /usr/libexec/kmem-build/verify-kmem.sh when given. */
   verifyScript?: string;
   sourceDateEpoch: number;
-  /** Scratch directory; the rpmbuild topdir for this arch is created (and emptied) under it. */
+  /** Scratch directory; an rpmbuild topdir per version/release/arch is made under it, removed after success. */
   workDir: string;
   /** Where the finished .rpm is written. */
   outDir: string;
@@ -44,7 +44,11 @@ export interface BuiltRpm {
 
 export function rpmArch(goArch: GoArch): string {
   const a = RPM_ARCHES[goArch];
-  if (!a) throw new UsageError(`unsupported architecture: ${String(goArch)}`, `use one of ${Object.keys(RPM_ARCHES).join(", ")}`);
+  if (!a)
+    throw new UsageError(
+      `unsupported architecture: ${String(goArch)}`,
+      `use one of ${Object.keys(RPM_ARCHES).join(", ")}`,
+    );
   return a;
 }
 
@@ -93,7 +97,10 @@ function validate(input: RpmInput): void {
     throw new UsageError(`invalid SOURCE_DATE_EPOCH: ${input.sourceDateEpoch}`);
   }
   if (/\s/.test(resolve(input.workDir))) {
-    throw new UsageError(`work directory contains whitespace: ${input.workDir}`, "rpmbuild cannot handle spaces in paths");
+    throw new UsageError(
+      `work directory contains whitespace: ${input.workDir}`,
+      "rpmbuild cannot handle spaces in paths",
+    );
   }
 }
 
@@ -114,10 +121,11 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
   if (input.verifyScript) await requireFile(input.verifyScript, "verify script");
 
   const arch = rpmArch(input.arch);
-  const topdir = join(resolve(input.workDir), `rpmbuild-${arch}`);
+  const topdir = join(resolve(input.workDir), `rpmbuild-${input.version}-${input.release}-${arch}`);
   await rm(topdir, { recursive: true, force: true });
   const sources = join(topdir, "SOURCES");
-  for (const d of ["SOURCES", "SPECS", "BUILD", "RPMS", "tmp"]) await mkdir(join(topdir, d), { recursive: true });
+  for (const d of ["SOURCES", "SPECS", "BUILD", "RPMS", "tmp"])
+    await mkdir(join(topdir, d), { recursive: true });
 
   await copyFile(input.binary, join(sources, "kubelet"));
   await writeFile(join(sources, "kubelet.service"), await readTemplate("kubelet.service"));
@@ -149,8 +157,11 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
 
   const name = `kubelet-${input.version}-${input.release}.${arch}.rpm`;
   const built = join(topdir, "RPMS", name);
-  if (!(await stat(built).catch(() => null))) throw new BuildError(`rpmbuild did not produce ${name} in ${basename(topdir)}/RPMS`);
-  const requires = (await run("rpm", ["-qp", "--requires", built], { env: { LC_ALL: "C" } })).stdout.split("\n");
+  if (!(await stat(built).catch(() => null)))
+    throw new BuildError(`rpmbuild did not produce ${name} in ${basename(topdir)}/RPMS`);
+  const requires = (await run("rpm", ["-qp", "--requires", built], { env: { LC_ALL: "C" } })).stdout.split(
+    "\n",
+  );
   const glibc = glibcTooNewForEl7(requires);
   if (glibc) {
     throw new BuildError(
@@ -163,5 +174,6 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
   const partial = `${file}.partial`;
   await copyFile(built, partial);
   await rename(partial, file);
+  await rm(topdir, { recursive: true, force: true });
   return { file, name };
 }

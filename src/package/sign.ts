@@ -35,10 +35,14 @@ function listKeysHint(opts: GpgOptions): string {
  */
 export async function resolveSigningKey(key: string, opts: GpgOptions = {}): Promise<SigningKey> {
   await requireTools(["gpg"], "sign packages and repository metadata");
-  const r = await run("gpg", ["--batch", "--with-colons", "--fixed-list-mode", "--list-secret-keys", "--", key], {
-    env: gpgEnv(opts),
-    allowFailure: true,
-  });
+  const r = await run(
+    "gpg",
+    ["--batch", "--with-colons", "--fixed-list-mode", "--list-secret-keys", "--", key],
+    {
+      env: gpgEnv(opts),
+      allowFailure: true,
+    },
+  );
   const rows = r.stdout.split("\n").map((l) => l.split(":"));
   const primaries = rows.filter((f) => f[0] === "sec");
   const where = opts.gnupgHome ? ` (keyring ${opts.gnupgHome})` : "";
@@ -46,7 +50,10 @@ export async function resolveSigningKey(key: string, opts: GpgOptions = {}): Pro
     throw new UsageError(`signing key "${key}" is not in the keyring${where}`, listKeysHint(opts));
   }
   if (primaries.length > 1) {
-    throw new UsageError(`signing key "${key}" matches ${primaries.length} keys${where}`, `pass a fingerprint; ${listKeysHint(opts)}`);
+    throw new UsageError(
+      `signing key "${key}" matches ${primaries.length} keys${where}`,
+      `pass a fingerprint; ${listKeysHint(opts)}`,
+    );
   }
   // A key block: sec/ssb rows, each followed by its fpr row and (for sec) uid rows.
   const keys: { algo: string; keyId: string; created: number; usable: boolean; fpr: string }[] = [];
@@ -70,7 +77,10 @@ export async function resolveSigningKey(key: string, opts: GpgOptions = {}): Pro
   const signers = keys.filter((k) => k.usable).sort((a, b) => b.created - a.created);
   const signer = signers[0]; // gpg signs with the newest usable signing (sub)key
   if (!signer) {
-    throw new UsageError(`signing key "${key}" has no usable signing key (expired, revoked or no sign capability)`, listKeysHint(opts));
+    throw new UsageError(
+      `signing key "${key}" has no usable signing key (expired, revoked or no sign capability)`,
+      listKeysHint(opts),
+    );
   }
   if (!EL7_ALGOS.has(signer.algo)) {
     throw new UsageError(
@@ -104,7 +114,20 @@ export async function signDetached(file: string, key: string, opts: GpgOptions =
   await rm(partial, { force: true });
   await run(
     "gpg",
-    ["--batch", "--yes", "--armor", "--detach-sign", "--digest-algo", "SHA256", "--local-user", k.fingerprint, "--output", partial, "--", file],
+    [
+      "--batch",
+      "--yes",
+      "--armor",
+      "--detach-sign",
+      "--digest-algo",
+      "SHA256",
+      "--local-user",
+      k.fingerprint,
+      "--output",
+      partial,
+      "--",
+      file,
+    ],
     { env: gpgEnv(opts), what: `sign ${file} with ${key}` },
   );
   await rename(partial, out);
@@ -118,7 +141,17 @@ export async function exportPublicKey(key: string, outFile: string, opts: GpgOpt
   await rm(partial, { force: true });
   await run(
     "gpg",
-    ["--batch", "--yes", "--armor", "--export-options", "export-minimal", "--output", partial, "--export", k.fingerprint],
+    [
+      "--batch",
+      "--yes",
+      "--armor",
+      "--export-options",
+      "export-minimal",
+      "--output",
+      partial,
+      "--export",
+      k.fingerprint,
+    ],
     { env: gpgEnv(opts), what: `export public key ${key}` },
   );
   if (!(await stat(partial)).size) throw new BuildError(`gpg exported nothing for key ${key}`);

@@ -7,7 +7,11 @@ import { BuildError } from "../errors.js";
 export const TEMPLATES_DIR = join(PKG_ROOT, "templates");
 
 /** Every placeholder must have a value and every value must be used, so a template and its caller cannot drift apart silently. */
-export function renderTemplate(text: string, vars: Readonly<Record<string, string>>, what = "template"): string {
+export function renderTemplate(
+  text: string,
+  vars: Readonly<Record<string, string>>,
+  what = "template",
+): string {
   const used = new Set<string>();
   const out = text.replace(/@([A-Z][A-Z0-9_]*)@/g, (_m, name: string) => {
     const value = vars[name];
@@ -16,7 +20,8 @@ export function renderTemplate(text: string, vars: Readonly<Record<string, strin
     return value;
   });
   const unused = Object.keys(vars).filter((k) => !used.has(k));
-  if (unused.length) throw new BuildError(`${what}: placeholders not found: ${unused.map((k) => `@${k}@`).join(", ")}`);
+  if (unused.length)
+    throw new BuildError(`${what}: placeholders not found: ${unused.map((k) => `@${k}@`).join(", ")}`);
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { Reporter } from "../step.js";
 export async function preflight(ctx: BuildContext, task: Reporter): Promise<void> {
   const tools: string[] = [];
   if (ctx.recipe.patches.length) tools.push("patch");
-  if (ctx.opts.rpm) tools.push("rpmbuild");
+  if (ctx.opts.rpm) tools.push("rpmbuild", "rpm");
   if (ctx.opts.signKey) tools.push("gpg", "rpmsign");
   await requireTools(tools, `build Kubernetes ${ctx.version} as asked`);
   ctx.engine = await detectEngine(ctx.opts.engine);
