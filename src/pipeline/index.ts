@@ -114,10 +114,15 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     await replaceWith(ctx.stageDir, release);
   } catch (err) {
     const why = signal.aborted ? signal.reason : err;
-    // Keep the log where a user finds it, under a name nobody takes for a release.
-    const failedLog = join(opts.outDir, `.${version}.failed.log`);
-    log(`FAILED: ${(why as Error)?.message ?? String(why)}`);
-    await writeFile(failedLog, ctx.logText()).catch(() => {});
+    // Once compiling started, keep the log where a user finds it, under a name nobody takes for a release.
+    if (ctx.treeDir) {
+      log(`FAILED: ${(why as Error)?.message ?? String(why)}`);
+      const failedLog = join(opts.outDir, `.${version}.failed.log`);
+      await writeFile(failedLog, ctx.logText()).then(
+        () => process.stderr.write(`build log of the failed run: ${failedLog}\n`),
+        () => {},
+      );
+    }
     throw why;
   } finally {
     await rm(ctx.stageDir, { recursive: true, force: true });

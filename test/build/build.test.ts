@@ -1,0 +1,156 @@
+/**
+ * The build end to end, for real: the example releases served over HTTP from 127.0.0.1,
+ * kubelet compiled in podman with the local Go image, inspected, packaged, checksummed.
+ */
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { execa } from "execa";
+import { mkdtemp, readFile, readdir, writeFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, TEST_IMAGE } from "../helpers/cli.js";
+import { makeExample, EXAMPLES } from "../helpers/example.js";
+import { serveDirectory, type TestServer } from "../helpers/http-server.js";
+
+let server: TestServer;
+let served: string;
+let cache: string;
+const tmp = (p: string) => mkdtemp(join(tmpdir(), p));
+
+function build(args: string[], env: Record<string, string> = {}) {
+  return cli(["build", "--image", TEST_IMAGE, "--cache-dir", cache, "--engine", "podman", ...args], {
+    env: { KMEM_BUILD_BASE_URL: server.url, ...env },
+  });
+}
+
+beforeAll(async () => {
+  served = await tmp("kmem-served-");
+  await makeExample("tag-era", EXAMPLES["tag-era"], served, ["--stable"]);
+  await makeExample("patch-era", EXAMPLES["patch-era"], served);
+  await makeExample("broken-tag", EXAMPLES["broken-tag"], served);
+  server = await serveDirectory(served);
+  cache = await tmp("kmem-cache-");
+});
+afterAll(() => server?.close());
+
+describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
+  let out: string;
+  let first: { code: number; stdout: string; stderr: string };
+
+  beforeAll(async () => {
+    out = await tmp("kmem-out-");
+    first = await build(["--kubernetes", "1.20", "--arch", "amd64,arm64", "--out", out, "--json"]);
+  });
+
+  it("resolves 1.20 to its latest patch, builds both arches and passes inspection", () => {
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    const r = JSON.parse(first.stdout);
+    expect(r).toMatchObject({ ok: true, kubernetes: "1.20.15", recipe: "tag-era", compiled: ["amd64", "arm64"], cached: [] });
+    expect(server.hits.get("/release/stable-1.20.txt")).toBe(1);
+  });
+
+  it("publishes binaries, RPMs, the verify script, log, manifest and SHA256SUMS — and nothing half-made", async () => {
+    const files = (await readdir(join(out, "1.20.15"))).sort();
+    expect(files).toEqual(
+      [
+        "SHA256SUMS",
+        "build.log",
+        "kubelet-1.20.15-2.nokmem.aarch64.rpm",
+        "kubelet-1.20.15-2.nokmem.x86_64.rpm",
+        "kubelet-linux-amd64",
+        "kubelet-linux-arm64",
+        "manifest.json",
+        "verify-kmem.sh",
+      ].sort(),
+    );
+    expect(await readdir(out)).toEqual(["1.20.15"]); // no staging directory, no lock file left
+    await execa("sha256sum", ["-c", "SHA256SUMS"], { cwd: join(out, "1.20.15") });
+  });
+
+  it("records the evidence found in each binary in the manifest", async () => {
+    const m = JSON.parse(await readFile(join(out, "1.20.15", "manifest.json"), "utf8"));
+    expect(m.source).toMatchObject({ url: `${server.url}/v1.20.15/kubernetes-src.tar.gz`, checksumFrom: "published" });
+    expect(m.source.sha512).toMatch(/^[0-9a-f]{128}$/);
+    expect(m.builder).toMatchObject({ engine: "podman", image: TEST_IMAGE });
+    expect(m.builder.imageId).toMatch(/^[0-9a-f]{64}$|^sha256:/);
+    const bin = m.outputs.find((o: { file: string }) => o.file === "kubelet-linux-arm64");
+    expect(bin.evidence).toMatchObject({ kmemEnablingCode: false, disabledMarker: true, verdict: "nokmem-variant-linked", buildTags: ["nokmem"] });
+    expect(m.sourceDateEpoch).toBeGreaterThan(1_000_000_000);
+  });
+
+  it("produces a static amd64 kubelet that reports the requested version", async () => {
+    const bin = join(out, "1.20.15", "kubelet-linux-amd64");
+    const { stdout } = await execa(bin, ["--version"]);
+    expect(stdout).toContain("v1.20.15");
+    expect((await stat(bin)).uid).toBe(process.getuid!());
+  });
+
+  it("a second build downloads nothing and compiles nothing (content-addressed cache)", async () => {
+    const again = await build(["--kubernetes", "1.20.15", "--arch", "amd64,arm64", "--out", await tmp("kmem-out-"), "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ compiled: [], cached: ["amd64", "arm64"] });
+    expect(server.hits.get("/v1.20.15/kubernetes-src.tar.gz")).toBe(1);
+  });
+
+  it("--rebuild compiles again with the warm Go cache and gives byte-identical binaries and RPMs", async () => {
+    const out2 = await tmp("kmem-out-");
+    const again = await build(["--kubernetes", "1.20.15", "--arch", "amd64,arm64", "--out", out2, "--rebuild", "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).compiled).toEqual(["amd64", "arm64"]);
+    const sums = async (d: string) => (await readFile(join(d, "1.20.15", "SHA256SUMS"), "utf8")).split("\n").filter((l) => /kubelet/.test(l));
+    expect(await sums(out2)).toEqual(await sums(out));
+  });
+});
+
+describe("patch era (1.10 – 1.13): patch the vendored runc, then tag", () => {
+  it("applies the patch, records it, and passes inspection", async () => {
+    const out = await tmp("kmem-out-");
+    const r = await build(["--kubernetes", EXAMPLES["patch-era"], "--arch", "amd64", "--out", out, "--no-rpm", "--json"]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const m = JSON.parse(await readFile(join(out, EXAMPLES["patch-era"], "manifest.json"), "utf8"));
+    expect(m.recipe.name).toBe("patch-era");
+    expect(m.patches).toEqual([{ file: "runc-pre-rc6-nokmem.patch", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect(m.outputs.find((o: { file: string }) => o.file === "kubelet-linux-amd64").evidence.kmemEnablingCode).toBe(false);
+  });
+});
+
+describe("a build where the tag does not take effect", () => {
+  it("fails inspection, says why, and publishes nothing", async () => {
+    const out = await tmp("kmem-out-");
+    const r = await build(["--kubernetes", EXAMPLES["broken-tag"], "--arch", "amd64", "--out", out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/still links runc's kmem-enabling code/);
+    expect(r.stderr).toMatch(/nothing was published/);
+    expect((await readdir(out)).filter((f) => !f.endsWith(".failed.log"))).toEqual([]);
+  });
+});
+
+describe("checksums", () => {
+  it("refuses a tarball that does not match --sha512, and caches nothing", async () => {
+    const out = await tmp("kmem-out-");
+    const cache2 = await tmp("kmem-cache-");
+    const r = await cli(
+      ["build", "--kubernetes", "1.20.15", "--sha512", "0".repeat(128), "--image", TEST_IMAGE, "--cache-dir", cache2, "--out", out],
+      { env: { KMEM_BUILD_BASE_URL: server.url } },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/sha512 mismatch for .*kubernetes-src\.tar\.gz: expected 0000000000000000…/);
+    expect(await readdir(join(cache2, "sources", "v1.20.15"))).toEqual([]);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it("refuses a malformed published checksum file", async () => {
+    const bad = await tmp("kmem-served-");
+    await makeExample("tag-era", "1.20.14", bad);
+    await writeFile(join(bad, "v1.20.14", "kubernetes-src.tar.gz.sha512"), "<html>oops</html>\n");
+    const s = await serveDirectory(bad);
+    try {
+      const r = await cli(["build", "--kubernetes", "1.20.14", "--image", TEST_IMAGE, "--cache-dir", await tmp("kmem-cache-"), "--out", await tmp("kmem-out-")], {
+        env: { KMEM_BUILD_BASE_URL: s.url },
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/malformed sha512 checksum from .*kubernetes-src\.tar\.gz\.sha512/);
+    } finally {
+      await s.close();
+    }
+  });
+});
