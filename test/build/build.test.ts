@@ -7,9 +7,11 @@ import { execa } from "execa";
 import { mkdtemp, readFile, readdir, writeFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, TEST_IMAGE } from "../helpers/cli.js";
+import { Ajv } from "ajv";
+import { cli, TEST_IMAGE, REPO } from "../helpers/cli.js";
 import { makeExample, EXAMPLES } from "../helpers/example.js";
 import { serveDirectory, type TestServer } from "../helpers/http-server.js";
+import { throwawayKey, stopAgent } from "../package/helpers.js";
 
 let server: TestServer;
 let served: string;
@@ -75,6 +77,9 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
     const bin = m.outputs.find((o: { file: string }) => o.file === "kubelet-linux-arm64");
     expect(bin.evidence).toMatchObject({ kmemEnablingCode: false, disabledMarker: true, verdict: "nokmem-variant-linked", buildTags: ["nokmem"] });
     expect(m.sourceDateEpoch).toBeGreaterThan(1_000_000_000);
+    const schema = JSON.parse(await readFile(join(REPO, "schemas", "manifest.schema.json"), "utf8"));
+    const validate = new Ajv({ allErrors: true }).compile(schema);
+    expect(validate(m), JSON.stringify(validate.errors)).toBe(true);
   });
 
   it("produces a static amd64 kubelet that reports the requested version", async () => {
@@ -151,6 +156,43 @@ describe("checksums", () => {
       expect(r.stderr).toMatch(/malformed sha512 checksum from .*kubernetes-src\.tar\.gz\.sha512/);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe("signed build", () => {
+  it("signs the RPMs (v3+v4) and SHA256SUMS, exports the key, and checksums after signing", async () => {
+    const key = await throwawayKey();
+    try {
+      const out = await tmp("kmem-out-");
+      const r = await build(["--kubernetes", "1.20.15", "--arch", "amd64", "--out", out, "--sign-key", key.fingerprint, "--gnupg-home", key.home, "--json"]);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const dir = join(out, "1.20.15");
+      const files = await readdir(dir);
+      expect(files).toEqual(expect.arrayContaining(["SHA256SUMS", "SHA256SUMS.asc", "RPM-GPG-KEY-kmem-build"]));
+      await execa("sha256sum", ["-c", "SHA256SUMS"], { cwd: dir });
+      await execa("gpg", ["--batch", "--verify", "SHA256SUMS.asc", "SHA256SUMS"], { cwd: dir, env: { GNUPGHOME: key.home } });
+      const db = await tmp("kmem-rpmdb-");
+      await execa("rpm", ["--dbpath", db, "--import", join(dir, "RPM-GPG-KEY-kmem-build")]);
+      const { stdout } = await execa("rpm", ["--dbpath", db, "-Kv", join(dir, "kubelet-1.20.15-2.nokmem.x86_64.rpm")]);
+      expect(stdout).toMatch(/Header V4 RSA\/SHA256 Signature, key ID [0-9a-f]+: OK/);
+      expect(stdout).toMatch(/V4 RSA\/SHA256 Signature, key ID [0-9a-f]+: OK/);
+    } finally {
+      await stopAgent(key.home);
+    }
+  });
+
+  it("refuses an unknown signing key before any long work", async () => {
+    const key = await throwawayKey();
+    try {
+      const out = await tmp("kmem-out-");
+      const r = await build(["--kubernetes", "1.20.15", "--out", out, "--sign-key", "nobody@example.invalid", "--gnupg-home", key.home]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/nobody@example\.invalid/);
+      expect(r.stderr).toMatch(/--list-secret-keys/);
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      await stopAgent(key.home);
     }
   });
 });
