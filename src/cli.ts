@@ -19,7 +19,9 @@ Exit codes:
 
 export function makeProgram(): Command {
   const program = new Command("kmem-build")
-    .description("Rebuild kubelet without cgroup v1 kernel-memory accounting, package it for EL7, verify nodes")
+    .description(
+      "Rebuild kubelet without cgroup v1 kernel-memory accounting, package it for EL7, verify nodes",
+    )
     .version(TOOL_VERSION)
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXIT_HELP)
@@ -39,7 +41,8 @@ async function main(argv: string[]): Promise<number> {
     return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0) return 0;
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0)
+        return 0;
       return EXIT.usage;
     }
     process.stderr.write(formatError(err) + "\n");

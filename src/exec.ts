@@ -81,7 +81,10 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const command = [cmd, ...args].join(" ");
   const stdout = typeof r.stdout === "string" ? r.stdout : "";
   const stderr = typeof r.stderr === "string" ? r.stderr : "";
-  if ((r as { code?: string }).code === "ENOENT" || (r.failed && /ENOENT/.test(String(r.message)) && r.exitCode === undefined)) {
+  if (
+    (r as { code?: string }).code === "ENOENT" ||
+    (r.failed && /ENOENT/.test(String(r.message)) && r.exitCode === undefined)
+  ) {
     throw new ToolMissingError(`required tool not found: ${cmd}`, installHint(cmd));
   }
   if (r.isCanceled) {

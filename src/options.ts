@@ -14,7 +14,10 @@ export function baseUrl(flag?: string): string {
   try {
     u = new URL(raw);
   } catch {
-    throw new UsageError(`invalid base URL ${JSON.stringify(raw)}`, "give an http(s) URL such as https://dl.k8s.io");
+    throw new UsageError(
+      `invalid base URL ${JSON.stringify(raw)}`,
+      "give an http(s) URL such as https://dl.k8s.io",
+    );
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") {
     throw new UsageError(`base URL must be http or https: ${raw}`);
@@ -33,7 +36,10 @@ export function cacheDir(flag?: string): string {
 
 export function parseArches(list: string): Arch[] {
   const out: Arch[] = [];
-  for (const a of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const a of list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!(ARCHES as readonly string[]).includes(a)) {
       throw new UsageError(`unknown architecture ${JSON.stringify(a)}`, `accepted: ${ARCHES.join(", ")}`);
     }

@@ -61,15 +61,27 @@ export function registerBuild(program: Command): void {
   program
     .command("build")
     .description("fetch a Kubernetes release, build kubelet without kmem accounting, prove it, package it")
-    .requiredOption("-k, --kubernetes <version>", "release (1.20.15, v1.20.15, 1.21.0-rc.1) or minor (1.18 = its latest patch)")
+    .requiredOption(
+      "-k, --kubernetes <version>",
+      "release (1.20.15, v1.20.15, 1.21.0-rc.1) or minor (1.18 = its latest patch)",
+    )
     .option("-a, --arch <list>", "comma-separated: amd64, arm64, ppc64le, s390x", "amd64")
     .option("-o, --out <dir>", "output directory; the release lands in <dir>/<version>/", "dist")
     .option("--source <path>", "local kubernetes-src.tar.gz or extracted source directory (air-gapped)")
     .option("--sha512 <hex>", "expected sha512 of the source tarball")
-    .addOption(new Option("--origin <where>", "download the official tarball or the GitHub archive").choices(["dl", "github"]).default("dl"))
+    .addOption(
+      new Option("--origin <where>", "download the official tarball or the GitHub archive")
+        .choices(["dl", "github"])
+        .default("dl"),
+    )
     .option("--base-url <url>", "download base URL (env KMEM_BUILD_BASE_URL)", undefined)
-    .addOption(new Option("--engine <name>", "container engine").choices(["auto", "podman", "docker"]).default("auto"))
-    .option("--image <ref>", "builder image (default: the Go version the source records, else the recipe's table)")
+    .addOption(
+      new Option("--engine <name>", "container engine").choices(["auto", "podman", "docker"]).default("auto"),
+    )
+    .option(
+      "--image <ref>",
+      "builder image (default: the Go version the source records, else the recipe's table)",
+    )
     .option("--cache-dir <dir>", "downloads, Go build cache and compiled binaries (env KMEM_BUILD_CACHE_DIR)")
     .option("--work-dir <dir>", "scratch directory, removed afterwards (default: inside the cache dir)")
     .option("--recipes <dir>", "recipes directory", undefined)
@@ -95,8 +107,11 @@ export function registerBuild(program: Command): void {
         if (opts.json) printJson(result);
         else {
           for (const n of result.notices) process.stderr.write(`notice: ${n}\n`);
-          process.stdout.write(`built Kubernetes ${result.kubernetes} (${result.recipe}) in ${result.seconds}s → ${result.outDir}\n`);
-          for (const a of result.artifacts) process.stdout.write(`  ${a.file}  ${a.size} bytes  sha256:${a.sha256.slice(0, 16)}…\n`);
+          process.stdout.write(
+            `built Kubernetes ${result.kubernetes} (${result.recipe}) in ${result.seconds}s → ${result.outDir}\n`,
+          );
+          for (const a of result.artifacts)
+            process.stdout.write(`  ${a.file}  ${a.size} bytes  sha256:${a.sha256.slice(0, 16)}…\n`);
         }
       } catch (err) {
         if (opts.json) printError(err);

@@ -9,6 +9,11 @@ export function printError(err: unknown): void {
   const e = err as Error;
   printJson({
     ok: false,
-    error: { type: e?.name ?? "Error", message: e?.message ?? String(err), hint: err instanceof KmemError ? err.hint ?? null : null, exitCode: exitCodeOf(err) },
+    error: {
+      type: e?.name ?? "Error",
+      message: e?.message ?? String(err),
+      hint: err instanceof KmemError ? (err.hint ?? null) : null,
+      exitCode: exitCodeOf(err),
+    },
   });
 }

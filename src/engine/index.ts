@@ -30,17 +30,24 @@ export async function detectEngine(choice: "auto" | "podman" | "docker"): Promis
   const candidates = choice === "auto" ? (["podman", "docker"] as const) : [choice];
   for (const name of candidates) {
     if (!(await which(name))) continue;
-    const probe = await run(name, ["version", "--format", "{{.Server.Version}}"], { allowFailure: true, timeoutMs: 30_000 }).catch(
-      () => null,
-    );
+    const probe = await run(name, ["version", "--format", "{{.Server.Version}}"], {
+      allowFailure: true,
+      timeoutMs: 30_000,
+    }).catch(() => null);
     if (name === "docker" && (!probe || probe.exitCode !== 0)) {
-      if (choice === "docker") throw new ToolMissingError("docker is installed but its engine does not answer", probe?.stderr.split("\n")[0] ?? installHint("docker"));
+      if (choice === "docker")
+        throw new ToolMissingError(
+          "docker is installed but its engine does not answer",
+          probe?.stderr.split("\n")[0] ?? installHint("docker"),
+        );
       continue;
     }
     return makeEngine(name);
   }
   throw new ToolMissingError(
-    choice === "auto" ? "no container engine found (looked for podman and docker)" : `container engine not found: ${choice}`,
+    choice === "auto"
+      ? "no container engine found (looked for podman and docker)"
+      : `container engine not found: ${choice}`,
     installHint(choice === "auto" ? "podman" : choice),
   );
 }
@@ -62,7 +69,17 @@ function makeEngine(name: "podman" | "docker"): Engine {
     },
     async run(spec) {
       const container = `kmem-build-${randomBytes(6).toString("hex")}`;
-      const args = ["run", "--rm", "--name", container, "--network", "none", ...userArgs(name), "-w", spec.workdir];
+      const args = [
+        "run",
+        "--rm",
+        "--name",
+        container,
+        "--network",
+        "none",
+        ...userArgs(name),
+        "-w",
+        spec.workdir,
+      ];
       for (const m of spec.mounts) args.push("-v", `${m.host}:${m.container}${m.readonly ? ":ro" : ""}`);
       for (const [k, v] of Object.entries(spec.env)) args.push("-e", `${k}=${v}`);
       args.push(spec.image, ...spec.command);

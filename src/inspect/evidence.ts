@@ -59,6 +59,10 @@ export function findEvidence(buf: Buffer): Evidence {
     const m = /go1\.\d+(?:\.\d+)?/.exec(buf.toString("latin1", 0, Math.min(buf.length, 64 << 20)));
     goVersion = m ? m[0] : null;
   }
-  const verdict = kmemEnablingCode ? "kmem-code-linked" : disabledMarker ? "nokmem-variant-linked" : "no-kmem-code";
+  const verdict = kmemEnablingCode
+    ? "kmem-code-linked"
+    : disabledMarker
+      ? "nokmem-variant-linked"
+      : "no-kmem-code";
   return { kmemEnablingCode, disabledMarker, goVersion, buildTags, verdict };
 }

@@ -27,7 +27,9 @@ export class HttpStatusError extends BuildError {
   ) {
     super(
       `GET ${url} answered HTTP ${status}`,
-      status === 404 ? "check the version exists and the base URL (--base-url / KMEM_BUILD_BASE_URL)" : undefined,
+      status === 404
+        ? "check the version exists and the base URL (--base-url / KMEM_BUILD_BASE_URL)"
+        : undefined,
     );
   }
 }
@@ -76,7 +78,10 @@ async function get(url: string, opts: HttpOptions, stall: AbortController): Prom
   let current = url;
   const seen = new Set<string>();
   for (let hops = 0; ; hops++) {
-    const res = await fetch(current, { redirect: "manual", signal: AbortSignal.any([stall.signal, ...(opts.signal ? [opts.signal] : [])]) });
+    const res = await fetch(current, {
+      redirect: "manual",
+      signal: AbortSignal.any([stall.signal, ...(opts.signal ? [opts.signal] : [])]),
+    });
     if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
       await res.body?.cancel();
       const next = new URL(res.headers.get("location")!, current).toString();
@@ -141,7 +146,9 @@ export async function downloadFile(url: string, dest: string, opts: HttpOptions 
             opts.onProgress?.(received, total);
           }
         } finally {
-          await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+          await new Promise<void>((resolve, reject) =>
+            out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+          );
         }
         if (total !== undefined && received !== total) {
           throw new Error(`connection closed after ${received} of ${total} bytes`);

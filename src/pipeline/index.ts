@@ -31,7 +31,11 @@ export const STEPS: Step[] = [
   { title: "builder image", run: prepareImage },
   { title: "plan", run: planBuild },
   { title: "extract", skip: nothingToCompile, run: extractSource },
-  { title: "patch", skip: (c) => nothingToCompile(c) || (!c.patches.length && "the recipe has no patches"), run: applyPatches },
+  {
+    title: "patch",
+    skip: (c) => nothingToCompile(c) || (!c.patches.length && "the recipe has no patches"),
+    run: applyPatches,
+  },
   { title: "compile", skip: nothingToCompile, subSteps: compileSubSteps },
   { title: "inspect", run: inspectBinaries },
   { title: "stage", run: stageBinaries },
@@ -61,7 +65,12 @@ function toListr(step: Step): ListrTask<BuildContext> {
       const reporter = task as unknown as Reporter;
       if (step.subSteps) {
         return task.newListr(
-          step.subSteps(ctx).map((s) => ({ title: s.title, task: (c: BuildContext, t) => s.run(c, t as unknown as Reporter) })),
+          step
+            .subSteps(ctx)
+            .map((s) => ({
+              title: s.title,
+              task: (c: BuildContext, t) => s.run(c, t as unknown as Reporter),
+            })),
           { concurrent: false },
         );
       }
@@ -104,10 +113,20 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   try {
     const list = new Listr<BuildContext, "default" | "simple" | "silent", "simple">(
       [
-        { title: `resolve: Kubernetes ${version} → recipe ${recipe.name} (${recipe.summary})`, task: async () => {} },
+        {
+          title: `resolve: Kubernetes ${version} → recipe ${recipe.name} (${recipe.summary})`,
+          task: async () => {},
+        },
         ...STEPS.map(toListr),
       ],
-      { ctx, concurrent: false, exitOnError: true, renderer: renderer(opts.json), fallbackRenderer: "simple", rendererOptions: {} },
+      {
+        ctx,
+        concurrent: false,
+        exitOnError: true,
+        renderer: renderer(opts.json),
+        fallbackRenderer: "simple",
+        rendererOptions: {},
+      },
     );
     await list.run();
     if (signal.aborted) throw signal.reason;

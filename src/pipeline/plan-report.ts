@@ -16,8 +16,13 @@ export async function planOf(opts: BuildOptions) {
   let treeFiles: Record<string, string> = {};
   if (opts.source) {
     const src = resolve(opts.source);
-    const isDir = await stat(src).then((s) => s.isDirectory(), () => false);
-    treeFiles = (isDir ? await scanDirectory(src, recipe.image.fromTree) : await scanArchive(src, recipe.image.fromTree)).files;
+    const isDir = await stat(src).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    treeFiles = (
+      isDir ? await scanDirectory(src, recipe.image.fromTree) : await scanArchive(src, recipe.image.fromTree)
+    ).files;
   }
   let image: { reference: string; from: string } | { reference: null; from: string };
   try {
@@ -29,11 +34,17 @@ export async function planOf(opts: BuildOptions) {
   return {
     dryRun: true,
     kubernetes: version,
-    recipe: { name: recipe.name, file: recipe.file, summary: recipe.summary, needsRebuild: recipe.needsRebuild },
+    recipe: {
+      name: recipe.name,
+      file: recipe.file,
+      summary: recipe.summary,
+      needsRebuild: recipe.needsRebuild,
+    },
     notices,
     source: opts.source ? { path: resolve(opts.source) } : { url: sourceUrl(ctx) },
     patches: recipe.patches,
-    image: opts.source || opts.image ? image : { ...image, note: "the source tree may record another Go version" },
+    image:
+      opts.source || opts.image ? image : { ...image, note: "the source tree may record another Go version" },
     engine: opts.engine,
     arches: opts.arches,
     commands: Object.fromEntries(opts.arches.map((a) => [a, compileCommand(ctx, a).join(" ")])),
@@ -52,5 +63,7 @@ export function printPlan(plan: Awaited<ReturnType<typeof planOf>>): void {
   out(`  image:   ${plan.image.reference ?? "?"} (${plan.image.from})`);
   out(`  engine:  ${plan.engine}`);
   for (const [arch, cmd] of Object.entries(plan.commands)) out(`  ${arch}: ${cmd}`);
-  out(`  output:  ${plan.outDir}/ (${plan.rpm ? "binaries, RPMs" : "binaries"}, verify-kmem.sh, SHA256SUMS, manifest.json${plan.signed ? ", signatures" : ""})`);
+  out(
+    `  output:  ${plan.outDir}/ (${plan.rpm ? "binaries, RPMs" : "binaries"}, verify-kmem.sh, SHA256SUMS, manifest.json${plan.signed ? ", signatures" : ""})`,
+  );
 }

@@ -22,7 +22,10 @@ async function validate() {
 }
 
 function fail(file: string, where: string, what: string): never {
-  throw new UsageError(`recipe ${file}: ${where}: ${what}`, "fix the recipe file (see schemas/recipe.schema.json)");
+  throw new UsageError(
+    `recipe ${file}: ${where}: ${what}`,
+    "fix the recipe file (see schemas/recipe.schema.json)",
+  );
 }
 
 export async function loadRecipe(file: string, patchesDir = DEFAULT_PATCHES_DIR): Promise<Recipe> {
@@ -39,10 +42,18 @@ export async function loadRecipe(file: string, patchesDir = DEFAULT_PATCHES_DIR)
   if (!check(data)) {
     const e = check.errors![0]!;
     const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "(top level)";
-    const detail = e.keyword === "required" ? `missing field "${(e.params as { missingProperty: string }).missingProperty}"` : e.message;
-    fail(file, `field ${field}`, `${detail}${e.keyword === "enum" ? ` (allowed: ${(e.params as { allowedValues: string[] }).allowedValues.join(", ")})` : ""}`);
+    const detail =
+      e.keyword === "required"
+        ? `missing field "${(e.params as { missingProperty: string }).missingProperty}"`
+        : e.message;
+    fail(
+      file,
+      `field ${field}`,
+      `${detail}${e.keyword === "enum" ? ` (allowed: ${(e.params as { allowedValues: string[] }).allowedValues.join(", ")})` : ""}`,
+    );
   }
-  if (!semver.validRange(data.versions)) fail(file, "field versions", `"${data.versions}" is not a valid semver range`);
+  if (!semver.validRange(data.versions))
+    fail(file, "field versions", `"${data.versions}" is not a valid semver range`);
   for (const p of data.patches) {
     try {
       await access(join(patchesDir, p));
@@ -56,12 +67,18 @@ export async function loadRecipe(file: string, patchesDir = DEFAULT_PATCHES_DIR)
   return { ...data, file, sha256: createHash("sha256").update(bytes).digest("hex") };
 }
 
-export async function loadRecipes(dir = DEFAULT_RECIPES_DIR, patchesDir = DEFAULT_PATCHES_DIR): Promise<Recipe[]> {
+export async function loadRecipes(
+  dir = DEFAULT_RECIPES_DIR,
+  patchesDir = DEFAULT_PATCHES_DIR,
+): Promise<Recipe[]> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort();
   } catch {
-    throw new UsageError(`recipes directory not found: ${dir}`, "pass --recipes DIR pointing at a directory of *.yaml recipes");
+    throw new UsageError(
+      `recipes directory not found: ${dir}`,
+      "pass --recipes DIR pointing at a directory of *.yaml recipes",
+    );
   }
   if (!names.length) throw new UsageError(`no recipes (*.yaml) in ${dir}`);
   const recipes = await Promise.all(names.map((n) => loadRecipe(join(dir, n), patchesDir)));

@@ -11,7 +11,11 @@ export async function readPinnedSha512(version: string, recipesDir: string): Pro
     const line = lines[i]!.trim();
     if (!line || line.startsWith("#")) continue;
     const m = /^([0-9a-f]{128})\s+\*?(\S+)$/.exec(line);
-    if (!m) throw new UsageError(`${file}:${i + 1}: malformed line`, "expected `<128 hex>  v<version>/kubernetes-src.tar.gz`");
+    if (!m)
+      throw new UsageError(
+        `${file}:${i + 1}: malformed line`,
+        "expected `<128 hex>  v<version>/kubernetes-src.tar.gz`",
+      );
     if (m[2] === `v${version}/kubernetes-src.tar.gz`) return m[1]!;
   }
   return null;

@@ -24,7 +24,9 @@ export function parseVersionRequest(input: string): VersionRequest {
 export function parseStableMarker(body: string, minor: string, url: string): string {
   const v = body.trim().replace(/^v/, "");
   if (!semver.valid(v) || `${semver.major(v)}.${semver.minor(v)}` !== minor) {
-    throw new UsageError(`release marker ${url} does not name a ${minor}.x release: ${JSON.stringify(body.slice(0, 80))}`);
+    throw new UsageError(
+      `release marker ${url} does not name a ${minor}.x release: ${JSON.stringify(body.slice(0, 80))}`,
+    );
   }
   return v;
 }
@@ -44,7 +46,9 @@ export function recipeFor(version: string, recipes: Recipe[]): Recipe {
       `supported: ${supportedRanges(recipes)}`,
     );
   }
-  throw new UsageError(`Kubernetes ${version} matches several recipes: ${found.map((r) => r.file).join(", ")}`);
+  throw new UsageError(
+    `Kubernetes ${version} matches several recipes: ${found.map((r) => r.file).join(", ")}`,
+  );
 }
 
 /** The Go version for a minor from the recipe's table (used when the tree records none). */

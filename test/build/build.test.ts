@@ -46,7 +46,13 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
   it("resolves 1.20 to its latest patch, builds both arches and passes inspection", () => {
     expect(first.code, first.stderr + first.stdout).toBe(0);
     const r = JSON.parse(first.stdout);
-    expect(r).toMatchObject({ ok: true, kubernetes: "1.20.15", recipe: "tag-era", compiled: ["amd64", "arm64"], cached: [] });
+    expect(r).toMatchObject({
+      ok: true,
+      kubernetes: "1.20.15",
+      recipe: "tag-era",
+      compiled: ["amd64", "arm64"],
+      cached: [],
+    });
     expect(server.hits.get("/release/stable-1.20.txt")).toBe(1);
   });
 
@@ -70,12 +76,20 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
 
   it("records the evidence found in each binary in the manifest", async () => {
     const m = JSON.parse(await readFile(join(out, "1.20.15", "manifest.json"), "utf8"));
-    expect(m.source).toMatchObject({ url: `${server.url}/v1.20.15/kubernetes-src.tar.gz`, checksumFrom: "published" });
+    expect(m.source).toMatchObject({
+      url: `${server.url}/v1.20.15/kubernetes-src.tar.gz`,
+      checksumFrom: "published",
+    });
     expect(m.source.sha512).toMatch(/^[0-9a-f]{128}$/);
     expect(m.builder).toMatchObject({ engine: "podman", image: TEST_IMAGE });
     expect(m.builder.imageId).toMatch(/^[0-9a-f]{64}$|^sha256:/);
     const bin = m.outputs.find((o: { file: string }) => o.file === "kubelet-linux-arm64");
-    expect(bin.evidence).toMatchObject({ kmemEnablingCode: false, disabledMarker: true, verdict: "nokmem-variant-linked", buildTags: ["nokmem"] });
+    expect(bin.evidence).toMatchObject({
+      kmemEnablingCode: false,
+      disabledMarker: true,
+      verdict: "nokmem-variant-linked",
+      buildTags: ["nokmem"],
+    });
     expect(m.sourceDateEpoch).toBeGreaterThan(1_000_000_000);
     const schema = JSON.parse(await readFile(join(REPO, "schemas", "manifest.schema.json"), "utf8"));
     const validate = new Ajv({ allErrors: true }).compile(schema);
@@ -90,7 +104,15 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
   });
 
   it("a second build downloads nothing and compiles nothing (content-addressed cache)", async () => {
-    const again = await build(["--kubernetes", "1.20.15", "--arch", "amd64,arm64", "--out", await tmp("kmem-out-"), "--json"]);
+    const again = await build([
+      "--kubernetes",
+      "1.20.15",
+      "--arch",
+      "amd64,arm64",
+      "--out",
+      await tmp("kmem-out-"),
+      "--json",
+    ]);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ compiled: [], cached: ["amd64", "arm64"] });
     expect(server.hits.get("/v1.20.15/kubernetes-src.tar.gz")).toBe(1);
@@ -98,10 +120,20 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
 
   it("--rebuild compiles again with the warm Go cache and gives byte-identical binaries and RPMs", async () => {
     const out2 = await tmp("kmem-out-");
-    const again = await build(["--kubernetes", "1.20.15", "--arch", "amd64,arm64", "--out", out2, "--rebuild", "--json"]);
+    const again = await build([
+      "--kubernetes",
+      "1.20.15",
+      "--arch",
+      "amd64,arm64",
+      "--out",
+      out2,
+      "--rebuild",
+      "--json",
+    ]);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).compiled).toEqual(["amd64", "arm64"]);
-    const sums = async (d: string) => (await readFile(join(d, "1.20.15", "SHA256SUMS"), "utf8")).split("\n").filter((l) => /kubelet/.test(l));
+    const sums = async (d: string) =>
+      (await readFile(join(d, "1.20.15", "SHA256SUMS"), "utf8")).split("\n").filter((l) => /kubelet/.test(l));
     expect(await sums(out2)).toEqual(await sums(out));
   });
 });
@@ -109,12 +141,25 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
 describe("patch era (1.10 – 1.13): patch the vendored runc, then tag", () => {
   it("applies the patch, records it, and passes inspection", async () => {
     const out = await tmp("kmem-out-");
-    const r = await build(["--kubernetes", EXAMPLES["patch-era"], "--arch", "amd64", "--out", out, "--no-rpm", "--json"]);
+    const r = await build([
+      "--kubernetes",
+      EXAMPLES["patch-era"],
+      "--arch",
+      "amd64",
+      "--out",
+      out,
+      "--no-rpm",
+      "--json",
+    ]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const m = JSON.parse(await readFile(join(out, EXAMPLES["patch-era"], "manifest.json"), "utf8"));
     expect(m.recipe.name).toBe("patch-era");
-    expect(m.patches).toEqual([{ file: "runc-pre-rc6-nokmem.patch", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
-    expect(m.outputs.find((o: { file: string }) => o.file === "kubelet-linux-amd64").evidence.kmemEnablingCode).toBe(false);
+    expect(m.patches).toEqual([
+      { file: "runc-pre-rc6-nokmem.patch", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
+    expect(
+      m.outputs.find((o: { file: string }) => o.file === "kubelet-linux-amd64").evidence.kmemEnablingCode,
+    ).toBe(false);
   });
 });
 
@@ -134,7 +179,19 @@ describe("checksums", () => {
     const out = await tmp("kmem-out-");
     const cache2 = await tmp("kmem-cache-");
     const r = await cli(
-      ["build", "--kubernetes", "1.20.15", "--sha512", "0".repeat(128), "--image", TEST_IMAGE, "--cache-dir", cache2, "--out", out],
+      [
+        "build",
+        "--kubernetes",
+        "1.20.15",
+        "--sha512",
+        "0".repeat(128),
+        "--image",
+        TEST_IMAGE,
+        "--cache-dir",
+        cache2,
+        "--out",
+        out,
+      ],
       { env: { KMEM_BUILD_BASE_URL: server.url } },
     );
     expect(r.code).toBe(2);
@@ -149,9 +206,22 @@ describe("checksums", () => {
     await writeFile(join(bad, "v1.20.14", "kubernetes-src.tar.gz.sha512"), "<html>oops</html>\n");
     const s = await serveDirectory(bad);
     try {
-      const r = await cli(["build", "--kubernetes", "1.20.14", "--image", TEST_IMAGE, "--cache-dir", await tmp("kmem-cache-"), "--out", await tmp("kmem-out-")], {
-        env: { KMEM_BUILD_BASE_URL: s.url },
-      });
+      const r = await cli(
+        [
+          "build",
+          "--kubernetes",
+          "1.20.14",
+          "--image",
+          TEST_IMAGE,
+          "--cache-dir",
+          await tmp("kmem-cache-"),
+          "--out",
+          await tmp("kmem-out-"),
+        ],
+        {
+          env: { KMEM_BUILD_BASE_URL: s.url },
+        },
+      );
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/malformed sha512 checksum from .*kubernetes-src\.tar\.gz\.sha512/);
     } finally {
@@ -165,16 +235,38 @@ describe("signed build", () => {
     const key = await throwawayKey();
     try {
       const out = await tmp("kmem-out-");
-      const r = await build(["--kubernetes", "1.20.15", "--arch", "amd64", "--out", out, "--sign-key", key.fingerprint, "--gnupg-home", key.home, "--json"]);
+      const r = await build([
+        "--kubernetes",
+        "1.20.15",
+        "--arch",
+        "amd64",
+        "--out",
+        out,
+        "--sign-key",
+        key.fingerprint,
+        "--gnupg-home",
+        key.home,
+        "--json",
+      ]);
       expect(r.code, r.stderr + r.stdout).toBe(0);
       const dir = join(out, "1.20.15");
       const files = await readdir(dir);
-      expect(files).toEqual(expect.arrayContaining(["SHA256SUMS", "SHA256SUMS.asc", "RPM-GPG-KEY-kmem-build"]));
+      expect(files).toEqual(
+        expect.arrayContaining(["SHA256SUMS", "SHA256SUMS.asc", "RPM-GPG-KEY-kmem-build"]),
+      );
       await execa("sha256sum", ["-c", "SHA256SUMS"], { cwd: dir });
-      await execa("gpg", ["--batch", "--verify", "SHA256SUMS.asc", "SHA256SUMS"], { cwd: dir, env: { GNUPGHOME: key.home } });
+      await execa("gpg", ["--batch", "--verify", "SHA256SUMS.asc", "SHA256SUMS"], {
+        cwd: dir,
+        env: { GNUPGHOME: key.home },
+      });
       const db = await tmp("kmem-rpmdb-");
       await execa("rpm", ["--dbpath", db, "--import", join(dir, "RPM-GPG-KEY-kmem-build")]);
-      const { stdout } = await execa("rpm", ["--dbpath", db, "-Kv", join(dir, "kubelet-1.20.15-2.nokmem.x86_64.rpm")]);
+      const { stdout } = await execa("rpm", [
+        "--dbpath",
+        db,
+        "-Kv",
+        join(dir, "kubelet-1.20.15-2.nokmem.x86_64.rpm"),
+      ]);
       expect(stdout).toMatch(/Header V4 RSA\/SHA256 Signature, key ID [0-9a-f]+: OK/);
       expect(stdout).toMatch(/V4 RSA\/SHA256 Signature, key ID [0-9a-f]+: OK/);
     } finally {
@@ -186,7 +278,16 @@ describe("signed build", () => {
     const key = await throwawayKey();
     try {
       const out = await tmp("kmem-out-");
-      const r = await build(["--kubernetes", "1.20.15", "--out", out, "--sign-key", "nobody@example.invalid", "--gnupg-home", key.home]);
+      const r = await build([
+        "--kubernetes",
+        "1.20.15",
+        "--out",
+        out,
+        "--sign-key",
+        "nobody@example.invalid",
+        "--gnupg-home",
+        key.home,
+      ]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/nobody@example\.invalid/);
       expect(r.stderr).toMatch(/--list-secret-keys/);

@@ -13,7 +13,12 @@ export interface CliResult {
 }
 
 export async function cli(args: string[], opts: Options = {}): Promise<CliResult> {
-  const r = await execa("node", [CLI, ...args], { reject: false, env: { CI: "true", ...opts.env }, ...opts, stdin: "ignore" } as Options);
+  const r = await execa("node", [CLI, ...args], {
+    reject: false,
+    env: { CI: "true", ...opts.env },
+    ...opts,
+    stdin: "ignore",
+  } as Options);
   return { code: r.exitCode ?? -1, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
 }
 

@@ -39,7 +39,8 @@ export async function serveDirectory(root: string): Promise<TestServer> {
         return;
       }
     }
-    if (active && fault.kind === "status") return void res.writeHead(fault.status).end(`status ${fault.status}`);
+    if (active && fault.kind === "status")
+      return void res.writeHead(fault.status).end(`status ${fault.status}`);
     if (active && fault.kind === "redirect") return void res.writeHead(302, { location: fault.to }).end();
     if (active && fault.kind === "stall") {
       res.writeHead(200, { "content-length": String(body.length) });

@@ -17,17 +17,33 @@ describe("archive scan", () => {
   it("accepts the official layout (no top-level directory) and reads recorded files", async () => {
     const f = await archive([...MINIMAL_TREE, { path: ".go-version", body: "1.16.15\n", mtime: 1700000000 }]);
     const scan = await scanArchive(f, [".go-version"]);
-    expect(scan).toMatchObject({ strip: 0, hasKubelet: true, maxMtime: 1700000000, files: { ".go-version": "1.16.15\n" } });
+    expect(scan).toMatchObject({
+      strip: 0,
+      hasKubelet: true,
+      maxMtime: 1700000000,
+      files: { ".go-version": "1.16.15\n" },
+    });
   });
 
   it("strips the single top-level directory of GitHub archives", async () => {
-    const f = await archive([{ path: "kubernetes-1.20.15/", type: "dir" }, ...MINIMAL_TREE.map((e) => ({ ...e, path: `kubernetes-1.20.15/${e.path}` })), { path: "kubernetes-1.20.15/build/build-image/cross/VERSION", body: "v1.15.15-1\n" }]);
+    const f = await archive([
+      { path: "kubernetes-1.20.15/", type: "dir" },
+      ...MINIMAL_TREE.map((e) => ({ ...e, path: `kubernetes-1.20.15/${e.path}` })),
+      { path: "kubernetes-1.20.15/build/build-image/cross/VERSION", body: "v1.15.15-1\n" },
+    ]);
     const scan = await scanArchive(f, ["build/build-image/cross/VERSION"]);
-    expect(scan).toMatchObject({ strip: 1, hasKubelet: true, files: { "build/build-image/cross/VERSION": "v1.15.15-1\n" } });
+    expect(scan).toMatchObject({
+      strip: 1,
+      hasKubelet: true,
+      files: { "build/build-image/cross/VERSION": "v1.15.15-1\n" },
+    });
   });
 
   it("allows relative symlinks that stay inside the tree (staging/ in real trees)", async () => {
-    const f = await archive([...MINIMAL_TREE, { path: "vendor/k8s.io/api", type: "symlink", linkpath: "../../staging/src/k8s.io/api" }]);
+    const f = await archive([
+      ...MINIMAL_TREE,
+      { path: "vendor/k8s.io/api", type: "symlink", linkpath: "../../staging/src/k8s.io/api" },
+    ]);
     await expect(scanArchive(f, [])).resolves.toMatchObject({ hasKubelet: true });
   });
 
@@ -35,9 +51,21 @@ describe("archive scan", () => {
     ["a ../ path", { path: "../evil", body: "x" }, /"\.\.\/evil" points outside/],
     ["a nested ../ path", { path: "cmd/../../evil", body: "x" }, /points outside/],
     ["an absolute path", { path: "/etc/evil", body: "x" }, /"\/etc\/evil" points outside/],
-    ["a symlink to an absolute path", { path: "link", type: "symlink", linkpath: "/etc/passwd" }, /symbolic link to \/etc\/passwd, outside/],
-    ["a symlink climbing out", { path: "cmd/link", type: "symlink", linkpath: "../../outside" }, /symbolic link to \.\.\/\.\.\/outside, outside/],
-    ["a hard link to outside", { path: "hl", type: "hardlink", linkpath: "../outside" }, /hard link to \.\.\/outside/],
+    [
+      "a symlink to an absolute path",
+      { path: "link", type: "symlink", linkpath: "/etc/passwd" },
+      /symbolic link to \/etc\/passwd, outside/,
+    ],
+    [
+      "a symlink climbing out",
+      { path: "cmd/link", type: "symlink", linkpath: "../../outside" },
+      /symbolic link to \.\.\/\.\.\/outside, outside/,
+    ],
+    [
+      "a hard link to outside",
+      { path: "hl", type: "hardlink", linkpath: "../outside" },
+      /hard link to \.\.\/outside/,
+    ],
     ["a device file", { path: "dev", type: "chardev" }, /is a CharacterDevice/],
     ["a fifo", { path: "fifo", type: "fifo" }, /is a FIFO/],
   ])("refuses %s", async (_what, bad, message) => {
@@ -52,12 +80,16 @@ describe("archive scan", () => {
   });
 
   it("refuses a file that is not gzip", async () => {
-    await expect(scanArchive(await archive(Buffer.from("<html>not found</html>")), [])).rejects.toThrow(/cannot read .* as a gzip-compressed tar archive/);
+    await expect(scanArchive(await archive(Buffer.from("<html>not found</html>")), [])).rejects.toThrow(
+      /cannot read .* as a gzip-compressed tar archive/,
+    );
   });
 
   it("refuses a truncated archive", async () => {
     const whole = tarGz([...MINIMAL_TREE, { path: "big", body: "x".repeat(200_000) }]);
-    await expect(scanArchive(await archive(whole.subarray(0, Math.floor(whole.length / 2))), [])).rejects.toThrow(UsageError);
+    await expect(
+      scanArchive(await archive(whole.subarray(0, Math.floor(whole.length / 2))), []),
+    ).rejects.toThrow(UsageError);
   });
 
   it("notices a tree without cmd/kubelet", async () => {

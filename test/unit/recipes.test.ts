@@ -21,16 +21,24 @@ describe("recipes are data, validated on load", () => {
 
   it("names the file and the missing field", async () => {
     const dir = await recipesWith("tag-era.yaml", (t) => t.replace(/^summary:.*$/m, ""));
-    await expect(loadRecipes(dir)).rejects.toThrow(/tag-era\.yaml: field \(top level\): missing field "summary"/);
+    await expect(loadRecipes(dir)).rejects.toThrow(
+      /tag-era\.yaml: field \(top level\): missing field "summary"/,
+    );
   });
 
   it("names the file and field of a bad semver range", async () => {
-    const dir = await recipesWith("tag-era.yaml", (t) => t.replace(/^versions:.*$/m, 'versions: ">=1.14 <<banana"'));
-    await expect(loadRecipes(dir)).rejects.toThrow(/tag-era\.yaml: field versions: ">=1.14 <<banana" is not a valid semver range/);
+    const dir = await recipesWith("tag-era.yaml", (t) =>
+      t.replace(/^versions:.*$/m, 'versions: ">=1.14 <<banana"'),
+    );
+    await expect(loadRecipes(dir)).rejects.toThrow(
+      /tag-era\.yaml: field versions: ">=1.14 <<banana" is not a valid semver range/,
+    );
   });
 
   it("names the field of a wrongly typed value", async () => {
-    const dir = await recipesWith("post-fix.yaml", (t) => t.replace(/^needsRebuild:.*$/m, "needsRebuild: maybe"));
+    const dir = await recipesWith("post-fix.yaml", (t) =>
+      t.replace(/^needsRebuild:.*$/m, "needsRebuild: maybe"),
+    );
     await expect(loadRecipes(dir)).rejects.toThrow(/post-fix\.yaml: field needsRebuild: must be boolean/);
   });
 
@@ -40,12 +48,18 @@ describe("recipes are data, validated on load", () => {
   });
 
   it("refuses overlapping ranges", async () => {
-    const dir = await recipesWith("post-fix.yaml", (t) => t.replace(/^versions:.*$/m, 'versions: ">=1.20.0"'));
+    const dir = await recipesWith("post-fix.yaml", (t) =>
+      t.replace(/^versions:.*$/m, 'versions: ">=1.20.0"'),
+    );
     await expect(loadRecipes(dir)).rejects.toThrow(/recipes overlap/);
   });
 
   it("refuses a recipe naming a patch that does not exist", async () => {
-    const dir = await recipesWith("tag-era.yaml", (t) => t.replace(/^patches: \[\]$/m, "patches: [missing.patch]"));
-    await expect(loadRecipes(dir)).rejects.toThrow(/tag-era\.yaml: field patches: patch file "missing.patch" not found/);
+    const dir = await recipesWith("tag-era.yaml", (t) =>
+      t.replace(/^patches: \[\]$/m, "patches: [missing.patch]"),
+    );
+    await expect(loadRecipes(dir)).rejects.toThrow(
+      /tag-era\.yaml: field patches: patch file "missing.patch" not found/,
+    );
   });
 });

@@ -31,10 +31,13 @@ describe("version requests", () => {
     ["v1.18", { kind: "minor", minor: "1.18" }],
   ])("%s", (input, want) => expect(parseVersionRequest(input)).toEqual(want));
 
-  it.each(["1.x", "", "v1.18.20; rm -rf /", "1", "1.20.15.1", "latest"])("refuses %j with a usage error", (input) => {
-    expect(() => parseVersionRequest(input)).toThrow(UsageError);
-    expect(() => parseVersionRequest(input)).toThrow(/invalid Kubernetes version/);
-  });
+  it.each(["1.x", "", "v1.18.20; rm -rf /", "1", "1.20.15.1", "latest"])(
+    "refuses %j with a usage error",
+    (input) => {
+      expect(() => parseVersionRequest(input)).toThrow(UsageError);
+      expect(() => parseVersionRequest(input)).toThrow(/invalid Kubernetes version/);
+    },
+  );
 });
 
 describe("recipe resolution", () => {
@@ -63,7 +66,12 @@ describe("recipe resolution", () => {
     const tag = recipes.find((r) => r.name === "tag-era")!;
     expect(markerRequired(tag, "1.15.12")).toBe(false); // f000fe11: the variant has no strings
     expect(markerRequired(tag, "1.16.0")).toBe(true);
-    expect(markerRequired(recipes.find((r) => r.name === "post-fix")!, "1.22.0")).toBe(false);
+    expect(
+      markerRequired(
+        recipes.find((r) => r.name === "post-fix")!,
+        "1.22.0",
+      ),
+    ).toBe(false);
   });
 });
 

@@ -23,7 +23,10 @@ export interface ArchiveScan {
 }
 
 function refuse(archive: string, entry: string, why: string): never {
-  throw new UsageError(`refusing ${archive}: entry ${JSON.stringify(entry)} ${why}`, "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag");
+  throw new UsageError(
+    `refusing ${archive}: entry ${JSON.stringify(entry)} ${why}`,
+    "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag",
+  );
 }
 
 function unsafePath(p: string): boolean {
@@ -64,18 +67,31 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
   } catch (err) {
     const e = err as Error & { code?: string };
     if (!seen.length && (await isEmptyTarGz(archive))) {
-      throw new UsageError(`refusing ${archive}: the archive is empty`, "use an official kubernetes-src.tar.gz");
+      throw new UsageError(
+        `refusing ${archive}: the archive is empty`,
+        "use an official kubernetes-src.tar.gz",
+      );
     }
     throw new UsageError(
       `cannot read ${archive} as a gzip-compressed tar archive: ${e.code ? `${e.code}: ` : ""}${e.message}`,
       "the file is truncated or not a .tar.gz; delete it and fetch it again",
     );
   }
-  if (!seen.length) throw new UsageError(`refusing ${archive}: the archive is empty`, "use an official kubernetes-src.tar.gz");
+  if (!seen.length)
+    throw new UsageError(
+      `refusing ${archive}: the archive is empty`,
+      "use an official kubernetes-src.tar.gz",
+    );
   for (const e of seen) {
-    if (!SAFE_TYPES.has(e.type)) refuse(archive, e.path, `is a ${e.type} (only files, directories and links inside the tree are allowed)`);
+    if (!SAFE_TYPES.has(e.type))
+      refuse(
+        archive,
+        e.path,
+        `is a ${e.type} (only files, directories and links inside the tree are allowed)`,
+      );
     if (unsafePath(e.path)) refuse(archive, e.path, "points outside the extraction directory");
-    if (e.type === "Link" && (!e.linkpath || unsafePath(e.linkpath))) refuse(archive, e.path, `is a hard link to ${e.linkpath} outside the tree`);
+    if (e.type === "Link" && (!e.linkpath || unsafePath(e.linkpath)))
+      refuse(archive, e.path, `is a hard link to ${e.linkpath} outside the tree`);
     if (e.type === "SymbolicLink") {
       const target = e.linkpath ?? "";
       const resolved = posix.normalize(posix.join(posix.dirname(e.path.replace(/^\.\//, "")), target));
@@ -85,7 +101,8 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
     }
   }
   const tops = new Set(seen.map((e) => e.path.replace(/^\.\//, "").split("/")[0]));
-  const single = tops.size === 1 && seen.some((e) => e.path.replace(/^\.\//, "").split("/").filter(Boolean).length > 1);
+  const single =
+    tops.size === 1 && seen.some((e) => e.path.replace(/^\.\//, "").split("/").filter(Boolean).length > 1);
   const strip = single ? 1 : 0;
   const files: Record<string, string> = {};
   for (const [rel, buf] of Object.entries(raw)) {
@@ -109,17 +126,26 @@ export async function scanDirectory(dir: string, wanted: string[]): Promise<Arch
   const top = await readdir(dir);
   if (!top.length) throw new UsageError(`source directory ${dir} is empty`);
   let maxMtime = 0;
-  for (const name of top) maxMtime = Math.max(maxMtime, Math.floor((await stat(join(dir, name))).mtimeMs / 1000));
-  const hasKubelet = await stat(join(dir, "cmd", "kubelet")).then((s) => s.isDirectory(), () => false);
+  for (const name of top)
+    maxMtime = Math.max(maxMtime, Math.floor((await stat(join(dir, name))).mtimeMs / 1000));
+  const hasKubelet = await stat(join(dir, "cmd", "kubelet")).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   return { entries: top.length, strip: 0, maxMtime, hasKubelet, files };
 }
 
 export async function checkSource(ctx: BuildContext, task: Reporter): Promise<void> {
   const src = ctx.source!;
   const scan =
-    src.kind === "tarball" ? await scanArchive(src.path, ctx.recipe.image.fromTree) : await scanDirectory(src.path, ctx.recipe.image.fromTree);
+    src.kind === "tarball"
+      ? await scanArchive(src.path, ctx.recipe.image.fromTree)
+      : await scanDirectory(src.path, ctx.recipe.image.fromTree);
   if (!scan.hasKubelet) {
-    throw new UsageError(`${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`, "give the kubernetes-src.tar.gz of a release (or its extracted directory)");
+    throw new UsageError(
+      `${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`,
+      "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
+    );
   }
   ctx.treeFiles = scan.files;
   ctx.archiveStrip = scan.strip;
@@ -129,9 +155,15 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
 }
 
 async function requireKubeletTree(dir: string, from: string): Promise<void> {
-  const ok = await stat(join(dir, "cmd", "kubelet")).then((s) => s.isDirectory(), () => false);
+  const ok = await stat(join(dir, "cmd", "kubelet")).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!ok) {
-    throw new UsageError(`${from} is not a Kubernetes source tree: cmd/kubelet is missing`, "give the kubernetes-src.tar.gz of a release (or its extracted directory)");
+    throw new UsageError(
+      `${from} is not a Kubernetes source tree: cmd/kubelet is missing`,
+      "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
+    );
   }
 }
 
@@ -142,9 +174,20 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
   if (src.kind === "directory") {
     await requireKubeletTree(src.path, src.path);
     // Never build inside the user's directory: compile writes _output/ into the tree.
-    await cp(src.path, tree, { recursive: true, verbatimSymlinks: true, filter: (p) => !p.endsWith("/_output") });
+    await cp(src.path, tree, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (p) => !p.endsWith("/_output"),
+    });
   } else {
-    await tar.x({ file: src.path, cwd: tree, strip: ctx.archiveStrip ?? 0, strict: true, preserveOwner: false, noMtime: false });
+    await tar.x({
+      file: src.path,
+      cwd: tree,
+      strip: ctx.archiveStrip ?? 0,
+      strict: true,
+      preserveOwner: false,
+      noMtime: false,
+    });
     await requireKubeletTree(tree, src.path);
   }
   ctx.treeDir = tree;

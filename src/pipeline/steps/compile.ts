@@ -67,8 +67,16 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
       task.output = line;
     },
   });
-  if (!(await stat(built).then((s) => s.isFile(), () => false))) {
-    throw new BuildError(`the build for ${arch} finished but produced no _output/local/bin/linux/${arch}/kubelet`, "see the build log");
+  if (
+    !(await stat(built).then(
+      (s) => s.isFile(),
+      () => false,
+    ))
+  ) {
+    throw new BuildError(
+      `the build for ${arch} finished but produced no _output/local/bin/linux/${arch}/kubelet`,
+      "see the build log",
+    );
   }
   const b = ctx.binaries.find((x) => x.arch === arch)!;
   b.path = built;
@@ -82,5 +90,8 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
 export function compileSubSteps(ctx: BuildContext): SubStep[] {
   return ctx.binaries
     .filter((b) => b.compiled)
-    .map((b) => ({ title: `compile ${b.arch}`, run: (c: BuildContext, task: Reporter) => compileArch(c, b.arch, task) }));
+    .map((b) => ({
+      title: `compile ${b.arch}`,
+      run: (c: BuildContext, task: Reporter) => compileArch(c, b.arch, task),
+    }));
 }

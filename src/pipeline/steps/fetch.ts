@@ -34,7 +34,10 @@ export function parseSha512(text: string, where: string): string {
   return first;
 }
 
-async function expectedSha512(ctx: BuildContext, url: string): Promise<Pick<SourceInfo, "sha512" | "checksumFrom">> {
+async function expectedSha512(
+  ctx: BuildContext,
+  url: string,
+): Promise<Pick<SourceInfo, "sha512" | "checksumFrom">> {
   if (ctx.opts.sha512) return { sha512: parseSha512(ctx.opts.sha512, "--sha512"), checksumFrom: "flag" };
   const pinned = await readPinnedSha512(ctx.version, ctx.opts.recipesDir);
   if (pinned) return { sha512: pinned, checksumFrom: "pinned" };
@@ -49,7 +52,10 @@ async function expectedSha512(ctx: BuildContext, url: string): Promise<Pick<Sour
     return { sha512: parseSha512(body, `${url}.sha512`), checksumFrom: "published" };
   } catch (err) {
     if (err instanceof HttpStatusError && err.status === 404) {
-      throw new UsageError(`no published checksum at ${url}.sha512`, "pass --sha512 HEX (from the release's CHANGELOG)");
+      throw new UsageError(
+        `no published checksum at ${url}.sha512`,
+        "pass --sha512 HEX (from the release's CHANGELOG)",
+      );
     }
     throw err;
   }
@@ -66,18 +72,38 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
   if (ctx.opts.source) {
     const path = resolve(ctx.opts.source);
     const st = await stat(path).catch(() => {
-      throw new UsageError(`--source ${ctx.opts.source} does not exist`, "give a kubernetes-src.tar.gz or an extracted source directory");
+      throw new UsageError(
+        `--source ${ctx.opts.source} does not exist`,
+        "give a kubernetes-src.tar.gz or an extracted source directory",
+      );
     });
     if (st.isDirectory()) {
-      ctx.source = { kind: "directory", path, url: null, sha512: null, checksumFrom: "none", cacheHit: false };
+      ctx.source = {
+        kind: "directory",
+        path,
+        url: null,
+        sha512: null,
+        checksumFrom: "none",
+        cacheHit: false,
+      };
       task.output = `using the source directory ${path} (not checksummed)`;
       return;
     }
     const actual = await hashFile(path, "sha512");
-    const expected = ctx.opts.sha512 ? parseSha512(ctx.opts.sha512, "--sha512") : await readPinnedSha512(ctx.version, ctx.opts.recipesDir);
+    const expected = ctx.opts.sha512
+      ? parseSha512(ctx.opts.sha512, "--sha512")
+      : await readPinnedSha512(ctx.version, ctx.opts.recipesDir);
     if (expected && expected !== actual) throw mismatch(path, expected, actual);
-    if (!expected) ctx.notices.push(`--source ${path} was used without a checksum to verify it against (pass --sha512)`);
-    ctx.source = { kind: "tarball", path, url: null, sha512: actual, checksumFrom: expected ? (ctx.opts.sha512 ? "flag" : "pinned") : "none", cacheHit: false };
+    if (!expected)
+      ctx.notices.push(`--source ${path} was used without a checksum to verify it against (pass --sha512)`);
+    ctx.source = {
+      kind: "tarball",
+      path,
+      url: null,
+      sha512: actual,
+      checksumFrom: expected ? (ctx.opts.sha512 ? "flag" : "pinned") : "none",
+      cacheHit: false,
+    };
     task.output = expected ? "local tarball verified (sha512)" : "local tarball (no checksum given)";
     return;
   }
@@ -86,7 +112,12 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
   const { sha512, checksumFrom } = await expectedSha512(ctx, url);
   const dir = join(ctx.opts.cacheDir, "sources", `v${ctx.version}`);
   const cached = join(dir, `${sha512!.slice(0, 32)}.tar.gz`);
-  if (await stat(cached).then(() => true, () => false)) {
+  if (
+    await stat(cached).then(
+      () => true,
+      () => false,
+    )
+  ) {
     if ((await hashFile(cached, "sha512")) === sha512) {
       ctx.source = { kind: "tarball", path: cached, url, sha512, checksumFrom, cacheHit: true };
       task.output = `cache hit: ${cached}`;
@@ -105,7 +136,9 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
         if (got - last < 1 << 20 && got !== total) return;
         last = got;
         const mib = (n: number) => (n / 1048576).toFixed(1);
-        task.output = total ? `${mib(got)} / ${mib(total)} MiB (${Math.floor((got / total) * 100)}%)` : `${mib(got)} MiB`;
+        task.output = total
+          ? `${mib(got)} / ${mib(total)} MiB (${Math.floor((got / total) * 100)}%)`
+          : `${mib(got)} MiB`;
       },
     });
     const actual = await hashFile(tmp, "sha512");

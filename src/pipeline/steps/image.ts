@@ -12,11 +12,17 @@ function goFromFile(text: string): string | null {
   return m ? m[1]! : null;
 }
 
-export function chooseImage(recipe: Recipe, version: string, treeFiles: Record<string, string>, flag?: string): ImageInfo {
+export function chooseImage(
+  recipe: Recipe,
+  version: string,
+  treeFiles: Record<string, string>,
+  flag?: string,
+): ImageInfo {
   if (flag) return { reference: flag, from: "--image", goVersion: null };
   for (const f of recipe.image.fromTree) {
     const go = treeFiles[f] !== undefined ? goFromFile(treeFiles[f]!) : null;
-    if (go) return { reference: recipe.image.reference.replaceAll("{go}", go), from: `tree:${f}`, goVersion: go };
+    if (go)
+      return { reference: recipe.image.reference.replaceAll("{go}", go), from: `tree:${f}`, goVersion: go };
   }
   const go = goFromTable(recipe, version);
   if (!go) {

@@ -12,9 +12,16 @@ export function inspectBinary(ctx: BuildContext, b: BinaryOutput, buf: Buffer): 
   const problems: string[] = [];
   const elf = readElf(buf);
   if (!elf) return [`kubelet for ${b.arch} is not an ELF binary`];
-  if (elf.machine !== ELF_MACHINE_OF[b.arch]) problems.push(`ELF machine is ${elf.machineName}, expected the one for ${b.arch}`);
-  if (!elf.static) problems.push("it is dynamically linked (needs the node's glibc); expected a static binary (KUBE_STATIC_OVERRIDES=kubelet)");
-  if (!buf.includes(`v${ctx.version}`)) problems.push(`the version string v${ctx.version} is not in the binary (KUBE_GIT_VERSION_FILE not honoured?)`);
+  if (elf.machine !== ELF_MACHINE_OF[b.arch])
+    problems.push(`ELF machine is ${elf.machineName}, expected the one for ${b.arch}`);
+  if (!elf.static)
+    problems.push(
+      "it is dynamically linked (needs the node's glibc); expected a static binary (KUBE_STATIC_OVERRIDES=kubelet)",
+    );
+  if (!buf.includes(`v${ctx.version}`))
+    problems.push(
+      `the version string v${ctx.version} is not in the binary (KUBE_GIT_VERSION_FILE not honoured?)`,
+    );
   const ev = findEvidence(buf);
   if (ev.kmemEnablingCode) {
     problems.push(
@@ -22,11 +29,14 @@ export function inspectBinary(ctx: BuildContext, b: BinaryOutput, buf: Buffer): 
     );
   }
   if (markerRequired(ctx.recipe, ctx.version) && !ev.disabledMarker) {
-    problems.push(`the nokmem variant's marker "${NOKMEM_MARKER_STRING}" is missing, which ${ctx.recipe.name} requires`);
+    problems.push(
+      `the nokmem variant's marker "${NOKMEM_MARKER_STRING}" is missing, which ${ctx.recipe.name} requires`,
+    );
   }
   if (ev.buildTags !== null) {
     for (const tag of ctx.recipe.build.tags) {
-      if (!ev.buildTags.includes(tag)) problems.push(`the Go build settings record tags [${ev.buildTags.join(",")}], without ${tag}`);
+      if (!ev.buildTags.includes(tag))
+        problems.push(`the Go build settings record tags [${ev.buildTags.join(",")}], without ${tag}`);
     }
   }
   b.evidence = ev;

@@ -16,7 +16,12 @@ export function manifestOf(ctx: BuildContext) {
     schema: "https://kmem-build.example/schemas/manifest.schema.json",
     tool: { name: "kmem-build", version: TOOL_VERSION },
     kubernetes: ctx.version,
-    recipe: { name: ctx.recipe.name, file: ctx.recipe.file.split("/").slice(-2).join("/"), sha256: ctx.recipe.sha256, needsRebuild: ctx.recipe.needsRebuild },
+    recipe: {
+      name: ctx.recipe.name,
+      file: ctx.recipe.file.split("/").slice(-2).join("/"),
+      sha256: ctx.recipe.sha256,
+      needsRebuild: ctx.recipe.needsRebuild,
+    },
     source: {
       kind: ctx.source!.kind,
       url: ctx.source!.url,
@@ -29,7 +34,8 @@ export function manifestOf(ctx: BuildContext) {
       image: ctx.image?.reference ?? null,
       imageId: ctx.image?.id ?? null,
       imageFrom: ctx.image?.from ?? null,
-      goVersion: ctx.binaries.find((b) => b.evidence?.goVersion)?.evidence?.goVersion ?? ctx.image?.goVersion ?? null,
+      goVersion:
+        ctx.binaries.find((b) => b.evidence?.goVersion)?.evidence?.goVersion ?? ctx.image?.goVersion ?? null,
     },
     build: { command: ctx.recipe.build.command, env: ctx.recipe.build.env, tags: ctx.recipe.build.tags },
     sourceDateEpoch: ctx.sourceDateEpoch,
@@ -41,7 +47,10 @@ export function manifestOf(ctx: BuildContext) {
       .sort((a, b) => a.file.localeCompare(b.file))
       .map((a) => ({
         ...a,
-        evidence: a.kind === "binary" || a.kind === "rpm" ? (ctx.binaries.find((b) => b.arch === a.arch)?.evidence ?? null) : undefined,
+        evidence:
+          a.kind === "binary" || a.kind === "rpm"
+            ? (ctx.binaries.find((b) => b.arch === a.arch)?.evidence ?? null)
+            : undefined,
       })),
   };
 }
@@ -50,7 +59,9 @@ export async function writeManifestAndSums(ctx: BuildContext, task: Reporter): P
   await writeFile(join(ctx.stageDir, LOG_FILE), ctx.logText());
   await addArtifact(ctx, LOG_FILE, "log");
   if (ctx.opts.signKey) {
-    await exportPublicKey(ctx.opts.signKey, join(ctx.stageDir, "RPM-GPG-KEY-kmem-build"), { gnupgHome: ctx.opts.gnupgHome });
+    await exportPublicKey(ctx.opts.signKey, join(ctx.stageDir, "RPM-GPG-KEY-kmem-build"), {
+      gnupgHome: ctx.opts.gnupgHome,
+    });
     await addArtifact(ctx, "RPM-GPG-KEY-kmem-build", "key");
   }
   await writeFile(join(ctx.stageDir, MANIFEST_FILE), JSON.stringify(manifestOf(ctx), null, 2) + "\n");

@@ -10,10 +10,21 @@ import type { Reporter } from "../step.js";
 
 export const VERIFY_SCRIPT = join(PKG_ROOT, "scripts", "verify-kmem.sh");
 
-export async function addArtifact(ctx: BuildContext, file: string, kind: Artifact["kind"], arch?: Artifact["arch"]): Promise<void> {
+export async function addArtifact(
+  ctx: BuildContext,
+  file: string,
+  kind: Artifact["kind"],
+  arch?: Artifact["arch"],
+): Promise<void> {
   const path = join(ctx.stageDir, file);
   ctx.artifacts = ctx.artifacts.filter((a) => a.file !== file);
-  ctx.artifacts.push({ file, kind, arch, size: (await stat(path)).size, sha256: await hashFile(path, "sha256") });
+  ctx.artifacts.push({
+    file,
+    kind,
+    arch,
+    size: (await stat(path)).size,
+    sha256: await hashFile(path, "sha256"),
+  });
 }
 
 export async function stageBinaries(ctx: BuildContext, task: Reporter): Promise<void> {
@@ -51,12 +62,19 @@ export async function packageRpms(ctx: BuildContext, task: Reporter): Promise<vo
     });
     await addArtifact(ctx, rpm.name, "rpm", b.arch);
   }
-  task.output = ctx.artifacts.filter((a) => a.kind === "rpm").map((a) => a.file).join(", ");
+  task.output = ctx.artifacts
+    .filter((a) => a.kind === "rpm")
+    .map((a) => a.file)
+    .join(", ");
 }
 
 export async function signPackages(ctx: BuildContext, task: Reporter): Promise<void> {
   const rpms = ctx.artifacts.filter((a) => a.kind === "rpm");
-  await signRpms(rpms.map((a) => join(ctx.stageDir, a.file)), ctx.opts.signKey!, { gnupgHome: ctx.opts.gnupgHome });
+  await signRpms(
+    rpms.map((a) => join(ctx.stageDir, a.file)),
+    ctx.opts.signKey!,
+    { gnupgHome: ctx.opts.gnupgHome },
+  );
   // Signing rewrites the files: their checksums are taken again.
   for (const a of rpms) await addArtifact(ctx, a.file, "rpm", a.arch);
   task.output = `signed ${rpms.length} RPMs (v3+v4)`;

@@ -6,7 +6,19 @@ import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
 
 function patchArgs(tree: string, file: string, dryRun: boolean): string[] {
-  return ["-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-r", "-", "-d", tree, "-i", file, ...(dryRun ? ["--dry-run"] : [])];
+  return [
+    "-p1",
+    "--forward",
+    "--batch",
+    "--no-backup-if-mismatch",
+    "-r",
+    "-",
+    "-d",
+    tree,
+    "-i",
+    file,
+    ...(dryRun ? ["--dry-run"] : []),
+  ];
 }
 
 /** From GNU patch's output, the file a failing hunk belongs to and the failure line. */
@@ -23,7 +35,9 @@ function whereItFailed(output: string): string {
 export async function applyPatches(ctx: BuildContext, task: Reporter): Promise<void> {
   const tree = ctx.treeDir!;
   for (const p of ctx.patches) {
-    const r = await run("patch", patchArgs(tree, join(ctx.opts.patchesDir, p.file), true), { allowFailure: true });
+    const r = await run("patch", patchArgs(tree, join(ctx.opts.patchesDir, p.file), true), {
+      allowFailure: true,
+    });
     if (r.exitCode !== 0) {
       throw new UsageError(
         `patch ${p.file} does not apply to Kubernetes ${ctx.version}: ${whereItFailed(r.stdout + "\n" + r.stderr)}`,
@@ -32,7 +46,9 @@ export async function applyPatches(ctx: BuildContext, task: Reporter): Promise<v
     }
   }
   for (const p of ctx.patches) {
-    await run("patch", patchArgs(tree, join(ctx.opts.patchesDir, p.file), false), { what: `apply ${p.file}` });
+    await run("patch", patchArgs(tree, join(ctx.opts.patchesDir, p.file), false), {
+      what: `apply ${p.file}`,
+    });
     ctx.log(`applied ${p.file} sha256=${p.sha256}`);
   }
   task.output = `applied ${ctx.patches.map((p) => p.file).join(", ")}`;

@@ -32,16 +32,32 @@ export function binaryCacheKey(ctx: BuildContext, arch: Arch): string | null {
 
 export async function planBuild(ctx: BuildContext, task: Reporter): Promise<void> {
   ctx.patches = [];
-  for (const p of ctx.recipe.patches) ctx.patches.push({ file: p, sha256: await hashFile(join(ctx.opts.patchesDir, p), "sha256") });
+  for (const p of ctx.recipe.patches)
+    ctx.patches.push({ file: p, sha256: await hashFile(join(ctx.opts.patchesDir, p), "sha256") });
   ctx.binaries = [];
   for (const arch of ctx.opts.arches) {
     const key = binaryCacheKey(ctx, arch);
     const path = key ? cachedBinaryPath(ctx, key) : "";
-    const hit = !!key && !ctx.opts.rebuild && (await stat(path).then((s) => s.isFile(), () => false));
-    ctx.binaries.push({ arch, path: hit ? path : "", cacheKey: key ?? "", compiled: !hit, size: 0, sha256: "" });
+    const hit =
+      !!key &&
+      !ctx.opts.rebuild &&
+      (await stat(path).then(
+        (s) => s.isFile(),
+        () => false,
+      ));
+    ctx.binaries.push({
+      arch,
+      path: hit ? path : "",
+      cacheKey: key ?? "",
+      compiled: !hit,
+      size: 0,
+      sha256: "",
+    });
   }
   const todo = ctx.binaries.filter((b) => b.compiled).map((b) => b.arch);
-  task.output = todo.length ? `to compile: ${todo.join(", ")}` : "every binary is cached for these exact inputs: nothing to compile";
+  task.output = todo.length
+    ? `to compile: ${todo.join(", ")}`
+    : "every binary is cached for these exact inputs: nothing to compile";
 }
 
 export function nothingToCompile(ctx: BuildContext): string | false {
