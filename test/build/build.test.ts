@@ -297,3 +297,67 @@ describe("signed build", () => {
     }
   });
 });
+
+describe("other sources", () => {
+  it("builds from the GitHub archive layout (one top-level directory) with --origin github", async () => {
+    const gh = await tmp("kmem-gh-");
+    const { execa: x } = await import("execa");
+    await x("sh", [join(REPO, "scripts", "make-example.sh"), "--top-dir", "tag-era", "1.20.15", gh]);
+    const tarball = join(gh, "kubernetes", "kubernetes", "archive", "refs", "tags", "v1.20.15.tar.gz");
+    const sha512 = (await x("sha512sum", [tarball])).stdout.split(" ")[0]!;
+    const s = await serveDirectory(gh);
+    try {
+      const out = await tmp("kmem-out-");
+      const noSum = await build(["--kubernetes", "1.20.15", "--origin", "github", "--out", out], {
+        KMEM_BUILD_GITHUB_URL: s.url,
+      });
+      expect(noSum.code).toBe(2);
+      expect(noSum.stderr).toMatch(/no checksum to verify the GitHub archive of v1\.20\.15 against/);
+      const r = await build(
+        [
+          "--kubernetes",
+          "1.20.15",
+          "--origin",
+          "github",
+          "--sha512",
+          sha512,
+          "--no-rpm",
+          "--out",
+          out,
+          "--json",
+        ],
+        {
+          KMEM_BUILD_GITHUB_URL: s.url,
+        },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const m = JSON.parse(await readFile(join(out, "1.20.15", "manifest.json"), "utf8"));
+      expect(m.source).toMatchObject({
+        url: `${s.url}/kubernetes/kubernetes/archive/refs/tags/v1.20.15.tar.gz`,
+        sha512,
+        checksumFrom: "flag",
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("builds from an already-extracted source directory without touching it", async () => {
+    const tree = join(await tmp("kmem-tree-"), "kubernetes");
+    const { execa: x } = await import("execa");
+    await x("sh", [
+      join(REPO, "scripts", "make-example.sh"),
+      "--tree",
+      tree,
+      "tag-era",
+      "1.20.15",
+      await tmp("kmem-unused-"),
+    ]);
+    const before = (await x("find", [tree, "-printf", "%p %s %T@\n"])).stdout;
+    const out = await tmp("kmem-out-");
+    const r = await build(["--kubernetes", "1.20.15", "--source", tree, "--no-rpm", "--out", out, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).compiled).toEqual(["amd64"]);
+    expect((await x("find", [tree, "-printf", "%p %s %T@\n"])).stdout).toBe(before);
+  });
+});
