@@ -1,17 +1,12 @@
 /** SHA256SUMS files in `sha256sum -c` format: `<hex>  <name>`, sorted by name (as goreleaser writes them). */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { BuildError, UsageError } from "../errors.js";
+import { hashFile } from "../util/hash.js";
 
 export const SUMS_FILE = "SHA256SUMS";
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
+export const sha256File = (path: string): Promise<string> => hashFile(path, "sha256");
 
 /** A name as sha256sum prints it: relative to `dir`, with forward slashes. */
 function nameIn(dir: string, file: string): string {

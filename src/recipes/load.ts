@@ -1,11 +1,11 @@
 /** Loads recipes/*.yaml, validates each against schemas/recipe.schema.json, checks ranges. */
 import { readFile, readdir, access } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { parseDocument, LineCounter } from "yaml";
 import { Ajv } from "ajv";
 import semver from "semver";
 import { UsageError } from "../errors.js";
+import { hashText } from "../util/hash.js";
 import { PKG_ROOT } from "../version.js";
 import type { Recipe } from "./types.js";
 
@@ -64,7 +64,7 @@ export async function loadRecipe(file: string, patchesDir = DEFAULT_PATCHES_DIR)
   if (data.evidence.disabledMarkerFrom && !semver.valid(data.evidence.disabledMarkerFrom)) {
     fail(file, "field evidence.disabledMarkerFrom", `"${data.evidence.disabledMarkerFrom}" is not a version`);
   }
-  return { ...data, file, sha256: createHash("sha256").update(bytes).digest("hex") };
+  return { ...data, file, sha256: hashText(bytes) };
 }
 
 export async function loadRecipes(
