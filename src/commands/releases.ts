@@ -54,7 +54,10 @@ export function registerReleases(program: Command): void {
       "matrix: exactly this release (1.20.15), or the latest of a minor (1.20), whatever its rebuild need",
     )
     .option("--refresh", "ignore cached release markers (cached for 1 hour)")
-    .option("--base-url <url>", "where releases are published (env KMEM_BUILD_BASE_URL; default https://dl.k8s.io)")
+    .option(
+      "--base-url <url>",
+      "where releases are published (env KMEM_BUILD_BASE_URL; default https://dl.k8s.io)",
+    )
     .option("--cache-dir <dir>", "cache directory (env KMEM_BUILD_CACHE_DIR; default ~/.cache/kmem-build)")
     .option("--recipes <dir>", "recipes directory (default: the recipes shipped with kmem-build)")
     .action(async (opts: ReleasesOptions, cmd: Command) => {
@@ -77,13 +80,15 @@ export function registerReleases(program: Command): void {
       const minors = selectMinors(coveredMinors(recipes), { minors: opts.minor, since: opts.since });
       const rows = toRows(await latestReleases(minors, markerOpts), recipes);
       if (opts.matrix) printMatrix(matrixOf(rows, arches, Boolean(opts.all)));
-      else if (opts.json) process.stdout.write(JSON.stringify({ baseUrl: markerOpts.baseUrl, releases: rows }, null, 2) + "\n");
+      else if (opts.json)
+        process.stdout.write(JSON.stringify({ baseUrl: markerOpts.baseUrl, releases: rows }, null, 2) + "\n");
       else process.stdout.write(formatTable(rows) + "\n");
     });
 }
 
 function checkCombinations(opts: ReleasesOptions, explicit: (name: string) => boolean): void {
-  if (opts.json && opts.matrix) throw new UsageError("--json and --matrix cannot be combined (--matrix prints JSON)");
+  if (opts.json && opts.matrix)
+    throw new UsageError("--json and --matrix cannot be combined (--matrix prints JSON)");
   for (const [name, flag] of [
     ["arch", "--arch"],
     ["all", "--all"],
@@ -92,7 +97,9 @@ function checkCombinations(opts: ReleasesOptions, explicit: (name: string) => bo
     if (!opts.matrix && explicit(name)) throw new UsageError(`${flag} only applies with --matrix`);
   }
   if (opts.kubernetes && (opts.minor || opts.since || opts.all)) {
-    throw new UsageError("--kubernetes selects one release: it cannot be combined with --minor, --since or --all");
+    throw new UsageError(
+      "--kubernetes selects one release: it cannot be combined with --minor, --since or --all",
+    );
   }
 }
 
@@ -103,7 +110,8 @@ async function exactVersion(input: string, recipes: Recipe[], markerOpts: Marker
   if (req.kind === "exact") version = req.version;
   else {
     const [marker] = await latestReleases([req.minor], markerOpts);
-    if (!marker!.version) throw new UsageError(`Kubernetes ${req.minor} has no release (${marker!.url} not found)`);
+    if (!marker!.version)
+      throw new UsageError(`Kubernetes ${req.minor} has no release (${marker!.url} not found)`);
     version = marker!.version;
   }
   recipeFor(version, recipes);

@@ -41,7 +41,10 @@ export function selectMinors(covered: string[], filter: { minors?: string[]; sin
     const wanted = filter.minors.map(parseMinor);
     for (const m of wanted) {
       if (!covered.includes(m)) {
-        throw new UsageError(`minor ${m} is not covered by any recipe`, `covered minors: ${covered.join(", ")}`);
+        throw new UsageError(
+          `minor ${m} is not covered by any recipe`,
+          `covered minors: ${covered.join(", ")}`,
+        );
       }
     }
     out = out.filter((m) => wanted.includes(m));
@@ -84,5 +87,7 @@ export function formatTable(rows: ReleaseRow[]): string {
     ]),
   ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  return cells.map((c) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join("  ")).join("\n");
+  return cells
+    .map((c) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join("  "))
+    .join("\n");
 }

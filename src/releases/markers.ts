@@ -45,7 +45,8 @@ async function readCache(file: string, url: string, ttlMs: number): Promise<Cach
   try {
     const e = JSON.parse(await readFile(file, "utf8")) as CacheEntry;
     const age = Date.now() - e.fetchedAt;
-    if (e.url === url && age >= 0 && age < ttlMs && (e.version === null || typeof e.version === "string")) return e;
+    if (e.url === url && age >= 0 && age < ttlMs && (e.version === null || typeof e.version === "string"))
+      return e;
   } catch {
     /* missing or unreadable: fetch */
   }
@@ -72,30 +73,40 @@ async function fetchMarker(minor: string, opts: MarkerOptions, signal: AbortSign
     if (hit) return { minor, url, version: hit.version };
   }
   let version: string | null;
+  // A signal of its own: fetchText adds a listener per retry, which must not pile up on the shared one.
+  const own = new AbortController();
+  const forward = () => own.abort(signal.reason);
+  signal.addEventListener("abort", forward, { once: true });
   try {
     const body = await fetchText(url, {
       retries: opts.retries ?? 3,
       stallTimeoutMs: 15_000,
-      signal,
+      signal: own.signal,
       onRetry: (attempt, reason) => opts.onRetry?.(url, attempt, reason),
     });
     version = parseStableMarker(body, minor, url);
   } catch (err) {
-    if (err instanceof HttpStatusError && err.status === 404) version = null;
-    else if (err instanceof UsageError) throw err; // the marker exists but names no release of this minor
-    else {
+    // UsageError: the marker exists but names no release of this minor.
+    if (err instanceof UsageError) throw err;
+    if (!(err instanceof HttpStatusError && err.status === 404)) {
       throw new BuildError(
         `cannot fetch release marker ${url}: ${(err as Error).message.replace(/^GET \S+ /, "")}`,
         "check the network, or point --base-url (env KMEM_BUILD_BASE_URL) at a reachable mirror of https://dl.k8s.io",
       );
     }
+    version = null;
+  } finally {
+    signal.removeEventListener("abort", forward);
   }
   await writeCache(file, { url, version, fetchedAt: Date.now() });
   return { minor, url, version };
 }
 
 /** Fetches the markers of `minors` with at most `concurrency` requests in flight; first failure wins. */
-export async function latestReleases(minors: readonly string[], opts: MarkerOptions): Promise<MarkerResult[]> {
+export async function latestReleases(
+  minors: readonly string[],
+  opts: MarkerOptions,
+): Promise<MarkerResult[]> {
   const results: MarkerResult[] = new Array(minors.length);
   const abort = new AbortController();
   let next = 0;
