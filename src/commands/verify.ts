@@ -1,6 +1,207 @@
-import type { Command } from "commander";
+/**
+ * `kmem-build verify`: runs scripts/verify-kmem.sh (the one implementation of the node checks) on this
+ * host or on many nodes over ssh, and renders what it returns.
+ */
+import { writeFile } from "node:fs/promises";
+import { Command, Option } from "commander";
+import { Listr, ListrLogger, ProcessOutput } from "listr2";
+import { UsageError } from "../errors.js";
+import { requireTools, run } from "../exec.js";
+import { fleetReport } from "../verify/fleet.js";
+import { toJUnit } from "../verify/junit.js";
+import { renderBrief, renderFleet } from "../verify/render.js";
+import type { HostOutcome } from "../verify/report.js";
+import { LOCAL_HOST, verifyHost } from "../verify/run-host.js";
+import {
+  bundledScriptPath,
+  durationSeconds,
+  readChecksums,
+  scriptArgs,
+  type ScriptPassthrough,
+} from "../verify/script-args.js";
+import { collectHosts } from "../verify/targets.js";
 
-// Placeholder until the owning issue lands; replaced by the real command.
+interface VerifyOpts {
+  ssh: string[];
+  hostsFile?: string;
+  json?: boolean;
+  brief?: boolean;
+  verbose?: boolean;
+  junit?: string;
+  prometheus?: string;
+  duration?: string;
+  interval?: string;
+  kubelet?: string;
+  runtime: string[];
+  binaries: boolean;
+  checksums?: string;
+  cgroupRoot?: string;
+  procRoot?: string;
+  script?: string;
+  identity?: string;
+  port?: string;
+  sshOption: string[];
+  connectTimeout: string;
+  hostTimeout?: string;
+  parallel: string;
+  sudo?: boolean;
+  quiet?: boolean;
+}
+
+const toStderr = () => new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) });
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function positiveInt(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1)
+    throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+  return Number(text);
+}
+
 export function registerVerify(program: Command): void {
-  program.command("verify").description("(not yet implemented)");
+  program
+    .command("verify")
+    .description(
+      "Check that pod and container memory cgroups charge no kernel memory: runs verify-kmem.sh here, or on nodes over ssh",
+    )
+    .option(
+      "--ssh <dest>",
+      "verify this node over ssh (user@host or ssh://user@host:port; repeatable)",
+      collect,
+      [],
+    )
+    .option("--hosts-file <file>", "ssh destinations, one per line (# comments)")
+    .option(
+      "--json",
+      "JSON: the node report (schemas/verify-report.schema.json), or a fleet report with hosts",
+    )
+    .option("--brief", "one line (per host)")
+    .option("--verbose", "list every check and every pod/container cgroup")
+    .option("--junit <file>", "write JUnit XML: one testcase per host x check")
+    .option("--prometheus <file>", "write node_exporter textfile metrics on each node (path on the node)")
+    .option("--duration <d>", "keep sampling for D (30s, 10m, 1h); FAIL if any sample is non-zero")
+    .option("--interval <d>", "time between samples (default 10s)")
+    .option("--kubelet <path>", "kubelet binary on the node (default: systemd unit, PATH)")
+    .option("--runtime <path>", "runc binary of the container runtime on the node (repeatable)", collect, [])
+    .option("--no-binaries", "skip the kubelet and runc binary checks")
+    .option("--checksums <file>", "SHA256SUMS of a kmem-build build: the node's kubelet must be listed")
+    .option("--cgroup-root <dir>", "memory cgroup hierarchy to scan on the node (default: from mountinfo)")
+    .option("--proc-root <dir>", "read /proc files under DIR on the node (test fixtures)")
+    .option("--script <file>", "verify script to run (default: the bundled scripts/verify-kmem.sh)")
+    .option("--identity <file>", "ssh private key (ssh -i)")
+    .option("--port <n>", "ssh port for every host (ssh -p)")
+    .option(
+      "--ssh-option <opt>",
+      "extra ssh -o option, e.g. StrictHostKeyChecking=no (repeatable)",
+      collect,
+      [],
+    )
+    .option("--connect-timeout <s>", "ssh ConnectTimeout in seconds", "10")
+    .option("--host-timeout <s>", "give up on a host after S seconds (default: 120 + --duration)")
+    .option("--parallel <n>", "hosts checked at once", "16")
+    .option("--sudo", "run the script with sudo -n on the nodes")
+    .addOption(new Option("--quiet", "no progress output").default(false))
+    .addHelpText(
+      "after",
+      `
+Without --ssh/--hosts-file the script runs on this host and its own report is printed.
+With hosts, each node gets the script on stdin (ssh DEST sh -s -- ARGS; nothing to install), in parallel;
+an unreachable or hanging host is reported UNKNOWN and the others still complete.
+Verify exit codes (node-problem-detector convention): 0 OK, 1 a problem was found, 2 could not tell
+(over hosts: 1 if any host has a problem, else 2 if any host is unknown, else 0).`,
+    )
+    .action(async (opts: VerifyOpts) => {
+      process.exitCode = await verify(opts);
+    });
+}
+
+async function verify(o: VerifyOpts): Promise<number> {
+  if (o.json && o.brief) throw new UsageError("choose one of --json and --brief");
+  if (o.duration !== undefined) durationSeconds(o.duration, "--duration");
+  if (o.interval !== undefined) {
+    if (o.duration === undefined) throw new UsageError("--interval needs --duration");
+    durationSeconds(o.interval, "--interval");
+  }
+  const hosts = await collectHosts(o.ssh, o.hostsFile);
+  const remote = hosts.length > 0;
+  const script = o.script ?? bundledScriptPath();
+  const pass: ScriptPassthrough = {
+    duration: o.duration,
+    interval: o.interval,
+    kubelet: o.kubelet,
+    runtime: o.runtime,
+    binaries: o.binaries,
+    cgroupRoot: o.cgroupRoot,
+    procRoot: o.procRoot,
+    prometheus: o.prometheus,
+    verbose: o.verbose,
+    expectSha256: [],
+  };
+  const args = scriptArgs(pass);
+  // The checksum file stays here; nodes get its sums as arguments.
+  if (o.checksums) {
+    if (remote) for (const e of await readChecksums(o.checksums)) args.push("--expect-sha256", e);
+    else args.push("--checksums", o.checksums);
+  }
+
+  if (!remote && !o.junit) return runLocalPassthrough(script, args, o);
+
+  await requireTools(remote ? ["ssh"] : ["sh"], remote ? "verify nodes over ssh" : "run the verify script");
+  const timeoutMs =
+    (o.hostTimeout !== undefined
+      ? positiveInt(o.hostTimeout, "--host-timeout")
+      : 120 + (o.duration ? durationSeconds(o.duration, "--duration") : 0)) * 1000;
+  const ssh = {
+    options: o.sshOption,
+    identity: o.identity,
+    port: o.port !== undefined ? positiveInt(o.port, "--port") : undefined,
+    connectTimeout: positiveInt(o.connectTimeout, "--connect-timeout"),
+    sudo: !!o.sudo,
+  };
+  const targets = remote ? hosts : [LOCAL_HOST];
+  const outcomes = new Map<string, HostOutcome>();
+  const stderrTty = !!process.stderr.isTTY;
+  const list = new Listr(
+    targets.map((host) => ({
+      title: host,
+      task: async (_ctx: unknown, task: { title: string }) => {
+        const r = await verifyHost(host, { script, args, ssh, timeoutMs });
+        outcomes.set(host, r);
+        task.title = `${host}: ${r.result}${r.error ? ` (${r.error})` : ""}`;
+      },
+    })),
+    {
+      concurrent: positiveInt(o.parallel, "--parallel"),
+      exitOnError: false,
+      renderer: o.quiet ? "silent" : stderrTty ? "default" : "simple",
+      fallbackRenderer: "simple",
+      // Progress goes to stderr: stdout carries the report (text or JSON).
+      rendererOptions: { logger: toStderr() },
+      fallbackRendererOptions: { logger: toStderr() },
+    },
+  );
+  await list.run();
+  const fleet = fleetReport(targets.map((h) => outcomes.get(h)!));
+
+  if (o.junit) await writeFile(o.junit, toJUnit(fleet));
+  if (o.json) {
+    // Locally the node report itself, as the script prints it; with hosts the fleet report.
+    const local = !remote ? fleet.hosts[0]!.report : null;
+    process.stdout.write(JSON.stringify(local ?? fleet, null, 2) + "\n");
+  } else if (o.brief) process.stdout.write(renderBrief(fleet));
+  else process.stdout.write(renderFleet(fleet, o.verbose));
+  return fleet.exit_code;
+}
+
+/** No hosts, no JUnit: the script's own output, untouched, and its exit code. */
+async function runLocalPassthrough(script: string, args: string[], o: VerifyOpts): Promise<number> {
+  const fmt = o.json ? ["--json"] : o.brief ? ["--brief"] : [];
+  const res = await run("sh", [script, ...args, ...fmt], { allowFailure: true, what: "verify-kmem.sh" });
+  if (res.stdout) process.stdout.write(res.stdout + "\n");
+  if (res.stderr) process.stderr.write(res.stderr + "\n");
+  if (res.exitCode > 2) {
+    process.stderr.write(`verify-kmem.sh exited ${res.exitCode}: could not tell\n`);
+    return 2;
+  }
+  return res.exitCode;
 }

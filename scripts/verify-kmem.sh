@@ -1,0 +1,1116 @@
+#!/bin/sh
+# shellcheck shell=sh
+# =============================================================================
+# verify-kmem.sh: does this Kubernetes node charge kernel memory (kmem) to pod
+# and container memory cgroups?  Part of kmem-build; shipped with every build as
+# dist/<version>/verify-kmem.sh and installed by the RPM at
+# /usr/libexec/kmem-build/verify-kmem.sh.  `kmem-build verify` runs this same file
+# (locally, or over ssh as `sh -s -- ARGS` with the script on stdin).
+#
+# Runs on CentOS/RHEL 7 and anything newer: POSIX sh (dash, bash, busybox sh),
+# awk (gawk, mawk, busybox awk), find, grep, tr, sort, date, sha256sum, mktemp.
+# It is read-only: nothing is ever written under the cgroup filesystem.  The
+# work is done by one `find` and one awk per sample, never a process per cgroup.
+#
+# USAGE
+#   sudo sh verify-kmem.sh                        human report
+#   sudo sh verify-kmem.sh --json                 JSON report (schema below)
+#   sudo sh verify-kmem.sh --brief                one line (node-problem-detector)
+#   sudo sh verify-kmem.sh --duration 10m --interval 10s    sample repeatedly
+#   sudo sh verify-kmem.sh --prometheus /var/lib/node_exporter/textfile/kmem.prom
+#
+# OPTIONS
+#   --json | --brief       output format (default: human text)
+#   --verbose              human output lists every pod/container cgroup
+#   --prometheus FILE      also write node_exporter textfile metrics (temp file + rename)
+#   --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
+#   --interval D           time between samples (default 10s)
+#   --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
+#   --runtime PATH         runc binary of the container runtime (repeatable; default:
+#                          runc, docker-runc, docker-runc-current on PATH and usual places)
+#   --no-binaries          skip the kubelet/runtime binary checks
+#   --checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
+#   --expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
+#   --cgroup-root DIR      memory cgroup hierarchy to scan (default: from mountinfo)
+#   --proc-root DIR        read self/mountinfo, cgroups, cmdline, sys/kernel/{osrelease,
+#                          hostname} under DIR instead of /proc (test fixtures)
+#   --help | --version
+#
+# CHECKS (id: what)
+#   cgroup-layout          v1, hybrid or v2, from <proc>/self/mountinfo
+#   kernel-kmem-policy     kernel version and cgroup.memory=nokmem on the command line
+#   pod-cgroups-kmem       memory.kmem.usage_in_bytes == 0 in every pod cgroup
+#   container-cgroups-kmem memory.kmem.usage_in_bytes == 0 in every container cgroup
+#   kmem-accounting-active memory.kmem.slabinfo readable = accounting switched on (3.10)
+#   kubelet-binary         kubelet free of runc's kmem-enabling code
+#   kubelet-checksum       kubelet sha256 listed in --checksums / --expect-sha256
+#   runtime-binaries       runc binaries free of kmem-enabling code
+#   leaked-memcgs          /proc/cgroups num_cgroups vs directories; limit 65535
+#   kmem-stays-zero        with --duration: every sample reads 0
+#   Status: PASS, FAIL, WARN or INFO.  A kernel that charges kmem by itself (v1,
+#   kernel >= 4.6, no cgroup.memory=nokmem) is reported as the cause, never the kubelet.
+#   The zero assertion decides: kmem > 0 in a pod/container cgroup exits 1 whatever the
+#   kernel; all at zero exits 0 with the kernel policy as a WARN.
+#
+# WHAT IS SCANNED
+#   kubepods/ (cgroupfs) or kubepods.slice/ (systemd) anywhere under the memory root;
+#   pod level: kubepods/[burstable|besteffort/]pod<uid>, kubepods.slice/[kubepods-
+#   <qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (kubelet creates
+#   these); container level: their direct children (the runtime's runc creates these).
+#   Leaked memcgs are counted only when the whole hierarchy is scanned (a --cgroup-root
+#   subtree on a real /proc is not compared).  Cgroup names with a tab or newline get
+#   kmem_accounting "unknown" (the slabinfo probe reads paths line by line).
+#   Prometheus metrics: kmem_build_cgroup_{usage,rss,cache,hidden,kmem_usage,
+#   kmem_max_usage}_bytes, kmem_build_cgroup_kmem_failcnt, kmem_build_cgroup_kmem_
+#   accounting_active {level,qos,pod_uid,container}; kmem_build_check_status{check,
+#   status}; kmem_build_memcgs, kmem_build_memcg_directories, kmem_build_memcgs_leaked,
+#   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
+#   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds.
+#
+# EXIT CODES (node-problem-detector plugin convention)
+#   0  OK: no check FAILed and every check could tell
+#   1  problem: at least one check FAILed (e.g. kmem > 0 in a pod or container cgroup)
+#   2  unknown: could not tell (no memory cgroup, no kubepods, unreadable counters,
+#      bad usage)
+#
+# JSON REPORT (--json; JSON Schema: schemas/verify-report.schema.json, schema_version 1)
+#   schema_version 1; script_version; timestamp (UTC, ISO 8601);
+#   result "OK"|"PROBLEM"|"UNKNOWN"; exit_code 0|1|2;
+#   node: hostname, kernel, kernel_nokmem_param (bool), kernel_charges_all_memcgs
+#         (bool|null), cgroup_layout "v1"|"hybrid"|"v2"|"unknown", memory_controller
+#         "v1"|"v2"|null, memory_root, cgroup_driver "cgroupfs"|"systemd"|"mixed"|null,
+#         kubepods [paths];
+#   totals: pass, fail, warn, info (number of checks with that status);
+#   checks[]: id, title, status, seen (what was found), remedy (what to do, "" if
+#         nothing), cause "kernel"|"kubelet"|"runtime"|null, conclusive (false: could not tell);
+#   cgroups[]: level "pod"|"container", qos, pod_uid, container (directory name), path
+#         (relative to memory_root), usage_bytes, total_rss_bytes, total_cache_bytes,
+#         kmem_usage_bytes, kmem_max_usage_bytes, kmem_failcnt, hidden_bytes
+#         (= usage - (rss + cache): what rss/cache dashboards miss), kmem_accounting
+#         "active"|"inactive"|"unknown"|"not-applicable"  (numbers are null when unreadable;
+#         on cgroup v2: usage = memory.current, rss = anon, cache = file, kmem fields null);
+#   binaries[]: role "kubelet"|"runtime", path, found_by, readable, verdict
+#         "kmem-code-linked"|"nokmem-variant-linked"|"no-kmem-code"|null, build_tags
+#         [..]|null, sha256|null, checksum_match (name)|null;
+#   memcgs: num_cgroups, directories, leaked, limit 65535, compared (bool);
+#   samples: count, duration_seconds, interval_seconds, max_kmem_bytes, max_at,
+#         max_path, nonzero_samples.
+# =============================================================================
+LC_ALL=C
+export LC_ALL
+SCRIPT_VERSION=1
+TAB=$(printf '\t')
+NL='
+'
+
+usage() {
+  cat <<'EOF'
+usage: sh verify-kmem.sh [--json|--brief] [--verbose] [--prometheus FILE]
+                         [--duration D [--interval D]] [--kubelet PATH] [--runtime PATH]...
+                         [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
+                         [--cgroup-root DIR] [--proc-root DIR]
+Checks that pod and container memory cgroups charge no kernel memory (kmem).
+Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
+EOF
+}
+
+die_usage() {
+  printf 'verify-kmem: %s\n' "$1" >&2
+  printf "run 'sh verify-kmem.sh --help' for usage\n" >&2
+  exit 2
+}
+
+# Seconds from 30, 30s, 10m, 1h, 1d; empty on bad input.
+to_seconds() {
+  _n=${1%[smhd]}
+  _u=${1#"$_n"}
+  case $_n in '' | *[!0-9]*) return 1 ;; esac
+  case $_u in '' | s) _m=1 ;; m) _m=60 ;; h) _m=3600 ;; d) _m=86400 ;; *) return 1 ;; esac
+  SECS=$((_n * _m))
+}
+
+# ---------------------------------------------------------------------------
+# awk programs.  Records between them are tab-separated; fields that hold cgroup
+# paths are encoded (backslash, tab and newline as \\ \t \n).
+# ---------------------------------------------------------------------------
+
+# <proc>/self/mountinfo -> layout, memory hierarchy version, mount point, mount root,
+# unified mount point (one per line).
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+MOUNT_AWK='
+function unoct(s,   out, o) {
+  out = ""
+  while (match(s, /\\[0-7][0-7][0-7]/)) {
+    o = substr(s, RSTART + 1, 1) * 64 + substr(s, RSTART + 2, 1) * 8 + substr(s, RSTART + 3, 1)
+    out = out substr(s, 1, RSTART - 1) sprintf("%c", o)
+    s = substr(s, RSTART + 4)
+  }
+  return out s
+}
+{
+  for (i = 7; i <= NF; i++) if ($i == "-") break
+  if (i + 1 > NF) next
+  fs = $(i + 1); so = "," $(i + 3) ","; mp = unoct($5); mr = unoct($4)
+  if (fs == "cgroup") {
+    v1++
+    if (so ~ /,memory,/ && (memmp == "" || (memroot != "/" && mr == "/"))) { memmp = mp; memroot = mr }
+  } else if (fs == "cgroup2") {
+    if (v2mp == "" || (v2root != "/" && mr == "/")) { v2mp = mp; v2root = mr }
+  }
+}
+END {
+  if (memmp != "") { print (v2mp != "" ? "hybrid" : "v1"); print "v1"; print memmp; print memroot }
+  else if (v2mp != "") { print (v1 ? "hybrid" : "v2"); print "v2"; print v2mp; print v2root }
+  else { print "unknown"; print ""; print ""; print "" }
+  print v2mp
+}'
+
+# find output (one directory per line) -> cgroup records for pod- and container-level
+# cgroups under kubepods (cgroupfs) or kubepods.slice (systemd), plus the directory count.
+# Reads the counters itself with getline: no process per cgroup or per file.
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+SCAN_AWK='
+function repl(s, from, to,   out, i) {
+  out = ""
+  while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
+  return out s
+}
+function enc(s) {
+  if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
+  return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
+}
+function rd(f,   l, r) {
+  l = ""; r = (getline l < f); close(f)
+  if (r <= 0 || l !~ /^-?[0-9]+$/) return ""
+  return l
+}
+function rdstat(f, k1, k2,   l, r, a) {
+  S1 = ""; S2 = ""
+  while ((r = (getline l < f)) > 0) {
+    split(l, a, " ")
+    if (a[1] == k1) S1 = a[2]; else if (a[1] == k2) S2 = a[2]
+  }
+  close(f)
+}
+function handle(p,   rel, n, c, k, j, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si) {
+  ndirs++
+  rel = substr(p, rl + 1)
+  if (index(rel, "/kubepods") == 0) return
+  n = split(rel, c, "/")
+  for (k = 2; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
+  if (k > n) return
+  if (k == n) { print "kp\t" (c[k] == "kubepods" ? "cgroupfs" : "systemd") "\t" enc(rel); return }
+  j = k + 1; qos = "guaranteed"
+  if (c[k] == "kubepods") {
+    if (c[j] == "burstable" || c[j] == "besteffort") { qos = c[j]; j++ }
+    if (j > n || c[j] !~ /^pod./) return
+    uid = substr(c[j], 4)
+  } else {
+    if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
+      qos = substr(c[j], 10); sub(/\.slice$/, "", qos); j++
+    }
+    if (j > n || c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
+    uid = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", uid); sub(/\.slice$/, "", uid)
+    gsub(/_/, "-", uid)
+  }
+  if (j == n) { level = "pod"; ctr = "" }
+  else if (j + 1 == n) { level = "container"; ctr = c[n] }
+  else return
+  d = p "/"
+  if (ver == "v2") {
+    usage = rd(d "memory.current"); rdstat(d "memory.stat", "anon", "file")
+    kmem = ""; kmax = ""; kfail = ""
+  } else {
+    usage = rd(d "memory.usage_in_bytes"); rdstat(d "memory.stat", "total_rss", "total_cache")
+    kmem = rd(d "memory.kmem.usage_in_bytes"); kmax = rd(d "memory.kmem.max_usage_in_bytes")
+    kfail = rd(d "memory.kmem.failcnt")
+  }
+  si = 0
+  if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
+  print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si
+  ncg++
+  if (kmem != "" && kmem + 0 > 0) { nz++; if (kmem + 0 > smax + 0) { smax = kmem; spath = rel } }
+}
+BEGIN {
+  root = ENVIRON["ROOT"]; ver = ENVIRON["MEMVER"]; slabs = ENVIRON["SLABS"]
+  rl = length(root); pre = (root == "/") ? "/" : root "/"; pl = length(pre); rl = (root == "/") ? 0 : rl
+  have = 0; ndirs = 0; ncg = 0; nz = 0; smax = 0; spath = ""; nslab = 0
+  if (slabs != "") printf "" > slabs
+}
+{
+  if (!have) { cur = $0; have = 1 }
+  else if (substr($0, 1, pl) == pre) { handle(cur); cur = $0 }
+  else cur = cur "\n" $0
+}
+END {
+  if (have) handle(cur)
+  print "count\t" ndirs
+  if (slabs != "") close(slabs)
+  if (ENVIRON["SAMPLES"] != "")
+    print "sample\t" ENVIRON["TS"] "\t" ncg "\t" nz "\t" smax "\t" enc(spath) >> ENVIRON["SAMPLES"]
+}'
+
+# Everything gathered -> checks, verdict and the report (human, json or brief on stdout,
+# Prometheus textfile to PROMTMP).  Exit code 0/1/2.
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+REPORT_AWK='
+function repl(s, from, to,   out, i) {
+  out = ""
+  while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
+  return out s
+}
+function dec(s,   out, i, c) {
+  if (index(s, "\\") == 0) return s
+  out = ""
+  while ((i = index(s, "\\")) > 0) {
+    c = substr(s, i + 1, 1)
+    out = out substr(s, 1, i - 1) (c == "t" ? "\t" : (c == "n" ? "\n" : c))
+    s = substr(s, i + 2)
+  }
+  return out s
+}
+# JSON string body: escapes quote, backslash and control characters; bytes that are
+# not valid UTF-8 become U+FFFD so the document stays valid UTF-8.
+function jesc(s,   out, i, n, c, b, need, k) {
+  if (s !~ /[\\"\001-\037\177-\377]/) return s
+  out = ""; n = length(s)
+  for (i = 1; i <= n; i++) {
+    c = substr(s, i, 1)
+    if (c == "\\") out = out "\\\\"
+    else if (c == "\"") out = out "\\\""
+    else if (c == "\n") out = out "\\n"
+    else if (c == "\t") out = out "\\t"
+    else if (c == "\r") out = out "\\r"
+    else if (c in CTL) out = out sprintf("\\u%04x", CTL[c])
+    else if (c in HI) {
+      b = HI[c]
+      need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
+      for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+      if (need < 0) out = out "\\ufffd"
+      else { out = out substr(s, i, need + 1); i += need }
+    } else out = out c
+  }
+  return out
+}
+function js(s) { return "\"" jesc(s) "\"" }
+function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
+function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
+function jsn(s) { return s == "" ? "null" : js(s) }
+# Prometheus label value: valid UTF-8 (bad bytes become U+FFFD); backslash, quote, newline escaped.
+function pesc(s,   out, i, n, c, b, need, k) {
+  if (s ~ /[\177-\377]/) {
+    out = ""; n = length(s)
+    for (i = 1; i <= n; i++) {
+      c = substr(s, i, 1)
+      if (!(c in HI)) { out = out c; continue }
+      b = HI[c]
+      need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
+      for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+      if (need < 0) out = out FFFD
+      else { out = out substr(s, i, need + 1); i += need }
+    }
+    s = out
+  }
+  return repl(repl(repl(s, "\\", "\\\\"), "\"", "\\\""), "\n", "\\n")
+}
+function hb(v,   x) {
+  if (v !~ /^-?[0-9]+$/) return "-"
+  x = v + 0; if (x < 0) return "-" hb(substr(v, 2))
+  if (x < 1024) return sprintf("%d B", x)
+  if (x < 1048576) return sprintf("%.1f KiB", x / 1024)
+  if (x < 1073741824) return sprintf("%.1f MiB", x / 1048576)
+  return sprintf("%.2f GiB", x / 1073741824)
+}
+function num(v) { return v ~ /^-?[0-9]+$/ }
+function kver_ge(v, maj, min,   a) {
+  if (v !~ /^[0-9]+\.[0-9]+/) return -1
+  split(v, a, /[^0-9]/)
+  if (a[1] + 0 != maj) return (a[1] + 0 > maj)
+  return (a[2] + 0 >= min)
+}
+function check(id, title, status, seen, remedy, cause, conclusive) {
+  NCK++; CID[NCK] = id; CTI[NCK] = title; CST[NCK] = status; CSE[NCK] = seen; CRE[NCK] = remedy
+  CCA[NCK] = cause; CCO[NCK] = conclusive; TOT[status]++
+  if (status == "FAIL") FAILS++
+  if (!conclusive) UNKNOWNS++
+}
+# container id for messages: docker-<id>.scope -> <id>; 64-hex ids cut to 12 like docker ps
+function short(s,   t) {
+  t = s
+  if (t ~ /\.scope$/) { sub(/\.scope$/, "", t); sub(/^.*-/, "", t) }
+  if (t ~ /^[0-9a-f]+$/ && length(t) > 12) t = substr(t, 1, 12)
+  return t
+}
+function fact(k) { return (k in F) ? F[k] : "" }
+
+BEGIN {
+  FS = "\t"
+  for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = i
+  CTL[sprintf("%c", 127)] = 127
+  for (i = 128; i < 256; i++) HI[sprintf("%c", i)] = i
+  FFFD = sprintf("%c%c%c", 239, 191, 189)
+  LIMIT = 65535
+}
+$1 == "F" { F[$2] = substr($0, length($2) + 4); next }
+$1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; next }
+$1 == "count" { NDIRS = $2; next }
+$1 == "cg" {
+  n = ++NCG; L[n] = $2; Q[n] = $3; U[n] = dec($4); C[n] = dec($5); P[n] = dec($6)
+  US[n] = $7; RSSV[n] = $8; CA[n] = $9; KM[n] = $10; KX[n] = $11; KF[n] = $12; SI[n] = $13
+  if (L[n] == "pod") POD[U[n]] = n
+  next
+}
+$1 == "slab" { SLAB[$2] = $3; next }
+$1 == "sample" {
+  NS++
+  if (num($5) && ($5 + 0 > SMAX + 0 || SMAXAT == "")) { SMAX = $5; SMAXAT = $2; SMAXP = dec($6) }
+  if ($4 + 0 > 0) SNZ++
+  next
+}
+$1 == "bin" {
+  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9
+  next
+}
+$1 == "sum" { SUMS[tolower($2)] = $3; NSUMS++; next }
+
+END {
+  layout = fact("layout"); memver = fact("memver"); root = fact("memroot"); kernel = fact("kernel")
+
+  nokmem = 0
+  nw = split(fact("cmdline"), w, " ")
+  for (i = 1; i <= nw; i++) if (w[i] ~ /^cgroup\.memory=/ && ("," substr(w[i], 15) ",") ~ /,nokmem,/) nokmem = 1
+  v1 = (memver == "v1")
+  kge = kver_ge(kernel, 4, 6)
+  kall = ""
+  if (v1) kall = nokmem ? 0 : (kge == 1 ? 1 : (kge == 0 ? 0 : ""))
+  # Kernels where kmem accounting is switched on per cgroup by whoever writes
+  # memory.kmem.limit_in_bytes (3.10): the binaries decide.
+  percg = v1 && !nokmem && kge != 1
+  driver = ""
+  if (("cgroupfs" in DRV) && ("systemd" in DRV)) driver = "mixed"
+  else if ("cgroupfs" in DRV) driver = "cgroupfs"
+  else if ("systemd" in DRV) driver = "systemd"
+  rootok = fact("rootok") == 1
+  havekp = NKP > 0
+
+  # accounting state per cgroup
+  for (i = 1; i <= NCG; i++) {
+    if (!v1) ACT[i] = "not-applicable"
+    else if (nokmem) ACT[i] = "inactive"
+    else if (kge == 1) ACT[i] = "active"
+    else if (SI[i] > 0 && (SI[i] in SLAB)) ACT[i] = (SLAB[SI[i]] == "active") ? "active" : (SLAB[SI[i]] == "inactive" ? "inactive" : "unknown")
+    else ACT[i] = "unknown"
+  }
+
+  # ---- 1 cgroup-layout
+  if (layout == "unknown" || !rootok) {
+    check("cgroup-layout", "cgroup layout and memory controller", "WARN", \
+      (layout == "unknown" ? "no memory cgroup controller found in " fact("mountinfo") : "memory cgroup root " root " is not a readable directory"), \
+      "run on a node with the memory cgroup controller mounted, or pass --cgroup-root DIR", "", 0)
+  } else if (layout == "v2") {
+    check("cgroup-layout", "cgroup layout and memory controller", "INFO", \
+      "cgroup v2 (unified) at " root ": kernel memory is part of memory.current and cannot be accounted separately", "", "", 1)
+  } else {
+    s = (layout == "hybrid" ? "hybrid (v1 controllers, unified hierarchy at " fact("unified") ")" : "cgroup v1 (legacy)")
+    check("cgroup-layout", "cgroup layout and memory controller", "INFO", \
+      s ": memory controller " memver " at " root, "", "", 1)
+  }
+
+  # ---- 2 kernel-kmem-policy
+  kt = "kernel kmem accounting policy"
+  if (memver == "v2") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
+  else if (memver == "") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
+  else if (nokmem) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
+  else if (kge < 0) check("kernel-kmem-policy", kt, "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
+  else if (kge == 1) check("kernel-kmem-policy", kt, "WARN", \
+    "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
+    "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
+  else check("kernel-kmem-policy", kt, "INFO", \
+    "kernel " kernel " accounts kernel memory only in cgroups where memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime does that)", "", "", 1)
+
+  # ---- 3/4 pod and container cgroups
+  # Who charges: a pod cgroup with accounting on is the kubelet (its containers inherit it);
+  # a container with accounting on under a pod without it, or kmem in a container while its
+  # pod reads 0, is the runtime (on 3.10 the pod then carries the charge of the container too).
+  for (i = 1; i <= NCG; i++) if (L[i] == "container" && ACT[i] == "active") CHACT[U[i]] = 1
+  np = 0; nc = 0; pnz = 0; cnz = 0; pmiss = 0; cmiss = 0; pmax = "-1"; cmax = "-1"
+  pkub = 0; prt = 0; ckub = 0; crt = 0
+  for (i = 1; i <= NCG; i++) {
+    k = KM[i]
+    if (L[i] == "pod") {
+      np++
+      if (!num(k)) pmiss++
+      else if (k + 0 > 0) {
+        pnz++; if (k + 0 > pmax + 0) { pmax = k; pmi = i }
+        if (ACT[i] == "inactive" && (U[i] in CHACT)) prt++; else pkub++
+      }
+    } else {
+      nc++
+      if (!num(k)) cmiss++
+      else if (k + 0 > 0) {
+        cnz++; if (k + 0 > cmax + 0) { cmax = k; cmi = i }
+        pi = (U[i] in POD) ? POD[U[i]] : 0
+        if (pi && ACT[pi] == "active") ckub++
+        else if (ACT[i] == "active" || (pi && num(KM[pi]) && KM[pi] + 0 == 0)) crt++
+        else ckub++
+      }
+    }
+  }
+  pact = 0; cact = 0; aunk = 0
+  for (i = 1; i <= NCG; i++) {
+    if (ACT[i] == "active") { if (L[i] == "pod") pact++; else cact++ }
+    else if (ACT[i] == "unknown") aunk++
+  }
+  kmemfile = fact("rootkmem") == 1
+  kmemcause = (kall == 1) ? "kernel" : ""
+  kerneltxt = "cause: the kernel (" kernel ", cgroup v1, no cgroup.memory=nokmem) charges kmem to every memory cgroup; the kubelet is not to blame"
+  kernelfix = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; reboot)"
+  kubeletfix = "install the nokmem kubelet built by kmem-build, then drain and reboot the node (existing cgroups keep accounting, and 3.10 kernels never free their memcg IDs)"
+  runtimefix = "upgrade runc of the container runtime to 1.0.0-rc94 or later (or a nokmem build), then drain and reboot the node"
+
+  t3 = "pod-level cgroups have zero kernel memory"; t4 = "container-level cgroups have zero kernel memory"
+  if (layout == "unknown" || !rootok) {
+    check("pod-cgroups-kmem", t3, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+    check("container-cgroups-kmem", t4, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+  } else if (!havekp) {
+    s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
+    check("pod-cgroups-kmem", t3, "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
+    check("container-cgroups-kmem", t4, "WARN", s, "", "", 0)
+  } else if (memver == "v2") {
+    check("pod-cgroups-kmem", t3, "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
+    check("container-cgroups-kmem", t4, "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
+  } else if (np == 0) {
+    check("pod-cgroups-kmem", t3, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+    check("container-cgroups-kmem", t4, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+  } else {
+    if (pnz > 0) {
+      s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " U[pmi] ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
+      if (kmemcause == "kernel") check("pod-cgroups-kmem", t3, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
+      else if (pkub > 0) check("pod-cgroups-kmem", t3, "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
+        (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), kubeletfix, "kubelet", 1)
+      else check("pod-cgroups-kmem", t3, "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", runtimefix, "runtime", 1)
+    } else if (pmiss == np && !kmemfile) {
+      check("pod-cgroups-kmem", t3, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
+    } else if (pmiss > 0) {
+      check("pod-cgroups-kmem", t3, "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups; the others read 0", "", "", 0)
+    } else {
+      s = "all " np " pod cgroups read 0 bytes of kernel memory"
+      if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
+      check("pod-cgroups-kmem", t3, "PASS", s, "", "", 1)
+    }
+    if (nc == 0) check("container-cgroups-kmem", t4, "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
+    else if (cnz > 0) {
+      s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " short(C[cmi]) " of pod " U[cmi] ")"
+      if (kmemcause == "kernel") check("container-cgroups-kmem", t4, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
+      else if (crt > 0) check("container-cgroups-kmem", t4, "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
+        (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), runtimefix, "runtime", 1)
+      else check("container-cgroups-kmem", t4, "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
+    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", t4, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
+    else if (cmiss > 0) check("container-cgroups-kmem", t4, "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups; the others read 0", "", "", 0)
+    else check("container-cgroups-kmem", t4, "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
+  }
+
+  # ---- 5 kmem-accounting-active
+  t5 = "kmem accounting switched on per cgroup"
+  if (memver != "v1" || NCG == 0) check("kmem-accounting-active", t5, "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
+  else if (nokmem) check("kmem-accounting-active", t5, "PASS", "off in every memory cgroup (cgroup.memory=nokmem)", "", "", 1)
+  else if (kge == 1) check("kmem-accounting-active", t5, "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
+  else if (aunk == NCG) check("kmem-accounting-active", t5, "INFO", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 1)
+  else if (pact + cact > 0) {
+    s = "accounting on (memory.kmem.slabinfo readable) in " pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
+    if (pact > 0) check("kmem-accounting-active", t5, "WARN", s ": pod level is the kubelet (containers inherit it)", kubeletfix, "kubelet", 1)
+    else check("kmem-accounting-active", t5, "WARN", s ": only at container level, so the runc of the container runtime switches it on", runtimefix, "runtime", 1)
+  } else check("kmem-accounting-active", t5, "PASS", "off in all " np " pod and " nc " container cgroups (memory.kmem.slabinfo unreadable)", "", "", 1)
+
+  # ---- 6/7/8 binaries
+  t6 = "kubelet built without kmem-enabling code"; t7 = "kubelet is the one that was built"; t8 = "container runtime runc without kmem-enabling code"
+  nokbin = fact("nobinaries") == 1
+  # kmem-enabling code in a binary matters where kmem is switched on per cgroup (3.10 kernels)
+  if (percg) { binstatus = "FAIL"; binnote = "" }
+  else if (memver == "v2") { binstatus = "INFO"; binnote = " (no effect on cgroup v2)" }
+  else if (nokmem) { binstatus = "WARN"; binnote = " (no effect while the kernel is booted with cgroup.memory=nokmem)" }
+  else { binstatus = "WARN"; binnote = " (the kernel charges kmem to every memory cgroup anyway, see kernel-kmem-policy)" }
+  kb = 0
+  for (i = 1; i <= NB; i++) {
+    BV[i] = ""
+    if (BS[i] == "ok") BV[i] = (BK[i] > 0 ? "kmem-code-linked" : (BN[i] > 0 ? "nokmem-variant-linked" : "no-kmem-code"))
+    if (BR[i] == "kubelet") kb = i
+  }
+  if (nokbin) check("kubelet-binary", t6, "INFO", "skipped (--no-binaries)", "", "", 1)
+  else if (!kb || BS[kb] == "missing") check("kubelet-binary", t6, "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
+  else if (BS[kb] != "ok") check("kubelet-binary", t6, "WARN", "cannot read " BP[kb], "run as root", "", 0)
+  else {
+    tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "")
+    if (BV[kb] == "kmem-code-linked")
+      check("kubelet-binary", t6, binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
+        "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
+    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", t6, "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" tg, "", "", 1)
+    else check("kubelet-binary", t6, "PASS", BP[kb] " has no kmem-enabling code linked" tg, "", "", 1)
+  }
+  if (fact("checksums_wanted") != 1) check("kubelet-checksum", t7, "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
+  else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", t7, "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
+  else if (BH[kb] in SUMS) { BM[kb] = SUMS[BH[kb]]; check("kubelet-checksum", t7, "PASS", "sha256 " BH[kb] " of " BP[kb] " matches " SUMS[BH[kb]], "", "", 1) }
+  else check("kubelet-checksum", t7, "FAIL", "sha256 " BH[kb] " of " BP[kb] " matches none of the " NSUMS " expected checksums", "install the kubelet package from the same kmem-build build as the checksums", "kubelet", 1)
+  nr = 0; rk = 0; rbad = 0; rs = ""
+  for (i = 1; i <= NB; i++) {
+    if (BR[i] != "runtime" || BS[i] == "missing") continue
+    nr++
+    if (BS[i] != "ok") { rbad++; rs = rs "; " BP[i] ": unreadable"; continue }
+    if (BV[i] == "kmem-code-linked") rk++
+    rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "")
+  }
+  rs = substr(rs, 3)
+  if (nokbin) check("runtime-binaries", t8, "INFO", "skipped (--no-binaries)", "", "", 1)
+  else if (nr == 0) check("runtime-binaries", t8, "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
+  else if (rk > 0) check("runtime-binaries", t8, binstatus, rs binnote, runtimefix, "runtime", 1)
+  else if (rbad > 0) check("runtime-binaries", t8, "WARN", rs, "run as root", "", 0)
+  else check("runtime-binaries", t8, "PASS", rs, "", "", 1)
+
+  # ---- 9 leaked-memcgs
+  t9 = "memory cgroup IDs not running out (65535)"
+  numcg = fact("num_cgroups"); cmp = (fact("compare") == 1) && rootok && num(NDIRS) && num(numcg)
+  leaked = cmp ? numcg - NDIRS : ""
+  if (leaked != "" && leaked < 0) leaked = 0
+  if (!num(numcg)) check("leaked-memcgs", t9, "INFO", "memory controller not listed in " fact("proc") "/cgroups", "", "", 1)
+  else {
+    s = numcg " memory cgroups in the kernel (" fact("proc") "/cgroups)"
+    if (cmp) s = s ", " NDIRS " directories under " root ": " leaked " deleted but not freed"
+    else if (!rootok) s = s "; no memory cgroup directories to compare"
+    else s = s "; directories not compared (scanned " root ", not the whole hierarchy)"
+    lf = "find what pins deleted memory cgroups (kmem accounting on 3.10 kernels does) and drain and reboot the node before mkdir fails with \"no space left on device\""
+    if (numcg + 0 >= LIMIT) check("leaked-memcgs", t9, "FAIL", s "; at the limit of " LIMIT ": new cgroups cannot be created", lf, "", 1)
+    else if (numcg + 0 >= LIMIT * 0.8) check("leaked-memcgs", t9, "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
+    else check("leaked-memcgs", t9, "PASS", s "; limit " LIMIT, "", "", 1)
+  }
+
+  # ---- 10 kmem-stays-zero
+  t10 = "kernel memory stays at zero over time"
+  dur = fact("duration"); itv = fact("interval")
+  if (dur == "") check("kmem-stays-zero", t10, "INFO", "one sample taken; pass --duration 10m --interval 10s to watch", "", "", 1)
+  else if (memver != "v1" || NCG == 0) check("kmem-stays-zero", t10, "INFO", NS " samples over " dur " s: no kmem counters to watch", "", "", 1)
+  else {
+    s = NS " samples over " dur " s every " itv " s"
+    if (SMAX + 0 > 0) check("kmem-stays-zero", t10, "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
+      (kmemcause == "kernel" ? kernelfix : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
+    else check("kmem-stays-zero", t10, "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
+  }
+
+  code = FAILS > 0 ? 1 : (UNKNOWNS > 0 ? 2 : 0)
+  result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
+  fmt = fact("format")
+  if (fmt == "json") json()
+  else if (fmt == "brief") brief()
+  else human()
+  if (fact("promtmp") != "") prom(fact("promtmp"))
+  exit code
+}
+
+function hidden(i) {
+  if (!num(US[i]) || !num(RSSV[i]) || !num(CA[i])) return ""
+  return sprintf("%.0f", US[i] - (RSSV[i] + CA[i]))
+}
+
+function json(   i, k, nt, ta, tags) {
+  print "{"
+  print "  \"schema_version\": 1,"
+  print "  \"script_version\": " js(fact("version")) ","
+  print "  \"timestamp\": " js(fact("timestamp")) ","
+  print "  \"result\": " js(result) ","
+  print "  \"exit_code\": " code ","
+  printf "  \"node\": {\"hostname\": %s, \"kernel\": %s, \"kernel_nokmem_param\": %s, \"kernel_charges_all_memcgs\": %s, ", \
+    jsn(fact("hostname")), jsn(kernel), (nokmem ? "true" : "false"), jb(kall)
+  printf "\"cgroup_layout\": %s, \"memory_controller\": %s, \"memory_root\": %s, \"cgroup_driver\": %s, \"kubepods\": [", \
+    js(layout), jsn(memver), jsn(root), jsn(driver)
+  for (i = 1; i <= NKP; i++) printf "%s%s", (i > 1 ? ", " : ""), js(KPP[i])
+  print "]},"
+  printf "  \"totals\": {\"pass\": %d, \"fail\": %d, \"warn\": %d, \"info\": %d},\n", TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
+  print "  \"checks\": ["
+  for (i = 1; i <= NCK; i++)
+    printf "    {\"id\": %s, \"title\": %s, \"status\": %s, \"seen\": %s, \"remedy\": %s, \"cause\": %s, \"conclusive\": %s}%s\n", \
+      js(CID[i]), js(CTI[i]), js(CST[i]), js(CSE[i]), js(CRE[i]), jsn(CCA[i]), (CCO[i] ? "true" : "false"), (i < NCK ? "," : "")
+  print "  ],"
+  print "  \"cgroups\": ["
+  for (i = 1; i <= NCG; i++)
+    printf "    {\"level\": %s, \"qos\": %s, \"pod_uid\": %s, \"container\": %s, \"path\": %s, \"usage_bytes\": %s, \"total_rss_bytes\": %s, \"total_cache_bytes\": %s, \"kmem_usage_bytes\": %s, \"kmem_max_usage_bytes\": %s, \"kmem_failcnt\": %s, \"hidden_bytes\": %s, \"kmem_accounting\": %s}%s\n", \
+      js(L[i]), js(Q[i]), js(U[i]), jsn(C[i]), js(P[i]), jn(US[i]), jn(RSSV[i]), jn(CA[i]), jn(KM[i]), jn(KX[i]), jn(KF[i]), jn(hidden(i)), js(ACT[i]), (i < NCG ? "," : "")
+  print "  ],"
+  print "  \"binaries\": ["
+  for (i = 1; i <= NB; i++) {
+    tags = "null"
+    if (BS[i] == "ok" && BT[i] != "") { nt = split(BT[i], ta, ","); tags = "["; for (k = 1; k <= nt; k++) tags = tags (k > 1 ? ", " : "") js(ta[k]); tags = tags "]" }
+    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s}%s\n", \
+      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (i < NB ? "," : "")
+  }
+  print "  ],"
+  printf "  \"memcgs\": {\"num_cgroups\": %s, \"directories\": %s, \"leaked\": %s, \"limit\": %d, \"compared\": %s},\n", \
+    jn(numcg), jn(NDIRS), jn(leaked ""), LIMIT, (cmp ? "true" : "false")
+  printf "  \"samples\": {\"count\": %d, \"duration_seconds\": %s, \"interval_seconds\": %s, \"max_kmem_bytes\": %s, \"max_at\": %s, \"max_path\": %s, \"nonzero_samples\": %d}\n", \
+    NS, jn(dur), jn(itv), jn(SMAX == "" ? "0" : SMAX), jsn(SMAX + 0 > 0 ? SMAXAT : ""), jsn(SMAX + 0 > 0 ? SMAXP : ""), SNZ
+  print "}"
+}
+
+function brief(   i) {
+  if (code == 0) { printf "OK: %d pod and %d container cgroups charge no kernel memory\n", np, nc; return }
+  for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
+  printf "%s: %s: %s\n", result, CID[i], CSE[i]
+}
+
+function human(   i, k, n, shown, verbose) {
+  verbose = fact("verbose") == 1
+  printf "kmem check of %s at %s (verify-kmem.sh %s)\n", jesc(fact("hostname")), fact("timestamp"), fact("version")
+  printf "kernel %s, cgroup %s%s, memory cgroups at %s\n\n", (kernel == "" ? "?" : kernel), layout, (driver != "" ? ", driver " driver : ""), jesc(root)
+  for (i = 1; i <= NCK; i++) {
+    printf "[%s] %s: %s\n", CST[i], CID[i], CSE[i]
+    if (CCA[i] != "" && CST[i] != "PASS" && CST[i] != "INFO") printf "       cause: %s\n", CCA[i]
+    if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", CRE[i]
+  }
+  n = 0
+  for (i = 1; i <= NCG; i++) if (verbose || (num(KM[i]) && KM[i] + 0 > 0) || (ACT[i] == "active" && kge != 1)) SHOW[++n] = i
+  if (n > 0) {
+    printf "\n%s (%d of %d):\n", (verbose ? "Pod and container cgroups" : "Cgroups with kernel memory"), n, NCG
+    printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %s\n", "LEVEL", "QOS", "POD UID", "CONTAINER", "USAGE", "RSS", "CACHE", "KMEM", "KMEM MAX", "FAILCNT", "HIDDEN", "ACCOUNTING"
+    shown = 0
+    for (k = 1; k <= n; k++) {
+      i = SHOW[k]
+      if (!verbose && ++shown > 20) { printf "... %d more (--verbose or --json lists all)\n", n - 20; break }
+      printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %s\n", L[i], Q[i], jesc(U[i]), (C[i] == "" ? "-" : jesc(short(C[i]))), \
+        hb(US[i]), hb(RSSV[i]), hb(CA[i]), hb(KM[i]), hb(KX[i]), (num(KF[i]) ? KF[i] : "-"), hb(hidden(i)), ACT[i]
+    }
+    print "HIDDEN = usage - (rss + cache): memory the OOM killer counts but rss/cache dashboards miss"
+  }
+  printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
+}
+
+function prom(f,   i, lb, m) {
+  print "# kmem-build verify-kmem.sh " fact("version") " at " fact("timestamp") > f
+  pm(f, "kmem_build_verify_exit_code", "gauge", "Exit code of verify-kmem.sh: 0 OK, 1 problem, 2 unknown")
+  print "kmem_build_verify_exit_code " code > f
+  pm(f, "kmem_build_verify_timestamp_seconds", "gauge", "When verify-kmem.sh last ran (Unix time)")
+  print "kmem_build_verify_timestamp_seconds " (num(fact("epoch")) ? fact("epoch") : 0) > f
+  pm(f, "kmem_build_check_status", "gauge", "1 for the current status of each verify-kmem.sh check")
+  for (i = 1; i <= NCK; i++) print "kmem_build_check_status{check=\"" CID[i] "\",status=\"" CST[i] "\"} 1" > f
+  pm(f, "kmem_build_kernel_charges_all_memcgs", "gauge", "1 if the kernel charges kmem to every memory cgroup (v1, >= 4.6, no cgroup.memory=nokmem)")
+  print "kmem_build_kernel_charges_all_memcgs " (kall == 1 ? 1 : 0) > f
+  m["kmem_build_cgroup_usage_bytes"] = "memory.usage_in_bytes (v2: memory.current) of a pod or container cgroup"
+  m["kmem_build_cgroup_rss_bytes"] = "total_rss (v2: anon) of a pod or container cgroup"
+  m["kmem_build_cgroup_cache_bytes"] = "total_cache (v2: file) of a pod or container cgroup"
+  m["kmem_build_cgroup_kmem_usage_bytes"] = "memory.kmem.usage_in_bytes of a pod or container cgroup"
+  m["kmem_build_cgroup_kmem_max_usage_bytes"] = "memory.kmem.max_usage_in_bytes of a pod or container cgroup"
+  m["kmem_build_cgroup_kmem_failcnt"] = "memory.kmem.failcnt of a pod or container cgroup"
+  m["kmem_build_cgroup_hidden_bytes"] = "usage - (rss + cache) of a pod or container cgroup"
+  m["kmem_build_cgroup_kmem_accounting_active"] = "1 if kmem accounting is on for the cgroup"
+  pser(f, "kmem_build_cgroup_usage_bytes", m, "US")
+  pser(f, "kmem_build_cgroup_rss_bytes", m, "RSSV")
+  pser(f, "kmem_build_cgroup_cache_bytes", m, "CA")
+  pser(f, "kmem_build_cgroup_kmem_usage_bytes", m, "KM")
+  pser(f, "kmem_build_cgroup_kmem_max_usage_bytes", m, "KX")
+  pser(f, "kmem_build_cgroup_kmem_failcnt", m, "KF")
+  pser(f, "kmem_build_cgroup_hidden_bytes", m, "HID")
+  pser(f, "kmem_build_cgroup_kmem_accounting_active", m, "ACT")
+  if (num(numcg)) {
+    pm(f, "kmem_build_memcgs", "gauge", "Memory cgroups the kernel holds (/proc/cgroups num_cgroups)")
+    print "kmem_build_memcgs " numcg > f
+  }
+  if (cmp) {
+    pm(f, "kmem_build_memcg_directories", "gauge", "Memory cgroup directories present")
+    print "kmem_build_memcg_directories " NDIRS > f
+    pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
+    print "kmem_build_memcgs_leaked " leaked > f
+  }
+  if (dur != "") {
+    pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
+    print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? SMAX : 0) > f
+  }
+  close(f)
+}
+function pm(f, name, type, help) { print "# HELP " name " " help > f; print "# TYPE " name " " type > f }
+function pser(f, name, m, what,   i, v, lb) {
+  pm(f, name, "gauge", m[name])
+  for (i = 1; i <= NCG; i++) {
+    if (what == "US") v = US[i]; else if (what == "RSSV") v = RSSV[i]; else if (what == "CA") v = CA[i]
+    else if (what == "KM") v = KM[i]; else if (what == "KX") v = KX[i]; else if (what == "KF") v = KF[i]
+    else if (what == "HID") v = hidden(i)
+    else v = (ACT[i] == "active" ? "1" : (ACT[i] == "inactive" ? "0" : ""))
+    if (!num(v)) continue
+    lb = "{level=\"" L[i] "\",qos=\"" Q[i] "\",pod_uid=\"" pesc(U[i]) "\",container=\"" pesc(C[i]) "\"}"
+    print name lb " " v > f
+  }
+}'
+
+# ---------------------------------------------------------------------------
+# arguments
+# ---------------------------------------------------------------------------
+fmt=human
+verbose=0
+prom=""
+duration=""
+interval=""
+cgroot=""
+procroot=/proc
+procroot_set=0
+kubelet=""
+runtimes=""
+checksums=""
+expects=""
+nobinaries=0
+
+while [ $# -gt 0 ]; do
+  opt=$1
+  val=""
+  case $opt in
+    --*=*)
+      val=${opt#*=}
+      opt=${opt%%=*}
+      shift
+      set -- "$opt" "$val" "$@"
+      ;;
+  esac
+  case $opt in
+    --prometheus | --duration | --interval | --kubelet | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root)
+      [ $# -ge 2 ] || die_usage "$opt needs a value"
+      val=$2
+      shift 2
+      ;;
+    *) shift ;;
+  esac
+  case $opt in
+    --json) fmt=json ;;
+    --brief) fmt=brief ;;
+    --human) fmt=human ;;
+    --verbose | -v) verbose=1 ;;
+    --prometheus) prom=$val ;;
+    --duration)
+      to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h)"
+      duration=$SECS
+      ;;
+    --interval)
+      to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m)"
+      [ "$SECS" -ge 1 ] || die_usage "--interval must be at least 1s"
+      interval=$SECS
+      ;;
+    --kubelet) kubelet=$val ;;
+    --runtime) runtimes="$runtimes$val$NL" ;;
+    --no-binaries) nobinaries=1 ;;
+    --checksums)
+      if [ ! -r "$val" ] || [ ! -f "$val" ]; then die_usage "cannot read --checksums file '$val'"; fi
+      checksums=$val
+      ;;
+    --expect-sha256)
+      case ${val%%:*} in
+        *[!0-9a-fA-F]* | '') die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)" ;;
+      esac
+      [ ${#val} -ge 64 ] || die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)"
+      expects="$expects$val$NL"
+      ;;
+    --cgroup-root)
+      [ -n "$val" ] || die_usage "--cgroup-root needs a directory"
+      cgroot=$val
+      ;;
+    --proc-root)
+      procroot=$val
+      procroot_set=1
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    --version)
+      echo "verify-kmem.sh $SCRIPT_VERSION"
+      exit 0
+      ;;
+    *) die_usage "unknown argument '$opt'" ;;
+  esac
+done
+if [ -n "$interval" ] && [ -z "$duration" ]; then die_usage "--interval needs --duration"; fi
+if [ -n "$duration" ] && [ -z "$interval" ]; then interval=10; fi
+if [ -n "$duration" ] && [ "$interval" -gt "$duration" ] && [ "$duration" -gt 0 ]; then interval=$duration; fi
+
+# ---------------------------------------------------------------------------
+# facts
+# ---------------------------------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/verify-kmem.XXXXXX") || {
+  echo "verify-kmem: cannot create a temporary directory" >&2
+  exit 2
+}
+promtmp=""
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  rm -rf "$tmp"
+  if [ -n "$promtmp" ]; then rm -f "$promtmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+facts=$tmp/facts
+: >"$facts"
+fact() { printf 'F\t%s\t%s\n' "$1" "$2" >>"$facts"; }
+
+first_line() { # $1 = file; prints its first line or nothing (no process)
+  _l=""
+  if [ -r "$1" ]; then { IFS= read -r _l <"$1"; } 2>/dev/null; fi
+  printf '%s' "$_l"
+}
+
+mountinfo=$procroot/self/mountinfo
+layout=unknown memver="" memmount="" memmountroot="" unified=""
+if [ -r "$mountinfo" ]; then
+  awk "$MOUNT_AWK" "$mountinfo" >"$tmp/mounts" 2>/dev/null
+  {
+    IFS= read -r layout
+    IFS= read -r memver
+    IFS= read -r memmount
+    IFS= read -r memmountroot
+    IFS= read -r unified
+  } <"$tmp/mounts"
+fi
+memroot=$memmount
+if [ -n "$cgroot" ]; then
+  memroot=$cgroot
+  if [ "$layout" = unknown ]; then
+    if [ -e "$cgroot/memory.usage_in_bytes" ]; then
+      layout=v1 memver=v1
+    elif [ -e "$cgroot/cgroup.controllers" ]; then
+      layout=v2 memver=v2
+    fi
+  fi
+fi
+case $memroot in
+  / | "") ;;
+  */) memroot=${memroot%/} ;;
+esac
+case $memroot in
+  /* | "") ;;
+  *) memroot=./$memroot ;;
+esac
+case $prom in
+  "") ;;
+  /sys/fs/cgroup/* | "$memroot"/*) die_usage "--prometheus must not point into the cgroup filesystem" ;;
+esac
+rootok=0
+if [ -n "$memroot" ] && [ -d "$memroot" ] && [ -r "$memroot" ] && [ -x "$memroot" ]; then rootok=1; fi
+rootkmem=0
+if [ -e "$memroot/memory.kmem.usage_in_bytes" ]; then rootkmem=1; fi
+# /proc/cgroups counts the whole hierarchy: compare only when we scan all of it.
+compare=0
+if [ "$memmountroot" = / ] || [ -z "$memmount" ]; then
+  if [ -z "$cgroot" ] || [ "$procroot_set" = 1 ] || [ "$cgroot" = "$memmount" ]; then compare=1; fi
+fi
+[ -n "$memmount" ] || [ "$procroot_set" = 1 ] || compare=0
+
+kernel=$(first_line "$procroot/sys/kernel/osrelease")
+hostname=$(first_line "$procroot/sys/kernel/hostname")
+[ -n "$hostname" ] || hostname=$(uname -n 2>/dev/null)
+cmdline=$(first_line "$procroot/cmdline")
+num_cgroups=""
+if [ -r "$procroot/cgroups" ]; then
+  while read -r _name _hier _num _en; do
+    if [ "$_name" = memory ]; then num_cgroups=$_num; fi
+  done <"$procroot/cgroups"
+fi
+: "${_hier:=}" "${_en:=}"
+
+if [ -n "$prom" ]; then
+  promtmp=$prom.$$.tmp
+  : >"$promtmp" 2>/dev/null || {
+    promtmp=""
+    die_usage "cannot write --prometheus file next to '$prom'"
+  }
+fi
+
+fact version "$SCRIPT_VERSION"
+fact format "$fmt"
+fact verbose "$verbose"
+fact layout "$layout"
+fact memver "$memver"
+fact memroot "$memroot"
+fact unified "$unified"
+fact rootok "$rootok"
+fact rootkmem "$rootkmem"
+fact compare "$compare"
+fact mountinfo "$mountinfo"
+fact proc "$procroot"
+fact kernel "$kernel"
+fact hostname "$hostname"
+fact cmdline "$cmdline"
+fact num_cgroups "$num_cgroups"
+fact duration "$duration"
+fact interval "$interval"
+fact nobinaries "$nobinaries"
+fact promtmp "$promtmp"
+
+# ---------------------------------------------------------------------------
+# binaries: the same byte rules as the build's inspection (DOMAIN.md section 2)
+# ---------------------------------------------------------------------------
+S_KMEM='failed to set %s, because either tasks have already joined this cgroup or it has children'
+S_NOKMEM='kernel memory accounting disabled in this runc build'
+S_TAGS="build${TAB}-tags="
+
+inspect_binary() { # role path found_by
+  _k=0 _n=0 _tags="" _sha=""
+  if [ ! -e "$2" ]; then
+    printf 'bin\t%s\t%s\t%s\tmissing\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
+    return
+  fi
+  if [ ! -f "$2" ] || [ ! -r "$2" ]; then
+    printf 'bin\t%s\t%s\t%s\tunreadable\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
+    return
+  fi
+  # NULs become newlines so every grep (GNU, busybox) sees short text lines.
+  tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" >"$tmp/grep" 2>/dev/null
+  while IFS= read -r _l; do
+    case $_l in
+      "$S_KMEM") _k=$((_k + 1)) ;;
+      "$S_NOKMEM") _n=$((_n + 1)) ;;
+      "$S_TAGS"*) _tags=${_l#"$S_TAGS"} ;;
+    esac
+  done <"$tmp/grep"
+  _sha=$(sha256sum "$2" 2>/dev/null </dev/null)
+  _sha=${_sha%% *}
+  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+}
+
+if [ "$nobinaries" = 0 ]; then
+  kfound=""
+  if [ -n "$kubelet" ]; then
+    kfound=option
+  else
+    if command -v systemctl >/dev/null 2>&1; then
+      _x=$(systemctl show -p ExecStart kubelet 2>/dev/null </dev/null)
+      case $_x in
+        *path=/*)
+          _x=${_x#*path=}
+          kubelet=${_x%% *}
+          kfound=systemd
+          ;;
+      esac
+    fi
+    if [ -z "$kubelet" ] && _x=$(command -v kubelet 2>/dev/null) && [ -n "$_x" ]; then
+      kubelet=$_x
+      kfound=path
+    fi
+    for _x in /usr/bin/kubelet /usr/local/bin/kubelet; do
+      if [ -z "$kubelet" ] && [ -e "$_x" ]; then
+        kubelet=$_x
+        kfound=default-path
+      fi
+    done
+  fi
+  if [ -n "$kubelet" ]; then inspect_binary kubelet "$kubelet" "$kfound"; fi
+
+  if [ -n "$runtimes" ]; then
+    _found=option
+    _list=$runtimes
+  else
+    _found=search
+    _list=""
+    for _x in runc docker-runc docker-runc-current; do
+      if _p=$(command -v "$_x" 2>/dev/null) && [ -n "$_p" ]; then _list="$_list$_p$NL"; fi
+    done
+    for _x in /usr/bin/runc /usr/sbin/runc /usr/local/bin/runc /usr/local/sbin/runc \
+      /usr/bin/docker-runc /usr/local/bin/docker-runc /usr/libexec/docker/docker-runc-current \
+      /var/lib/rancher/k3s/data/current/bin/runc; do
+      if [ -e "$_x" ]; then _list="$_list$_x$NL"; fi
+    done
+  fi
+  _seen="$NL"
+  while IFS= read -r _x; do
+    [ -n "$_x" ] || continue
+    case $_seen in *"$NL$_x$NL"*) continue ;; esac
+    _seen="$_seen$_x$NL"
+    inspect_binary runtime "$_x" "$_found"
+  done <<EOF
+$_list
+EOF
+fi
+
+# expected checksums: --checksums FILE lines `<hex>  [*]<name>` and --expect-sha256 HEX[:NAME]
+if [ -n "$checksums" ] || [ -n "$expects" ]; then
+  fact checksums_wanted 1
+  if [ -n "$checksums" ]; then
+    while read -r _h _name; do
+      case $_h in *[!0-9a-fA-F]* | '') continue ;; esac
+      [ ${#_h} -eq 64 ] || continue
+      printf 'sum\t%s\t%s\n' "$_h" "${_name#\*}" >>"$facts"
+    done <"$checksums"
+  fi
+  while IFS= read -r _x; do
+    [ -n "$_x" ] || continue
+    _h=${_x%%:*}
+    _name=${_x#"$_h"}
+    _name=${_name#:}
+    printf 'sum\t%s\t%s\n' "$_h" "${_name:-expected sha256 $_h}" >>"$facts"
+  done <<EOF
+$expects
+EOF
+fi
+
+# ---------------------------------------------------------------------------
+# samples: one find and one awk each; the last one is the report's cgroup table
+# ---------------------------------------------------------------------------
+scan() { # $1: output file; $2: slab candidate file or ""
+  _ts=$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)
+  if [ "$rootok" = 1 ]; then
+    find "$memroot" -type d 2>/dev/null </dev/null |
+      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$SCAN_AWK" >"$1.raw"
+    _rc=$?
+    sort -t "$TAB" -k6,6 "$1.raw" >"$1" 2>/dev/null || cp "$1.raw" "$1"
+  else
+    : >"$1"
+    _rc=0
+  fi
+  return $_rc
+}
+
+: >"$tmp/samples"
+slabwanted=""
+if [ "$memver" = v1 ]; then
+  case $cmdline in
+    *cgroup.memory=*nokmem*) ;;
+    *) slabwanted=1 ;;
+  esac
+  case $kernel in
+    [4-9].[6-9]* | [4-9].[1-9][0-9]* | [5-9].* | [1-9][0-9]*) slabwanted="" ;;
+  esac
+fi
+n=1
+if [ -n "$duration" ]; then n=$((duration / interval + 1)); fi
+i=1
+while :; do
+  if [ "$i" -ge "$n" ] && [ -n "$slabwanted" ]; then _slabs=$tmp/slabcands; else _slabs=""; fi
+  scan "$tmp/scan" "$_slabs" || scan "$tmp/scan" "$_slabs" || {
+    printf 'verify-kmem: reading the cgroup counters failed\n' >&2
+    fact rootok 0
+  }
+  [ "$i" -lt "$n" ] || break
+  sleep "$interval"
+  i=$((i + 1))
+done
+
+# memory.kmem.slabinfo of 3.10 kernels: readable = accounting on, read error = off.
+# Read with the shell builtin (mawk aborts on read errors; no process per file).
+: >"$tmp/slab"
+if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
+  _i=0
+  while IFS= read -r _p; do
+    _i=$((_i + 1))
+    _f=$_p/memory.kmem.slabinfo
+    if [ ! -e "$_f" ]; then
+      _s=missing
+    elif { IFS= read -r _l <"$_f"; } 2>/dev/null; then
+      _s=active
+    else
+      _s=inactive
+    fi
+    printf 'slab\t%s\t%s\n' "$_i" "$_s"
+  done <"$tmp/slabcands" >"$tmp/slab"
+fi
+
+fact timestamp "$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)"
+fact epoch "$(date +%s </dev/null)"
+awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples"
+code=$?
+case $code in 0 | 1 | 2) ;; *) code=2 ;; esac
+if [ -n "$promtmp" ]; then
+  if mv -f "$promtmp" "$prom"; then promtmp=""; else code=2; fi
+fi
+exit $code

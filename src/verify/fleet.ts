@@ -1,0 +1,27 @@
+/** Many host outcomes → one fleet report; the exit code is the worst over hosts. */
+import type { FleetReport, HostOutcome } from "./report.js";
+
+/** 1 if any host has a problem, else 2 if any host could not be checked, else 0. */
+export function worstExitCode(hosts: readonly HostOutcome[]): 0 | 1 | 2 {
+  if (hosts.some((h) => h.exit_code === 1)) return 1;
+  if (hosts.some((h) => h.exit_code === 2)) return 2;
+  return 0;
+}
+
+export function fleetReport(hosts: HostOutcome[], now = new Date()): FleetReport {
+  const code = worstExitCode(hosts);
+  return {
+    schema_version: 1,
+    kind: "fleet",
+    timestamp: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    result: code === 1 ? "PROBLEM" : code === 2 ? "UNKNOWN" : "OK",
+    exit_code: code,
+    totals: {
+      hosts: hosts.length,
+      ok: hosts.filter((h) => h.result === "OK").length,
+      problem: hosts.filter((h) => h.result === "PROBLEM").length,
+      unknown: hosts.filter((h) => h.result === "UNKNOWN").length,
+    },
+    hosts,
+  };
+}

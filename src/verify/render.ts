@@ -1,0 +1,107 @@
+/** Human text for a fleet report: one table row per host, then what each host must fix. */
+import type { CgroupRow, FleetReport, HostOutcome } from "./report.js";
+
+export function humanBytes(n: number | null): string {
+  if (n === null) return "-";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows
+    .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  "))
+    .join("\n");
+}
+
+function kmemCgroups(rows: CgroupRow[]): CgroupRow[] {
+  return rows.filter((r) => (r.kmem_usage_bytes ?? 0) > 0);
+}
+
+function row(h: HostOutcome): string[] {
+  const r = h.report;
+  if (!r) return [h.host, h.result, "-", "-", "-", "-", "-", "-", "-", "-", h.error ?? ""];
+  const pods = r.cgroups.filter((c) => c.level === "pod").length;
+  const charged = kmemCgroups(r.cgroups);
+  const max = charged.reduce((m, c) => Math.max(m, c.kmem_usage_bytes ?? 0), 0);
+  return [
+    h.host,
+    h.result,
+    String(r.totals.pass),
+    String(r.totals.fail),
+    String(r.totals.warn),
+    r.node.kernel ?? "?",
+    r.node.cgroup_layout,
+    String(pods),
+    String(charged.length),
+    charged.length ? humanBytes(max) : "0",
+    r.node.hostname ?? "",
+  ];
+}
+
+export function renderFleet(f: FleetReport, verbose = false): string {
+  const out: string[] = [];
+  out.push(
+    table([
+      [
+        "HOST",
+        "RESULT",
+        "PASS",
+        "FAIL",
+        "WARN",
+        "KERNEL",
+        "CGROUP",
+        "PODS",
+        "KMEM>0",
+        "MAX KMEM",
+        "NODE / ERROR",
+      ],
+      ...f.hosts.map(row),
+    ]),
+  );
+  for (const h of f.hosts) {
+    const shown = (h.report?.checks ?? []).filter(
+      (c) => verbose || c.status === "FAIL" || c.status === "WARN",
+    );
+    if (!shown.length) continue;
+    out.push("", `${h.host}:`);
+    for (const c of shown) {
+      out.push(`  [${c.status}] ${c.id}: ${c.seen}`);
+      if (c.cause && c.status !== "PASS" && c.status !== "INFO") out.push(`         cause: ${c.cause}`);
+      if (c.remedy && c.status !== "PASS") out.push(`         fix: ${c.remedy}`);
+    }
+    const charged = kmemCgroups(h.report!.cgroups);
+    for (const c of charged.slice(0, verbose ? charged.length : 5)) {
+      out.push(
+        `  kmem ${humanBytes(c.kmem_usage_bytes)} (hidden ${humanBytes(c.hidden_bytes)}) in ${c.level} ${c.path}`,
+      );
+    }
+    if (!verbose && charged.length > 5)
+      out.push(`  ... ${charged.length - 5} more charged cgroups (--verbose)`);
+  }
+  const t = f.totals;
+  out.push(
+    "",
+    `Result: ${f.result} (exit ${f.exit_code}): ${t.hosts} host${t.hosts === 1 ? "" : "s"}, ${t.ok} OK, ${t.problem} PROBLEM, ${t.unknown} UNKNOWN`,
+  );
+  return out.join("\n") + "\n";
+}
+
+/** One line per host, node-problem-detector style. */
+export function renderBrief(f: FleetReport): string {
+  return (
+    f.hosts
+      .map((h) => {
+        if (!h.report) return `${h.host}: UNKNOWN: ${h.error}`;
+        const c = h.report.checks.find((x) => (h.exit_code === 1 ? x.status === "FAIL" : !x.conclusive));
+        return h.exit_code === 0 || !c ? `${h.host}: OK` : `${h.host}: ${h.result}: ${c.id}: ${c.seen}`;
+      })
+      .join("\n") + "\n"
+  );
+}

@@ -1,0 +1,135 @@
+/**
+ * The JSON that scripts/verify-kmem.sh prints with --json (one node), and the fleet report
+ * `kmem-build verify` builds from several of them. Schema: schemas/verify-report.schema.json.
+ */
+export type CheckStatus = "PASS" | "FAIL" | "WARN" | "INFO";
+export type Verdict = "OK" | "PROBLEM" | "UNKNOWN";
+
+/** Every check the script reports, in its order (JUnit has one testcase per host × check). */
+export const CHECK_IDS = [
+  "cgroup-layout",
+  "kernel-kmem-policy",
+  "pod-cgroups-kmem",
+  "container-cgroups-kmem",
+  "kmem-accounting-active",
+  "kubelet-binary",
+  "kubelet-checksum",
+  "runtime-binaries",
+  "leaked-memcgs",
+  "kmem-stays-zero",
+] as const;
+
+export interface Check {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  seen: string;
+  remedy: string;
+  cause: "kernel" | "kubelet" | "runtime" | null;
+  /** false: the check could not tell (the report's result is then UNKNOWN unless something FAILed). */
+  conclusive: boolean;
+}
+
+export interface CgroupRow {
+  level: "pod" | "container";
+  qos: string;
+  pod_uid: string;
+  container: string | null;
+  path: string;
+  usage_bytes: number | null;
+  total_rss_bytes: number | null;
+  total_cache_bytes: number | null;
+  kmem_usage_bytes: number | null;
+  kmem_max_usage_bytes: number | null;
+  kmem_failcnt: number | null;
+  hidden_bytes: number | null;
+  kmem_accounting: "active" | "inactive" | "unknown" | "not-applicable";
+}
+
+export interface BinaryRow {
+  role: "kubelet" | "runtime";
+  path: string;
+  found_by: string;
+  readable: boolean;
+  verdict: "kmem-code-linked" | "nokmem-variant-linked" | "no-kmem-code" | null;
+  build_tags: string[] | null;
+  sha256: string | null;
+  checksum_match: string | null;
+}
+
+export interface NodeReport {
+  schema_version: 1;
+  script_version: string;
+  timestamp: string;
+  result: Verdict;
+  exit_code: 0 | 1 | 2;
+  node: {
+    hostname: string | null;
+    kernel: string | null;
+    kernel_nokmem_param: boolean;
+    kernel_charges_all_memcgs: boolean | null;
+    cgroup_layout: "v1" | "hybrid" | "v2" | "unknown";
+    memory_controller: "v1" | "v2" | null;
+    memory_root: string | null;
+    cgroup_driver: "cgroupfs" | "systemd" | "mixed" | null;
+    kubepods: string[];
+  };
+  totals: { pass: number; fail: number; warn: number; info: number };
+  checks: Check[];
+  cgroups: CgroupRow[];
+  binaries: BinaryRow[];
+  memcgs: {
+    num_cgroups: number | null;
+    directories: number | null;
+    leaked: number | null;
+    limit: number;
+    compared: boolean;
+  };
+  samples: {
+    count: number;
+    duration_seconds: number | null;
+    interval_seconds: number | null;
+    max_kmem_bytes: number | null;
+    max_at: string | null;
+    max_path: string | null;
+    nonzero_samples: number;
+  };
+}
+
+/** What happened on one host: its report, or why there is none. */
+export interface HostOutcome {
+  host: string;
+  result: Verdict;
+  exit_code: 0 | 1 | 2;
+  /** Why the host could not be checked (unreachable, timed out, no report); null when it was. */
+  error: string | null;
+  seconds: number;
+  report: NodeReport | null;
+}
+
+export interface FleetReport {
+  schema_version: 1;
+  kind: "fleet";
+  timestamp: string;
+  result: Verdict;
+  exit_code: 0 | 1 | 2;
+  totals: { hosts: number; ok: number; problem: number; unknown: number };
+  hosts: HostOutcome[];
+}
+
+/** Parses the script's --json output; null when it is not a report (then the host is unknown). */
+export function parseNodeReport(text: string): NodeReport | null {
+  const start = text.indexOf("{");
+  if (start < 0) return null;
+  try {
+    const r = JSON.parse(text.slice(start)) as NodeReport;
+    if (r?.schema_version !== 1 || !Array.isArray(r.checks) || ![0, 1, 2].includes(r.exit_code)) return null;
+    return r;
+  } catch {
+    return null;
+  }
+}
+
+export function verdictOf(code: 0 | 1 | 2): Verdict {
+  return code === 1 ? "PROBLEM" : code === 2 ? "UNKNOWN" : "OK";
+}
