@@ -5,6 +5,7 @@
 import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { Listr, ListrLogger, ProcessOutput } from "listr2";
+import { interruptSignal } from "../signals.js";
 import { UsageError } from "../errors.js";
 import { requireTools, run } from "../exec.js";
 import { fleetReport } from "../verify/fleet.js";
@@ -161,11 +162,12 @@ async function verify(o: VerifyOpts): Promise<number> {
   const targets = remote ? hosts : [LOCAL_HOST];
   const outcomes = new Map<string, HostOutcome>();
   const stderrTty = !!process.stderr.isTTY;
+  const { signal, dispose } = interruptSignal();
   const list = new Listr(
     targets.map((host) => ({
       title: host,
       task: async (_ctx: unknown, task: { title: string }) => {
-        const r = await verifyHost(host, { script, args, ssh, timeoutMs });
+        const r = await verifyHost(host, { script, args, ssh, timeoutMs, signal });
         outcomes.set(host, r);
         task.title = `${host}: ${r.result}${r.error ? ` (${r.error})` : ""}`;
       },
@@ -173,6 +175,8 @@ async function verify(o: VerifyOpts): Promise<number> {
     {
       concurrent: positiveInt(o.parallel, "--parallel"),
       exitOnError: false,
+      // listr2's own SIGINT handler exits 127 at once; interruptSignal() ends the ssh children instead.
+      registerSignalListeners: false,
       renderer: o.quiet ? "silent" : stderrTty ? "default" : "simple",
       fallbackRenderer: "simple",
       // Progress goes to stderr: stdout carries the report (text or JSON).
@@ -180,7 +184,12 @@ async function verify(o: VerifyOpts): Promise<number> {
       fallbackRendererOptions: { logger: toStderr() },
     },
   );
-  await list.run();
+  try {
+    await list.run();
+  } finally {
+    dispose();
+  }
+  if (signal.aborted) throw signal.reason;
   const fleet = fleetReport(targets.map((h) => outcomes.get(h)!));
 
   if (o.junit) await writeFile(o.junit, toJUnit(fleet));

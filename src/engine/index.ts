@@ -30,11 +30,14 @@ export async function detectEngine(choice: "auto" | "podman" | "docker"): Promis
   const candidates = choice === "auto" ? (["podman", "docker"] as const) : [choice];
   for (const name of candidates) {
     if (!(await which(name))) continue;
+    // Only docker has a daemon that may not answer; podman needs no probe (it cost a process
+    // start, ~30 ms, on every build and its answer was never used).
+    if (name === "podman") return makeEngine(name);
     const probe = await run(name, ["version", "--format", "{{.Server.Version}}"], {
       allowFailure: true,
       timeoutMs: 30_000,
     }).catch(() => null);
-    if (name === "docker" && (!probe || probe.exitCode !== 0)) {
+    if (!probe || probe.exitCode !== 0) {
       if (choice === "docker")
         throw new ToolMissingError(
           "docker is installed but its engine does not answer",
@@ -83,11 +86,24 @@ function makeEngine(name: "podman" | "docker"): Engine {
       for (const m of spec.mounts) args.push("-v", `${m.host}:${m.container}${m.readonly ? ":ro" : ""}`);
       for (const [k, v] of Object.entries(spec.env)) args.push("-e", `${k}=${v}`);
       args.push(spec.image, ...spec.command);
+      // --rm covers normal exits; a killed client (Ctrl-C, timeout) can leave the container behind.
+      // On abort it is removed at once and without a grace period: PID 1 in the container (make)
+      // ignores SIGTERM, so a plain `rm -f` would wait 10 s before killing it.
+      const remove = () =>
+        run(name, ["rm", "-f", ...(name === "podman" ? ["--time", "0"] : []), container], {
+          allowFailure: true,
+        }).catch(() => undefined);
+      let removing: Promise<unknown> | undefined;
+      const onAbort = () => void (removing = remove());
+      spec.signal.addEventListener("abort", onAbort, { once: true });
       try {
         await run(name, args, { onLine: spec.onLine, signal: spec.signal, what: spec.what });
       } finally {
-        // --rm covers normal exits; a killed client (Ctrl-C, timeout) can leave the container behind.
-        if (spec.signal.aborted) await run(name, ["rm", "-f", container], { allowFailure: true });
+        spec.signal.removeEventListener("abort", onAbort);
+        if (spec.signal.aborted) {
+          await removing;
+          await remove(); // again: the client may have created it after the first removal
+        }
       }
     },
   };

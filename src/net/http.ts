@@ -20,6 +20,20 @@ export interface HttpOptions {
 
 const DEFAULTS = { retries: 3, stallTimeoutMs: 30_000, maxRedirects: 5 };
 
+/** The stall timeout: the option, else env KMEM_BUILD_HTTP_TIMEOUT_MS (slow links, tests), else 30 s. */
+function stallTimeoutMs(opts: HttpOptions): number {
+  if (opts.stallTimeoutMs !== undefined) return opts.stallTimeoutMs;
+  const env = process.env.KMEM_BUILD_HTTP_TIMEOUT_MS;
+  if (env === undefined || env === "") return DEFAULTS.stallTimeoutMs;
+  if (!/^\d+$/.test(env) || Number(env) < 1) {
+    throw new UsageError(
+      `KMEM_BUILD_HTTP_TIMEOUT_MS must be a whole number of milliseconds, not ${JSON.stringify(env)}`,
+      "unset it for the default (30000), or give e.g. KMEM_BUILD_HTTP_TIMEOUT_MS=60000",
+    );
+  }
+  return Number(env);
+}
+
 export class HttpStatusError extends BuildError {
   constructor(
     readonly url: string,
@@ -71,6 +85,8 @@ async function withRetries<T>(url: string, opts: HttpOptions, once: () => Promis
 function describe(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e?.cause?.code) return `${e.cause.code}${e.cause.message ? ` (${e.cause.message})` : ""}`;
+  // e.g. undici's "fetch failed" whose cause says why ("bad port", "other side closed").
+  if (e?.cause?.message) return `${e.message}: ${e.cause.message}`;
   return e?.message ?? String(err);
 }
 
@@ -116,7 +132,7 @@ function stallTimer(ms: number) {
 
 export async function fetchText(url: string, opts: HttpOptions = {}): Promise<string> {
   return withRetries(url, opts, async () => {
-    const timer = stallTimer(opts.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs);
+    const timer = stallTimer(stallTimeoutMs(opts));
     try {
       const res = await get(url, opts, timer.ctl);
       return await res.text();
@@ -133,7 +149,7 @@ export async function downloadFile(url: string, dest: string, opts: HttpOptions 
   const part = `${dest}.part`;
   try {
     await withRetries(url, opts, async () => {
-      const timer = stallTimer(opts.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs);
+      const timer = stallTimer(stallTimeoutMs(opts));
       try {
         const res = await get(url, opts, timer.ctl);
         const total = Number(res.headers.get("content-length")) || undefined;

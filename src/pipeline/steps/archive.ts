@@ -4,7 +4,8 @@
  * only then is it extracted. Archives with one top-level directory (GitHub) are stripped.
  */
 import * as tar from "tar";
-import { cp, mkdir, readFile, stat, readdir } from "node:fs/promises";
+import { cp, mkdir, readFile, stat, readdir, rm } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import { join, posix } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { UsageError } from "../../errors.js";
@@ -33,6 +34,32 @@ function unsafePath(p: string): boolean {
   return p.startsWith("/") || /^[A-Za-z]:/.test(p) || p.split("/").includes("..");
 }
 
+/**
+ * Whether `target`, seen from directory `from` (tree-relative components), resolves inside the
+ * tree when the archive's own symlinks (tree-relative path -> target) are followed.
+ */
+function staysInside(from: string[], target: string, links: Map<string, string>): boolean {
+  if (target.startsWith("/")) return false;
+  const done: string[] = [];
+  let todo = [...from, ...target.split("/")];
+  for (let hops = 0; todo.length;) {
+    const c = todo.shift()!;
+    if (c === "" || c === ".") continue;
+    if (c === "..") {
+      if (!done.length) return false;
+      done.pop();
+      continue;
+    }
+    done.push(c);
+    const link = links.get(done.join("/"));
+    if (link === undefined) continue;
+    if (++hops > 40 || link.startsWith("/")) return false; // a loop, or absolute
+    done.pop();
+    todo = [...link.split("/"), ...todo];
+  }
+  return true;
+}
+
 /** A gzip of nothing but tar's zero end blocks: tar readers call it "unrecognized", users call it empty. */
 async function isEmptyTarGz(file: string): Promise<boolean> {
   const buf = await readFile(file);
@@ -44,25 +71,47 @@ async function isEmptyTarGz(file: string): Promise<boolean> {
   }
 }
 
+/**
+ * Lists a .tar.gz entry by entry (tar.t, plus whether tar's end-of-archive marker was reached:
+ * a tar cut at an entry boundary and then gzipped completely reads "fine" without that check).
+ */
+async function listArchive(archive: string, onReadEntry: (e: tar.ReadEntry) => void): Promise<boolean> {
+  const parser = new tar.Parser({
+    file: archive,
+    strict: true,
+    onReadEntry: (e) => {
+      onReadEntry(e);
+      e.resume();
+    },
+  });
+  let sawEnd = false;
+  parser.on("eof", () => (sawEnd = true));
+  await new Promise<void>((resolve, reject) => {
+    parser.on("error", reject);
+    parser.on("end", resolve);
+    const input = createReadStream(archive);
+    input.on("error", reject);
+    input.pipe(parser as unknown as NodeJS.WritableStream);
+  });
+  return sawEnd;
+}
+
 export async function scanArchive(archive: string, wanted: string[]): Promise<ArchiveScan> {
   const seen: { path: string; type: string; linkpath?: string }[] = [];
   const raw: Record<string, Buffer> = {};
   let maxMtime = 0;
+  let complete: boolean;
   try {
-    await tar.t({
-      file: archive,
-      strict: true,
-      onReadEntry: (e) => {
-        seen.push({ path: e.path, type: e.type, linkpath: e.linkpath });
-        if (e.mtime) maxMtime = Math.max(maxMtime, Math.floor(e.mtime.getTime() / 1000));
-        const rel = e.path.replace(/^\.\//, "");
-        const tail = rel.includes("/") ? rel.slice(rel.indexOf("/") + 1) : rel;
-        if (e.type === "File" && (wanted.includes(rel) || wanted.includes(tail))) {
-          const chunks: Buffer[] = [];
-          e.on("data", (c: Buffer) => chunks.push(c));
-          e.on("end", () => (raw[rel] = Buffer.concat(chunks)));
-        } else e.resume();
-      },
+    complete = await listArchive(archive, (e) => {
+      seen.push({ path: e.path, type: e.type, linkpath: e.linkpath });
+      if (e.mtime) maxMtime = Math.max(maxMtime, Math.floor(e.mtime.getTime() / 1000));
+      const rel = e.path.replace(/^\.\//, "");
+      const tail = rel.includes("/") ? rel.slice(rel.indexOf("/") + 1) : rel;
+      if (e.type === "File" && (wanted.includes(rel) || wanted.includes(tail))) {
+        const chunks: Buffer[] = [];
+        e.on("data", (c: Buffer) => chunks.push(c));
+        e.on("end", () => (raw[rel] = Buffer.concat(chunks)));
+      } else e.resume();
     });
   } catch (err) {
     const e = err as Error & { code?: string };
@@ -72,8 +121,9 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
         "use an official kubernetes-src.tar.gz",
       );
     }
+    const code = e.code && !e.message.startsWith(e.code) ? `${e.code}: ` : "";
     throw new UsageError(
-      `cannot read ${archive} as a gzip-compressed tar archive: ${e.code ? `${e.code}: ` : ""}${e.message}`,
+      `cannot read ${archive} as a gzip-compressed tar archive: ${code}${e.message}`,
       "the file is truncated or not a .tar.gz; delete it and fetch it again",
     );
   }
@@ -81,6 +131,11 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
     throw new UsageError(
       `refusing ${archive}: the archive is empty`,
       "use an official kubernetes-src.tar.gz",
+    );
+  if (!complete)
+    throw new UsageError(
+      `refusing ${archive}: the archive is truncated (it ends after ${seen.length} entries without tar's end-of-archive marker)`,
+      "the file is incomplete; delete it and fetch it again",
     );
   for (const e of seen) {
     if (!SAFE_TYPES.has(e.type))
@@ -104,6 +159,24 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
   const single =
     tops.size === 1 && seen.some((e) => e.path.replace(/^\.\//, "").split("/").filter(Boolean).length > 1);
   const strip = single ? 1 : 0;
+  // Links chain (a -> ., b -> a/..): lexically b stays inside, on disk it is the tree's parent. So
+  // every link target is resolved through the archive's own symlinks, in the tree as extracted
+  // (after stripping), and nothing may sit beneath a symlink (it would be written through it).
+  const parts = (p: string) => p.replace(/^\.\//, "").split("/").filter(Boolean).slice(strip);
+  const links = new Map<string, string>();
+  for (const e of seen) if (e.type === "SymbolicLink") links.set(parts(e.path).join("/"), e.linkpath ?? "");
+  for (const e of seen) {
+    const path = parts(e.path);
+    for (let i = 1; i < path.length; i++) {
+      const dir = path.slice(0, i).join("/");
+      if (links.has(dir))
+        refuse(archive, e.path, `lies beneath the symbolic link ${dir} (nothing is written through links)`);
+    }
+    if (e.type === "SymbolicLink" && !staysInside(path.slice(0, -1), e.linkpath ?? "", links))
+      refuse(archive, e.path, `is a symbolic link to ${e.linkpath} that leaves the tree through other links`);
+    if (e.type === "Link" && !staysInside([], parts(e.linkpath ?? "").join("/"), links))
+      refuse(archive, e.path, `is a hard link to ${e.linkpath} that leaves the tree through symbolic links`);
+  }
   const files: Record<string, string> = {};
   for (const [rel, buf] of Object.entries(raw)) {
     const key = strip ? rel.slice(rel.indexOf("/") + 1) : rel;
@@ -137,21 +210,32 @@ export async function scanDirectory(dir: string, wanted: string[]): Promise<Arch
 
 export async function checkSource(ctx: BuildContext, task: Reporter): Promise<void> {
   const src = ctx.source!;
-  const scan =
-    src.kind === "tarball"
-      ? await scanArchive(src.path, ctx.recipe.image.fromTree)
-      : await scanDirectory(src.path, ctx.recipe.image.fromTree);
-  if (!scan.hasKubelet) {
-    throw new UsageError(
-      `${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`,
-      "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
-    );
+  try {
+    const scan =
+      src.kind === "tarball"
+        ? await scanArchive(src.path, ctx.recipe.image.fromTree)
+        : await scanDirectory(src.path, ctx.recipe.image.fromTree);
+    if (!scan.hasKubelet) {
+      throw new UsageError(
+        `${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`,
+        "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
+      );
+    }
+    ctx.treeFiles = scan.files;
+    ctx.archiveStrip = scan.strip;
+    // Reproducible builds: the time comes from the source (git archive sets commit time), never the clock.
+    ctx.sourceDateEpoch = Number(process.env.SOURCE_DATE_EPOCH) || scan.maxMtime;
+    task.output = `${scan.entries} entries${scan.strip ? ", one top-level directory (stripped)" : ""}; SOURCE_DATE_EPOCH=${ctx.sourceDateEpoch}`;
+  } catch (err) {
+    // A download that matched its checksum but is not a usable tree must not stay in the cache
+    // (the next run would trust it again). A local --source file is the user's: left alone.
+    if (src.kind === "tarball" && src.url !== null) {
+      await rm(src.path, { force: true });
+      if (err instanceof UsageError)
+        throw new UsageError(`${err.message} (downloaded from ${src.url}; not kept in the cache)`, err.hint);
+    }
+    throw err;
   }
-  ctx.treeFiles = scan.files;
-  ctx.archiveStrip = scan.strip;
-  // Reproducible builds: the time comes from the source (git archive sets commit time), never the clock.
-  ctx.sourceDateEpoch = Number(process.env.SOURCE_DATE_EPOCH) || scan.maxMtime;
-  task.output = `${scan.entries} entries${scan.strip ? ", one top-level directory (stripped)" : ""}; SOURCE_DATE_EPOCH=${ctx.sourceDateEpoch}`;
 }
 
 async function requireKubeletTree(dir: string, from: string): Promise<void> {
@@ -180,14 +264,24 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
       filter: (p) => !p.endsWith("/_output"),
     });
   } else {
-    await tar.x({
-      file: src.path,
-      cwd: tree,
-      strip: ctx.archiveStrip ?? 0,
-      strict: true,
-      preserveOwner: false,
-      noMtime: false,
-    });
+    try {
+      await tar.x({
+        file: src.path,
+        cwd: tree,
+        strip: ctx.archiveStrip ?? 0,
+        strict: true,
+        preserveOwner: false,
+        noMtime: false,
+      });
+    } catch (err) {
+      // tar's own guards (e.g. writing through a symlink) stop what the scan let through: still bad input.
+      const e = err as Error & { code?: string };
+      if (!e.code?.startsWith("TAR_")) throw err; // disk full, permissions: not the archive's fault
+      throw new UsageError(
+        `refusing ${src.path}: extraction stopped: ${e.message}`,
+        "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag",
+      );
+    }
     await requireKubeletTree(tree, src.path);
   }
   ctx.treeDir = tree;
