@@ -9,10 +9,29 @@
  *   node bench/verify-tree.mjs --runs 9 --json
  *
  * Needs root to mount a tmpfs in a temp dir; otherwise uses /dev/shm. Not a test: prints numbers.
+ *
+ * Peak memory (the "peak memory" rows, `peak_memory` in --json): the most memory the script's whole process
+ * tree (sh, find, awk, sort, ...) held at any one time. Measured, best first, by
+ *   cgroup-v1   memory.max_usage_in_bytes of a child memory cgroup created for the run under this
+ *               process's own memory cgroup (every page of every process counted once, kernel memory
+ *               included where the kernel accounts it); the cgroup is removed afterwards;
+ *   proc-poll   VmRSS of every process of the tree, summed, sampled every few ms from /proc (shared pages
+ *               counted once per process; a peak shorter than the interval can be missed).
+ * With GNU time installed, the largest single process's peak (ru_maxrss, `/usr/bin/time -f %M`) too.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
+import { setTimeout } from "node:timers";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -116,8 +135,166 @@ const stats = (xs) => {
   return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
 };
 const fmt = (x) => `${x.toFixed(0).padStart(6)} ms`;
+const mib = (b) => `${(b / 1048576).toFixed(1).padStart(5)} MiB`;
+
+// ---------------------------------------------------------------------------- peak memory
+
+/** This process's cgroup v1 memory cgroup directory, or null (cgroup v2, no memory controller, ...). */
+function ownMemoryCgroup() {
+  try {
+    const line = readFileSync("/proc/self/cgroup", "utf8")
+      .split("\n")
+      .find((l) => l.split(":")[1]?.split(",").includes("memory"));
+    if (!line) return null;
+    const path = line.split(":").slice(2).join(":");
+    for (const m of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+      const f = m.split(" ");
+      const dash = f.indexOf("-");
+      if (dash < 0 || f[dash + 1] !== "cgroup" || !f[dash + 3]?.split(",").includes("memory")) continue;
+      const root = f[3];
+      const rel = root === "/" ? path : path.startsWith(root) ? path.slice(root.length) : null;
+      if (rel === null) continue;
+      const dir = join(f[4], rel);
+      if (existsSync(join(dir, "memory.max_usage_in_bytes"))) return dir;
+    }
+  } catch {
+    /* not available */
+  }
+  return null;
+}
+
+let cgSeq = 0;
+let liveCgroup = null; // removed on SIGINT/SIGTERM too
+/** A fresh child memory cgroup under ours, or null when we may not create one. */
+function childMemoryCgroup(parent) {
+  if (!parent) return null;
+  const dir = join(parent, `kmem-bench-${process.pid}-${cgSeq++}`);
+  try {
+    mkdirSync(dir);
+    return (liveCgroup = dir);
+  } catch {
+    return null;
+  }
+}
+
+function removeCgroup(dir) {
+  for (let i = 0; i < 50; i++) {
+    try {
+      rmdirSync(dir);
+      liveCgroup = null;
+      return;
+    } catch (err) {
+      if (err.code === "ENOENT") return void (liveCgroup = null);
+      spawnSync("sleep", ["0.05"]); // a task still leaving: EBUSY for a moment
+    }
+  }
+  process.stderr.write(`verify-tree: could not remove cgroup ${dir}\n`);
+}
+
+const readNum = (f) => {
+  try {
+    return Number(readFileSync(f, "utf8").trim());
+  } catch {
+    return null;
+  }
+};
+
+/** Resident memory of a process and all its descendants right now (VmRSS summed), from /proc. */
+function treeRss(root) {
+  const kids = new Map();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, "utf8");
+      const ppid = Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  let sum = 0;
+  const todo = [root];
+  while (todo.length) {
+    const pid = todo.pop();
+    todo.push(...(kids.get(pid) ?? []));
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) sum += Number(m[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
+}
+
+/**
+ * One run of `cmd args`: in a fresh child memory cgroup when we can make one (a shell moves itself in,
+ * then execs the command, so all the command and its children allocate is charged there), while the
+ * tree's summed VmRSS is sampled every ~2 ms.
+ */
+async function measureOnce(parent, cmd, args) {
+  const cg = childMemoryCgroup(parent);
+  try {
+    const [c, a] = cg
+      ? ["sh", ["-c", 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"', "sh", cg, cmd, ...args]]
+      : [cmd, args];
+    const child = spawn(c, a, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    let done = false;
+    const exited = new Promise((res) => child.once("close", (code) => ((done = true), res(code))));
+    let rss = 0;
+    while (!done) {
+      rss = Math.max(rss, treeRss(child.pid));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const code = await exited;
+    if (code !== 0 && code !== 1) throw new Error(`${cmd} exited ${code}: ${err}`);
+    return {
+      cgroup: cg ? readNum(join(cg, "memory.max_usage_in_bytes")) : null,
+      kmem: cg ? readNum(join(cg, "memory.kmem.max_usage_in_bytes")) : null,
+      rss,
+    };
+  } finally {
+    if (cg) removeCgroup(cg);
+  }
+}
+
+/** Largest single process of the tree (ru_maxrss), with GNU time; null without it. */
+function largestProcess(cmd, args) {
+  if (!existsSync("/usr/bin/time")) return null;
+  const r = sh("/usr/bin/time", ["-f", "%M", cmd, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const kib = Number(r.stderr.trim().split("\n").pop());
+  return Number.isFinite(kib) && kib > 0 ? kib * 1024 : null;
+}
+
+/** RUNS peak measurements of `cmd args`: cgroup charge (when possible), summed RSS, largest process. */
+async function peakMemory(cmd, args, runs) {
+  const parent = ownMemoryCgroup();
+  const all = [];
+  for (let i = 0; i < runs; i++) all.push(await measureOnce(parent, cmd, args));
+  const of = (k) =>
+    all.every((r) => r[k] !== null && !Number.isNaN(r[k])) ? stats(all.map((r) => r[k])) : null;
+  return {
+    cgroup_bytes: of("cgroup"),
+    cgroup_kmem_bytes: of("kmem"),
+    rss_sum_bytes: of("rss"),
+    largest_process_bytes: largestProcess(cmd, args),
+  };
+}
 
 const t = tmpfsDir();
+for (const [sig, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+]) {
+  process.on(sig, () => {
+    if (liveCgroup) removeCgroup(liveCgroup);
+    t.cleanup();
+    process.exit(code);
+  });
+}
 try {
   const t0 = Date.now();
   const tree = buildTree(t.dir);
@@ -152,6 +329,8 @@ try {
   }
   const s = stats(script);
   const b = stats(baseline);
+  const memScript = await peakMemory("sh", scriptArgs, RUNS);
+  const memBaseline = await peakMemory("sh", ["-c", baselineCmd], RUNS);
   const result = {
     cgroups: tree.cgroups,
     pods: PODS,
@@ -164,6 +343,7 @@ try {
     median_ratio: s.median / b.median,
     processes_started_by_script: processes,
     result: report.result,
+    peak_memory: { script: memScript, baseline: memBaseline },
   };
   if (json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
   else {
@@ -182,6 +362,28 @@ try {
       `find -name memory.kmem.usage_in_bytes -exec cat {} +   ${fmt(b.min)}   ${fmt(b.median)}   ${fmt(b.max)}`,
     );
     console.log(`median ratio script/baseline: ${(s.median / b.median).toFixed(2)}`);
+    const row = (label, x) =>
+      x && console.log(`${label.padEnd(44)}${mib(x.min)}   ${mib(x.median)}   ${mib(x.max)}`);
+    console.log(`peak memory of the whole process tree                min       median          max`);
+    row("verify-kmem.sh peak memory (cgroup)", memScript.cgroup_bytes);
+    row("verify-kmem.sh peak RSS summed (sampled)", memScript.rss_sum_bytes);
+    row("find -exec cat peak memory (cgroup)", memBaseline.cgroup_bytes);
+    row("find -exec cat peak RSS summed (sampled)", memBaseline.rss_sum_bytes);
+    const kmem = memScript.cgroup_kmem_bytes;
+    console.log(
+      memScript.cgroup_bytes
+        ? "(cgroup): memory.max_usage_in_bytes of a child cgroup v1 memory cgroup per run: each page the tree" +
+            ` charged counted once, kernel memory included${kmem ? ` (script median ${mib(kmem.median).trim()})` : ""};` +
+            " shared libraries already resident elsewhere are not charged again"
+        : "(cgroup): not measured (no cgroup v1 memory controller to create a child cgroup in)",
+    );
+    console.log(
+      "(sampled): VmRSS of every process of the tree summed, from /proc every ~2 ms (shared pages per process)",
+    );
+    if (memScript.largest_process_bytes)
+      console.log(
+        `largest single process of the script: ${mib(memScript.largest_process_bytes).trim()} peak RSS (GNU time %M)`,
+      );
   }
 } finally {
   t.cleanup();

@@ -51,4 +51,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv);
+// process.exit() drops what a pipe has not taken yet (a large --json report): flush first.
+await Promise.all(
+  [process.stdout, process.stderr].map((s) => new Promise<void>((done) => s.write("", () => done()))),
+);
 process.exit(code);

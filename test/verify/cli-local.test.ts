@@ -94,3 +94,18 @@ describe("every fixture report matches schemas/verify-report.schema.json", () =>
     expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
   });
 });
+
+test("a large --json report survives a slow pipe whole (stdout is flushed before exit)", () => {
+  const big = S.manyPods(join(TMP, "big"), 110);
+  const cliPath = join(REPO, "dist/src/cli.js");
+  const args = ["verify", ...big.args, "--no-binaries", "--json"]
+    .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+    .join(" ");
+  // The reader starts late, so the report must wait in the pipe past its 64 KiB buffer.
+  const r = spawnSync("sh", ["-c", `node ${cliPath} ${args} | (sleep 0.5; cat)`], {
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  expect(r.stdout.length).toBeGreaterThan(128 * 1024);
+  expect(() => JSON.parse(r.stdout)).not.toThrow();
+});
