@@ -35,6 +35,8 @@ export interface RpmInput {
   /** gzip (default) or xz: the payload compressors EL7's rpm 4.11 can read. */
   compression?: "gzip" | "xz";
   onLine?: (line: string) => void;
+  /** Stops rpmbuild (Ctrl-C, SIGTERM). */
+  signal?: AbortSignal;
 }
 
 export interface BuiltRpm {
@@ -151,6 +153,7 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
     {
       env: { SOURCE_DATE_EPOCH: String(input.sourceDateEpoch), TZ: "UTC", LC_ALL: "C" },
       onLine: input.onLine ? (line) => input.onLine!(line) : undefined,
+      signal: input.signal,
       what: `rpmbuild kubelet ${input.version}-${input.release} for ${arch}`,
     },
   );

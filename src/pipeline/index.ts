@@ -62,15 +62,18 @@ function toListr(step: Step): ListrTask<BuildContext> {
     title: step.title,
     skip: step.skip ? (ctx) => step.skip!(ctx) : undefined,
     task: async (ctx, task) => {
+      // Once interrupted, no further step starts (a step that ignores the signal must not be followed).
+      if (ctx.signal.aborted) throw ctx.signal.reason;
       const reporter = task as unknown as Reporter;
       if (step.subSteps) {
         return task.newListr(
-          step
-            .subSteps(ctx)
-            .map((s) => ({
-              title: s.title,
-              task: (c: BuildContext, t) => s.run(c, t as unknown as Reporter),
-            })),
+          step.subSteps(ctx).map((s) => ({
+            title: s.title,
+            task: (c: BuildContext, t) => {
+              if (c.signal.aborted) throw c.signal.reason;
+              return s.run(c, t as unknown as Reporter);
+            },
+          })),
           { concurrent: false },
         );
       }
@@ -123,6 +126,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         ctx,
         concurrent: false,
         exitOnError: true,
+        // listr2's own SIGINT handler calls process.exit(127) at once, skipping every cleanup below
+        // (container, work dir, partial download, lock): interruptSignal() handles signals instead.
+        registerSignalListeners: false,
         renderer: renderer(opts.json),
         fallbackRenderer: "simple",
         rendererOptions: {},

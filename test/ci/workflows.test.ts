@@ -116,7 +116,7 @@ describe("workflow files", () => {
       "npm ci",
       "npm run lint",
       "npm run typecheck",
-      "bash scripts/test.sh",
+      'sudo --preserve-env=CI env "PATH=$PATH" bash scripts/test.sh',
     ]);
   });
 

@@ -1,7 +1,8 @@
 /** Written last: manifest.json (inputs and outputs), then SHA256SUMS over every artifact. */
-import { writeFile } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeSha256Sums, SUMS_FILE } from "../../package/checksums.js";
+import { formatSha256Sums, SUMS_FILE } from "../../package/checksums.js";
+import { hashText } from "../../util/hash.js";
 import { signDetached, exportPublicKey } from "../../package/sign.js";
 import { TOOL_VERSION } from "../../version.js";
 import { addArtifact, rpmRelease } from "./package.js";
@@ -64,9 +65,18 @@ export async function writeManifestAndSums(ctx: BuildContext, task: Reporter): P
     });
     await addArtifact(ctx, "RPM-GPG-KEY-kmem-build", "key");
   }
-  await writeFile(join(ctx.stageDir, MANIFEST_FILE), JSON.stringify(manifestOf(ctx), null, 2) + "\n");
-  const files = [...ctx.artifacts.map((a) => a.file), MANIFEST_FILE];
-  await writeSha256Sums(ctx.stageDir, files);
+  const manifest = JSON.stringify(manifestOf(ctx), null, 2) + "\n";
+  await writeFile(join(ctx.stageDir, MANIFEST_FILE), manifest);
+  // Every artifact was hashed when it was added (after signing, for signed RPMs): SHA256SUMS is
+  // written from those digests instead of reading every file (~300 MB for two kubelets) again.
+  const entries = [
+    ...ctx.artifacts.map((a) => ({ name: a.file, sha256: a.sha256 })),
+    { name: MANIFEST_FILE, sha256: hashText(manifest) },
+  ];
+  const sums = join(ctx.stageDir, SUMS_FILE);
+  await writeFile(`${sums}.partial`, formatSha256Sums(entries));
+  await rename(`${sums}.partial`, sums);
+  const files = entries.map((e) => e.name);
   if (ctx.opts.signKey) {
     await signDetached(join(ctx.stageDir, SUMS_FILE), ctx.opts.signKey, { gnupgHome: ctx.opts.gnupgHome });
   }
