@@ -4,7 +4,8 @@
  */
 import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
-import { Listr, ListrLogger, ProcessOutput } from "listr2";
+import { Listr } from "listr2";
+import { progressOptions } from "../progress.js";
 import { interruptSignal } from "../signals.js";
 import { UsageError } from "../errors.js";
 import { requireTools, run } from "../exec.js";
@@ -48,8 +49,6 @@ interface VerifyOpts {
   sudo?: boolean;
   quiet?: boolean;
 }
-
-const toStderr = () => new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) });
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -161,7 +160,6 @@ async function verify(o: VerifyOpts): Promise<number> {
   };
   const targets = remote ? hosts : [LOCAL_HOST];
   const outcomes = new Map<string, HostOutcome>();
-  const stderrTty = !!process.stderr.isTTY;
   const { signal, dispose } = interruptSignal();
   const list = new Listr(
     targets.map((host) => ({
@@ -175,13 +173,7 @@ async function verify(o: VerifyOpts): Promise<number> {
     {
       concurrent: positiveInt(o.parallel, "--parallel"),
       exitOnError: false,
-      // listr2's own SIGINT handler exits 127 at once; interruptSignal() ends the ssh children instead.
-      registerSignalListeners: false,
-      renderer: o.quiet ? "silent" : stderrTty ? "default" : "simple",
-      fallbackRenderer: "simple",
-      // Progress goes to stderr: stdout carries the report (text or JSON).
-      rendererOptions: { logger: toStderr() },
-      fallbackRendererOptions: { logger: toStderr() },
+      ...progressOptions(!!o.quiet),
     },
   );
   try {

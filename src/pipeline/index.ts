@@ -6,7 +6,7 @@ import { Listr, type ListrTask } from "listr2";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { InterruptedError } from "../errors.js";
+import { progressOptions } from "../progress.js";
 import { acquireLock } from "../util/lock.js";
 import { replaceWith, stagingPathFor } from "../util/fs.js";
 import { loadRecipes } from "../recipes/load.js";
@@ -82,12 +82,6 @@ function toListr(step: Step): ListrTask<BuildContext> {
   };
 }
 
-/** Plain lines without a TTY (CI), the live task list with one, nothing with --json. */
-function renderer(json: boolean): "default" | "simple" | "silent" {
-  if (json) return "silent";
-  return process.stderr.isTTY && !process.env.CI ? "default" : "simple";
-}
-
 export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise<BuildResult> {
   const started = Date.now();
   const lines: string[] = [];
@@ -126,12 +120,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
         ctx,
         concurrent: false,
         exitOnError: true,
-        // listr2's own SIGINT handler calls process.exit(127) at once, skipping every cleanup below
-        // (container, work dir, partial download, lock): interruptSignal() handles signals instead.
-        registerSignalListeners: false,
-        renderer: renderer(opts.json),
-        fallbackRenderer: "simple",
-        rendererOptions: {},
+        ...progressOptions(opts.json),
       },
     );
     await list.run();
@@ -165,26 +154,6 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     artifacts: ctx.artifacts,
     notices: ctx.notices,
     seconds: Math.round((Date.now() - started) / 100) / 10,
-  };
-}
-
-/** SIGINT/SIGTERM abort the build; cleanup runs in the finally blocks; a second signal exits at once. */
-export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
-  const ctl = new AbortController();
-  const on = (sig: "SIGINT" | "SIGTERM") => () => {
-    if (ctl.signal.aborted) process.exit(sig === "SIGINT" ? 130 : 143);
-    ctl.abort(new InterruptedError(sig));
-  };
-  const onInt = on("SIGINT");
-  const onTerm = on("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  return {
-    signal: ctl.signal,
-    dispose: () => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-    },
   };
 }
 
