@@ -104,18 +104,21 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
   });
 
   it("a second build downloads nothing and compiles nothing (content-addressed cache)", async () => {
+    const outAgain = await tmp("kmem-out-");
     const again = await build([
       "--kubernetes",
       "1.20.15",
       "--arch",
       "amd64,arm64",
       "--out",
-      await tmp("kmem-out-"),
+      outAgain,
       "--json",
     ]);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ compiled: [], cached: ["amd64", "arm64"] });
     expect(server.hits.get("/v1.20.15/kubernetes-src.tar.gz")).toBe(1);
+    const log = await readFile(join(outAgain, "1.20.15", "build.log"), "utf8");
+    expect(log.match(/\[rpm (amd64|arm64)\] .*cached for these exact inputs/g)).toHaveLength(2);
   });
 
   it("--rebuild compiles again with the warm Go cache and gives byte-identical binaries and RPMs", async () => {
