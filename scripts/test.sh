@@ -13,6 +13,15 @@ report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# Benchmarks are not tests (nothing fails on a number), but they run here in short mode so they
+# do not rot; --out - keeps the committed BENCHMARKS.md.
+if [ "$#" -eq 0 ]; then
+  node bench/run.mjs --short --no-build --out - >"${report}.bench" 2>&1 || {
+    status=1
+    echo "benchmarks (--short) broke:" && tail -40 "${report}.bench"
+  }
+  rm -f "${report}.bench"
+fi
 # One plain closing line that any CI log reader understands.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
