@@ -1,10 +1,11 @@
 /** Packages a prebuilt kubelet as an EL7-installable, reproducible RPM (templates/kubelet.spec.in). */
-import { copyFile, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { run, requireTools } from "../exec.js";
 import { BuildError, UsageError } from "../errors.js";
 import { readTemplate, renderTemplate } from "./template.js";
 import { glibcTooNewForEl7 } from "./el7.js";
+import { readElf } from "../inspect/elf.js";
 
 export type GoArch = "amd64" | "arm64" | "ppc64le" | "s390x";
 
@@ -162,10 +163,12 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
   const built = join(topdir, "RPMS", name);
   if (!(await stat(built).catch(() => null)))
     throw new BuildError(`rpmbuild did not produce ${name} in ${basename(topdir)}/RPMS`);
-  const requires = (await run("rpm", ["-qp", "--requires", built], { env: { LC_ALL: "C" } })).stdout.split(
-    "\n",
-  );
-  const glibc = glibcTooNewForEl7(requires);
+  // A static binary cannot need the node's glibc: only a dynamic one is worth asking rpm about.
+  const glibc = (await isStaticElf(input.binary))
+    ? null
+    : glibcTooNewForEl7(
+        (await run("rpm", ["-qp", "--requires", built], { env: { LC_ALL: "C" } })).stdout.split("\n"),
+      );
   if (glibc) {
     throw new BuildError(
       `${name} would not install on EL7: the kubelet binary needs ${glibc}, EL7 has glibc 2.17`,
@@ -179,4 +182,15 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
   await rename(partial, file);
   await rm(topdir, { recursive: true, force: true });
   return { file, name };
+}
+
+async function isStaticElf(path: string): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const head = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return readElf(head.subarray(0, bytesRead))?.static ?? false;
+  } finally {
+    await fh.close();
+  }
 }
