@@ -106,9 +106,9 @@ describe("HTTP status errors", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(server.hits.get("/release/stable-1.20.txt")).toBe(2);
     expect(server.hits.get(TARBALL)).toBe(3);
-    // Progress (plain lines without a TTY) names each retry and why.
-    expect(r.stdout).toMatch(/retry 1 after: GET .* answered HTTP 500/);
-    expect(r.stdout).toMatch(/retry 2 after: GET .* answered HTTP 500/);
+    // Progress (plain lines on stderr without a TTY) names each retry and why.
+    expect(r.stderr).toMatch(/retry 1 after: GET .* answered HTTP 500/);
+    expect(r.stderr).toMatch(/retry 2 after: GET .* answered HTTP 500/);
     expect(await readdir(join(out, "1.20.15"))).toContain("kubelet-linux-amd64");
     expect(await cachedSources(cache)).toEqual([`v1.20.15/${example.sha512.slice(0, 32)}.tar.gz`]);
     expect(await cacheLeftovers(cache)).toEqual([]);
@@ -132,7 +132,7 @@ describe("broken connections", () => {
     const r = await build(out, ["--kubernetes", "1.20.15"]);
     expect(r.code, r.stderr).toBe(0);
     expect(server.hits.get(TARBALL)).toBe(2);
-    expect(r.stdout).toMatch(/retry 1 after: /);
+    expect(r.stderr).toMatch(/retry 1 after: /);
     expect(await cachedSources(cache)).toEqual([`v1.20.15/${example.sha512.slice(0, 32)}.tar.gz`]);
     expect(await cacheLeftovers(cache)).toEqual([]);
   });
