@@ -83,7 +83,7 @@ function memcg(dir, kmem, rss) {
   for (const f of EMPTY) writeFileSync(join(dir, f), "");
 }
 
-function buildTree(base) {
+function buildTree(base, total = TOTAL) {
   const cg = join(base, "cg");
   const proc = join(base, "proc");
   let n = 0;
@@ -103,7 +103,7 @@ function buildTree(base) {
   // everything else: services and leaked session scopes, 1000 per slice
   add(join(cg, "system.slice"));
   let slice = null;
-  for (let i = 0; n < TOTAL; i++) {
+  for (let i = 0; n < total; i++) {
     if (i % 1000 === 0) add((slice = join(cg, "system.slice", `s${i / 1000}.slice`)));
     else add(join(slice, `run-${i}.scope`), 4096, 1 << 20);
   }
@@ -329,6 +329,18 @@ try {
   }
   const s = stats(script);
   const b = stats(baseline);
+  // A typical busy node for comparison: 110 pods and nothing else (no leaked memcgs).
+  mkdirSync(join(t.dir, "node110"));
+  const small = buildTree(join(t.dir, "node110"), 0);
+  const smallArgs = [SCRIPT, "--json", "--no-binaries", "--proc-root", small.proc, "--cgroup-root", small.cg];
+  const smallBaseline = `find '${small.cg}' -name memory.kmem.usage_in_bytes -exec cat {} + >/dev/null`;
+  const node110 = { script: [], baseline: [] };
+  for (let i = 0; i < RUNS; i++) {
+    node110.script.push(timeIt("sh", smallArgs).ms);
+    node110.baseline.push(timeIt("sh", ["-c", smallBaseline]).ms);
+  }
+  const s110 = stats(node110.script);
+  const b110 = stats(node110.baseline);
   const memScript = await peakMemory("sh", scriptArgs, RUNS);
   const memBaseline = await peakMemory("sh", ["-c", baselineCmd], RUNS);
   const result = {
@@ -344,6 +356,7 @@ try {
     processes_started_by_script: processes,
     result: report.result,
     peak_memory: { script: memScript, baseline: memBaseline },
+    node_110_pods: { cgroups: small.cgroups, script_ms: s110, baseline_ms: b110 },
   };
   if (json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
   else {
@@ -362,6 +375,13 @@ try {
       `find -name memory.kmem.usage_in_bytes -exec cat {} +   ${fmt(b.min)}   ${fmt(b.median)}   ${fmt(b.max)}`,
     );
     console.log(`median ratio script/baseline: ${(s.median / b.median).toFixed(2)}`);
+    console.log(`a 110-pod node alone (${small.cgroups} memory cgroups, no leaked ones):`);
+    console.log(
+      `verify-kmem.sh --json                       ${fmt(s110.min)}   ${fmt(s110.median)}   ${fmt(s110.max)}`,
+    );
+    console.log(
+      `find -name memory.kmem.usage_in_bytes -exec cat {} +   ${fmt(b110.min)}   ${fmt(b110.median)}   ${fmt(b110.max)}`,
+    );
     const row = (label, x) =>
       x && console.log(`${label.padEnd(44)}${mib(x.min)}   ${mib(x.median)}   ${mib(x.max)}`);
     console.log(`peak memory of the whole process tree                min       median          max`);
