@@ -1,5 +1,6 @@
 /** Which exact version, which recipe, and what the user must know about it. */
 import { fetchText } from "../../net/http.js";
+import { markerUrl } from "../../releases/markers.js";
 import { parseStableMarker, parseVersionRequest, recipeFor } from "../../recipes/resolve.js";
 import type { Recipe } from "../../recipes/types.js";
 
@@ -7,7 +8,7 @@ import type { Recipe } from "../../recipes/types.js";
 export async function resolveVersion(input: string, base: string, signal?: AbortSignal): Promise<string> {
   const req = parseVersionRequest(input);
   if (req.kind === "exact") return req.version;
-  const url = `${base}/release/stable-${req.minor}.txt`;
+  const url = markerUrl(base, req.minor);
   return parseStableMarker(await fetchText(url, { signal }), req.minor, url);
 }
 
