@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { cp, readFile, readdir, writeFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { makeExample, type ExampleRelease } from "../helpers/example.js";
-import { kb, tmp, removeTmp, listTree, TEST_IMAGE, REPO } from "./helpers.js";
+import { kb, tmp, removeTmp, listTree, buildArgs, REPO } from "./helpers.js";
 
 let example: ExampleRelease;
 let cache: string;
@@ -22,22 +22,7 @@ const OFFLINE = { KMEM_BUILD_BASE_URL: "http://127.0.0.1:9" };
 
 async function build(args: string[], out?: string) {
   const o = out ?? (await tmp("out"));
-  const r = await kb(
-    [
-      "build",
-      "--no-rpm",
-      "--engine",
-      "podman",
-      "--image",
-      TEST_IMAGE,
-      "--cache-dir",
-      cache,
-      "--out",
-      o,
-      ...args,
-    ],
-    { env: OFFLINE },
-  );
+  const r = await kb(buildArgs(cache, o, "--no-rpm", ...args), { env: OFFLINE });
   return { ...r, out: o };
 }
 

@@ -18,7 +18,7 @@ import {
   cacheLeftovers,
   cachedSources,
   waitFor,
-  TEST_IMAGE,
+  buildArgs,
 } from "./helpers.js";
 
 let example: ExampleRelease;
@@ -29,25 +29,10 @@ const RELEASE_FILES = ["SHA256SUMS", "build.log", "kubelet-linux-amd64", "manife
 
 function startBuild(out: string, extra: string[] = []) {
   return start(
-    [
-      "build",
-      "--kubernetes",
-      "1.20.15",
-      "--arch",
-      "amd64",
-      "--no-rpm",
-      "--engine",
-      "podman",
-      "--image",
-      TEST_IMAGE,
-      "--cache-dir",
-      cache,
-      "--out",
-      out,
-      "--json",
-      ...extra,
-    ],
-    { env: { KMEM_BUILD_BASE_URL: server.url } },
+    buildArgs(cache, out, "--kubernetes", "1.20.15", "--arch", "amd64", "--no-rpm", "--json", ...extra),
+    {
+      env: { KMEM_BUILD_BASE_URL: server.url },
+    },
   );
 }
 

@@ -9,6 +9,12 @@ import { join, relative } from "node:path";
 import { CLI } from "../helpers/cli.js";
 
 export { CLI, REPO, TEST_IMAGE } from "../helpers/cli.js";
+import { TEST_IMAGE } from "../helpers/cli.js";
+
+/** A `build` on podman with the test image, one cache and one output directory, plus `rest`. */
+export function buildArgs(cache: string, out: string, ...rest: string[]): string[] {
+  return ["build", "--engine", "podman", "--image", TEST_IMAGE, "--cache-dir", cache, "--out", out, ...rest];
+}
 
 export interface Ran {
   code: number;

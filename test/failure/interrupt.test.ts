@@ -22,7 +22,7 @@ import {
   containersOf,
   descendants,
   waitFor,
-  TEST_IMAGE,
+  buildArgs,
 } from "./helpers.js";
 
 let example: ExampleRelease;
@@ -40,25 +40,9 @@ afterAll(async () => {
 
 function startBuild(cache: string, out: string, extra: string[] = [], env: Record<string, string> = {}) {
   const started = Date.now();
-  const p = start(
-    [
-      "build",
-      "--kubernetes",
-      "1.20.15",
-      "--arch",
-      "amd64",
-      "--engine",
-      "podman",
-      "--image",
-      TEST_IMAGE,
-      "--cache-dir",
-      cache,
-      "--out",
-      out,
-      ...extra,
-    ],
-    { env: { KMEM_BUILD_BASE_URL: server.url, ...env } },
-  );
+  const p = start(buildArgs(cache, out, "--kubernetes", "1.20.15", "--arch", "amd64", ...extra), {
+    env: { KMEM_BUILD_BASE_URL: server.url, ...env },
+  });
   return { p, started };
 }
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
 import { makeExample, type ExampleRelease } from "../helpers/example.js";
 import { serveDirectory, type TestServer } from "../helpers/http-server.js";
-import { kb, tmp, removeTmp, listTree, cacheLeftovers, cachedSources, TEST_IMAGE } from "./helpers.js";
+import { kb, tmp, removeTmp, listTree, cacheLeftovers, cachedSources, buildArgs } from "./helpers.js";
 
 let example: ExampleRelease;
 let server: TestServer;
@@ -17,24 +17,9 @@ let cache: string;
 const TARBALL = "/v1.20.15/kubernetes-src.tar.gz";
 
 function build(out: string, args: string[], env: Record<string, string> = {}) {
-  return kb(
-    [
-      "build",
-      "--arch",
-      "amd64",
-      "--no-rpm",
-      "--engine",
-      "podman",
-      "--image",
-      TEST_IMAGE,
-      "--cache-dir",
-      cache,
-      "--out",
-      out,
-      ...args,
-    ],
-    { env: { KMEM_BUILD_BASE_URL: server.url, ...env } },
-  );
+  return kb(buildArgs(cache, out, "--arch", "amd64", "--no-rpm", ...args), {
+    env: { KMEM_BUILD_BASE_URL: server.url, ...env },
+  });
 }
 
 /** No partial download, no work directory, nothing published. */

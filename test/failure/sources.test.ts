@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { tarGz, MINIMAL_TREE, type RawEntry } from "../helpers/tarball.js";
 import { makeExample, type ExampleRelease } from "../helpers/example.js";
 import { serveDirectory, type TestServer } from "../helpers/http-server.js";
-import { kb, tmp, removeTmp, listTree, cacheLeftovers, TEST_IMAGE, REPO } from "./helpers.js";
+import { kb, tmp, removeTmp, listTree, cacheLeftovers, buildArgs, REPO } from "./helpers.js";
 
 const exists = (p: string) =>
   stat(p).then(
@@ -194,26 +194,21 @@ async function layout() {
 
 function build(d: Awaited<ReturnType<typeof layout>>, version: string, extra: string[]) {
   return kb(
-    [
-      "build",
+    buildArgs(
+      d.cache,
+      d.out,
       "--kubernetes",
       version,
       "--arch",
       "amd64",
       "--no-rpm",
-      "--engine",
-      "podman",
-      "--image",
-      TEST_IMAGE,
-      "--cache-dir",
-      d.cache,
       "--work-dir",
       d.work,
-      "--out",
-      d.out,
       ...extra,
-    ],
-    { env: { KMEM_BUILD_BASE_URL: server.url } },
+    ),
+    {
+      env: { KMEM_BUILD_BASE_URL: server.url },
+    },
   );
 }
 
