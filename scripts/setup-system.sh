@@ -15,6 +15,7 @@ done
 if [ -n "$missing" ]; then
   echo "setup-system: installing:$missing"
   $SUDO apt-get update -qq
+  # shellcheck disable=SC2086 # $missing is a list of package names: split on purpose
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 

@@ -23,6 +23,7 @@ if [ "$#" -eq 0 ]; then
   rm -f "${report}.bench"
 fi
 # One plain closing line that any CI log reader understands.
+# shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
