@@ -19,7 +19,7 @@ export interface Evidence {
   verdict: "kmem-code-linked" | "nokmem-variant-linked" | "no-kmem-code";
 }
 
-const BUILDINFO_MAGIC = Buffer.from("\xff Go buildinf:", "latin1");
+export const BUILDINFO_MAGIC = Buffer.from("\xff Go buildinf:", "latin1");
 
 function readUvarint(buf: Buffer, off: number): [number, number] {
   let x = 0;
@@ -34,7 +34,7 @@ function readUvarint(buf: Buffer, off: number): [number, number] {
 }
 
 /** Go >= 1.18 inlines version and module info after the 32-byte build info header. */
-function goBuildInfo(buf: Buffer): { version: string; modinfo: string } | null {
+export function goBuildInfo(buf: Buffer): { version: string; modinfo: string } | null {
   const at = buf.indexOf(BUILDINFO_MAGIC);
   if (at < 0 || at + 32 > buf.length) return null;
   const flags = buf[at + 15]!;
@@ -46,23 +46,37 @@ function goBuildInfo(buf: Buffer): { version: string; modinfo: string } | null {
   return { version, modinfo };
 }
 
-export function findEvidence(buf: Buffer): Evidence {
-  const kmemEnablingCode = buf.includes(KMEM_ENABLING_STRING);
-  const disabledMarker = buf.includes(NOKMEM_MARKER_STRING);
-  const info = goBuildInfo(buf);
+/** What the rules need from a binary, however it was read. */
+export interface BinaryFacts {
+  has: (needle: string) => boolean;
+  buildInfo: { version: string; modinfo: string } | null;
+  /** First `go1.N[.M]` string, for binaries without inline build info (Go < 1.18). */
+  goGuess: string | null;
+}
+
+export function evidenceFrom(f: BinaryFacts): Evidence {
+  const kmemEnablingCode = f.has(KMEM_ENABLING_STRING);
+  const disabledMarker = f.has(NOKMEM_MARKER_STRING);
   let buildTags: string[] | null = null;
-  let goVersion: string | null = info?.version || null;
-  if (info) {
-    const m = /^build\t-tags=(.*)$/m.exec(info.modinfo);
+  let goVersion: string | null = f.buildInfo?.version || null;
+  if (f.buildInfo) {
+    const m = /^build\t-tags=(.*)$/m.exec(f.buildInfo.modinfo);
     buildTags = m ? m[1]!.split(",").filter(Boolean) : [];
-  } else {
-    const m = /go1\.\d+(?:\.\d+)?/.exec(buf.toString("latin1", 0, Math.min(buf.length, 64 << 20)));
-    goVersion = m ? m[0] : null;
-  }
+  } else goVersion = f.goGuess;
   const verdict = kmemEnablingCode
     ? "kmem-code-linked"
     : disabledMarker
       ? "nokmem-variant-linked"
       : "no-kmem-code";
   return { kmemEnablingCode, disabledMarker, goVersion, buildTags, verdict };
+}
+
+export const GO_VERSION = /go1\.\d+(?:\.\d+)?/;
+
+export function findEvidence(buf: Buffer): Evidence {
+  return evidenceFrom({
+    has: (n) => buf.includes(n),
+    buildInfo: goBuildInfo(buf),
+    goGuess: GO_VERSION.exec(buf.toString("latin1", 0, Math.min(buf.length, 64 << 20)))?.[0] ?? null,
+  });
 }

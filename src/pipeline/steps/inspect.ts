@@ -1,16 +1,17 @@
-/** Proves from each binary's bytes that it is what we claim, before anything is packaged. */
-import { readFile } from "node:fs/promises";
+/** Proves from each binary's bytes that it is what we claim, before anything is packaged (one streaming read per binary). */
 import { InspectionError } from "../../errors.js";
 import { readElf, ELF_MACHINE_OF } from "../../inspect/elf.js";
-import { findEvidence, KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING } from "../../inspect/evidence.js";
+import { KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING } from "../../inspect/evidence.js";
+import { scanFile } from "../../inspect/scan-file.js";
 import { markerRequired } from "../../recipes/resolve.js";
-import { hashText } from "../../util/hash.js";
 import type { BinaryOutput, BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
 
-export function inspectBinary(ctx: BuildContext, b: BinaryOutput, buf: Buffer): string[] {
+export async function inspectBinary(ctx: BuildContext, b: BinaryOutput): Promise<string[]> {
   const problems: string[] = [];
-  const elf = readElf(buf);
+  const version = `v${ctx.version}`;
+  const scan = await scanFile(b.path, [version]);
+  const elf = readElf(scan.head);
   if (!elf) return [`kubelet for ${b.arch} is not an ELF binary`];
   if (elf.machine !== ELF_MACHINE_OF[b.arch])
     problems.push(`ELF machine is ${elf.machineName}, expected the one for ${b.arch}`);
@@ -18,11 +19,9 @@ export function inspectBinary(ctx: BuildContext, b: BinaryOutput, buf: Buffer): 
     problems.push(
       "it is dynamically linked (needs the node's glibc); expected a static binary (KUBE_STATIC_OVERRIDES=kubelet)",
     );
-  if (!buf.includes(`v${ctx.version}`))
-    problems.push(
-      `the version string v${ctx.version} is not in the binary (KUBE_GIT_VERSION_FILE not honoured?)`,
-    );
-  const ev = findEvidence(buf);
+  if (!scan.found.has(version))
+    problems.push(`the version string ${version} is not in the binary (KUBE_GIT_VERSION_FILE not honoured?)`);
+  const ev = scan.evidence;
   if (ev.kmemEnablingCode) {
     problems.push(
       `it still links runc's kmem-enabling code (found "${KMEM_ENABLING_STRING.slice(0, 40)}…"): the nokmem build tag did not take effect`,
@@ -41,15 +40,15 @@ export function inspectBinary(ctx: BuildContext, b: BinaryOutput, buf: Buffer): 
   }
   b.evidence = ev;
   b.elf = { machine: elf.machineName, static: elf.static };
-  b.size = buf.length;
-  b.sha256 = hashText(buf);
+  b.size = scan.size;
+  b.sha256 = scan.sha256;
   return problems;
 }
 
 export async function inspectBinaries(ctx: BuildContext, task: Reporter): Promise<void> {
   const failures: string[] = [];
   for (const b of ctx.binaries) {
-    const problems = inspectBinary(ctx, b, await readFile(b.path));
+    const problems = await inspectBinary(ctx, b);
     for (const p of problems) failures.push(`kubelet-linux-${b.arch}: ${p}`);
     ctx.log(`inspect ${b.arch}: ${problems.length ? "FAIL" : "ok"} ${JSON.stringify(b.evidence)}`);
   }

@@ -1,0 +1,48 @@
+import { describe, it, expect } from "vitest";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { scanFile } from "../../src/inspect/scan-file.js";
+import { findEvidence, KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING } from "../../src/inspect/evidence.js";
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+describe("streaming scan of a binary equals reading it whole", () => {
+  const real = ["/usr/bin/runc", "/usr/bin/podman", process.execPath].filter((p) => existsSync(p));
+
+  it.each(real)("%s (Go build info, strings, hash), at several chunk sizes", async (path) => {
+    const whole = readFileSync(path);
+    for (const chunk of [4093, 65536 + 7, 4 << 20]) {
+      const scan = await scanFile(path, ["go1."], chunk);
+      expect(scan.evidence).toEqual(findEvidence(whole));
+      expect(scan.sha256).toBe(sha256(whole));
+      expect(scan.size).toBe(whole.length);
+      expect(scan.head.equals(whole.subarray(0, 64 * 1024))).toBe(true);
+    }
+  });
+
+  it("finds strings that straddle a chunk boundary", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kmem-scan-"));
+    const file = join(dir, "bin");
+    const chunk = 1000;
+    // Each string starts 10 bytes before a chunk ends, so no single chunk holds it.
+    const pad = (n: number) => Buffer.alloc(n, 0x2e);
+    const body = Buffer.concat([
+      pad(chunk - 10),
+      Buffer.from(KMEM_ENABLING_STRING),
+      pad(3 * chunk - 10 - (chunk - 10 + KMEM_ENABLING_STRING.length)),
+      Buffer.from(NOKMEM_MARKER_STRING),
+      pad(500),
+    ]);
+    await writeFile(file, body);
+    const scan = await scanFile(file, [], chunk);
+    expect(scan.evidence).toMatchObject({
+      kmemEnablingCode: true,
+      disabledMarker: true,
+      verdict: "kmem-code-linked",
+    });
+    expect(scan.evidence).toEqual(findEvidence(body));
+  });
+});
