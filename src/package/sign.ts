@@ -106,54 +106,30 @@ export async function signRpms(files: string[], key: string, opts: GpgOptions = 
   });
 }
 
+/** Runs gpg writing `out` through a `.partial` name, so a failed or interrupted gpg leaves no half file. */
+async function gpgToFile(out: string, args: string[], opts: GpgOptions, what: string): Promise<void> {
+  const partial = `${out}.partial`;
+  await rm(partial, { force: true });
+  await run("gpg", ["--batch", "--yes", "--armor", "--output", partial, ...args], {
+    env: gpgEnv(opts),
+    what,
+  });
+  if (!(await stat(partial)).size) throw new BuildError(`${what}: gpg wrote nothing`);
+  await rename(partial, out);
+}
+
 /** Writes `<file>.asc`, an armored detached signature (SHA256SUMS.asc, repomd.xml.asc); returns its path. */
 export async function signDetached(file: string, key: string, opts: GpgOptions = {}): Promise<string> {
   const k = await resolveSigningKey(key, opts);
   const out = `${file}.asc`;
-  const partial = `${out}.partial`;
-  await rm(partial, { force: true });
-  await run(
-    "gpg",
-    [
-      "--batch",
-      "--yes",
-      "--armor",
-      "--detach-sign",
-      "--digest-algo",
-      "SHA256",
-      "--local-user",
-      k.fingerprint,
-      "--output",
-      partial,
-      "--",
-      file,
-    ],
-    { env: gpgEnv(opts), what: `sign ${file} with ${key}` },
-  );
-  await rename(partial, out);
+  const args = ["--detach-sign", "--digest-algo", "SHA256", "--local-user", k.fingerprint, "--", file];
+  await gpgToFile(out, args, opts, `sign ${file} with ${key}`);
   return out;
 }
 
 /** Writes the armored public key (e.g. RPM-GPG-KEY-kmem-build) that `rpm --import` and yum's gpgkey= read. */
 export async function exportPublicKey(key: string, outFile: string, opts: GpgOptions = {}): Promise<void> {
   const k = await resolveSigningKey(key, opts);
-  const partial = `${outFile}.partial`;
-  await rm(partial, { force: true });
-  await run(
-    "gpg",
-    [
-      "--batch",
-      "--yes",
-      "--armor",
-      "--export-options",
-      "export-minimal",
-      "--output",
-      partial,
-      "--export",
-      k.fingerprint,
-    ],
-    { env: gpgEnv(opts), what: `export public key ${key}` },
-  );
-  if (!(await stat(partial)).size) throw new BuildError(`gpg exported nothing for key ${key}`);
-  await rename(partial, outFile);
+  const args = ["--export-options", "export-minimal", "--export", k.fingerprint];
+  await gpgToFile(outFile, args, opts, `export public key ${key}`);
 }
