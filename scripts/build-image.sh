@@ -1,17 +1,21 @@
 #!/bin/sh
-# Builds the local Go builder image kmem-build compiles kubelet in, ONLY when it is missing.
+# Builds a local Go builder image kmem-build compiles kubelet in, ONLY when it is missing.
 #
-#   scripts/build-image.sh [IMAGE]        (default: localhost/kmem-build-go:1.19)
+#   scripts/build-image.sh [--go MINOR] [IMAGE]   (default: --go 1.19, IMAGE localhost/kmem-build-go:MINOR)
 #
 # No container registry is reachable from the machines this runs on, so the image is made from
-# scratch: debootstrap --variant=minbase bookworm into a temp dir, apt-get install golang-go
-# (Go 1.19) make ca-certificates in the chroot, clean the apt caches, then
-# `tar -C rootfs -c . | podman import`.
+# scratch: debootstrap --variant=minbase SUITE into a temp dir, apt-get install golang-go make rsync
+# ca-certificates in the chroot, clean the apt caches, then `tar -C rootfs -c . | podman import`.
+# The Go minor picks the Debian suite whose golang-go is that Go:
+#   1.15 -> bullseye (Go 1.15.15: the Go Kubernetes 1.19/1.20 were released with)
+#   1.19 -> bookworm (Go 1.19.8)
+# rsync is there because the real Kubernetes build (generated_files) needs it; so are bash,
+# find, sed, awk and tar, which minbase already has.
 #
 # Environment:
 #   KMEM_BUILD_ENGINE   podman (default) or docker
 #   KMEM_BUILD_MIRROR   Debian mirror (default http://deb.debian.org/debian)
-#   KMEM_BUILD_SUITE    Debian suite (default bookworm)
+#   KMEM_BUILD_SUITE    Debian suite (default: from --go)
 #   KMEM_BUILD_FORCE=1  rebuild even when the image exists
 #   TMPDIR              where the temporary rootfs goes (needs ~600 MB)
 #
@@ -19,11 +23,22 @@
 # Needs root (debootstrap and chroot).
 set -eu
 
-IMAGE=${1:-localhost/kmem-build-go:1.19}
+GO_MINOR=1.19
+if [ "${1:-}" = --go ]; then
+  [ "$#" -ge 2 ] || { printf 'usage: %s [--go MINOR] [IMAGE]\n' "$0" >&2; exit 2; }
+  GO_MINOR=$2
+  shift 2
+fi
+case $GO_MINOR in
+  1.15) DEFAULT_SUITE=bullseye ;;
+  1.19) DEFAULT_SUITE=bookworm ;;
+  *) printf 'build-image: no Debian suite ships Go %s as golang-go here; use --go 1.15 (bullseye) or --go 1.19 (bookworm)\n' "$GO_MINOR" >&2; exit 2 ;;
+esac
+IMAGE=${1:-localhost/kmem-build-go:$GO_MINOR}
 ENGINE=${KMEM_BUILD_ENGINE:-podman}
 MIRROR=${KMEM_BUILD_MIRROR:-http://deb.debian.org/debian}
-SUITE=${KMEM_BUILD_SUITE:-bookworm}
-PACKAGES="golang-go make ca-certificates"
+SUITE=${KMEM_BUILD_SUITE:-$DEFAULT_SUITE}
+PACKAGES="golang-go make rsync ca-certificates"
 GOROOT_BIN=/usr/lib/go/bin
 IMAGE_PATH="${GOROOT_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -31,7 +46,7 @@ log() { printf 'build-image: %s\n' "$*"; }
 die() { printf 'build-image: error: %s\n' "$*" >&2; exit 1; }
 
 if [ "$#" -gt 1 ]; then
-  printf 'usage: %s [IMAGE]\n' "$0" >&2
+  printf 'usage: %s [--go MINOR] [IMAGE]\n' "$0" >&2
   exit 2
 fi
 case $ENGINE in
@@ -50,9 +65,18 @@ image_exists() {
   fi
 }
 
+# An image made by an older version of this script may lack a tool added since (rsync): remake it.
+has_tools() {
+  # shellcheck disable=SC2016 # expanded inside the container
+  "$ENGINE" run --rm --network none "$1" sh -c 'for t in go make bash rsync; do command -v "$t" >/dev/null || exit 1; done'
+}
+
 if image_exists "$IMAGE" && [ "${KMEM_BUILD_FORCE:-0}" != 1 ]; then
-  log "image $IMAGE already present, nothing to do"
-  exit 0
+  if has_tools "$IMAGE" >/dev/null 2>&1; then
+    log "image $IMAGE already present, nothing to do"
+    exit 0
+  fi
+  log "image $IMAGE lacks a tool the build needs (go, make, bash, rsync): building it again"
 fi
 
 [ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run as root (or with sudo)"
@@ -96,6 +120,10 @@ fi
 gover=$(chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin go version) \
   || die "go does not run in the new rootfs"
 log "      $gover"
+case $gover in
+  *" go$GO_MINOR."* | *" go$GO_MINOR "*) ;;
+  *) die "$SUITE's golang-go is not Go $GO_MINOR ($gover)" ;;
+esac
 
 log "[3/4] cleaning apt caches"
 chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin apt-get clean

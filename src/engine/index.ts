@@ -21,7 +21,11 @@ export interface Engine {
   pull(ref: string, onLine?: (line: string) => void): Promise<void>;
   /** Runs a throwaway container; it is removed on success, failure and cancellation. */
   run(spec: ContainerRun): Promise<void>;
+  /** Which of `tools` the image has no command for (one short container, offline). */
+  missingTools(ref: string, tools: string[]): Promise<string[]>;
 }
+
+const PROBE = 'for t in "$@"; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done';
 
 export async function detectEngine(choice: "auto" | "podman" | "docker"): Promise<Engine> {
   if (choice !== "auto" && choice !== "podman" && choice !== "docker") {
@@ -69,6 +73,15 @@ function makeEngine(name: "podman" | "docker"): Engine {
           `build or load it first (scripts/build-image.sh builds a local Go image), or pass --image REF (${(err as Error).message.split("\n")[0]})`,
         );
       });
+    },
+    async missingTools(ref, tools) {
+      const r = await run(
+        name,
+        ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", ref, "-c", PROBE, "sh", ...tools],
+        { allowFailure: true, timeoutMs: 120_000 },
+      );
+      if (r.exitCode !== 0) return ["sh", ...tools];
+      return r.stdout.split("\n").filter(Boolean);
     },
     async run(spec) {
       const container = `kmem-build-${randomBytes(6).toString("hex")}`;

@@ -4,7 +4,7 @@ import { loadRecipes } from "../recipes/load.js";
 import { resolveRecipe, resolveVersion } from "./steps/resolve.js";
 import { sourceUrl } from "./steps/fetch.js";
 import { scanArchive, scanDirectory } from "./steps/archive.js";
-import { chooseImage } from "./steps/image.js";
+import { chooseImage, imageFilesOf } from "./steps/image.js";
 import { compileCommand } from "./steps/compile.js";
 import { stat } from "node:fs/promises";
 import type { BuildContext, BuildOptions } from "./context.js";
@@ -21,7 +21,7 @@ export async function planOf(opts: BuildOptions) {
       () => false,
     );
     treeFiles = (
-      isDir ? await scanDirectory(src, recipe.image.fromTree) : await scanArchive(src, recipe.image.fromTree)
+      isDir ? await scanDirectory(src, imageFilesOf(recipe)) : await scanArchive(src, imageFilesOf(recipe))
     ).files;
   }
   let image: { reference: string; from: string } | { reference: null; from: string };

@@ -6,8 +6,13 @@ export interface Recipe {
   needsRebuild: boolean;
   notice?: string;
   patches: string[];
-  build: { command: string[]; env: Record<string, string>; tags: string[] };
-  image: { fromTree: string[]; goByMinor: Record<string, string>; reference: string };
+  build: { command: string[]; env: Record<string, string>; tags: string[]; needs: string[] };
+  image: {
+    kubeCross?: { dockerfile: string; tag: string; registryMoves: Record<string, string> };
+    fromTree: string[];
+    goByMinor: Record<string, string>;
+    reference: string;
+  };
   evidence: {
     kmemEnablingCode: "absent";
     disabledMarker: "present" | "absent" | "any";

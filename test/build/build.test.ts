@@ -12,6 +12,7 @@ import { cli, TEST_IMAGE, REPO } from "../helpers/cli.js";
 import { makeExample, EXAMPLES } from "../helpers/example.js";
 import { serveDirectory, type TestServer } from "../helpers/http-server.js";
 import { throwawayKey, stopAgent } from "../package/helpers.js";
+import { KMEM_ENABLING_STRING } from "../../src/inspect/evidence.js";
 
 let server: TestServer;
 let served: string;
@@ -173,7 +174,11 @@ describe("a build where the tag does not take effect", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/still links runc's kmem-enabling code/);
     expect(r.stderr).toMatch(/nothing was published/);
-    expect((await readdir(out)).filter((f) => !f.endsWith(".failed.log"))).toEqual([]);
+    const rejected = `.${EXAMPLES["broken-tag"]}.rejected`;
+    expect((await readdir(out)).filter((f) => !f.endsWith(".failed.log")).sort()).toEqual([rejected]);
+    expect(r.stderr).toContain(`refused binaries kept for examination in ${join(out, rejected)}/`);
+    const kept = await readFile(join(out, rejected, "kubelet-linux-amd64"));
+    expect(kept.includes(KMEM_ENABLING_STRING)).toBe(true);
   });
 });
 

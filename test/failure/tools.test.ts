@@ -132,6 +132,44 @@ describe("build", () => {
   });
 });
 
+/** An image with a shell and nothing the Kubernetes build needs (busybox only, no applet links). */
+async function bareImage(): Promise<string> {
+  const ref = "localhost/kmem-build-test-bare:1";
+  if ((await execa("podman", ["image", "exists", ref], { reject: false })).exitCode === 0) return ref;
+  const root = await tmp("bare-rootfs");
+  await mkdir(join(root, "bin"));
+  await execa("cp", ["/bin/busybox", join(root, "bin", "busybox")]);
+  await symlink("busybox", join(root, "bin", "sh"));
+  await execa("sh", ["-c", `tar -C "${root}" -c . | podman import - ${ref}`]);
+  return ref;
+}
+
+describe("builder image", () => {
+  it("an image without the build's tools: exit 3 before compiling, naming the tools, the image and the fix", async () => {
+    const image = await bareImage();
+    const cache = await tmp("cache");
+    const out = await tmp("out");
+    const r = await kb(
+      ["build", "--kubernetes", "1.20.15", "--arch", "amd64", "--no-rpm", "--image", image].concat([
+        "--cache-dir",
+        cache,
+        "--out",
+        out,
+      ]),
+      { env: { KMEM_BUILD_BASE_URL: server.url } },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(
+      new RegExp(`error: the builder image ${image} \\(--image\\) has no go, make, bash, rsync`),
+    );
+    expect(r.stderr).toContain("hint: use the tree's kube-cross image (the default)");
+    expect(r.stderr).toContain("scripts/build-image.sh --go 1.15");
+    expect(r.stderr).not.toMatch(/compile amd64/);
+    expect(r.ms).toBeLessThan(30_000);
+    expect(await readdir(out)).toEqual([]);
+  });
+});
+
 describe("repo", () => {
   it("no createrepo_c: exit 3, names it and how to install it, writes nothing", async () => {
     const from = await tmp("from");

@@ -11,6 +11,7 @@ import { gunzipSync } from "node:zlib";
 import { UsageError } from "../../errors.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
+import { imageFilesOf } from "./image.js";
 
 const SAFE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
 
@@ -213,8 +214,8 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
   try {
     const scan =
       src.kind === "tarball"
-        ? await scanArchive(src.path, ctx.recipe.image.fromTree)
-        : await scanDirectory(src.path, ctx.recipe.image.fromTree);
+        ? await scanArchive(src.path, imageFilesOf(ctx.recipe))
+        : await scanDirectory(src.path, imageFilesOf(ctx.recipe));
     if (!scan.hasKubelet) {
       throw new UsageError(
         `${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`,

@@ -1,5 +1,9 @@
-/** Chooses the builder image (--image, the Go version the tree records, or the recipe table). */
-import { UsageError } from "../../errors.js";
+/**
+ * Chooses the builder image (--image; the tree's own kube-cross image; else golang:<go> from the
+ * Go version the tree records or the recipe table) and checks inside it for every command the
+ * build needs before anything is compiled.
+ */
+import { ToolMissingError, UsageError } from "../../errors.js";
 import { detectEngine } from "../../engine/index.js";
 import { goFromTable } from "../../recipes/resolve.js";
 import type { Recipe } from "../../recipes/types.js";
@@ -12,6 +16,30 @@ function goFromFile(text: string): string | null {
   return m ? m[1]! : null;
 }
 
+/** Every tree file the image choice reads (scanned from the archive without extracting it). */
+export function imageFilesOf(recipe: Recipe): string[] {
+  const k = recipe.image.kubeCross;
+  return [...(k ? [k.dockerfile, k.tag] : []), ...recipe.image.fromTree];
+}
+
+/**
+ * Upstream builds kubelet inside kube-cross: the tree's build/build-image/Dockerfile says
+ * `FROM <registry>/kube-cross:KUBE_BUILD_IMAGE_CROSS_TAG` and cross/VERSION holds the tag. It has
+ * the tree's exact Go, rsync (needed by generated_files) and the cross C toolchains.
+ */
+export function kubeCrossOf(recipe: Recipe, treeFiles: Record<string, string>): ImageInfo | null {
+  const k = recipe.image.kubeCross;
+  const tag = k && treeFiles[k.tag]?.trim();
+  if (!k || !tag || !/^v?[0-9][A-Za-z0-9_.-]*$/.test(tag)) return null;
+  const from = /^FROM\s+(\S*KUBE_BUILD_IMAGE_CROSS_TAG\S*)/m.exec(treeFiles[k.dockerfile] ?? "")?.[1];
+  if (!from) return null;
+  let reference = from.replace("KUBE_BUILD_IMAGE_CROSS_TAG", tag);
+  for (const [old, now] of Object.entries(k.registryMoves)) {
+    if (reference.startsWith(`${old}/`)) reference = now + reference.slice(old.length);
+  }
+  return { reference, from: `tree:${k.dockerfile}`, goVersion: goFromFile(tag) };
+}
+
 export function chooseImage(
   recipe: Recipe,
   version: string,
@@ -19,6 +47,8 @@ export function chooseImage(
   flag?: string,
 ): ImageInfo {
   if (flag) return { reference: flag, from: "--image", goVersion: null };
+  const cross = kubeCrossOf(recipe, treeFiles);
+  if (cross) return cross;
   for (const f of recipe.image.fromTree) {
     const go = treeFiles[f] !== undefined ? goFromFile(treeFiles[f]!) : null;
     if (go)
@@ -44,5 +74,14 @@ export async function prepareImage(ctx: BuildContext, task: Reporter): Promise<v
     id = await ctx.engine.imageId(image.reference);
   }
   ctx.image = { ...image, id: id ?? undefined };
+  const needs = ctx.recipe.build.needs;
+  task.output = `checking ${image.reference} for ${needs.join(", ")}`;
+  const missing = await ctx.engine.missingTools(image.reference, needs);
+  if (missing.length) {
+    throw new ToolMissingError(
+      `the builder image ${image.reference} (${image.from}) has no ${missing.join(", ")}; the Kubernetes build needs ${needs.join(", ")}`,
+      "use the tree's kube-cross image (the default), build a local one with scripts/build-image.sh --go 1.15 (or 1.19) and pass --image localhost/kmem-build-go:1.15, or add the tools to your image",
+    );
+  }
   task.output = `${ctx.engine.name}: ${image.reference} (${image.from}) ${id?.slice(0, 19) ?? ""}`;
 }
