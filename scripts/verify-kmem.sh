@@ -29,6 +29,10 @@
 #   --runtime PATH         runc binary of the container runtime (repeatable; default:
 #                          runc, docker-runc, docker-runc-current on PATH and usual places)
 #   --no-binaries          skip the kubelet/runtime binary checks
+#   --runtime-endpoint unix:///PATH  container runtime socket to read pod and container
+#                          names from (as crictl's flag; default: the usual containerd,
+#                          CRI-O, cri-dockerd and docker sockets that exist)
+#   --runtime-timeout S    time limit for asking the runtime (default 10)
 #   --checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
 #   --expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
 #   --cgroup-root DIR      memory cgroup hierarchy to scan (default: from mountinfo)
@@ -47,6 +51,7 @@
 #   runtime-binaries       runc binaries free of kmem-enabling code
 #   leaked-memcgs          /proc/cgroups num_cgroups vs directories; limit 65535
 #   kmem-stays-zero        with --duration: every sample reads 0
+#   pod-names              where pod/container names came from (INFO), or why UIDs only
 #   Status: PASS, FAIL, WARN or INFO.  A kernel that charges kmem by itself (v1,
 #   kernel >= 4.6, no cgroup.memory=nokmem) is reported as the cause, never the kubelet.
 #   The zero assertion decides: kmem > 0 in a pod/container cgroup exits 1 whatever the
@@ -57,6 +62,17 @@
 #   pod level: kubepods/[burstable|besteffort/]pod<uid>, kubepods.slice/[kubepods-
 #   <qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (kubelet creates
 #   these); container level: their direct children (the runtime's runc creates these).
+#   Pod and container names (namespace, pod name, container name) come from the labels
+#   the kubelet puts on every container (io.kubernetes.pod.{namespace,name,uid},
+#   io.kubernetes.container.name), read-only and under a time limit (timeout(1), or a
+#   watchdog where there is none), once per run: `crictl pods -o json` + `crictl ps -a
+#   -o json` (containerd, CRI-O, cri-dockerd), else for containerd `ctr -n k8s.io
+#   containers list -q` + one `ctr containers info` per container cgroup found (ctr
+#   cannot list labels), or for docker `docker ps -a --no-trunc --format ...`.  Container
+#   cgroup names are container IDs (<id>, cri-containerd-<id>.scope, docker-<id>.scope,
+#   crio-<id>.scope).  Pod sandboxes are named "POD" (the kubelet's name for them).  No
+#   runtime reachable: rows keep their UIDs and pod-names (INFO) says why.  With
+#   --proc-root (a fixture) the runtime is asked only if --runtime-endpoint is given.
 #   Leaked memcgs are counted only when the whole hierarchy is scanned (a --cgroup-root
 #   subtree on a real /proc is not compared).  Cgroup names with a tab or newline get
 #   kmem_accounting "unknown" (the slabinfo probe reads paths line by line).
@@ -83,8 +99,9 @@
 #   totals: pass, fail, warn, info (number of checks with that status);
 #   checks[]: id, title, status, seen (what was found), remedy (what to do, "" if
 #         nothing), cause "kernel"|"kubelet"|"runtime"|null, conclusive (false: could not tell);
-#   cgroups[]: level "pod"|"container", qos, pod_uid, container (directory name), path
-#         (relative to memory_root), usage_bytes, total_rss_bytes, total_cache_bytes,
+#   cgroups[]: level "pod"|"container", qos, pod_uid, container (directory name),
+#         pod_namespace, pod_name, container_name (from the runtime; null when unknown),
+#         path (relative to memory_root), usage_bytes, total_rss_bytes, total_cache_bytes,
 #         kmem_usage_bytes, kmem_max_usage_bytes, kmem_failcnt, hidden_bytes
 #         (= usage - (rss + cache): what rss/cache dashboards miss), kmem_accounting
 #         "active"|"inactive"|"unknown"|"not-applicable"  (numbers are null when unreadable;
@@ -109,6 +126,7 @@ usage: sh verify-kmem.sh [--json|--brief] [--verbose] [--prometheus FILE]
                          [--duration D [--interval D]] [--kubelet PATH] [--runtime PATH]...
                          [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
                          [--cgroup-root DIR] [--proc-root DIR]
+                         [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
 Checks that pod and container memory cgroups charge no kernel memory (kmem).
 Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
 EOF
@@ -192,7 +210,7 @@ function rdstat(f, k1, k2,   l, r, a) {
   }
   close(f)
 }
-function handle(p,   rel, n, c, k, j, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si) {
+function handle(p,   rel, n, c, k, j, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si, lim) {
   ndirs++
   rel = substr(p, rl + 1)
   if (index(rel, "/kubepods") == 0) return
@@ -219,15 +237,16 @@ function handle(p,   rel, n, c, k, j, qos, uid, level, ctr, d, usage, kmem, kmax
   d = p "/"
   if (ver == "v2") {
     usage = rd(d "memory.current"); rdstat(d "memory.stat", "anon", "file")
-    kmem = ""; kmax = ""; kfail = ""
+    kmem = ""; kmax = ""; kfail = ""; lim = rd(d "memory.max")
   } else {
     usage = rd(d "memory.usage_in_bytes"); rdstat(d "memory.stat", "total_rss", "total_cache")
     kmem = rd(d "memory.kmem.usage_in_bytes"); kmax = rd(d "memory.kmem.max_usage_in_bytes")
-    kfail = rd(d "memory.kmem.failcnt")
+    kfail = rd(d "memory.kmem.failcnt"); lim = rd(d "memory.limit_in_bytes")
   }
+  if (length(lim) > 18) lim = ""
   si = 0
   if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
-  print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si
+  print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si "\t" lim
   ncg++
   if (kmem != "" && kmem + 0 > 0) { nz++; if (kmem + 0 > smax + 0) { smax = kmem; spath = rel } }
 }
@@ -249,6 +268,240 @@ END {
   if (ENVIRON["SAMPLES"] != "")
     print "sample\t" ENVIRON["TS"] "\t" ncg "\t" nz "\t" smax "\t" enc(spath) >> ENVIRON["SAMPLES"]
 }'
+
+# Kernel log (syslog file, journalctl -k, dmesg) -> one "oom" record per memcg OOM kill of a
+# pod or container cgroup, then "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs".
+# One streaming pass; exit 3 when the log had no lines.  Report formats: DOMAIN.md section 7
+# (3.10: "Task in A killed as a result of limit of B"; >= 4.19: "oom-kill:...,oom_memcg=B,...").
+# A kill is counted from "Task in" or "oom-kill:"; a report cut before either is not a kill.
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+OOM_AWK='
+function repl(s, from, to,   out, i) {
+  out = ""
+  while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
+  return out s
+}
+function enc(s) {
+  if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
+  return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
+}
+# seconds since the epoch -> UTC ISO 8601 (days to civil date, no strftime: not in every awk)
+function iso(e,   d, s, era, doe, yoe, y, doy, mp, dd, m) {
+  d = int(e / 86400); s = e - d * 86400; d += 719468
+  era = int(d / 146097); doe = d - era * 146097
+  yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+  y = yoe + era * 400; doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100))
+  mp = int((5 * doy + 2) / 153); dd = doy - int((153 * mp + 2) / 5) + 1
+  m = mp < 10 ? mp + 3 : mp - 9; if (m <= 2) y++
+  return sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, dd, int(s / 3600), int((s % 3600) / 60), s % 60)
+}
+function kb(v) { return (v ~ /^[0-9]+$/) ? sprintf("%.0f", v * 1024) : "" }
+# One log line -> the kernel message in M and its wall-clock time in T ("" when the line has none).
+# Returns 0 for lines of other programs (syslog tag not "kernel").
+function strip(s,   a, n, p, y, mo) {
+  T = ""
+  if (substr(s, 1, 1) == "<" && s ~ /^<[0-9]+>/) s = substr(s, index(s, ">") + 1)
+  if (s ~ /^[A-Z][a-z][a-z] +[0-9]+ [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [^ ]+ [^ ]+ /) {
+    n = split(substr(s, 1, 200), a, " ")
+    if (a[5] !~ /^kernel(\[[0-9]+\])?:$/) return 0
+    p = index(s, a[5] " "); s = substr(s, p + length(a[5]) + 1)
+    mo = MON[a[1]]; y = YEAR; if (mo > MONTH + 0) y--
+    if (mo) T = sprintf("%04d-%02d-%02dT%s", y, mo, a[2], a[3])
+  } else if (s ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9][^ ]* [^ ]+ [^ ]+ /) {
+    n = split(substr(s, 1, 100), a, " ")
+    if (a[3] !~ /^kernel(\[[0-9]+\])?:$/) return 0
+    p = length(a[1]) + length(a[2]) + length(a[3]) + 4; s = substr(s, p)
+    T = substr(a[1], 1, 19); a[1] = substr(a[1], 20); sub(/^\.[0-9]+/, "", a[1])
+    if (a[1] ~ /^[+-][0-9][0-9][0-9][0-9]$/) a[1] = substr(a[1], 1, 3) ":" substr(a[1], 4)
+    T = T a[1]
+  }
+  if (substr(s, 1, 1) == "[") {
+    if (s ~ /^\[ *[0-9]+\.[0-9]+\] ?/) {
+      if (T == "" && BTIME != "") { p = s; sub(/^\[ */, "", p); T = iso(BTIME + int(p)) }
+      sub(/^\[ *[0-9]+\.[0-9]+\] ?/, "", s)
+    } else if (s ~ /^\[[A-Z][a-z][a-z] [A-Z][a-z][a-z] +[0-9]+ [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [0-9]+\] ?/) {
+      n = split(substr(s, 2, index(s, "]") - 2), a, " ")
+      if (T == "" && MON[a[2]]) T = sprintf("%04d-%02d-%02dT%s", a[5], MON[a[2]], a[3], a[4])
+      s = substr(s, index(s, "]") + 1); sub(/^ /, "", s)
+    }
+  }
+  M = s
+  return 1
+}
+function reset() {
+  OCG = ""; TCG = ""; US = ""; LI = ""; KM = ""; RSS = ""; CA = ""; TRS = ""; TCA = ""; AN = ""; FI = ""; KE = ""
+  PID = ""; COMM = ""; PT = ""; PEND = 0; INST = 0
+}
+# memcg path -> LV (pod|container|""), QOS, UID, CTR, as the cgroup scan names them
+function podof(p,   c, n, k, j) {
+  LV = ""; QOS = ""; UID = ""; CTR = ""
+  n = split(p, c, "/")
+  for (k = 1; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
+  if (k >= n) return
+  j = k + 1; QOS = "guaranteed"
+  if (c[k] == "kubepods") {
+    if (c[j] == "burstable" || c[j] == "besteffort") { QOS = c[j]; j++ }
+    if (j > n || c[j] !~ /^pod./) return
+    UID = substr(c[j], 4)
+  } else {
+    if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
+      QOS = substr(c[j], 10); sub(/\.slice$/, "", QOS); j++
+    }
+    if (j > n || c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
+    UID = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", UID); sub(/\.slice$/, "", UID)
+    gsub(/_/, "-", UID)
+  }
+  if (j == n) LV = "pod"
+  else if (j + 1 == n) { LV = "container"; CTR = c[n] }
+}
+function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
+  if (!PEND || OCG == "") { reset(); return }
+  KILLS++
+  podof(TCG); lv = LV; uid = UID; ctr = CTR
+  podof(OCG)
+  if (LV == "") { OTHER++; reset(); return }
+  if (LV == "pod" && lv == "container" && uid == UID) CTR = ctr
+  rss = (TRS != "") ? TRS : (RSS != "" ? RSS : AN)
+  cache = (TCA != "") ? TCA : (CA != "" ? CA : FI)
+  kmem = (KM != "") ? KM : KE
+  print "oom\t" PT "\t" enc(OCG) "\t" enc(TCG) "\t" LV "\t" QOS "\t" enc(UID) "\t" enc(CTR) "\t" US "\t" LI "\t" kmem "\t" rss "\t" cache "\t" PID "\t" enc(COMM)
+  reset()
+}
+function proc(s,   i, r) {
+  r = substr(s, index(s, "process ") + 8)
+  i = index(r, " ("); if (i < 2) return
+  PID = substr(r, 1, i - 1); r = substr(r, i + 2)
+  i = index(r, ") "); if (i == 0) i = index(r, ")")
+  COMM = (i > 0) ? substr(r, 1, i - 1) : r
+}
+BEGIN {
+  split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", a, " ")
+  for (i = 1; i <= 12; i++) MON[a[i]] = i
+  BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
+  if (BTIME !~ /^[0-9]+$/) BTIME = ""
+  KILLS = 0; OTHER = 0; reset()
+}
+NR == 1 { FIRST = $0 }
+!INST && !/oom|emory|kmem: usage|Task in|Kill/ { next }
+{
+  if (!strip($0)) next
+  m = M
+  if (INST) {
+    if (m ~ /^[a-z_]+ [0-9]+$/) {
+      split(m, a, " ")
+      if (a[1] == "cache") CA = a[2]; else if (a[1] == "rss") RSS = a[2]
+      else if (a[1] == "total_cache") TCA = a[2]; else if (a[1] == "total_rss") TRS = a[2]
+      else if (a[1] == "anon") AN = a[2]; else if (a[1] == "file") FI = a[2]; else if (a[1] == "kernel") KE = a[2]
+      next
+    }
+    if (m ~ /^Tasks state|^\[ *pid *\]/) { INST = 0; next }
+    if (m !~ /oom|emory|kmem: usage|Task in|Kill/) next
+    INST = 0
+  }
+  if (index(m, "invoked oom-killer") > 0) { flush(); next }
+  if (substr(m, 1, 8) == "Task in ") {
+    if (PEND) flush()
+    m = substr(m, 9); i = index(m, " killed as a result of limit of ")
+    if (i == 0) next
+    TCG = substr(m, 1, i - 1); OCG = substr(m, i + 32); PEND = 1; PT = T
+    next
+  }
+  if (substr(m, 1, 14) == "memory: usage ") {
+    if (PEND && US != "") flush(); else if (!PEND) reset()
+    if (split(m, a, /[ ,]+/) >= 5) { US = kb(substr(a[3], 1, length(a[3]) - 2)); LI = kb(substr(a[5], 1, length(a[5]) - 2)) }
+    next
+  }
+  if (substr(m, 1, 12) == "kmem: usage ") { split(m, a, /[ ,]+/); KM = kb(substr(a[3], 1, length(a[3]) - 2)); next }
+  if (substr(m, 1, 24) == "Memory cgroup stats for ") {
+    r = substr(m, 25)
+    if (substr(r, length(r), 1) == ":") { INST = 1; next }
+    i = index(r, ": "); if (i == 0) next
+    n = split(substr(r, i + 2), a, " ")
+    for (k = 1; k <= n; k++) {
+      if (a[k] ~ /^cache:[0-9]+KB$/) CA = kb(CA / 1024 + substr(a[k], 7, length(a[k]) - 8))
+      else if (a[k] ~ /^rss:[0-9]+KB$/) RSS = kb(RSS / 1024 + substr(a[k], 5, length(a[k]) - 6))
+    }
+    next
+  }
+  if (substr(m, 1, 9) == "oom-kill:") {
+    if (PEND) flush()
+    n = split(substr(m, 10), a, ",")
+    ok = 0
+    for (k = 1; k <= n; k++) {
+      i = index(a[k], "="); key = substr(a[k], 1, i - 1); v = substr(a[k], i + 1)
+      if (key == "constraint") ok = (v == "CONSTRAINT_MEMCG")
+      else if (key == "oom_memcg") OCG = v; else if (key == "task_memcg") TCG = v
+      else if (key == "task") COMM = v; else if (key == "pid") PID = v
+    }
+    if (!ok) { reset(); next }
+    PEND = 1; PT = T
+    next
+  }
+  if (index(m, "Kill process ") > 0 && m ~ /Kill process [0-9]+ \(/) { if (PEND) proc(m); next }
+  if (index(m, "Killed process ") > 0 && m ~ /Killed process [0-9]+ \(/) {
+    if (PEND) { proc(m); if (PT == "") PT = T; flush() } else reset()
+    next
+  }
+}
+END {
+  flush()
+  n = NR; if (n == 1 && substr(FIRST, 1, 3) == "-- ") n = 0
+  print "oomlog\t" n "\t" KILLS "\t" OTHER
+  exit (n > 0 ? 0 : 3)
+}'
+
+# What a container runtime says -> "nm" records: container id, pod uid, namespace, pod name,
+# container name.  KIND: json (crictl ps -a -o json, ctr containers info: one record per
+# "id"/"ID" key), pods (crictl pods -o json: sandboxes, named POD) or docker (tab-separated
+# docker ps lines).  Only key/value pairs of strings are read, so pretty or compact JSON.
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+NAMES_AWK='
+function unj(s,   out, i, c) {
+  if (index(s, "\\") == 0) return s
+  out = ""
+  while ((i = index(s, "\\")) > 0) {
+    c = substr(s, i + 1, 1)
+    out = out substr(s, 1, i - 1) (c == "t" || c == "n" || c == "r" ? " " : c)
+    s = substr(s, i + 2)
+  }
+  return out s
+}
+function clean(s) { gsub(/[\t\n\r]/, " ", s); return s }
+function flush() {
+  if (id != "" && id !~ /[\t\n]/) {
+    cn = (("io.kubernetes.container.name" in lab) ? lab["io.kubernetes.container.name"] : "")
+    if (cn == "" && sandbox) cn = "POD"
+    print "nm\t" id "\t" clean(lab["io.kubernetes.pod.uid"]) "\t" clean(lab["io.kubernetes.pod.namespace"]) "\t" clean(lab["io.kubernetes.pod.name"]) "\t" clean(cn)
+  }
+  id = ""; sandbox = (kind == "pods"); split("", lab)
+}
+function pair(k, v) {
+  if (k == "id" || k == "ID") { flush(); id = v }
+  else if (k ~ /^io\.kubernetes\.(pod\.(name|namespace|uid)|container\.name)$/) { if (!(k in lab)) lab[k] = v }
+  else if (k == "io.cri-containerd.kind" && v == "sandbox") sandbox = 1
+}
+BEGIN { kind = ENVIRON["KIND"]; id = ""; sandbox = (kind == "pods"); split("", lab) }
+kind == "docker" {
+  n = split($0, f, "\t")
+  if (n >= 5 && f[1] != "") {
+    id = f[1]; split("", lab); sandbox = 0
+    lab["io.kubernetes.pod.uid"] = f[2]; lab["io.kubernetes.pod.namespace"] = f[3]
+    lab["io.kubernetes.pod.name"] = f[4]; lab["io.kubernetes.container.name"] = f[5]
+    flush()
+  }
+  next
+}
+{
+  s = $0
+  while (match(s, /"([^"\\]|\\.)*"[ \t]*:[ \t]*"([^"\\]|\\.)*"/)) {
+    pr = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+    match(pr, /^"([^"\\]|\\.)*"/)
+    k = unj(substr(pr, 2, RLENGTH - 2)); v = substr(pr, RLENGTH + 1)
+    sub(/^[ \t]*:[ \t]*"/, "", v)
+    pair(k, unj(substr(v, 1, length(v) - 1)))
+  }
+}
+END { flush() }'
 
 # Everything gathered -> checks, verdict and the report (human, json or brief on stdout,
 # Prometheus textfile to PROMTMP).  Exit code 0/1/2.
@@ -342,6 +595,21 @@ function short(s,   t) {
   return t
 }
 function fact(k) { return (k in F) ? F[k] : "" }
+# container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
+function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
+# names of cgroup row i from the runtime: RN namespace, RP pod name, RC container name ("" unknown)
+function names(i,   id) {
+  RN[i] = ""; RP[i] = ""; RC[i] = ""
+  if (U[i] in PNP) { RN[i] = PNS[U[i]]; RP[i] = PNP[U[i]] }
+  if (L[i] != "container") return
+  id = cid(C[i])
+  if (!(id in NMC)) return
+  RC[i] = NMC[id]
+  if (RP[i] == "" && NMP[id] != "") { RN[i] = NMS[id]; RP[i] = NMP[id] }
+}
+# the pod of row i for people: namespace/name when known, else its UID
+function podref(i) { return RP[i] == "" ? U[i] : (RN[i] == "" ? "" : RN[i] "/") RP[i] }
+function ctrref(i) { return RC[i] == "" ? short(C[i]) : RC[i] " (" short(C[i]) ")" }
 
 BEGIN {
   FS = "\t"
@@ -356,11 +624,17 @@ $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; next }
 $1 == "count" { NDIRS = $2; next }
 $1 == "cg" {
   n = ++NCG; L[n] = $2; Q[n] = $3; U[n] = dec($4); C[n] = dec($5); P[n] = dec($6)
-  US[n] = $7; RSSV[n] = $8; CA[n] = $9; KM[n] = $10; KX[n] = $11; KF[n] = $12; SI[n] = $13
+  US[n] = $7; RSSV[n] = $8; CA[n] = $9; KM[n] = $10; KX[n] = $11; KF[n] = $12; SI[n] = $13; LIM[n] = $14
   if (L[n] == "pod") POD[U[n]] = n
   next
 }
 $1 == "slab" { SLAB[$2] = $3; next }
+$1 == "oom" {
+  n = ++NOK; OT[n] = $2; OM[n] = dec($3); OTM[n] = dec($4); OL[n] = $5; OQ[n] = $6; OU[n] = dec($7); OC[n] = dec($8)
+  OUS[n] = $9; OLI[n] = $10; OKM[n] = $11; OKRSS[n] = $12; OKCA[n] = $13; OPID[n] = $14; OCM[n] = dec($15)
+  next
+}
+$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; next }
 $1 == "sample" {
   NS++
   if (num($5) && ($5 + 0 > SMAX + 0 || SMAXAT == "")) { SMAX = $5; SMAXAT = $2; SMAXP = dec($6) }
@@ -372,9 +646,15 @@ $1 == "bin" {
   next
 }
 $1 == "sum" { SUMS[tolower($2)] = $3; NSUMS++; next }
+$1 == "nm" {
+  if ($2 != "" && !($2 in NMC)) { NMU[$2] = $3; NMS[$2] = $4; NMP[$2] = $5; NMC[$2] = $6 }
+  if ($3 != "" && $5 != "" && !($3 in PNP)) { PNS[$3] = $4; PNP[$3] = $5 }
+  next
+}
 
 END {
   layout = fact("layout"); memver = fact("memver"); root = fact("memroot"); kernel = fact("kernel")
+  for (i = 1; i <= NCG; i++) names(i)
 
   nokmem = 0
   nw = split(fact("cmdline"), w, " ")
@@ -484,7 +764,7 @@ END {
     check("container-cgroups-kmem", t4, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
   } else {
     if (pnz > 0) {
-      s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " U[pmi] ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
+      s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
       if (kmemcause == "kernel") check("pod-cgroups-kmem", t3, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
       else if (pkub > 0) check("pod-cgroups-kmem", t3, "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
         (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), kubeletfix, "kubelet", 1)
@@ -500,7 +780,7 @@ END {
     }
     if (nc == 0) check("container-cgroups-kmem", t4, "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
     else if (cnz > 0) {
-      s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " short(C[cmi]) " of pod " U[cmi] ")"
+      s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
       if (kmemcause == "kernel") check("container-cgroups-kmem", t4, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
       else if (crt > 0) check("container-cgroups-kmem", t4, "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
         (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), runtimefix, "runtime", 1)
@@ -595,6 +875,61 @@ END {
     else check("kmem-stays-zero", t10, "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
   }
 
+  # ---- 11 oom-headroom: usage / limit (what the OOM killer compares) beside (rss + cache) / limit
+  t11 = "pods keep headroom below their limit as the OOM killer counts it"
+  kmemfix = (kall == 1 || memver == "v2") ? kernelfix : kubeletfix
+  kmemwho = (kall == 1 || memver == "v2") ? "kernel" : (percg ? "kubelet" : "")
+  nlim = 0; nhw = 0; hws = ""; hmax = -1; hmi = 0
+  for (i = 1; i <= NCG; i++) {
+    UR[i] = ""; DR[i] = ""
+    if (!num(LIM[i]) || !num(US[i]) || LIM[i] + 0 <= 0) continue
+    nlim++; UR[i] = US[i] / LIM[i]
+    if (num(RSSV[i]) && num(CA[i])) DR[i] = (RSSV[i] + CA[i]) / LIM[i]
+    if (UR[i] > hmax) { hmax = UR[i]; hmi = i }
+    if (UR[i] > 0.9 && DR[i] != "" && DR[i] < 0.75) {
+      HW[i] = 1
+      if (++nhw <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(RSSV[i] + CA[i]) "): HIDDEN " hb(hidden(i))
+    }
+  }
+  if (nhw > 5) hws = hws "; " (nhw - 5) " more"
+  if (nlim == 0) check("oom-headroom", t11, "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
+  else if (nhw > 0) check("oom-headroom", t11, "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above 90% of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below 75%" hws, kmemfix, kmemwho, 1)
+  else check("oom-headroom", t11, "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
+
+  # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
+  t12 = "no OOM kill of a pod was caused by kernel memory"
+  klsrc = fact("klsrc")
+  nkk = 0; kks = ""; NPO = 0
+  for (i = 1; i <= NOK; i++) {
+    OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
+    OKC[i] = (OSH[i] != "" && OSH[i] >= 0.10) ? 1 : 0
+    if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0 }
+    PKALL[OU[i]]++
+    if (!OKC[i]) continue
+    PKKM[OU[i]]++
+    if (++nkk <= 5) kks = kks "; " who(OU[i], OC[i]) (OT[i] != "" ? " at " OT[i] : "") ": kmem " hb(OKM[i]) " = " pct(OSH[i]) " of usage " hb(OUS[i]) \
+      " (limit " hb(OLI[i]) ", rss + cache " ((num(OKRSS[i]) && num(OKCA[i])) ? hb(OKRSS[i] + OKCA[i]) : "?") ")"
+  }
+  if (nkk > 5) kks = kks "; " (nkk - 5) " more (see oom_kills)"
+  if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
+  else {
+    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " NOK " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
+    if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" kks, kmemfix, kmemwho, 1)
+    else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
+    else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
+  }
+
+  # ---- 11 pod-names
+  t11 = "pods and containers by name"
+  npn = 0; ncn = 0
+  for (i = 1; i <= NCG; i++) { if (L[i] == "pod") { if (RP[i] != "") npn++ } else if (RC[i] != "") ncn++ }
+  src = fact("names_source")
+  if (fact("names_skipped") == 1) check("pod-names", t11, "INFO", "not asked: --proc-root reads a fixture, not this node (pass --runtime-endpoint unix:///PATH to ask its runtime)", "", "", 1)
+  else if (src != "") check("pod-names", t11, "INFO", "names from " src ": " npn " of " np " pod cgroups and " ncn " of " nc " container cgroups named" \
+    (fact("names_timeout") == 1 ? " (stopped after " fact("names_limit") " s: the rest by ID)" : ""), "", "", 1)
+  else check("pod-names", t11, "INFO", "no container runtime answered (" fact("names_why") "): pods are shown by UID", \
+    "run as root, or pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
+
   code = FAILS > 0 ? 1 : (UNKNOWNS > 0 ? 2 : 0)
   result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
   fmt = fact("format")
@@ -605,6 +940,14 @@ END {
   exit code
 }
 
+function pct(x) { return sprintf("%.2f%%", x * 100) }
+function ratio(x) { return x == "" ? "null" : sprintf("%.4f", x) }
+# "pod <uid>" or "pod <namespace>/<name>" when the names are known, and the container
+function who(uid, ctr,   s) {
+  s = ((uid in PODNAME) && PODNAME[uid] != "") ? "pod " PODNS[uid] "/" PODNAME[uid] : "pod " uid
+  if (ctr != "") s = s " container " (((uid SUBSEP ctr) in CTRNAME) && CTRNAME[uid, ctr] != "" ? CTRNAME[uid, ctr] : short(ctr))
+  return s
+}
 function hidden(i) {
   if (!num(US[i]) || !num(RSSV[i]) || !num(CA[i])) return ""
   return sprintf("%.0f", US[i] - (RSSV[i] + CA[i]))
@@ -631,8 +974,9 @@ function json(   i, k, nt, ta, tags) {
   print "  ],"
   print "  \"cgroups\": ["
   for (i = 1; i <= NCG; i++)
-    printf "    {\"level\": %s, \"qos\": %s, \"pod_uid\": %s, \"container\": %s, \"path\": %s, \"usage_bytes\": %s, \"total_rss_bytes\": %s, \"total_cache_bytes\": %s, \"kmem_usage_bytes\": %s, \"kmem_max_usage_bytes\": %s, \"kmem_failcnt\": %s, \"hidden_bytes\": %s, \"kmem_accounting\": %s}%s\n", \
-      js(L[i]), js(Q[i]), js(U[i]), jsn(C[i]), js(P[i]), jn(US[i]), jn(RSSV[i]), jn(CA[i]), jn(KM[i]), jn(KX[i]), jn(KF[i]), jn(hidden(i)), js(ACT[i]), (i < NCG ? "," : "")
+    printf "    {\"level\": %s, \"qos\": %s, \"pod_uid\": %s, \"container\": %s, \"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, \"path\": %s, \"usage_bytes\": %s, \"total_rss_bytes\": %s, \"total_cache_bytes\": %s, \"kmem_usage_bytes\": %s, \"kmem_max_usage_bytes\": %s, \"kmem_failcnt\": %s, \"hidden_bytes\": %s, \"kmem_accounting\": %s, \"limit_bytes\": %s, \"usage_limit_ratio\": %s, \"rss_cache_limit_ratio\": %s}%s\n", \
+      js(L[i]), js(Q[i]), js(U[i]), jsn(C[i]), jsn(RN[i]), jsn(RP[i]), jsn(RC[i]), js(P[i]), jn(US[i]), jn(RSSV[i]), jn(CA[i]), jn(KM[i]), jn(KX[i]), jn(KF[i]), jn(hidden(i)), js(ACT[i]), \
+      jn(LIM[i]), ratio(UR[i]), ratio(DR[i]), (i < NCG ? "," : "")
   print "  ],"
   print "  \"binaries\": ["
   for (i = 1; i <= NB; i++) {
@@ -644,9 +988,28 @@ function json(   i, k, nt, ta, tags) {
   print "  ],"
   printf "  \"memcgs\": {\"num_cgroups\": %s, \"directories\": %s, \"leaked\": %s, \"limit\": %d, \"compared\": %s},\n", \
     jn(numcg), jn(NDIRS), jn(leaked ""), LIMIT, (cmp ? "true" : "false")
-  printf "  \"samples\": {\"count\": %d, \"duration_seconds\": %s, \"interval_seconds\": %s, \"max_kmem_bytes\": %s, \"max_at\": %s, \"max_path\": %s, \"nonzero_samples\": %d}\n", \
+  printf "  \"samples\": {\"count\": %d, \"duration_seconds\": %s, \"interval_seconds\": %s, \"max_kmem_bytes\": %s, \"max_at\": %s, \"max_path\": %s, \"nonzero_samples\": %d},\n", \
     NS, jn(dur), jn(itv), jn(SMAX == "" ? "0" : SMAX), jsn(SMAX + 0 > 0 ? SMAXAT : ""), jsn(SMAX + 0 > 0 ? SMAXP : ""), SNZ
+  oomjson()
   print "}"
+}
+
+function oomjson(   i, u, c, rc) {
+  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s},\n", \
+    jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0))
+  print "  \"oom_kills\": ["
+  for (i = 1; i <= NOK; i++) {
+    u = OU[i]; c = OC[i]
+    rc = (num(OKRSS[i]) && num(OKCA[i])) ? sprintf("%.0f", OKRSS[i] + OKCA[i]) : ""
+    printf "    {\"time\": %s, \"memcg\": %s, \"task_memcg\": %s, \"level\": %s, \"qos\": %s, \"pod_uid\": %s, \"container\": %s, ", \
+      jsn(OT[i]), js(OM[i]), jsn(OTM[i]), js(OL[i]), js(OQ[i]), js(u), jsn(c)
+    printf "\"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, ", \
+      jsn((u in PODNS) ? PODNS[u] : ""), jsn((u in PODNAME) ? PODNAME[u] : ""), jsn(((u SUBSEP c) in CTRNAME) ? CTRNAME[u, c] : "")
+    printf "\"usage_bytes\": %s, \"limit_bytes\": %s, \"kmem_usage_bytes\": %s, \"rss_bytes\": %s, \"cache_bytes\": %s, \"hidden_bytes\": %s, \"kmem_share\": %s, \"kmem_caused\": %s, ", \
+      jn(OUS[i]), jn(OLI[i]), jn(OKM[i]), jn(OKRSS[i]), jn(OKCA[i]), jn((num(OUS[i]) && rc != "") ? sprintf("%.0f", OUS[i] - rc) : ""), ratio(OSH[i]), (OKC[i] ? "true" : "false")
+    printf "\"process\": {\"pid\": %s, \"name\": %s}}%s\n", jn(OPID[i]), jsn(OCM[i]), (i < NOK ? "," : "")
+  }
+  print "  ]"
 }
 
 function brief(   i) {
@@ -665,18 +1028,29 @@ function human(   i, k, n, shown, verbose) {
     if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", CRE[i]
   }
   n = 0
-  for (i = 1; i <= NCG; i++) if (verbose || (num(KM[i]) && KM[i] + 0 > 0) || (ACT[i] == "active" && kge != 1)) SHOW[++n] = i
+  for (i = 1; i <= NCG; i++) if (verbose || (num(KM[i]) && KM[i] + 0 > 0) || (ACT[i] == "active" && kge != 1) || HW[i]) SHOW[++n] = i
   if (n > 0) {
     printf "\n%s (%d of %d):\n", (verbose ? "Pod and container cgroups" : "Cgroups with kernel memory"), n, NCG
-    printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %s\n", "LEVEL", "QOS", "POD UID", "CONTAINER", "USAGE", "RSS", "CACHE", "KMEM", "KMEM MAX", "FAILCNT", "HIDDEN", "ACCOUNTING"
+    printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %10s  %8s  %9s  %s\n", "LEVEL", "QOS", "POD (NAMESPACE/NAME OR UID)", "CONTAINER", "USAGE", "RSS", "CACHE", "KMEM", "KMEM MAX", "FAILCNT", "HIDDEN", "LIMIT", "USE/LIM", "RSS+C/LIM", "ACCOUNTING"
     shown = 0
     for (k = 1; k <= n; k++) {
       i = SHOW[k]
       if (!verbose && ++shown > 20) { printf "... %d more (--verbose or --json lists all)\n", n - 20; break }
-      printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %s\n", L[i], Q[i], jesc(U[i]), (C[i] == "" ? "-" : jesc(short(C[i]))), \
-        hb(US[i]), hb(RSSV[i]), hb(CA[i]), hb(KM[i]), hb(KX[i]), (num(KF[i]) ? KF[i] : "-"), hb(hidden(i)), ACT[i]
+      printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %10s  %8s  %9s  %s\n", L[i], Q[i], jesc(podref(i)), (RC[i] != "" ? jesc(RC[i]) : (C[i] == "" ? "-" : jesc(short(C[i])))), \
+        hb(US[i]), hb(RSSV[i]), hb(CA[i]), hb(KM[i]), hb(KX[i]), (num(KF[i]) ? KF[i] : "-"), hb(hidden(i)), hb(LIM[i]), \
+        (UR[i] == "" ? "-" : pct(UR[i])), (DR[i] == "" ? "-" : pct(DR[i])), ACT[i]
     }
     print "HIDDEN = usage - (rss + cache): memory the OOM killer counts but rss/cache dashboards miss"
+    print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
+  }
+  if (NOK > 0) {
+    printf "\nOOM kills in %s (%d):\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK
+    for (k = 1; k <= NOK; k++) {
+      if (!verbose && k > 20) { printf "... %d more (--verbose or --json lists all)\n", NOK - 20; break }
+      printf "%s  %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
+        (OT[k] == "" ? "(no time)" : OT[k]), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
+        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(OKRSS[k] + OKCA[k]) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OKC[k] ? "  <- kernel memory" : "")
+    }
   }
   printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
 }
@@ -717,6 +1091,14 @@ function prom(f,   i, lb, m) {
     pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
     print "kmem_build_memcgs_leaked " leaked > f
   }
+  m["kmem_build_cgroup_limit_bytes"] = "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited"
+  pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
+  if (fact("klsrc") != "") {
+    pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log")
+    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total{pod_uid=\"" pesc(PORD[i]) "\"} " PKALL[PORD[i]] > f
+    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= 10% of usage (kmem made the kill)")
+    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total{pod_uid=\"" pesc(PORD[i]) "\"} " PKKM[PORD[i]] > f
+  }
   if (dur != "") {
     pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
     print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? SMAX : 0) > f
@@ -729,7 +1111,7 @@ function pser(f, name, m, what,   i, v, lb) {
   for (i = 1; i <= NCG; i++) {
     if (what == "US") v = US[i]; else if (what == "RSSV") v = RSSV[i]; else if (what == "CA") v = CA[i]
     else if (what == "KM") v = KM[i]; else if (what == "KX") v = KX[i]; else if (what == "KF") v = KF[i]
-    else if (what == "HID") v = hidden(i)
+    else if (what == "HID") v = hidden(i); else if (what == "LIM") v = LIM[i]
     else v = (ACT[i] == "active" ? "1" : (ACT[i] == "inactive" ? "0" : ""))
     if (!num(v)) continue
     lb = "{level=\"" L[i] "\",qos=\"" Q[i] "\",pod_uid=\"" pesc(U[i]) "\",container=\"" pesc(C[i]) "\"}"
@@ -753,6 +1135,10 @@ runtimes=""
 checksums=""
 expects=""
 nobinaries=0
+kernellog=""
+kernellog_off=0
+rtendpoint=""
+rtlimit=10
 
 while [ $# -gt 0 ]; do
   opt=$1
@@ -766,7 +1152,7 @@ while [ $# -gt 0 ]; do
       ;;
   esac
   case $opt in
-    --prometheus | --duration | --interval | --kubelet | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root)
+    --prometheus | --duration | --interval | --kubelet | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
       [ $# -ge 2 ] || die_usage "$opt needs a value"
       val=$2
       shift 2
@@ -809,6 +1195,23 @@ while [ $# -gt 0 ]; do
     --proc-root)
       procroot=$val
       procroot_set=1
+      ;;
+    --kernel-log)
+      if [ ! -r "$val" ] || [ -d "$val" ]; then die_usage "cannot read --kernel-log file '$val'"; fi
+      kernellog=$val
+      ;;
+    --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
+    --runtime-endpoint)
+      case $val in
+        unix:///*) rtendpoint=${val#unix://} ;;
+        /*) rtendpoint=$val ;;
+        *) die_usage "bad --runtime-endpoint '$val' (use unix:///PATH)" ;;
+      esac
+      ;;
+    --runtime-timeout)
+      to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m)"
+      [ "$SECS" -ge 1 ] || die_usage "--runtime-timeout must be at least 1s"
+      rtlimit=$SECS
       ;;
     -h | --help)
       usage
@@ -1105,9 +1508,199 @@ if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
   done <"$tmp/slabcands" >"$tmp/slab"
 fi
 
+# ---------------------------------------------------------------------------
+# pod and container names from the container runtime: read-only, once, time-limited
+# ---------------------------------------------------------------------------
+: >"$tmp/names"
+limiter=""
+# Runs "$@" with stdout to $tmp/rt.out and stderr to $tmp/rt.err for at most $rtlimit
+# seconds; returns 124 when it had to be stopped.
+limited() {
+  if [ -z "$limiter" ]; then
+    if timeout 5 true >/dev/null 2>&1 </dev/null; then
+      limiter=timeout
+    elif timeout -t 5 true >/dev/null 2>&1 </dev/null; then
+      limiter=timeout-t
+    else
+      limiter=watchdog
+    fi
+  fi
+  case $limiter in
+    timeout) timeout "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
+    timeout-t) timeout -t "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
+    *)
+      "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null &
+      _pid=$!
+      (
+        sleep "$rtlimit"
+        kill "$_pid"
+      ) >/dev/null 2>&1 </dev/null &
+      _wd=$!
+      wait "$_pid"
+      _rc=$?
+      kill "$_wd" 2>/dev/null
+      if [ "$_rc" -eq 143 ]; then return 124; fi
+      return "$_rc"
+      ;;
+  esac
+  _rc=$?
+  if [ "$_rc" -eq 143 ] || [ "$_rc" -eq 137 ]; then return 124; fi
+  return "$_rc"
+}
+rt_why=""
+rt_note() { # $1: tool, $2: socket, $3: exit code of the attempt
+  if [ "$3" -eq 124 ]; then
+    _m="no answer within $rtlimit s"
+  else
+    _m=$(first_line "$tmp/rt.err")
+    [ -n "$_m" ] || _m="exit $3"
+  fi
+  rt_why="$rt_why; $1 at unix://$2: $_m"
+}
+rt_parse() { # $1: KIND for NAMES_AWK
+  KIND=$1 awk "$NAMES_AWK" "$tmp/rt.out" >>"$tmp/names" 2>/dev/null
+}
+# One runtime CLI on one socket; 0 when it answered, 124 when it hung (give up on the socket).
+rt_ask() { # $1: crictl|ctr|docker, $2: socket path
+  command -v "$1" >/dev/null 2>&1 || return 1
+  case $1 in
+    crictl)
+      limited crictl --runtime-endpoint "unix://$2" pods -o json
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note crictl "$2" "$_r"
+        return "$_r"
+      fi
+      rt_parse pods
+      limited crictl --runtime-endpoint "unix://$2" ps -a -o json
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note crictl "$2" "$_r"
+        return "$_r"
+      fi
+      rt_parse json
+      ;;
+    ctr)
+      limited ctr --address "$2" -n k8s.io containers list -q
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note ctr "$2" "$_r"
+        return "$_r"
+      fi
+      # containers that have a cgroup here: ctr prints labels one container at a time
+      _ids=$(awk -F "$TAB" 'FNR == NR { have[$0] = 1; next }
+        $1 == "cg" && $2 == "container" {
+          id = $5; if (id ~ /\.scope$/) { sub(/\.scope$/, "", id); sub(/^.*-/, "", id) }
+          if ((id in have) && id ~ /^[0-9A-Za-z_.-]+$/ && !(id in seen)) { seen[id] = 1; print id }
+        }' "$tmp/rt.out" "$tmp/scan" 2>/dev/null)
+      if [ -n "$_ids" ]; then
+        # shellcheck disable=SC2086,SC2016 # ids split on purpose (no blanks); $1/$@ are sh -c's
+        limited sh -c 'a=$1; shift; for i in "$@"; do ctr --address "$a" -n k8s.io containers info "$i"; done' sh "$2" $_ids
+        _r=$?
+        if [ "$_r" -eq 124 ]; then rt_timeout=1; fi
+        rt_parse json
+      fi
+      ;;
+    docker)
+      limited docker -H "unix://$2" ps -a --no-trunc --format "{{.ID}}$TAB{{.Label \"io.kubernetes.pod.uid\"}}$TAB{{.Label \"io.kubernetes.pod.namespace\"}}$TAB{{.Label \"io.kubernetes.pod.name\"}}$TAB{{.Label \"io.kubernetes.container.name\"}}"
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note docker "$2" "$_r"
+        return "$_r"
+      fi
+      rt_parse docker
+      ;;
+  esac
+  case $1 in
+    ctr) rt_source="containerd (ctr)" ;;
+    crictl) rt_source="CRI (crictl)" ;;
+    *) rt_source=$1 ;;
+  esac
+  rt_source="$rt_source at unix://$2"
+  return 0
+}
+rt_source=""
+rt_timeout=""
+if [ -n "$rtendpoint" ]; then
+  if [ ! -S "$rtendpoint" ]; then
+    rt_why="; no socket at unix://$rtendpoint"
+  else
+    for _t in crictl ctr docker; do
+      rt_ask "$_t" "$rtendpoint"
+      case $? in 0 | 124) break ;; esac
+    done
+    if [ -z "$rt_source" ] && [ -z "$rt_why" ]; then rt_why="; no crictl, ctr or docker on PATH to ask unix://$rtendpoint"; fi
+  fi
+elif [ "$procroot_set" = 1 ]; then
+  fact names_skipped 1
+else
+  _any=""
+  for _s in /run/containerd/containerd.sock /run/k3s/containerd/containerd.sock /var/run/crio/crio.sock \
+    /var/run/cri-dockerd.sock /var/run/docker.sock; do
+    [ -S "$_s" ] || continue
+    _any=1
+    case $_s in
+      */containerd.sock) _tools="crictl ctr" ;;
+      */docker.sock) _tools=docker ;;
+      *) _tools=crictl ;;
+    esac
+    for _t in $_tools; do
+      rt_ask "$_t" "$_s"
+      case $? in 0 | 124) break ;; esac
+    done
+    [ -z "$rt_source" ] || break
+  done
+  if [ -z "$_any" ]; then
+    rt_why="; no container runtime socket (/run/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock, /var/run/docker.sock)"
+  elif [ -z "$rt_source" ] && [ -z "$rt_why" ]; then
+    rt_why="; no crictl, ctr or docker on PATH to ask the runtime"
+  fi
+fi
+fact names_source "$rt_source"
+fact names_why "${rt_why#; }"
+fact names_timeout "$rt_timeout"
+fact names_limit "$rtlimit"
+
+# ---------------------------------------------------------------------------
+# kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
+# ---------------------------------------------------------------------------
+btime=""
+if [ -r "$procroot/stat" ]; then
+  while read -r _k _v; do
+    if [ "$_k" = btime ]; then btime=$_v; fi
+  done <"$procroot/stat"
+fi
+_ym=$(date +'%Y %m' </dev/null)
+oomlog() { # stdin: the log
+  BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } awk "$OOM_AWK" >"$tmp/oom"
+}
+klsrc="" klpath="" klwhy=""
+if [ "$kernellog_off" = 1 ]; then
+  klwhy="--no-kernel-log"
+elif [ -n "$kernellog" ]; then
+  oomlog <"$kernellog"
+  klsrc=file klpath=$kernellog
+elif [ "$procroot_set" = 1 ]; then
+  klwhy="--proc-root names another /proc, so this machine's log would be the wrong one"
+else
+  if command -v dmesg >/dev/null 2>&1 && dmesg 2>/dev/null </dev/null | oomlog; then
+    klsrc=dmesg
+  elif command -v journalctl >/dev/null 2>&1 && journalctl -k -q -o short-iso --no-pager 2>/dev/null </dev/null | oomlog; then
+    klsrc="journalctl -k"
+  elif [ -r /var/log/messages ] && [ ! -d /var/log/messages ] && oomlog </var/log/messages; then
+    klsrc=file klpath=/var/log/messages
+  else
+    klwhy="none readable (dmesg, journalctl -k, /var/log/messages); run as root"
+  fi
+fi
+[ -n "$klsrc" ] || : >"$tmp/oom"
+fact klsrc "$klsrc"
+fact klpath "$klpath"
+fact klwhy "$klwhy"
+
 fact timestamp "$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)"
 fact epoch "$(date +%s </dev/null)"
-awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples"
+awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples" "$tmp/names" "$tmp/oom"
 code=$?
 case $code in 0 | 1 | 2) ;; *) code=2 ;; esac
 if [ -n "$promtmp" ]; then
