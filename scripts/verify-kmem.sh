@@ -36,8 +36,13 @@
 #   --checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
 #   --expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
 #   --cgroup-root DIR      memory cgroup hierarchy to scan (default: from mountinfo)
-#   --proc-root DIR        read self/mountinfo, cgroups, cmdline, sys/kernel/{osrelease,
+#   --proc-root DIR        read self/mountinfo, cgroups, cmdline, stat, sys/kernel/{osrelease,
 #                          hostname} under DIR instead of /proc (test fixtures)
+#   --kernel-log FILE      kernel log to read OOM kills from: /var/log/messages (EL7), a
+#                          `journalctl -k` export, a dmesg dump (default: the output of
+#                          dmesg, else `journalctl -k`, else /var/log/messages, the first
+#                          with lines; not read with --proc-root unless given)
+#   --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
 #   --help | --version
 #
 # CHECKS (id: what)
@@ -52,6 +57,12 @@
 #   leaked-memcgs          /proc/cgroups num_cgroups vs directories; limit 65535
 #   kmem-stays-zero        with --duration: every sample reads 0
 #   pod-names              where pod/container names came from (INFO), or why UIDs only
+#   oom-headroom           WARN when a pod/container cgroup is above 90% of its limit as
+#                          the OOM killer counts (usage / limit) while rss + cache, what
+#                          dashboards show, is below 75% of it: HIDDEN (kmem) fills the rest
+#   oom-kills-kmem         memcg OOM kills of pod/container cgroups in the kernel log: FAIL
+#                          when one had kernel memory >= 10% of usage (kmem made the kill);
+#                          kills without kmem are listed (INFO), not blamed
 #   Status: PASS, FAIL, WARN or INFO.  A kernel that charges kmem by itself (v1,
 #   kernel >= 4.6, no cgroup.memory=nokmem) is reported as the cause, never the kubelet.
 #   The zero assertion decides: kmem > 0 in a pod/container cgroup exits 1 whatever the
@@ -81,7 +92,24 @@
 #   accounting_active {level,qos,pod_uid,container}; kmem_build_check_status{check,
 #   status}; kmem_build_memcgs, kmem_build_memcg_directories, kmem_build_memcgs_leaked,
 #   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
-#   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds.
+#   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds,
+#   kmem_build_cgroup_limit_bytes, kmem_build_oom_kills_total{pod_uid} and
+#   kmem_build_oom_kills_kmem_total{pod_uid} (kills in the log read; kmem-caused ones).
+#
+# KERNEL LOG (one awk, one streaming pass; lines of other programs are skipped)
+#   Line prefixes understood: syslog "Mon dd hh:mm:ss host kernel: " (the year is taken
+#   as the latest one not in the future; the time is the node's local time, no offset),
+#   ISO 8601 "2026-11-30T04:02:31+0000 host kernel: " (journalctl -o short-iso, rsyslog),
+#   dmesg "[  407.663884] " (seconds since boot + btime of <proc>/stat = UTC time),
+#   dmesg -T "[Mon Nov 30 04:02:31 2026] ", kmsg "<4>".  Report formats (kernel 3.10 and
+#   >= 4.19): "Task in A killed as a result of limit of B" / "oom-kill:constraint=
+#   CONSTRAINT_MEMCG,...,oom_memcg=B,task_memcg=A,task=COMM,pid=PID", "memory: usage
+#   NkB, limit NkB", "kmem: usage NkB", "Memory cgroup stats for B: cache:NKB rss:NKB"
+#   (one line per memcg, summed) or one "key N" per line (total_rss/total_cache, rss/
+#   cache, v2 anon/file/kernel), "Killed process PID (COMM)".  B is the memcg whose limit
+#   was hit: a kill counts when B is a pod or container cgroup (anywhere in the path).
+#   A report cut before "Task in"/"oom-kill:" is not counted; one cut after it is, with
+#   null for what it lacks.
 #
 # EXIT CODES (node-problem-detector plugin convention)
 #   0  OK: no check FAILed and every check could tell
@@ -111,7 +139,18 @@
 #         [..]|null, sha256|null, checksum_match (name)|null;
 #   memcgs: num_cgroups, directories, leaked, limit 65535, compared (bool);
 #   samples: count, duration_seconds, interval_seconds, max_kmem_bytes, max_at,
-#         max_path, nonzero_samples.
+#         max_path, nonzero_samples;
+#   cgroups[] also: limit_bytes (memory.limit_in_bytes, v2 memory.max; null when
+#         unlimited), usage_limit_ratio, rss_cache_limit_ratio (4 decimals, null without
+#         a limit);
+#   kernel_log: source "dmesg"|"journalctl -k"|"file"|null (not read), path, lines,
+#         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container);
+#   oom_kills[]: time (ISO 8601; "Z" when converted from dmesg, no offset for syslog
+#         local time; null when the log has none), memcg (the one whose limit was hit),
+#         task_memcg, level, qos, pod_uid, container, pod_namespace, pod_name,
+#         container_name (null when unknown), usage_bytes, limit_bytes, kmem_usage_bytes,
+#         rss_bytes, cache_bytes, hidden_bytes, kmem_share (kmem / usage), kmem_caused
+#         (share >= 0.10), process {pid, name}.
 # =============================================================================
 LC_ALL=C
 export LC_ALL
@@ -125,7 +164,7 @@ usage() {
 usage: sh verify-kmem.sh [--json|--brief] [--verbose] [--prometheus FILE]
                          [--duration D [--interval D]] [--kubelet PATH] [--runtime PATH]...
                          [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
-                         [--cgroup-root DIR] [--proc-root DIR]
+                         [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
                          [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
 Checks that pod and container memory cgroups charge no kernel memory (kmem).
 Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
