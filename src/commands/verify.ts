@@ -39,6 +39,8 @@ interface VerifyOpts {
   checksums?: string;
   cgroupRoot?: string;
   procRoot?: string;
+  runtimeEndpoint?: string;
+  runtimeTimeout?: string;
   script?: string;
   identity?: string;
   port?: string;
@@ -87,6 +89,11 @@ export function registerVerify(program: Command): void {
     .option("--checksums <file>", "SHA256SUMS of a kmem-build build: the node's kubelet must be listed")
     .option("--cgroup-root <dir>", "memory cgroup hierarchy to scan on the node (default: from mountinfo)")
     .option("--proc-root <dir>", "read /proc files under DIR on the node (test fixtures)")
+    .option(
+      "--runtime-endpoint <unix:///path>",
+      "container runtime socket on the node to read pod and container names from (as crictl's flag; default: the usual containerd, CRI-O, docker sockets)",
+    )
+    .option("--runtime-timeout <s>", "time limit for asking the runtime on the node (default 10)")
     .option("--script <file>", "verify script to run (default: the bundled scripts/verify-kmem.sh)")
     .option("--identity <file>", "ssh private key (ssh -i)")
     .option("--port <n>", "ssh port for every host (ssh -p)")
@@ -118,6 +125,9 @@ Verify exit codes (node-problem-detector convention): 0 OK, 1 a problem was foun
 async function verify(o: VerifyOpts): Promise<number> {
   if (o.json && o.brief) throw new UsageError("choose one of --json and --brief");
   if (o.duration !== undefined) durationSeconds(o.duration, "--duration");
+  if (o.runtimeTimeout !== undefined) durationSeconds(o.runtimeTimeout, "--runtime-timeout");
+  if (o.runtimeEndpoint !== undefined && !/^unix:\/\/\//.test(o.runtimeEndpoint))
+    throw new UsageError(`bad --runtime-endpoint "${o.runtimeEndpoint}" (use unix:///PATH)`);
   if (o.interval !== undefined) {
     if (o.duration === undefined) throw new UsageError("--interval needs --duration");
     durationSeconds(o.interval, "--interval");
@@ -133,6 +143,8 @@ async function verify(o: VerifyOpts): Promise<number> {
     binaries: o.binaries,
     cgroupRoot: o.cgroupRoot,
     procRoot: o.procRoot,
+    runtimeEndpoint: o.runtimeEndpoint,
+    runtimeTimeout: o.runtimeTimeout,
     prometheus: o.prometheus,
     verbose: o.verbose,
     expectSha256: [],

@@ -20,6 +20,13 @@ function table(rows: string[][]): string {
     .join("\n");
 }
 
+/** "pod shop/web-0", "container app of pod shop/web-0"; the UID or directory name when not named. */
+export function cgroupName(c: CgroupRow): string {
+  const pod = c.pod_name ? (c.pod_namespace ? `${c.pod_namespace}/` : "") + c.pod_name : c.pod_uid;
+  if (c.level === "pod") return `pod ${pod}`;
+  return `container ${c.container_name ?? c.container ?? "?"} of pod ${pod}`;
+}
+
 function kmemCgroups(rows: CgroupRow[]): CgroupRow[] {
   return rows.filter((r) => (r.kmem_usage_bytes ?? 0) > 0);
 }
@@ -79,7 +86,7 @@ export function renderFleet(f: FleetReport, verbose = false): string {
     const charged = kmemCgroups(h.report!.cgroups);
     for (const c of charged.slice(0, verbose ? charged.length : 5)) {
       out.push(
-        `  kmem ${humanBytes(c.kmem_usage_bytes)} (hidden ${humanBytes(c.hidden_bytes)}) in ${c.level} ${c.path}`,
+        `  kmem ${humanBytes(c.kmem_usage_bytes)} (hidden ${humanBytes(c.hidden_bytes)}) in ${cgroupName(c)} (${c.path})`,
       );
     }
     if (!verbose && charged.length > 5)

@@ -17,6 +17,7 @@ export const CHECK_IDS = [
   "runtime-binaries",
   "leaked-memcgs",
   "kmem-stays-zero",
+  "pod-names",
 ] as const;
 
 export interface Check {
@@ -35,6 +36,11 @@ export interface CgroupRow {
   qos: string;
   pod_uid: string;
   container: string | null;
+  /** Read on the node from the container runtime's labels; null when unknown. */
+  pod_namespace: string | null;
+  pod_name: string | null;
+  /** null on pod rows and when unknown; "POD" for the pod sandbox. */
+  container_name: string | null;
   path: string;
   usage_bytes: number | null;
   total_rss_bytes: number | null;

@@ -19,6 +19,10 @@ export interface ScriptPassthrough {
   procRoot?: string;
   prometheus?: string;
   verbose?: boolean;
+  /** Container runtime socket for pod/container names (unix:///PATH, as crictl's flag). */
+  runtimeEndpoint?: string;
+  /** Seconds the script may spend asking the runtime. */
+  runtimeTimeout?: string;
   /** `hex:name` pairs from --checksums, sent as --expect-sha256 (the file stays on this machine). */
   expectSha256: string[];
 }
@@ -42,6 +46,8 @@ export function scriptArgs(p: ScriptPassthrough): string[] {
   if (p.prometheus) a.push("--prometheus", p.prometheus);
   if (p.verbose) a.push("--verbose");
   for (const e of p.expectSha256) a.push("--expect-sha256", e);
+  if (p.runtimeEndpoint) a.push("--runtime-endpoint", p.runtimeEndpoint);
+  if (p.runtimeTimeout !== undefined) a.push("--runtime-timeout", p.runtimeTimeout);
   return a;
 }
 
