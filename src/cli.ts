@@ -8,6 +8,7 @@ import { registerRecipes } from "./commands/recipes.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerRepo } from "./commands/repo.js";
 import { registerReleases } from "./commands/releases.js";
+import { registerManifests } from "./commands/manifests.js";
 
 const EXIT_HELP = `
 Exit codes:
@@ -31,6 +32,7 @@ export function makeProgram(): Command {
   registerVerify(program);
   registerRepo(program);
   registerReleases(program);
+  registerManifests(program);
   for (const c of program.commands) c.exitOverride().addHelpText("after", EXIT_HELP);
   return program;
 }

@@ -1,0 +1,192 @@
+/**
+ * `kmem-build manifests`: writes ready-to-apply Kubernetes files that run verify-kmem.sh on every
+ * node continuously (DaemonSet + ConfigMap), a PrometheusRule, and the node-problem-detector wiring.
+ * The output directory appears whole or not at all: files are written to a hidden sibling
+ * directory and renamed into place.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, posix, resolve } from "node:path";
+import type { Command } from "commander";
+import { BuildError, UsageError } from "../errors.js";
+import { APP, generateManifests, durationText, type ManifestOptions } from "../manifests/generate.js";
+import { bundledScriptPath, durationSeconds } from "../verify/script-args.js";
+import { interruptSignal } from "../signals.js";
+import { TOOL_VERSION } from "../version.js";
+
+/**
+ * The default image: the official busybox image, named without a registry host, so the container
+ * runtime resolves it through its own configuration (Docker Hub, or the mirror the nodes use).
+ * The manifests need nothing from it but POSIX sh, awk and the usual utilities; pass --image with
+ * any image from your own registry that has them (busybox, alpine, a distro base image).
+ */
+export const DEFAULT_IMAGE = "busybox:1.36";
+export const DEFAULT_TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
+const MARKER = ".kmem-build-manifests";
+
+interface ManifestFlags {
+  out: string;
+  image: string;
+  namespace: string;
+  interval: string;
+  textfileDir: string;
+  kubelet: string;
+  runtime?: string[];
+  kernelLog?: string;
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+function hostPath(value: string, flag: string): string {
+  if (!value.startsWith("/"))
+    throw new UsageError(`${flag} must be an absolute path on the nodes, not "${value}"`);
+  if (value.split("/").includes("..") || /[\s"'\\]/.test(value))
+    throw new UsageError(`${flag} "${value}" must not contain "..", quotes, backslashes or spaces`);
+  const p = posix.normalize(value).replace(/\/+$/, "") || "/";
+  return p;
+}
+
+export function parseManifestOptions(f: ManifestFlags): ManifestOptions {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(f.namespace))
+    throw new UsageError(
+      `--namespace "${f.namespace}" is not a Kubernetes namespace name`,
+      "lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit",
+    );
+  if (!/^[^\s"'\\]+$/.test(f.image)) throw new UsageError(`--image "${f.image}" is not an image reference`);
+  const intervalSeconds = durationSeconds(f.interval, "--interval");
+  if (intervalSeconds < 10 || intervalSeconds > 86400)
+    throw new UsageError(`--interval must be between 10s and 24h, got "${f.interval}"`);
+  const textfileDir = hostPath(f.textfileDir, "--textfile-dir");
+  for (const bad of ["/sys", "/proc", "/dev"])
+    if (textfileDir === "/" || textfileDir === bad || textfileDir.startsWith(`${bad}/`))
+      throw new UsageError(
+        `--textfile-dir must be a directory for node_exporter's textfile collector, not ${textfileDir}`,
+      );
+  const runtimes = (f.runtime?.length ? f.runtime : ["/usr/bin/runc"]).map((r) => hostPath(r, "--runtime"));
+  const kubelet = hostPath(f.kubelet, "--kubelet");
+  for (const [flag, p] of [["--kubelet", kubelet], ...runtimes.map((r) => ["--runtime", r])] as const)
+    if (posix.dirname(p) === "/")
+      throw new UsageError(`${flag} ${p}: a binary directly in / cannot be mounted on its own`);
+  return {
+    image: f.image,
+    namespace: f.namespace,
+    intervalSeconds,
+    textfileDir,
+    kubelet,
+    runtimes,
+    kernelLog: f.kernelLog !== undefined ? hostPath(f.kernelLog, "--kernel-log") : undefined,
+  };
+}
+
+/** Writes `files` to `out` whole: staged in a hidden sibling, then renamed; an earlier output is replaced. */
+async function writeAtomically(out: string, files: { path: string; content: string }[]): Promise<void> {
+  if (existsSync(out)) {
+    const entries = await readdir(out).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`--out ${out} exists and is not a readable directory (${err.code})`);
+    });
+    if (entries.length > 0 && !entries.includes(MARKER))
+      throw new UsageError(
+        `--out ${out} exists and holds files kmem-build manifests did not write`,
+        "give a new or empty directory (an earlier output of kmem-build manifests is replaced)",
+      );
+  }
+  const parent = dirname(out);
+  await mkdir(parent, { recursive: true }).catch((err: Error) => {
+    throw new BuildError(`cannot create ${parent}: ${err.message}`);
+  });
+  const tag = `${process.pid}-${randomBytes(3).toString("hex")}`;
+  const stage = join(parent, `.${basename(out)}.partial-${tag}`);
+  const old = join(parent, `.${basename(out)}.old-${tag}`);
+  const { signal, dispose } = interruptSignal();
+  try {
+    for (const f of files) {
+      const target = join(stage, f.path);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, f.content);
+      if (signal.aborted) throw signal.reason;
+    }
+    await writeFile(join(stage, MARKER), `written by kmem-build ${TOOL_VERSION} (kmem-build manifests)\n`);
+    if (signal.aborted) throw signal.reason;
+    const replacing = existsSync(out);
+    if (replacing) await rename(out, old);
+    try {
+      await rename(stage, out);
+    } catch (err) {
+      if (replacing) await rename(old, out);
+      throw err;
+    }
+    if (replacing) await rm(old, { recursive: true, force: true });
+  } catch (err) {
+    if (err instanceof UsageError || (err as Error).name === "InterruptedError") throw err;
+    throw new BuildError(
+      `cannot write the manifests to ${out}: ${(err as Error).message}`,
+      "nothing was written",
+    );
+  } finally {
+    dispose();
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+export function registerManifests(program: Command): void {
+  program
+    .command("manifests")
+    .description(
+      "Write Kubernetes manifests that run verify-kmem.sh on every node continuously (DaemonSet, PrometheusRule, node-problem-detector plugin)",
+    )
+    .requiredOption("--out <dir>", "output directory (written whole, or not at all)")
+    .option(
+      "--image <ref>",
+      "any image with POSIX sh and awk (busybox is enough); the default names Docker Hub's busybox without a registry host, so nodes resolve it through their own mirror configuration: pass your registry's copy",
+      DEFAULT_IMAGE,
+    )
+    .option(
+      "--namespace <ns>",
+      "namespace of the DaemonSet, ConfigMap and PrometheusRule (node-problem-detector must run there to mount the plugin)",
+      "kube-system",
+    )
+    .option("--interval <d>", "time between checks on each node (10s … 24h)", "5m")
+    .option(
+      "--textfile-dir <path>",
+      "node_exporter textfile collector directory on the nodes",
+      DEFAULT_TEXTFILE_DIR,
+    )
+    .option("--kubelet <path>", "kubelet binary on the nodes (mounted read-only)", "/usr/bin/kubelet")
+    .option(
+      "--runtime <path>",
+      "runc binary of the container runtime on the nodes (repeatable; default /usr/bin/runc)",
+      collect,
+    )
+    .option(
+      "--kernel-log <path>",
+      "kernel log file on the nodes for the OOM-kill check, e.g. /var/log/messages (mounted read-only)",
+    )
+    .addHelpText(
+      "after",
+      `
+Writes:
+  00-namespace.yaml            (only for a namespace other than default, kube-system, kube-public)
+  10-configmap.yaml            verify-kmem.sh, its loop, the node-problem-detector plugin and monitor config
+  20-daemonset.yaml            ${APP}: every node, read-only host mounts, no capabilities
+  prometheus/prometheusrule.yaml           alerts (needs the Prometheus Operator CRD)
+  node-problem-detector/kmem-build-monitor.json   custom-plugin monitor (node condition KernelMemoryAccounting)
+  node-problem-detector/daemonset-patch.json      JSON patch that wires it into a node-problem-detector DaemonSet
+Then: kubectl apply -f DIR; kubectl apply -f DIR/prometheus (with the operator);
+      kubectl -n NS patch daemonset node-problem-detector --type json --patch-file DIR/node-problem-detector/daemonset-patch.json`,
+    )
+    .action(async (flags: ManifestFlags) => {
+      const o = parseManifestOptions(flags);
+      const out = resolve(flags.out);
+      const script = await readFile(bundledScriptPath(), "utf8");
+      if (o.kernelLog && !script.includes("--kernel-log"))
+        throw new UsageError("--kernel-log: the bundled verify-kmem.sh has no --kernel-log option");
+      const files = await generateManifests(o, script);
+      await writeAtomically(out, files);
+      process.stdout.write(
+        `manifests: wrote ${files.length} files to ${out} (namespace ${o.namespace}, image ${o.image}, every ${durationText(o.intervalSeconds)})\n` +
+          files.map((f) => `  ${f.path}\n`).join("") +
+          `next: kubectl apply -f ${out}\n`,
+      );
+    });
+}

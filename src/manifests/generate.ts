@@ -1,0 +1,295 @@
+/**
+ * The Kubernetes side of the node check: a DaemonSet that runs scripts/verify-kmem.sh on every
+ * node on an interval, the ConfigMap that carries the script (and the node-problem-detector
+ * plugin), a PrometheusRule on the metrics it writes, and the node-problem-detector wiring.
+ *
+ * Everything here is a pure function of the options and the script text, so the fast suite can
+ * validate exactly what `kmem-build manifests` writes.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { dirname, join, posix } from "node:path";
+import { stringify } from "yaml";
+import { renderTemplate, TEMPLATES_DIR } from "../package/template.js";
+import { TOOL_VERSION } from "../version.js";
+
+export const APP = "kmem-build-verify";
+/** The ConfigMap's mount point, in the DaemonSet and (by the patch) in node-problem-detector. */
+export const CONFIG_DIR = "/etc/kmem-build";
+export const TEXTFILE_NAME = "kmem-build.prom";
+export const NPD_CONDITION = "KernelMemoryAccounting";
+/** node-problem-detector's own default, kept: a node condition message stays short. */
+export const NPD_MAX_OUTPUT = 80;
+export const NPD_TIMEOUT_SECONDS = 10;
+/** Host paths mounted into the pod (read-only) and where they appear there. */
+const HOST_PROC = "/host/proc";
+const CGROUP_FS = "/sys/fs/cgroup";
+
+export interface ManifestOptions {
+  image: string;
+  namespace: string;
+  intervalSeconds: number;
+  textfileDir: string;
+  /** kubelet binary on the nodes. */
+  kubelet: string;
+  /** runc binaries of the container runtime on the nodes. */
+  runtimes: string[];
+  /** Kernel log file on the nodes for the oom-kills-kmem check (the script's --kernel-log), if any. */
+  kernelLog?: string;
+}
+
+export interface ManifestFile {
+  /** Relative to --out. */
+  path: string;
+  content: string;
+}
+
+/** 300 → "5m", 90 → "90s": the shortest exact Prometheus/NPD duration. */
+export function durationText(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+function yamlDoc(header: string, obj: unknown): string {
+  return `# ${header}\n# Written by kmem-build ${TOOL_VERSION} (kmem-build manifests).\n${stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}
+
+const labels = { "app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "kmem-build" };
+
+/**
+ * Host directories holding the binaries the check inspects, each mounted read-only at /host<dir>,
+ * so the script sees /host/usr/bin/kubelet for the node's /usr/bin/kubelet. A directory rather than
+ * the file: a node where the binary is missing still runs the cgroup checks and reports it.
+ */
+function binaryMounts(paths: string[]): { dir: string; name: string }[] {
+  const dirs = [...new Set(paths.map((p) => posix.dirname(p)))].sort();
+  return dirs.map((dir, i) => ({ dir, name: `host-bin-${i}` }));
+}
+
+export function scriptArgsInPod(o: ManifestOptions): string[] {
+  const args = ["--kubelet", `/host${o.kubelet}`];
+  for (const r of o.runtimes) args.push("--runtime", `/host${r}`);
+  if (o.kernelLog) args.push("--kernel-log", `/host${o.kernelLog}`);
+  return args;
+}
+
+export function monitorConfig(o: ManifestOptions): Record<string, unknown> {
+  const timeout = `${NPD_TIMEOUT_SECONDS}s`;
+  return {
+    plugin: "custom",
+    pluginConfig: {
+      invoke_interval: durationText(o.intervalSeconds),
+      timeout,
+      max_output_length: NPD_MAX_OUTPUT,
+      concurrency: 1,
+      enable_message_change_based_condition_update: true,
+    },
+    source: "kmem-build-custom-plugin-monitor",
+    metricsReporting: true,
+    conditions: [
+      {
+        type: NPD_CONDITION,
+        reason: "NoKernelMemoryCharged",
+        message: "no kernel memory charged to pod or container cgroups",
+      },
+    ],
+    rules: [
+      {
+        type: "permanent",
+        condition: NPD_CONDITION,
+        reason: "KernelMemoryCharged",
+        path: `${CONFIG_DIR}/npd-plugin.sh`,
+        // the plugin reports UNKNOWN when the DaemonSet's result is older than two intervals
+        args: [posix.join(o.textfileDir, TEXTFILE_NAME), String(2 * o.intervalSeconds)],
+        timeout,
+      },
+    ],
+  };
+}
+
+export async function generateManifests(o: ManifestOptions, script: string): Promise<ManifestFile[]> {
+  const tpl = (name: string) => readFile(join(TEMPLATES_DIR, "manifests", name), "utf8");
+  const loop = await tpl("verify-loop.sh");
+  const plugin = await tpl("npd-plugin.sh");
+  const monitorJson = JSON.stringify(monitorConfig(o), null, 2) + "\n";
+  const textfile = posix.join(o.textfileDir, TEXTFILE_NAME);
+
+  const configMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: APP, namespace: o.namespace, labels },
+    data: {
+      "verify-kmem.sh": script,
+      "verify-loop.sh": loop,
+      "npd-plugin.sh": plugin,
+      "kmem-build-monitor.json": monitorJson,
+    },
+  };
+  const configHash = createHash("sha256").update(JSON.stringify(configMap.data)).digest("hex").slice(0, 16);
+
+  const bins = binaryMounts([o.kubelet, ...o.runtimes]);
+  const readOnlyHost = (name: string, hostPath: string, mountPath: string, type = "Directory") => ({
+    volume: { name, hostPath: { path: hostPath, type } },
+    mount: { name, mountPath, readOnly: true },
+  });
+  const mounts = [
+    readOnlyHost("cgroup", CGROUP_FS, CGROUP_FS),
+    readOnlyHost("host-proc", "/proc", HOST_PROC),
+    ...bins.map((b) => readOnlyHost(b.name, b.dir, `/host${b.dir}`)),
+    ...(o.kernelLog ? [readOnlyHost("host-log", dirname(o.kernelLog), `/host${dirname(o.kernelLog)}`)] : []),
+  ];
+
+  const daemonSet = {
+    apiVersion: "apps/v1",
+    kind: "DaemonSet",
+    metadata: { name: APP, namespace: o.namespace, labels },
+    spec: {
+      selector: { matchLabels: { "app.kubernetes.io/name": APP } },
+      updateStrategy: { type: "RollingUpdate" },
+      template: {
+        metadata: {
+          labels,
+          // a changed script or plugin rolls the pods
+          annotations: { "kmem-build/config-sha256": configHash },
+        },
+        spec: {
+          // The node's own network and UTS namespace: the report carries the node's hostname, and
+          // the check also runs on a node whose network plugin is broken (NotReady). Nothing listens.
+          hostNetwork: true,
+          dnsPolicy: "Default",
+          // No Kubernetes API access needed.
+          automountServiceAccountToken: false,
+          // Every node, whatever its taints (NotReady, unschedulable, control plane, dedicated pools).
+          tolerations: [{ operator: "Exists" }],
+          terminationGracePeriodSeconds: 10,
+          containers: [
+            {
+              name: "verify",
+              image: o.image,
+              imagePullPolicy: "IfNotPresent",
+              command: ["sh", `${CONFIG_DIR}/verify-loop.sh`],
+              args: scriptArgsInPod(o),
+              env: [
+                { name: "KMEM_INTERVAL", value: String(o.intervalSeconds) },
+                { name: "KMEM_TEXTFILE", value: textfile },
+                { name: "KMEM_SCRIPT", value: `${CONFIG_DIR}/verify-kmem.sh` },
+                { name: "TMPDIR", value: "/tmp" },
+              ],
+              resources: {
+                requests: { cpu: "10m", memory: "16Mi" },
+                limits: { cpu: "200m", memory: "64Mi" },
+              },
+              // root for file ownership only (memory.kmem.slabinfo is root's 0400 on 3.10, the textfile
+              // directory is root's), with every capability dropped: the check only reads files
+              // whose owner is root or which everyone may read, and writes one file in a root-owned directory.
+              securityContext: {
+                runAsUser: 0,
+                privileged: false,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              volumeMounts: [
+                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                ...mounts.map((m) => m.mount),
+                { name: "textfile", mountPath: o.textfileDir },
+                { name: "tmp", mountPath: "/tmp" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "config", configMap: { name: APP, defaultMode: 0o555 } },
+            ...mounts.map((m) => m.volume),
+            { name: "textfile", hostPath: { path: o.textfileDir, type: "DirectoryOrCreate" } },
+            { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+          ],
+        },
+      },
+    },
+  };
+
+  const prometheusRule = renderTemplate(
+    await tpl("prometheusrule.yaml.in"),
+    {
+      NAMESPACE: o.namespace,
+      KMEM_FOR: durationText(Math.max(900, 2 * o.intervalSeconds)),
+      BINARY_FOR: durationText(Math.max(300, o.intervalSeconds)),
+      OOM_WINDOW: durationText(Math.max(3600, 3 * o.intervalSeconds)),
+      STALE_SECONDS: String(2 * o.intervalSeconds),
+      INTERVAL_TEXT: durationText(o.intervalSeconds),
+    },
+    "prometheusrule.yaml.in",
+  );
+
+  // RFC 6902 patch for the node-problem-detector DaemonSet of the upstream manifest (flags in
+  // `command`, one container): `kubectl patch daemonset node-problem-detector --type json --patch-file …`
+  const npdPatch = [
+    {
+      op: "add",
+      path: "/spec/template/spec/volumes/-",
+      value: {
+        name: "kmem-build",
+        configMap: {
+          name: APP,
+          defaultMode: 0o555,
+          items: [
+            { key: "npd-plugin.sh", path: "npd-plugin.sh" },
+            { key: "kmem-build-monitor.json", path: "kmem-build-monitor.json" },
+          ],
+        },
+      },
+    },
+    {
+      op: "add",
+      path: "/spec/template/spec/volumes/-",
+      value: { name: "kmem-build-textfile", hostPath: { path: o.textfileDir, type: "DirectoryOrCreate" } },
+    },
+    {
+      op: "add",
+      path: "/spec/template/spec/containers/0/volumeMounts/-",
+      value: { name: "kmem-build", mountPath: CONFIG_DIR, readOnly: true },
+    },
+    {
+      op: "add",
+      path: "/spec/template/spec/containers/0/volumeMounts/-",
+      value: { name: "kmem-build-textfile", mountPath: o.textfileDir, readOnly: true },
+    },
+    {
+      op: "add",
+      path: "/spec/template/spec/containers/0/command/-",
+      value: `--config.custom-plugin-monitor=${CONFIG_DIR}/kmem-build-monitor.json`,
+    },
+  ];
+
+  const files: ManifestFile[] = [];
+  if (!["default", "kube-system", "kube-public"].includes(o.namespace))
+    files.push({
+      path: "00-namespace.yaml",
+      content: yamlDoc("Namespace of the kmem-build node check.", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: o.namespace, labels },
+      }),
+    });
+  files.push(
+    {
+      path: "10-configmap.yaml",
+      content: yamlDoc(
+        "verify-kmem.sh (the node check), its loop, and the node-problem-detector plugin and monitor config.",
+        configMap,
+      ),
+    },
+    {
+      path: "20-daemonset.yaml",
+      content: yamlDoc(
+        `Runs verify-kmem.sh on every node every ${durationText(o.intervalSeconds)}.`,
+        daemonSet,
+      ),
+    },
+    { path: "prometheus/prometheusrule.yaml", content: prometheusRule },
+    { path: "node-problem-detector/kmem-build-monitor.json", content: monitorJson },
+    { path: "node-problem-detector/daemonset-patch.json", content: JSON.stringify(npdPatch, null, 2) + "\n" },
+  );
+  return files;
+}
