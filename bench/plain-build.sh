@@ -4,6 +4,9 @@
 #
 #   bench/plain-build.sh SRC_TARBALL SHA512 EPOCH IMAGE CACHE_DIR OUT_DIR SPEC_FILE ARCH...
 #
+# Environment: KMEM_PLAIN_VERSION (default 1.20.15, the example release), KMEM_PLAIN_STRIP=1 for a
+# tarball with one top directory (Debian's orig tarball of the real tree, GitHub archives).
+#
 # Same work as the tool, step by step:
 #   sha512sum -c of the tarball; tar -xzf into a scratch directory; the version file;
 #   per arch the same `podman run` as src/pipeline/steps/compile.ts + src/engine/index.ts
@@ -25,7 +28,7 @@ src=$1 sha512=$2 epoch=$3 image=$4 cache=$5 out=$6 spec=$7
 shift 7
 
 root=$(cd "$(dirname "$0")/.." && pwd -P)
-version=1.20.15
+version=${KMEM_PLAIN_VERSION:-1.20.15}
 release=2.nokmem
 tree_in=/go/src/k8s.io/kubernetes
 
@@ -35,7 +38,11 @@ trap 'rm -rf "$work"' EXIT
 # fetch source / check source
 printf '%s  %s\n' "$sha512" "$src" | sha512sum -c --quiet -
 mkdir "$work/src"
-tar -xzf "$src" -C "$work/src"
+if [ "${KMEM_PLAIN_STRIP:-0}" = 1 ]; then
+  tar -xzf "$src" -C "$work/src" --strip-components=1
+else
+  tar -xzf "$src" -C "$work/src"
+fi
 tree=$work/src
 
 # compile
