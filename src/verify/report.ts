@@ -17,6 +17,8 @@ export const CHECK_IDS = [
   "runtime-binaries",
   "leaked-memcgs",
   "kmem-stays-zero",
+  "oom-headroom",
+  "oom-kills-kmem",
   "pod-names",
 ] as const;
 
@@ -50,6 +52,49 @@ export interface CgroupRow {
   kmem_failcnt: number | null;
   hidden_bytes: number | null;
   kmem_accounting: "active" | "inactive" | "unknown" | "not-applicable";
+  /** memory.limit_in_bytes (v2: memory.max); null when unlimited. */
+  limit_bytes: number | null;
+  /** usage / limit: what the OOM killer compares (4 decimals). */
+  usage_limit_ratio: number | null;
+  /** (rss + cache) / limit: what rss/cache dashboards show. */
+  rss_cache_limit_ratio: number | null;
+}
+
+/** One memcg OOM kill of a pod or container cgroup, from the kernel log. */
+export interface OomKill {
+  /** ISO 8601; "Z" when converted from dmesg's seconds since boot, no offset for syslog local time. */
+  time: string | null;
+  /** The memcg whose limit was hit (relative to the hierarchy root). */
+  memcg: string;
+  task_memcg: string | null;
+  level: "pod" | "container";
+  qos: string;
+  pod_uid: string;
+  container: string | null;
+  pod_namespace: string | null;
+  pod_name: string | null;
+  container_name: string | null;
+  usage_bytes: number | null;
+  limit_bytes: number | null;
+  kmem_usage_bytes: number | null;
+  rss_bytes: number | null;
+  cache_bytes: number | null;
+  hidden_bytes: number | null;
+  /** kmem / usage (4 decimals). */
+  kmem_share: number | null;
+  /** kmem_share >= 0.10: kernel memory made the kill. */
+  kmem_caused: boolean;
+  process: { pid: number | null; name: string | null };
+}
+
+export interface KernelLogInfo {
+  /** null: not read (see the oom-kills-kmem check for why). */
+  source: "dmesg" | "journalctl -k" | "file" | null;
+  path: string | null;
+  lines: number | null;
+  /** every memcg OOM kill in the log; other_memcg_oom_kills of them were not pod/container cgroups. */
+  memcg_oom_kills: number | null;
+  other_memcg_oom_kills: number | null;
 }
 
 export interface BinaryRow {
@@ -100,6 +145,8 @@ export interface NodeReport {
     max_path: string | null;
     nonzero_samples: number;
   };
+  kernel_log: KernelLogInfo;
+  oom_kills: OomKill[];
 }
 
 /** What happened on one host: its report, or why there is none. */
