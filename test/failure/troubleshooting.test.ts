@@ -54,6 +54,8 @@ const BUILD_MESSAGES = [
   "is not present and could not be pulled",
   "finished but produced no _output/local/bin/linux/",
   "inspection failed, nothing was published",
+  "refused binaries kept for examination in",
+  "the Kubernetes build needs",
   "would not install on EL7",
   "interrupted by",
   "is in use by another kmem-build",
