@@ -35,3 +35,38 @@ export function readElf(buf: Buffer): ElfInfo | null {
   }
   return { machine, machineName: EM[machine] ?? `machine ${machine}`, bits, endian, static: isStatic };
 }
+
+export interface LoadSegment {
+  offset: number;
+  vaddr: number;
+  filesz: number;
+}
+
+/** PT_LOAD segments from the program headers in `head`: how virtual addresses map to file offsets. */
+export function loadSegments(head: Buffer): LoadSegment[] {
+  const elf = readElf(head);
+  if (!elf) return [];
+  const le = elf.endian === "little";
+  const u16 = (o: number) => (le ? head.readUInt16LE(o) : head.readUInt16BE(o));
+  const u32 = (o: number) => (le ? head.readUInt32LE(o) : head.readUInt32BE(o));
+  const u64 = (o: number) => Number(le ? head.readBigUInt64LE(o) : head.readBigUInt64BE(o));
+  const is64 = elf.bits === 64;
+  const phoff = is64 ? u64(32) : u32(28);
+  const phentsize = u16(is64 ? 54 : 42);
+  const segments: LoadSegment[] = [];
+  for (let i = 0; i < u16(is64 ? 56 : 44); i++) {
+    const p = phoff + i * phentsize;
+    if (p + (is64 ? 56 : 32) > head.length || u32(p) !== 1) continue;
+    segments.push(
+      is64
+        ? { offset: u64(p + 8), vaddr: u64(p + 16), filesz: u64(p + 32) }
+        : { offset: u32(p + 4), vaddr: u32(p + 8), filesz: u32(p + 16) },
+    );
+  }
+  return segments;
+}
+
+export function fileOffsetOf(segments: LoadSegment[], vaddr: number): number | null {
+  const s = segments.find((x) => vaddr >= x.vaddr && vaddr < x.vaddr + x.filesz);
+  return s ? s.offset + (vaddr - s.vaddr) : null;
+}

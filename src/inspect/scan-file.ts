@@ -5,7 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
+import { fileOffsetOf, loadSegments } from "./elf.js";
 import {
   BUILDINFO_MAGIC,
   GO_VERSION,
@@ -60,10 +61,44 @@ export async function scanFile(path: string, extra: string[] = [], chunkSize = 4
       const win = Buffer.alloc(BUILDINFO_WINDOW);
       const { bytesRead } = await fh.read(win, 0, win.length, magicAt);
       buildInfo = goBuildInfo(win.subarray(0, bytesRead));
+      // Go < 1.18 stores pointers to runtime.buildVersion instead of the string itself.
+      if (!buildInfo) goGuess = (await goVersionByPointer(fh, head, win.subarray(0, bytesRead))) ?? goGuess;
     } finally {
       await fh.close();
     }
   }
   const evidence = evidenceFrom({ has: (n) => found.has(n), buildInfo, goGuess });
   return { size: offset + tail.length, sha256: hash.digest("hex"), head, found, evidence };
+}
+
+/**
+ * Go 1.13-1.17 build info header: magic (14 bytes), pointer size, flags (bit 0: big endian), then a
+ * pointer to the runtime.buildVersion string header {data, len}. Followed through the ELF load
+ * segments to the bytes, as `go version FILE` does.
+ */
+async function goVersionByPointer(fh: FileHandle, head: Buffer, info: Buffer): Promise<string | null> {
+  if (info.length < 32) return null;
+  const size = info[14]!;
+  const big = (info[15]! & 1) === 1;
+  if (size !== 4 && size !== 8) return null;
+  const ptr = (b: Buffer, o: number) =>
+    size === 8
+      ? Number(big ? b.readBigUInt64BE(o) : b.readBigUInt64LE(o))
+      : big
+        ? b.readUInt32BE(o)
+        : b.readUInt32LE(o);
+  const segments = loadSegments(head);
+  const at = async (vaddr: number, length: number): Promise<Buffer | null> => {
+    const off = fileOffsetOf(segments, vaddr);
+    if (off === null) return null;
+    const b = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(b, 0, length, off);
+    return bytesRead === length ? b : null;
+  };
+  const header = await at(ptr(info, 16), 2 * size);
+  if (!header) return null;
+  const len = ptr(header, size);
+  if (len <= 0 || len > 64) return null;
+  const text = (await at(ptr(header, 0), len))?.toString("latin1") ?? "";
+  return GO_VERSION.test(text) ? text : null;
 }
