@@ -981,10 +981,21 @@ END {
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
 function ratio(x) { return x == "" ? "null" : sprintf("%.4f", x) }
+# names from the runtime ("nm" records) of a pod uid and container cgroup: WN, WP, WC ("" unknown)
+function wnames(uid, ctr,   id) {
+  WN = ""; WP = ""; WC = ""
+  if (uid in PNP) { WN = PNS[uid]; WP = PNP[uid] }
+  if (ctr == "") return
+  id = cid(ctr)
+  if (!(id in NMC)) return
+  WC = NMC[id]
+  if (WP == "" && NMP[id] != "") { WN = NMS[id]; WP = NMP[id] }
+}
 # "pod <uid>" or "pod <namespace>/<name>" when the names are known, and the container
 function who(uid, ctr,   s) {
-  s = ((uid in PODNAME) && PODNAME[uid] != "") ? "pod " PODNS[uid] "/" PODNAME[uid] : "pod " uid
-  if (ctr != "") s = s " container " (((uid SUBSEP ctr) in CTRNAME) && CTRNAME[uid, ctr] != "" ? CTRNAME[uid, ctr] : short(ctr))
+  wnames(uid, ctr)
+  s = "pod " (WP == "" ? uid : (WN == "" ? "" : WN "/") WP)
+  if (ctr != "") s = s " container " (WC == "" ? short(ctr) : WC " (" short(ctr) ")")
   return s
 }
 function hidden(i) {
@@ -1042,8 +1053,8 @@ function oomjson(   i, u, c, rc) {
     rc = (num(OKRSS[i]) && num(OKCA[i])) ? sprintf("%.0f", OKRSS[i] + OKCA[i]) : ""
     printf "    {\"time\": %s, \"memcg\": %s, \"task_memcg\": %s, \"level\": %s, \"qos\": %s, \"pod_uid\": %s, \"container\": %s, ", \
       jsn(OT[i]), js(OM[i]), jsn(OTM[i]), js(OL[i]), js(OQ[i]), js(u), jsn(c)
-    printf "\"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, ", \
-      jsn((u in PODNS) ? PODNS[u] : ""), jsn((u in PODNAME) ? PODNAME[u] : ""), jsn(((u SUBSEP c) in CTRNAME) ? CTRNAME[u, c] : "")
+    wnames(u, c)
+    printf "\"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, ", jsn(WN), jsn(WP), jsn(WC)
     printf "\"usage_bytes\": %s, \"limit_bytes\": %s, \"kmem_usage_bytes\": %s, \"rss_bytes\": %s, \"cache_bytes\": %s, \"hidden_bytes\": %s, \"kmem_share\": %s, \"kmem_caused\": %s, ", \
       jn(OUS[i]), jn(OLI[i]), jn(OKM[i]), jn(OKRSS[i]), jn(OKCA[i]), jn((num(OUS[i]) && rc != "") ? sprintf("%.0f", OUS[i] - rc) : ""), ratio(OSH[i]), (OKC[i] ? "true" : "false")
     printf "\"process\": {\"pid\": %s, \"name\": %s}}%s\n", jn(OPID[i]), jsn(OCM[i]), (i < NOK ? "," : "")
