@@ -104,6 +104,7 @@ export interface Node {
   kubeletRoot: string;
   kubeletLog: string;
   containerdLog: string;
+  /** strace's log (in the temp dir: gone after stop(); the parsed results stay available). */
   straceLog: string | null;
   image: string;
   kubeletPort: number;
@@ -112,9 +113,16 @@ export interface Node {
   /** Containers (sandboxes and app containers) containerd's CRI made for pods. */
   containers(): Promise<NodeContainer[]>;
   /** Waits until the pod's sandbox and all named containers run, and `ready` (if given) holds. */
-  waitForPod(podName: string, containerNames: string[], timeoutMs?: number, ready?: () => boolean): Promise<NodeContainer[]>;
+  waitForPod(
+    podName: string,
+    containerNames: string[],
+    timeoutMs?: number,
+    ready?: (pod: NodeContainer[]) => boolean,
+  ): Promise<NodeContainer[]>;
   /** Opens of memory.kmem.limit_in_bytes for writing seen by strace so far (complete after stop()). */
   kmemLimitWrites(): KmemOpen[];
+  /** Opens for writing of any memory cgroup file seen by strace (e.g. "memory.limit_in_bytes"). */
+  cgroupFileWrites(file: string): KmemOpen[];
   /** Whether the kubelet process is still running. */
   kubeletAlive(): boolean;
   stop(): Promise<void>;
@@ -157,7 +165,7 @@ export function cgroupMounts(): { path: string; fs: string; options: string }[] 
     if (!pre || !post) continue;
     const [fs, , options] = post.split(" ");
     if (fs !== "cgroup" && fs !== "cgroup2") continue;
-    out.push({ path: unescapeMount(pre.split(" ")[4]), fs, options: options ?? "" });
+    out.push({ path: unescapeMount(pre.split(" ")[4] ?? ""), fs, options: options ?? "" });
   }
   return out;
 }
@@ -207,7 +215,8 @@ function pidsInTree(dir: string): number[] {
   const pids = new Set<number>();
   for (const d of treeBottomUp(dir)) {
     try {
-      for (const p of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n")) if (p.trim()) pids.add(Number(p));
+      for (const p of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n"))
+        if (p.trim()) pids.add(Number(p));
     } catch {
       /* gone */
     }
@@ -278,9 +287,12 @@ export function cleanupNodeSync(dir: string, cgroupName: string, log: (l: string
       }
     }
   }
-  // 2. container processes (in the node's cgroups) and the shims (their command line names our dir)
+  // 2. container processes (in the node's cgroups) and the shims (their command line names our dir);
+  // a killed shim leaves its socket: /run/containerd/s/sha256(<containerd address>/<namespace>/<id>)
+  const shimSockets = shimSocketsOf(pidsMentioning(dir));
   killAll(inNode(), "SIGKILL");
   if (!waitGoneSync(inNode, 10_000)) problems.push(`processes still running: ${inNode().join(" ")}`);
+  for (const sock of shimSockets) rmSync(sock, { force: true });
   // 3. mounts under the temp dir (rootfs overlays, sandbox /dev/shm, the kubelet's rshared root-dir)
   for (const mp of mountsUnder(dir)) {
     const r = spawnSync("umount", [mp]);
@@ -292,8 +304,8 @@ export function cleanupNodeSync(dir: string, cgroupName: string, log: (l: string
   const uids = new Set<string>();
   for (const t of trees)
     for (const d of treeBottomUp(t)) {
-      const m = /\/pod([0-9a-f-]{36})$/.exec(d);
-      if (m) uids.add(m[1]);
+      const m = /\/pod([0-9a-f-]{32,36})$/.exec(d); // static pods: 32 hex digits
+      if (m?.[1]) uids.add(m[1]);
     }
   for (const uid of uids) removePodLogs(uid);
   // 5. cgroups, bottom-up, in every hierarchy
@@ -328,6 +340,34 @@ export function cleanupNodeSync(dir: string, cgroupName: string, log: (l: string
   if (!problems.length) rmSync(dir, { recursive: true, force: true });
   for (const p of problems) log(`cleanup: ${p}`);
   return problems;
+}
+
+/** The ttrpc sockets of containerd-shim-runc-v2 processes (containerd 1.6: shim.SocketAddress). */
+function shimSocketsOf(pids: number[]): string[] {
+  const res: string[] = [];
+  for (const pid of pids) {
+    let argv: string[] = [];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const arg = (name: string): string | undefined => {
+      const i = argv.indexOf(name);
+      return i >= 0 ? argv[i + 1] : undefined;
+    };
+    const [ns, id, address] = [arg("-namespace"), arg("-id"), arg("-address")];
+    if (!argv[0]?.includes("containerd-shim") || !ns || !id || !address) continue;
+    res.push(
+      join(
+        "/run/containerd/s",
+        createHash("sha256")
+          .update(join(address, ns, id))
+          .digest("hex"),
+      ),
+    );
+  }
+  return res;
 }
 
 function groupAlive(pgid: number): boolean {
@@ -414,10 +454,12 @@ export async function nodeImageArchive(): Promise<string> {
       const out = join(TEST_CACHE, "node-image", key);
       mkdirSync(out, { recursive: true });
       const file = (await execa("file", ["-b", busybox])).stdout;
-      if (!/statically linked/.test(file)) throw new Error(`${busybox} is not static (${file}): install busybox-static`);
+      if (!/statically linked/.test(file))
+        throw new Error(`${busybox} is not static (${file}): install busybox-static`);
       const rootfs = join(out, "rootfs");
       rmSync(rootfs, { recursive: true, force: true });
-      for (const d of ["bin", "tmp", "etc", "proc", "sys", "dev", "var/run"]) mkdirSync(join(rootfs, d), { recursive: true });
+      for (const d of ["bin", "tmp", "etc", "proc", "sys", "dev", "var/run"])
+        mkdirSync(join(rootfs, d), { recursive: true });
       await execa("cp", [busybox, join(rootfs, "bin", "busybox")]);
       await execa(join(rootfs, "bin", "busybox"), ["--install", "-s", join(rootfs, "bin")]);
       // --install -s links to the absolute path it was run from: point them at /bin/busybox
@@ -426,10 +468,23 @@ export async function nodeImageArchive(): Promise<string> {
         rmSync(join(rootfs, "bin", e));
         await execa("ln", ["-s", "busybox", join(rootfs, "bin", e)]);
       }
-      writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+      writeFileSync(
+        join(rootfs, "etc", "passwd"),
+        "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+      );
       writeFileSync(join(rootfs, "etc", "group"), "root:x:0:\nnobody:x:65534:\n");
       const rootTar = join(out, "rootfs.tar");
-      await execa("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-C", rootfs, "-cf", rootTar, "."]);
+      await execa("tar", [
+        "--sort=name",
+        "--mtime=@0",
+        "--owner=0",
+        "--group=0",
+        "-C",
+        rootfs,
+        "-cf",
+        rootTar,
+        ".",
+      ]);
       await execa("podman", ["import", "--change", 'CMD ["/bin/sleep", "2147483647"]', rootTar, NODE_IMAGE]);
       rmSync(rootTar, { force: true });
       const archive = join(out, "image.oci.tar");
@@ -488,20 +543,25 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 `;
 }
 
-/** Opens of memory.kmem.limit_in_bytes for writing in an strace -f log. */
-export function parseKmemLimitWrites(straceText: string, memoryRoot: string): KmemOpen[] {
+/** Opens for writing (O_WRONLY/O_RDWR) of cgroup files named `file` in an strace -f log. */
+export function parseCgroupFileWrites(straceText: string, memoryRoot: string, file: string): KmemOpen[] {
   const res: KmemOpen[] = [];
-  const re = /^(\d+)\s+(?:open|openat|openat2)\((?:[^,]+, )?"([^"]*\/memory\.kmem\.limit_in_bytes)", ([A-Z0-9_|]+)/;
+  const re = /^(\d+)\s+(?:open|openat|openat2)\((?:[^,"]+, )?"([^"]*)", ([A-Z0-9_|]+)/;
   for (const line of straceText.split("\n")) {
     const m = re.exec(line);
-    if (!m) continue;
-    const flags = m[3];
+    const [, pid = "0", path = "", flags = ""] = m ?? [];
+    if (!m || !path.endsWith(`/${file}`)) continue;
     if (!/O_WRONLY|O_RDWR/.test(flags)) continue;
-    const dir = m[2].replace(/\/memory\.kmem\.limit_in_bytes$/, "");
-    const cgroup = dir.startsWith(memoryRoot) ? dir.slice(memoryRoot.length) || "/" : dir;
-    res.push({ pid: Number(m[1]), path: m[2], flags, cgroup });
+    const dir = path.slice(0, -file.length - 1);
+    const cgroup = dir.startsWith(memoryRoot + "/") ? dir.slice(memoryRoot.length) : dir;
+    res.push({ pid: Number(pid), path, flags, cgroup });
   }
   return res;
+}
+
+/** Opens of memory.kmem.limit_in_bytes for writing in an strace -f log. */
+export function parseKmemLimitWrites(straceText: string, memoryRoot: string): KmemOpen[] {
+  return parseCgroupFileWrites(straceText, memoryRoot, "memory.kmem.limit_in_bytes");
 }
 
 /** Starts containerd and the kubelet; resolves once the kubelet has made its kubepods cgroup. */
@@ -526,7 +586,8 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
   const containerdLog = join(dir, "containerd.log");
   const kubeletLog = join(dir, "kubelet.log");
   const straceLog = opts.strace === false ? null : join(dir, "kubelet.strace");
-  for (const d of ["containerd", "runc", "cni/bin", "cni/conf", "volume-plugins"]) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ["containerd", "runc", "cni/bin", "cni/conf", "volume-plugins"])
+    mkdirSync(join(dir, d), { recursive: true });
   mkdirSync(manifestDir);
   mkdirSync(kubeletRoot);
   try {
@@ -554,16 +615,29 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
     writeFileSync(join(dir, "containerd.pgid"), String(cd.pid));
     cd.unref();
     const ctr = async (args: string[]): Promise<string> =>
-      (await execa("ctr", ["--address", socket, "--namespace", "k8s.io", ...args], { timeout: 60_000 })).stdout;
-    await waitFor(async () => existsSync(socket) && (await ctr(["version"]).then(() => true, () => false)), 30_000, "containerd socket", () =>
-      tail(containerdLog),
+      (await execa("ctr", ["--address", socket, "--namespace", "k8s.io", ...args], { timeout: 60_000 }))
+        .stdout;
+    await waitFor(
+      async () =>
+        existsSync(socket) &&
+        (await ctr(["version"]).then(
+          () => true,
+          () => false,
+        )),
+      30_000,
+      "containerd socket",
+      () => tail(containerdLog),
     );
-    await ctr(["images", "import", "--no-unpack=false", archive]).catch(async () => ctr(["images", "import", archive]));
+    await ctr(["images", "import", "--no-unpack=false", archive]).catch(async () =>
+      ctr(["images", "import", archive]),
+    );
     const images = await ctr(["images", "ls", "-q"]);
-    if (!images.split("\n").includes(NODE_IMAGE)) throw new Error(`image ${NODE_IMAGE} not in containerd after import: ${images}`);
+    if (!images.split("\n").includes(NODE_IMAGE))
+      throw new Error(`image ${NODE_IMAGE} not in containerd after import: ${images}`);
     log(`containerd up (${socket}), image ${NODE_IMAGE} imported`);
 
-    for (const [name, text] of Object.entries(opts.manifests ?? {})) writeFileSync(join(manifestDir, name), text);
+    for (const [name, text] of Object.entries(opts.manifests ?? {}))
+      writeFileSync(join(manifestDir, name), text);
     const kubeletPort = await freePort();
     const args = [
       "--container-runtime=remote",
@@ -594,7 +668,10 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
     const cmd = straceLog
       ? ["strace", "-f", "-qq", "-e", "trace=open,openat,openat2", "-o", straceLog, opts.kubelet, ...args]
       : [opts.kubelet, ...args];
-    const kl = spawn(cmd[0], cmd.slice(1), { detached: true, stdio: ["ignore", "ignore", openLog(kubeletLog)] });
+    const kl = spawn(cmd[0] ?? opts.kubelet, cmd.slice(1), {
+      detached: true,
+      stdio: ["ignore", "ignore", openLog(kubeletLog)],
+    });
     writeFileSync(join(dir, "kubelet.pgid"), String(kl.pid));
     kl.unref();
     let exited = false;
@@ -602,10 +679,15 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
       exited = true;
     });
     const kubepodsDir = join(memRoot, cgroupName, "kubepods");
-    await waitFor(async () => {
-      if (exited) throw new Error(`the kubelet exited:\n${tail(kubeletLog)}`);
-      return existsSync(kubepodsDir);
-    }, 120_000, `${kubepodsDir} (kubelet start)`, () => tail(kubeletLog));
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`the kubelet exited:\n${tail(kubeletLog)}`);
+        return existsSync(kubepodsDir);
+      },
+      120_000,
+      `${kubepodsDir} (kubelet start)`,
+      () => tail(kubeletLog),
+    );
     log(`kubelet up (${opts.kubelet}), node ${nodeName}, pods under ${kubepodsDir}`);
 
     const containers = async (): Promise<NodeContainer[]> => {
@@ -616,7 +698,9 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
       }
       const res: NodeContainer[] = [];
       for (const cid of (await ctr(["containers", "ls", "-q"])).split("\n").filter(Boolean)) {
-        const info = JSON.parse(await ctr(["containers", "info", cid])) as { Labels?: Record<string, string> };
+        const info = JSON.parse(await ctr(["containers", "info", cid])) as {
+          Labels?: Record<string, string>;
+        };
         const l = info.Labels ?? {};
         const t = tasks.get(cid);
         res.push({
@@ -661,18 +745,18 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
             return (
               running(last.find((c) => c.kind === "sandbox")) &&
               containerNames.every((n) => running(last.find((c) => c.containerName === n))) &&
-              (!ready || ready())
+              (!ready || ready(last))
             );
           },
           timeoutMs,
           `pod ${podName} running`,
-          () => `${JSON.stringify(last)}\n--- kubelet:\n${tail(kubeletLog)}\n--- containerd:\n${tail(containerdLog)}`,
+          () =>
+            `${JSON.stringify(last)}\n--- kubelet:\n${tail(kubeletLog)}\n--- containerd:\n${tail(containerdLog)}`,
         );
         return last;
       },
-      kmemLimitWrites() {
-        return straceLog && existsSync(straceLog) ? parseKmemLimitWrites(readFileSync(straceLog, "utf8"), memRoot) : [];
-      },
+      kmemLimitWrites: () => [],
+      cgroupFileWrites: () => [],
       kubeletAlive: () => !exited,
       async stop() {
         if (!liveNodes.has(id)) return;
@@ -681,20 +765,22 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
         if (!exited && opts.manifests && !opts.kubeconfig) {
           for (const f of readdirSync(manifestDir)) rmSync(join(manifestDir, f));
           await waitFor(
-            async () => !readdirSync(kubepodsDir, { recursive: true }).some((e) => /(^|\/)pod[0-9a-f-]{36}$/.test(String(e))),
+            async () =>
+              !readdirSync(kubepodsDir, { recursive: true }).some((e) =>
+                /(^|\/)pod[0-9a-f-]{32,36}$/.test(String(e)),
+              ),
             60_000,
             "pods removed by the kubelet",
           ).catch((err: Error) => log(`graceful stop incomplete: ${err.message.split("\n")[0]}`));
         }
-        // keep the strace log (it lives in the temp dir that cleanup deletes)
         const problems = cleanupWithStraceKept();
         if (problems.length) throw new Error(`node ${id} left things behind:\n${problems.join("\n")}`);
         log(`node ${nodeName} stopped and cleaned up`);
       },
     };
-    let keptStrace: string | null = null;
+    let straceText: string | null = null;
     const cleanupWithStraceKept = (): string[] => {
-      // stop the kubelet first so strace flushes its log, copy the log out, then clean up
+      // stop the kubelet first so strace flushes its log, keep the log in memory, then clean up
       const pgFile = join(dir, "kubelet.pgid");
       if (existsSync(pgFile)) {
         const pgid = Number(readFileSync(pgFile, "utf8"));
@@ -705,17 +791,21 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
         }
         waitGoneSync(() => (groupAlive(pgid) ? [pgid] : []), 15_000);
       }
-      if (straceLog && existsSync(straceLog)) {
-        keptStrace = join(tmpdir(), `${PREFIX.replace(/-$/, "")}-strace-${id}.log`);
-        writeFileSync(keptStrace, readFileSync(straceLog));
+      if (straceLog && existsSync(straceLog)) straceText = readFileSync(straceLog, "utf8");
+      // KMEM_BUILD_NODE_KEEP_LOGS=DIR keeps the kubelet, containerd and strace logs for debugging
+      const keep = process.env.KMEM_BUILD_NODE_KEEP_LOGS;
+      if (keep) {
+        mkdirSync(join(keep, id), { recursive: true });
+        for (const f of [kubeletLog, containerdLog, straceLog])
+          if (f && existsSync(f)) writeFileSync(join(keep, id, f.slice(dir.length + 1)), readFileSync(f));
       }
       return cleanup();
     };
-    node.kmemLimitWrites = () => {
-      const f = keptStrace ?? straceLog;
-      return f && existsSync(f) ? parseKmemLimitWrites(readFileSync(f, "utf8"), memRoot) : [];
+    node.cgroupFileWrites = (file: string) => {
+      const text = straceText ?? (straceLog && existsSync(straceLog) ? readFileSync(straceLog, "utf8") : "");
+      return parseCgroupFileWrites(text, memRoot, file);
     };
-    Object.defineProperty(node, "straceLog", { get: () => keptStrace ?? straceLog });
+    node.kmemLimitWrites = () => node.cgroupFileWrites("memory.kmem.limit_in_bytes");
     return node;
   } catch (err) {
     const problems = cleanup();
@@ -736,11 +826,17 @@ function tail(file: string, lines = 40): string {
   }
 }
 
-async function waitFor(cond: () => Promise<boolean> | boolean, ms: number, what: string, detail?: () => string): Promise<void> {
+async function waitFor(
+  cond: () => Promise<boolean> | boolean,
+  ms: number,
+  what: string,
+  detail?: () => string,
+): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}${detail ? `\n${detail()}` : ""}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms / 1000}s waiting for ${what}${detail ? `\n${detail()}` : ""}`);
     await sleep(500);
   }
 }
@@ -749,4 +845,3 @@ async function waitFor(cond: () => Promise<boolean> | boolean, ms: number, what:
 export function readCgroupNumber(file: string): number {
   return Number(readFileSync(file, "utf8").trim());
 }
-
