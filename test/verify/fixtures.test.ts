@@ -44,6 +44,9 @@ function row(
     qos,
     pod_uid: uid,
     container,
+    pod_namespace: null,
+    pod_name: null,
+    container_name: null,
     path,
     usage_bytes: usage,
     total_rss_bytes: rss,
@@ -53,6 +56,9 @@ function row(
     kmem_failcnt: c.failcnt === undefined ? (kmem === null ? null : 0) : c.failcnt,
     hidden_bytes: usage - (rss + cache),
     kmem_accounting: acct,
+    limit_bytes: null,
+    usage_limit_ratio: null,
+    rss_cache_limit_ratio: null,
   };
 }
 
@@ -82,8 +88,11 @@ describe("CentOS 7, cgroupfs driver, kmem switched on by kubelet and runtime", (
       ["runtime-binaries", "FAIL", "runtime", true],
       ["leaked-memcgs", "PASS", null, true],
       ["kmem-stays-zero", "INFO", null, true],
+      ["oom-headroom", "INFO", null, true],
+      ["oom-kills-kmem", "INFO", null, true],
+      ["pod-names", "INFO", null, true],
     ]);
-    expect(r.totals).toEqual({ pass: 1, fail: 4, warn: 1, info: 4 });
+    expect(r.totals).toEqual({ pass: 1, fail: 4, warn: 1, info: 7 });
   });
 
   test("node facts", () => {
@@ -241,6 +250,9 @@ describe("CentOS 7, systemd driver, all clean with a nokmem kubelet", () => {
       ["runtime-binaries", "PASS", null, true],
       ["leaked-memcgs", "PASS", null, true],
       ["kmem-stays-zero", "INFO", null, true],
+      ["oom-headroom", "INFO", null, true],
+      ["oom-kills-kmem", "INFO", null, true],
+      ["pod-names", "INFO", null, true],
     ]);
     expect(r.node.cgroup_driver).toBe("systemd");
     expect(r.node.kubepods).toEqual(["/kubepods.slice"]);
@@ -315,6 +327,9 @@ describe("hybrid layout on EL8 (4.18) without cgroup.memory=nokmem", () => {
       ["runtime-binaries", "PASS", null, true],
       ["leaked-memcgs", "PASS", null, true],
       ["kmem-stays-zero", "INFO", null, true],
+      ["oom-headroom", "INFO", null, true],
+      ["oom-kills-kmem", "INFO", null, true],
+      ["pod-names", "INFO", null, true],
     ]);
     expect(seen(r, "pod-cgroups-kmem")).toContain("the kubelet is not to blame");
     expect(r.checks.find((c) => c.id === "pod-cgroups-kmem")!.remedy).toContain("cgroup.memory=nokmem");
@@ -367,6 +382,9 @@ test("cgroup v2: kmem not separately accountable is INFO, not FAIL; exit 0", () 
     "INFO",
     "INFO",
     "PASS",
+    "INFO",
+    "INFO",
+    "INFO",
     "INFO",
   ]);
   const pod = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${B.replace(/-/g, "_")}.slice`;
@@ -502,9 +520,9 @@ test("human output: checks with cause and fix, and the table of charged cgroups"
   expect(r.stdout).toContain(`[FAIL] pod-cgroups-kmem: 2 of 3 pod cgroups`);
   expect(r.stdout).toContain("       cause: kubelet\n       fix: install the nokmem kubelet");
   expect(r.stdout).toMatch(
-    /pod +burstable +2c5dab1f-1e70-4d9f-8e3b-6c8f4a2b3d02 +- +6\.00 GiB +1\.50 GiB +1\.00 GiB +3\.17 GiB +3\.26 GiB +3 +3\.50 GiB +active/,
+    /pod +burstable +2c5dab1f-1e70-4d9f-8e3b-6c8f4a2b3d02 +- +6\.00 GiB +1\.50 GiB +1\.00 GiB +3\.17 GiB +3\.26 GiB +3 +3\.50 GiB +- +- +- +active/,
   );
-  expect(r.stdout).toContain("Result: PROBLEM (exit 1): 1 PASS, 4 FAIL, 1 WARN, 4 INFO");
+  expect(r.stdout).toContain("Result: PROBLEM (exit 1): 1 PASS, 4 FAIL, 1 WARN, 7 INFO");
   const verbose = runScript([...f.args, "--verbose"]);
   expect(verbose.stdout).toContain("Pod and container cgroups (7 of 7):");
 });
