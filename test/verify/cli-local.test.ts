@@ -46,8 +46,8 @@ test("--junit on this host: one testsuite 'local' with a testcase per check, the
   expect(r.stdout).toMatch(/^HOST +RESULT/);
   expect(r.stderr).toBe("");
   const xml = readFileSync(out, "utf8");
-  expect(xml.match(/<testcase /g)).toHaveLength(10);
-  expect(xml).toContain('<testsuite name="local" tests="10" failures="4" errors="0" skipped="1"');
+  expect(xml.match(/<testcase /g)).toHaveLength(13);
+  expect(xml).toContain('<testsuite name="local" tests="13" failures="4" errors="0" skipped="1"');
   const py = spawnSync("python3", ["-c", "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])", out]);
   expect(py.status, py.stderr?.toString()).toBe(0);
 });

@@ -69,7 +69,7 @@ test("metrics with base units, pod uid/level labels, check status and memcg coun
     samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   expect(get("kmem_build_verify_exit_code")[0]!.value).toBe(1);
   expect(get("kmem_build_check_status", { check: "pod-cgroups-kmem" })[0]!.labels.status).toBe("FAIL");
-  expect(get("kmem_build_check_status")).toHaveLength(10);
+  expect(get("kmem_build_check_status")).toHaveLength(13);
   const pod = { level: "pod", pod_uid: S.UID.B, container: "" };
   expect(get("kmem_build_cgroup_kmem_usage_bytes", pod)[0]!.value).toBe(3_400_000_000);
   expect(get("kmem_build_cgroup_kmem_max_usage_bytes", pod)[0]!.value).toBe(3_500_000_000);
