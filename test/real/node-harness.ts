@@ -28,13 +28,12 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
-  rmdirSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { once, TEST_CACHE } from "./shared.js";
 
@@ -180,194 +179,23 @@ function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/** Mount points at or below dir, deepest first. */
-function mountsUnder(dir: string): string[] {
+/** Mount points at or below dir. */
+export function mountsUnder(dir: string): string[] {
   const res: string[] = [];
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const mp = line.split(" ")[4];
-    if (!mp) continue;
-    const p = unescapeMount(mp);
+    const p = unescapeMount(line.split(" ")[4] ?? "");
     if (p === dir || p.startsWith(dir + "/")) res.push(p);
   }
-  return res.sort((a, b) => b.length - a.length);
-}
-
-/** Directories of a cgroup tree, children before parents. */
-function treeBottomUp(dir: string): string[] {
-  const res: string[] = [];
-  const walk = (d: string): void => {
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(d, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    } catch {
-      return;
-    }
-    for (const e of entries) walk(join(d, e));
-    res.push(d);
-  };
-  walk(dir);
   return res;
 }
 
-function pidsInTree(dir: string): number[] {
-  const pids = new Set<number>();
-  for (const d of treeBottomUp(dir)) {
-    try {
-      for (const p of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n"))
-        if (p.trim()) pids.add(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return [...pids];
-}
-
-/** Processes whose command line mentions `needle` (our unique temp dir): the node's shims. */
-function pidsMentioning(needle: string): number[] {
-  const res: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(needle)) res.push(Number(e));
-    } catch {
-      /* exited */
-    }
-  }
-  return res;
-}
-
-function killAll(pids: number[], sig: NodeJS.Signals): void {
-  for (const p of pids) {
-    try {
-      process.kill(p, sig);
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-function waitGoneSync(pids: () => number[], ms: number): boolean {
+function waitGoneSync(alive: () => boolean, ms: number): boolean {
   const end = Date.now() + ms;
   for (;;) {
-    if (pids().length === 0) return true;
+    if (!alive()) return true;
     if (Date.now() > end) return false;
     spawnSync("sleep", ["0.1"]);
   }
-}
-
-/**
- * Everything a node leaves behind, removed synchronously (usable from an exit handler).
- * Returns what could not be removed (empty when clean).
- */
-export function cleanupNodeSync(dir: string, cgroupName: string, log: (l: string) => void = log0): string[] {
-  const problems: string[] = [];
-  const mounts = cgroupMounts();
-  const trees = mounts.map((m) => join(m.path, cgroupName)).filter((t) => existsSync(t));
-  const inNode = (): number[] => [...new Set([...trees.flatMap(pidsInTree), ...pidsMentioning(dir)])];
-  // 1. the kubelet (and strace), containerd: in the process groups we started
-  for (const f of ["kubelet.pgid", "containerd.pgid"]) {
-    const file = join(dir, f);
-    if (!existsSync(file)) continue;
-    const pgid = Number(readFileSync(file, "utf8"));
-    if (pgid > 0) {
-      try {
-        process.kill(-pgid, "SIGTERM");
-      } catch {
-        /* gone */
-      }
-      if (!waitGoneSync(() => (groupAlive(pgid) ? [pgid] : []), 10_000)) {
-        try {
-          process.kill(-pgid, "SIGKILL");
-        } catch {
-          /* gone */
-        }
-        waitGoneSync(() => (groupAlive(pgid) ? [pgid] : []), 5_000);
-      }
-    }
-  }
-  // 2. container processes (in the node's cgroups) and the shims (their command line names our dir);
-  // a killed shim leaves its socket: /run/containerd/s/sha256(<containerd address>/<namespace>/<id>)
-  const shimSockets = shimSocketsOf(pidsMentioning(dir));
-  killAll(inNode(), "SIGKILL");
-  if (!waitGoneSync(inNode, 10_000)) problems.push(`processes still running: ${inNode().join(" ")}`);
-  for (const sock of shimSockets) rmSync(sock, { force: true });
-  // 3. mounts under the temp dir (rootfs overlays, sandbox /dev/shm, the kubelet's rshared root-dir)
-  for (const mp of mountsUnder(dir)) {
-    const r = spawnSync("umount", [mp]);
-    if (r.status !== 0) spawnSync("umount", ["-l", mp]);
-  }
-  const left = mountsUnder(dir);
-  if (left.length) problems.push(`mounts left: ${left.join(" ")}`);
-  // 4. the pods' log directories (kubelet 1.20 hard-codes /var/log/pods) and /var/log/containers links
-  const uids = new Set<string>();
-  for (const t of trees)
-    for (const d of treeBottomUp(t)) {
-      const m = /\/pod([0-9a-f-]{32,36})$/.exec(d); // static pods: 32 hex digits
-      if (m?.[1]) uids.add(m[1]);
-    }
-  for (const uid of uids) removePodLogs(uid);
-  // 5. cgroups, bottom-up, in every hierarchy
-  for (const t of trees) {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      let failed = false;
-      for (const d of treeBottomUp(t)) {
-        try {
-          rmdirSync(d);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== "ENOENT") failed = true;
-        }
-      }
-      if (!failed) break;
-      spawnSync("sleep", ["0.1"]);
-    }
-    if (existsSync(t)) problems.push(`cgroup left: ${t}`);
-  }
-  // 6. kernel settings the kubelet changed
-  const saved = join(dir, "sysctls.json");
-  if (existsSync(saved)) {
-    const values = JSON.parse(readFileSync(saved, "utf8")) as Record<string, string>;
-    for (const [k, v] of Object.entries(values)) {
-      try {
-        if (readFileSync(`/proc/sys/${k}`, "utf8").trim() !== v) writeFileSync(`/proc/sys/${k}`, v);
-      } catch (err) {
-        problems.push(`could not restore ${k}: ${(err as Error).message}`);
-      }
-    }
-  }
-  // 7. the temp dir (only once nothing is mounted below it)
-  if (!problems.length) rmSync(dir, { recursive: true, force: true });
-  for (const p of problems) log(`cleanup: ${p}`);
-  return problems;
-}
-
-/** The ttrpc sockets of containerd-shim-runc-v2 processes (containerd 1.6: shim.SocketAddress). */
-function shimSocketsOf(pids: number[]): string[] {
-  const res: string[] = [];
-  for (const pid of pids) {
-    let argv: string[] = [];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue;
-    }
-    const arg = (name: string): string | undefined => {
-      const i = argv.indexOf(name);
-      return i >= 0 ? argv[i + 1] : undefined;
-    };
-    const [ns, id, address] = [arg("-namespace"), arg("-id"), arg("-address")];
-    if (!argv[0]?.includes("containerd-shim") || !ns || !id || !address) continue;
-    res.push(
-      join(
-        "/run/containerd/s",
-        createHash("sha256")
-          .update(join(address, ns, id))
-          .digest("hex"),
-      ),
-    );
-  }
-  return res;
 }
 
 function groupAlive(pgid: number): boolean {
@@ -379,29 +207,21 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
-function removePodLogs(uid: string): void {
-  const pods = "/var/log/pods";
-  let removed: string[] = [];
-  try {
-    removed = readdirSync(pods)
-      .filter((e) => e.endsWith(`_${uid}`))
-      .map((e) => join(pods, e));
-  } catch {
-    return;
-  }
-  for (const d of removed) rmSync(d, { recursive: true, force: true });
-  try {
-    for (const e of readdirSync("/var/log/containers")) {
-      const link = join("/var/log/containers", e);
-      try {
-        if (removed.some((d) => readlinkSync(link).startsWith(d + "/"))) rmSync(link, { force: true });
-      } catch {
-        /* not a link */
-      }
-    }
-  } catch {
-    /* no /var/log/containers */
-  }
+/** The one cleanup implementation (a POSIX sh script, so the detached watchdog can run it too). */
+export const JANITOR = fileURLToPath(new URL("./node-janitor.sh", import.meta.url));
+
+/**
+ * Everything a node leaves behind, removed forcefully and synchronously (usable from exit and
+ * signal handlers) by node-janitor.sh. Returns what could not be removed (empty when clean).
+ */
+export function cleanupNodeSync(dir: string, cgroupName: string, log: (l: string) => void = log0): string[] {
+  const r = spawnSync("sh", [JANITOR, dir, cgroupName], { encoding: "utf8", timeout: 120_000 });
+  const problems = String(r.stderr ?? "")
+    .split("\n")
+    .filter(Boolean);
+  if (r.status !== 0 && !problems.length) problems.push(`node-janitor.sh exited ${r.status ?? r.signal}`);
+  for (const p of problems) log(`cleanup: ${p}`);
+  return problems;
 }
 
 /** Leftovers of runs that were killed (SIGKILL): temp dirs whose owner process is gone. */
@@ -573,8 +393,19 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
   const id = dir.slice(join(tmpdir(), PREFIX).length);
   writeFileSync(join(dir, "owner.pid"), String(process.pid));
   const cgroupName = CGROUP_PREFIX + id;
+  // the watchdog: cleans up if this process dies without doing it (SIGKILL, a crashed worker)
+  const watchdog = spawn("sh", [JANITOR, dir, cgroupName, "--watch", String(process.pid)], {
+    detached: true,
+    stdio: "ignore",
+  });
+  watchdog.unref();
   const cleanup = (): string[] => {
     liveNodes.delete(id);
+    try {
+      if (watchdog.pid) process.kill(-watchdog.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
     return cleanupNodeSync(dir, cgroupName, log);
   };
   liveNodes.set(id, cleanup);
@@ -592,9 +423,10 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
   mkdirSync(kubeletRoot);
   try {
     // kernel settings the kubelet will change: saved first, put back by cleanup
-    const saved: Record<string, string> = {};
-    for (const k of KUBELET_SYSCTLS) saved[k] = readFileSync(`/proc/sys/${k}`, "utf8").trim();
-    writeFileSync(join(dir, "sysctls.json"), JSON.stringify(saved));
+    writeFileSync(
+      join(dir, "sysctls.saved"),
+      KUBELET_SYSCTLS.map((k) => `${k} ${readFileSync(`/proc/sys/${k}`, "utf8").trim()}\n`).join(""),
+    );
 
     // the cgroup root the kubelet requires to exist, in every v1 hierarchy (cpuset needs cpus/mems)
     for (const m of cgroupMounts()) {
@@ -694,7 +526,7 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
       const tasks = new Map<string, { pid: number; status: string }>();
       for (const line of (await ctr(["tasks", "ls"])).split("\n").slice(1)) {
         const [tid, pid, status] = line.trim().split(/\s+/);
-        if (tid) tasks.set(tid, { pid: Number(pid), status });
+        if (tid) tasks.set(tid, { pid: Number(pid), status: status ?? "" });
       }
       const res: NodeContainer[] = [];
       for (const cid of (await ctr(["containers", "ls", "-q"])).split("\n").filter(Boolean)) {
@@ -789,7 +621,7 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
         } catch {
           /* gone */
         }
-        waitGoneSync(() => (groupAlive(pgid) ? [pgid] : []), 15_000);
+        waitGoneSync(() => groupAlive(pgid), 15_000);
       }
       if (straceLog && existsSync(straceLog)) straceText = readFileSync(straceLog, "utf8");
       // KMEM_BUILD_NODE_KEEP_LOGS=DIR keeps the kubelet, containerd and strace logs for debugging
