@@ -73,6 +73,8 @@ export function toJUnit(f: FleetReport): string {
           ["node", h.report.node.hostname ?? ""],
           ["kernel", h.report.node.kernel ?? ""],
           ["cgroup_layout", h.report.node.cgroup_layout],
+          ["oom_kills", String(h.report.oom_kills?.length ?? 0)],
+          ["oom_kills_kmem", String(h.report.oom_kills?.filter((k) => k.kmem_caused).length ?? 0)],
         ]
           .map(([n, v]) => `      <property${attr({ name: n!, value: v! })}/>`)
           .join("\n")}\n    </properties>\n`

@@ -1,5 +1,5 @@
 /** Human text for a fleet report: one table row per host, then what each host must fix. */
-import type { CgroupRow, FleetReport, HostOutcome } from "./report.js";
+import type { CgroupRow, FleetReport, HostOutcome, OomKill } from "./report.js";
 
 export function humanBytes(n: number | null): string {
   if (n === null) return "-";
@@ -25,6 +25,18 @@ export function cgroupName(c: CgroupRow): string {
   const pod = c.pod_name ? (c.pod_namespace ? `${c.pod_namespace}/` : "") + c.pod_name : c.pod_uid;
   if (c.level === "pod") return `pod ${pod}`;
   return `container ${c.container_name ?? c.container ?? "?"} of pod ${pod}`;
+}
+
+/** One OOM kill from the kernel log: when, whom, and how much of the usage was kernel memory. */
+export function oomKillLine(k: OomKill): string {
+  const pod = k.pod_name ? (k.pod_namespace ? `${k.pod_namespace}/` : "") + k.pod_name : k.pod_uid;
+  const ctr = k.container_name ?? k.container;
+  const share = k.kmem_share === null ? "?" : `${(k.kmem_share * 100).toFixed(2)}%`;
+  return (
+    `OOM kill ${k.time ?? "(no time)"} of ${ctr ? `container ${ctr} of ` : ""}pod ${pod}: ` +
+    `kmem ${humanBytes(k.kmem_usage_bytes)} = ${share} of usage ${humanBytes(k.usage_bytes)} (limit ${humanBytes(k.limit_bytes)})` +
+    (k.kmem_caused ? " <- kernel memory" : "")
+  );
 }
 
 function kmemCgroups(rows: CgroupRow[]): CgroupRow[] {
@@ -91,6 +103,11 @@ export function renderFleet(f: FleetReport, verbose = false): string {
     }
     if (!verbose && charged.length > 5)
       out.push(`  ... ${charged.length - 5} more charged cgroups (--verbose)`);
+    // kills kernel memory caused (every kill with --verbose); reports of older scripts have none
+    const kills = (h.report!.oom_kills ?? []).filter((k) => verbose || k.kmem_caused);
+    for (const k of kills.slice(0, verbose ? kills.length : 5)) out.push(`  ${oomKillLine(k)}`);
+    if (!verbose && kills.length > 5)
+      out.push(`  ... ${kills.length - 5} more kmem-caused OOM kills (--verbose)`);
   }
   const t = f.totals;
   out.push(

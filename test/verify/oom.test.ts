@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv";
 import { afterAll, describe, expect, test } from "vitest";
+import { fleetReport } from "../../src/verify/fleet.js";
+import { toJUnit } from "../../src/verify/junit.js";
+import { renderFleet } from "../../src/verify/render.js";
 import type { NodeReport } from "../../src/verify/report.js";
 import { BTIME, CTR, POD, dmesgNew, el7Messages } from "./helpers/oom-logs.js";
 import { REPO, runJson, runScript } from "./helpers/run-script.js";
@@ -157,6 +160,27 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     expect(out).toContain(
       `${YEAR}-11-28T05:00:01  pod ${POD.cut} container ${CTR.cut.slice(0, 12)}: usage 256.0 MiB, limit 256.0 MiB, kmem - (? of usage), rss + cache -; killed  (pid ?)\n`,
     );
+  });
+
+  test("fleet: the table's host section names the kmem-caused kill (all with --verbose); JUnit counts them", () => {
+    const fleet = fleetReport([
+      { host: "node-a", result: r.result, exit_code: r.exit_code, error: null, seconds: 1, report: r },
+    ]);
+    const seedLine = `  OOM kill ${YEAR}-11-28T03:14:07 of container ${CTR.seed} of pod ${POD.seed}: kmem 3.2 GiB = 57.28% of usage 5.6 GiB (limit 5.6 GiB) <- kernel memory`;
+    const text = renderFleet(fleet);
+    expect(text.split("\n").filter((l) => l.startsWith("  OOM kill"))).toEqual([seedLine]);
+    const all = renderFleet(fleet, true)
+      .split("\n")
+      .filter((l) => l.startsWith("  OOM kill"));
+    expect(all).toEqual([
+      seedLine,
+      `  OOM kill ${YEAR}-11-28T04:02:11 of container docker-${CTR.rss}.scope of pod ${POD.rss}: kmem 0 B = 0.00% of usage 512.0 MiB (limit 512.0 MiB)`,
+      `  OOM kill ${YEAR}-11-28T05:00:01 of container ${CTR.cut} of pod ${POD.cut}: kmem - = ? of usage 256.0 MiB (limit 256.0 MiB)`,
+    ]);
+    const xml = toJUnit(fleet);
+    expect(xml).toContain('<property name="oom_kills" value="3"/>');
+    expect(xml).toContain('<property name="oom_kills_kmem" value="1"/>');
+    expect(xml).toMatch(/name="oom-kills-kmem" time="0">\n {6}<failure /);
   });
 
   test("Prometheus: kills and kmem-caused kills per pod", () => {
