@@ -1,0 +1,470 @@
+/**
+ * The manifests of `kmem-build manifests` on a real single-node cluster (DOMAIN.md §7): etcd, the
+ * 1.20.2 control plane built from the genuine tree, our nokmem kubelet joined with --kubeconfig,
+ * containerd + runc (node-harness.ts). `kubectl apply` of the generated files, then:
+ *   - the DaemonSet pod runs on the node and its report (the same script, run in the pod as the
+ *     loop runs it) matches the host's own run: the pod the test runs there, the node facts, the
+ *     binaries' verdicts;
+ *   - the node_exporter textfile with kmem_build_ metrics appears in --textfile-dir, with the test
+ *     pod's series, written by rename (no temp file left);
+ *   - the node-problem-detector wiring: the JSON patch applied to a node-problem-detector-shaped
+ *     DaemonSet, and the plugin run from its mount the way NPD runs it (exit code → status, output
+ *     trimmed and cut to max_output_length, the configured timeout).
+ * The PrometheusRule is not applied: the cluster has no Prometheus Operator CRD (its validation is
+ * in test/unit/manifests.test.ts). Everything is stopped afterwards, also on failure.
+ */
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { execa } from "execa";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, REPO } from "../helpers/cli.js";
+import { startCluster, type Cluster } from "./cluster-harness.js";
+import { NODE_IMAGE, startNode, type Node } from "./node-harness.js";
+import { nokmemKubelet } from "./shared.js";
+
+const NS = "kmem-build";
+const NODE = "kmem-cluster-node";
+const INTERVAL = 10;
+/** Debian's runc: what containerd runs (BinaryName "runc" on PATH). */
+const RUNC = "/usr/sbin/runc";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitFor<T>(
+  what: string,
+  ms: number,
+  f: () => Promise<T | undefined | false>,
+  detail?: () => string,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms / 1000}s waiting for ${what}${detail ? `\n${detail()}` : ""}`);
+    await sleep(1000);
+  }
+}
+
+interface Report {
+  exit_code: number;
+  result: string;
+  node: { hostname: string; kernel: string; cgroup_layout: string; memory_root: string };
+  checks: { id: string; status: string }[];
+  cgroups: {
+    level: string;
+    pod_uid: string;
+    path: string;
+    container: string | null;
+    kmem_usage_bytes: number | null;
+  }[];
+  binaries: { role: string; verdict: string | null; sha256: string | null }[];
+}
+
+/**
+ * Runs an NPD custom-plugin rule as node-problem-detector does (pkg/custompluginmonitor/plugin):
+ * the rule's path and args, killed at the timeout; stdout trimmed and cut to max_output_length
+ * bytes; exit 0 → OK, 1 → NonOK, anything else (and a timeout) → Unknown. `exec` prefixes the
+ * command (here: kubectl exec into the pod that mounts the plugin, as NPD's own container would).
+ */
+async function runNpdRule(
+  cfg: { pluginConfig: { timeout: string; max_output_length: number } },
+  rule: { path: string; args: string[]; timeout: string },
+  exec: string[],
+): Promise<{
+  status: "OK" | "NonOK" | "Unknown";
+  message: string;
+  exitCode: number | undefined;
+  timedOut: boolean;
+}> {
+  const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)?.[1] ?? NaN);
+  const timeoutMs = Math.min(seconds(rule.timeout), seconds(cfg.pluginConfig.timeout)) * 1000;
+  const [cmd, ...pre] = exec;
+  const r = await execa(cmd!, [...pre, rule.path, ...rule.args], {
+    reject: false,
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+  });
+  let message = String(r.stdout).slice(0, 4096).trim();
+  if (r.timedOut) message = `Timeout when running plugin "${rule.path}": output - ${JSON.stringify(message)}`;
+  message = Buffer.from(message).subarray(0, cfg.pluginConfig.max_output_length).toString();
+  const status = r.timedOut ? "Unknown" : r.exitCode === 0 ? "OK" : r.exitCode === 1 ? "NonOK" : "Unknown";
+  return { status, message, exitCode: r.exitCode, timedOut: !!r.timedOut };
+}
+
+describe("kmem-build manifests on a real cluster", () => {
+  let cluster: Cluster | undefined;
+  let node: Node | undefined;
+  let work: string;
+  let out: string;
+  let textfileDir: string;
+  let kubelet: string;
+  const t0 = Date.now();
+
+  beforeAll(async () => {
+    kubelet = await nokmemKubelet();
+    work = await mkdtemp(join(tmpdir(), "kmem-cluster-test-"));
+    out = join(work, "manifests");
+    textfileDir = join(work, "textfile");
+    cluster = await startCluster({ nodeName: NODE });
+    node = await startNode({
+      kubelet,
+      kubeconfig: cluster.kubeletKubeconfig,
+      nodeName: NODE,
+      strace: false,
+      // the API server reaches the kubelet (logs, exec) at the node's InternalIP
+      extraKubeletArgs: ["--node-ip=127.0.0.1"],
+    });
+    await waitFor("the node to register", 120_000, async () => {
+      const r = await cluster!.kubectl(["get", "node", NODE, "-o", "name"], { reject: false });
+      return r.code === 0;
+    });
+  });
+
+  afterAll(async () => {
+    const problems: string[] = [];
+    const dirs = [node?.dir, cluster?.dir].filter((d): d is string => !!d);
+    try {
+      await node?.stop();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    try {
+      cluster?.stop();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    if (work) await rm(work, { recursive: true, force: true });
+    process.stderr.write(`cluster test: ${((Date.now() - t0) / 1000).toFixed(0)} s in all\n`);
+    // nothing of ours may be left running
+    for (const d of dirs) {
+      const left = (await execa("pgrep", ["-af", d], { reject: false })).stdout;
+      if (left.trim()) problems.push(`left running:\n${left}`);
+      if (existsSync(d)) problems.push(`${d} not removed`);
+    }
+    if (problems.length) throw new Error(problems.join("\n"));
+  });
+
+  it("applies the generated manifests; the DaemonSet pod checks the node like the host does", async () => {
+    const c = cluster!;
+    const gen = await cli([
+      "manifests",
+      "--out",
+      out,
+      "--image",
+      NODE_IMAGE,
+      "--namespace",
+      NS,
+      "--interval",
+      `${INTERVAL}s`,
+      "--textfile-dir",
+      textfileDir,
+      "--kubelet",
+      kubelet,
+      "--runtime",
+      RUNC,
+    ]);
+    expect(gen.stderr).toBe("");
+    expect(gen.code).toBe(0);
+
+    // a pod with a memory limit on the node: the one the report must show
+    const testPod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "kmem-subject", namespace: "default" },
+      spec: {
+        nodeName: NODE,
+        hostNetwork: true,
+        automountServiceAccountToken: false,
+        tolerations: [{ operator: "Exists" }],
+        containers: [
+          {
+            name: "app",
+            image: NODE_IMAGE,
+            imagePullPolicy: "Never",
+            command: [
+              "sh",
+              "-c",
+              "mkdir -p /tmp/d && for i in $(seq 1 200); do : > /tmp/d/f$i; done; exec sleep 100000",
+            ],
+            resources: { limits: { memory: "64Mi", cpu: "100m" } },
+          },
+        ],
+      },
+    };
+    const apply = await c.kubectl(["apply", "-f", out]);
+    expect(apply.stdout).toMatch(/namespace\/kmem-build created/);
+    expect(apply.stdout).toMatch(/configmap\/kmem-build-verify created/);
+    expect(apply.stdout).toMatch(/daemonset\.apps\/kmem-build-verify created/);
+    // the PrometheusRule needs the operator's CRD, which this cluster does not have
+    const rule = await c.kubectl(["apply", "-f", join(out, "prometheus")], { reject: false });
+    expect(rule.code).not.toBe(0);
+    expect(rule.stderr).toMatch(/no matches for kind "PrometheusRule"/);
+
+    await waitFor("the default service account", 60_000, async () => {
+      const r = await c.kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"], {
+        reject: false,
+      });
+      return r.code === 0;
+    });
+    await c.kubectl(["apply", "-f", "-"], { input: JSON.stringify(testPod) });
+    const subjectUid = (
+      await c.kubectl(["get", "pod", "kmem-subject", "-o", "jsonpath={.metadata.uid}"])
+    ).stdout.trim();
+    expect(subjectUid).toMatch(/^[0-9a-f-]{36}$/);
+    await waitFor(
+      "the test pod running",
+      180_000,
+      async () =>
+        (await c.kubectl(["get", "pod", "kmem-subject", "-o", "jsonpath={.status.phase}"])).stdout ===
+        "Running",
+      () => c.logs(),
+    );
+
+    const dsPod = await waitFor(
+      "the DaemonSet pod running on the node",
+      180_000,
+      async () => {
+        const r = await c.kubectl([
+          "get",
+          "pods",
+          "-n",
+          NS,
+          "-l",
+          "app.kubernetes.io/name=kmem-build-verify",
+          "-o",
+          "json",
+        ]);
+        const pods = JSON.parse(r.stdout).items as {
+          metadata: { name: string };
+          spec: { nodeName: string };
+          status: { phase: string };
+        }[];
+        const p = pods.find((x) => x.spec.nodeName === NODE && x.status.phase === "Running");
+        return p?.metadata.name;
+      },
+      () => `${c.logs()}\n${node!.containerdLog}`,
+    );
+    const ds = (await c.kubectl(["get", "ds", "-n", NS, "-o", "wide"])).stdout;
+    process.stderr.write(`$ kubectl get ds -n ${NS} -o wide\n${ds}\n`);
+    expect(ds).toMatch(/kmem-build-verify\s+1\s+1\s+1\s+1\s+1/);
+
+    // the textfile: written by the pod into the host directory, by rename
+    const prom = join(textfileDir, "kmem-build.prom");
+    const metrics = await waitFor(
+      "the textfile with the test pod's series",
+      120_000,
+      async () => {
+        if (!existsSync(prom)) return false;
+        const text = await readFile(prom, "utf8");
+        return text.includes(`pod_uid="${subjectUid}"`) ? text : false;
+      },
+      () => `textfile dir: ${existsSync(textfileDir)}`,
+    );
+    const lines = metrics.split("\n").filter((l) => l.startsWith("kmem_build_"));
+    process.stderr.write(
+      `textfile ${prom} (excerpt):\n${lines
+        .filter((l) => !l.includes("pod_uid") || l.includes(subjectUid))
+        .slice(0, 40)
+        .join("\n")}\n`,
+    );
+    expect(lines.find((l) => l.startsWith("kmem_build_verify_timestamp_seconds "))).toBeDefined();
+    const ts = Number(lines.find((l) => l.startsWith("kmem_build_verify_timestamp_seconds "))!.split(" ")[1]);
+    expect(Math.abs(Date.now() / 1000 - ts)).toBeLessThan(5 * INTERVAL);
+    expect(
+      lines.some(
+        (l) => l.startsWith(`kmem_build_cgroup_kmem_usage_bytes{level="pod",`) && l.includes(subjectUid),
+      ),
+    ).toBe(true);
+    expect((await readdir(textfileDir)).filter((f) => f !== "kmem-build.prom")).toEqual([]);
+
+    // the loop's own output: one report per interval in the pod's log
+    const podLog = await waitFor("a report in the pod log", 60_000, async () => {
+      const r = await c.kubectl(["logs", "-n", NS, dsPod], { reject: false });
+      return r.code === 0 && /verify-kmem\.sh exited [012]/.test(r.stdout) ? r.stdout : false;
+    });
+    const lastRun = podLog.slice(podLog.lastIndexOf("kmem check of "));
+    process.stderr.write(`$ kubectl logs -n ${NS} ${dsPod} (last run)\n${lastRun}\n`);
+    expect(lastRun).toMatch(/^kmem check of /);
+    expect(lastRun).toMatch(/Result: (OK|PROBLEM|UNKNOWN) \(exit [012]\)/);
+
+    // the DaemonSet's view, as JSON: the same script with the loop's mounts and arguments, in the pod
+    const spec = JSON.parse(
+      (await c.kubectl(["get", "ds", "kmem-build-verify", "-n", NS, "-o", "json"])).stdout,
+    ).spec.template.spec;
+    const podArgs = spec.containers[0].args as string[];
+    const inPod = await c.kubectl(
+      [
+        "exec",
+        "-n",
+        NS,
+        dsPod,
+        "--",
+        "sh",
+        "/etc/kmem-build/verify-kmem.sh",
+        "--json",
+        "--proc-root",
+        "/tmp/kmem-build-proc",
+        ...podArgs,
+      ],
+      { reject: false, timeout: 120_000 },
+    );
+    const hostRun = await execa(
+      "sh",
+      [join(REPO, "scripts", "verify-kmem.sh"), "--json", "--kubelet", kubelet, "--runtime", RUNC],
+      {
+        reject: false,
+      },
+    );
+    const pod = JSON.parse(inPod.stdout) as Report;
+    const host = JSON.parse(hostRun.stdout) as Report;
+    expect(pod.exit_code).toBe(inPod.code);
+
+    // the node facts
+    expect(pod.node.hostname).toBe(host.node.hostname);
+    expect(pod.node.kernel).toBe(host.node.kernel);
+    expect(pod.node.cgroup_layout).toBe(host.node.cgroup_layout);
+    expect(pod.node.memory_root).toBe(host.node.memory_root);
+    // the test pod, at pod and container level, on this node's kubepods
+    const ours = (r: Report) =>
+      r.cgroups
+        .filter((g) => g.path.includes(node!.cgroupRoot.slice(1)) && g.pod_uid === subjectUid)
+        .map((g) => `${g.level} ${g.path}`)
+        .sort();
+    expect(ours(pod).length).toBeGreaterThanOrEqual(2); // the pod and its container(s)
+    expect(ours(pod)).toEqual(ours(host));
+    expect(
+      pod.cgroups.find((g) => g.pod_uid === subjectUid && g.level === "pod")!.kmem_usage_bytes,
+    ).not.toBeNull();
+    // the binaries the pod sees through its read-only mounts are the node's, with the same verdicts
+    const bins = (r: Report) => r.binaries.map((b) => `${b.role} ${b.verdict} ${b.sha256}`).sort();
+    expect(bins(pod)).toEqual(bins(host));
+    expect(pod.binaries.find((b) => b.role === "kubelet")!.verdict).toBe("nokmem-variant-linked");
+    // the verdicts of the checks that depend only on the node
+    const verdicts = (r: Report) =>
+      r.checks
+        .filter((k) =>
+          ["cgroup-layout", "kernel-kmem-policy", "kubelet-binary", "runtime-binaries"].includes(k.id),
+        )
+        .map((k) => `${k.id} ${k.status}`);
+    expect(verdicts(pod)).toEqual(verdicts(host));
+    expect(verdicts(pod)).toHaveLength(4);
+    expect(pod.result).toBe(host.result);
+  });
+
+  it("node-problem-detector: the patch wires the plugin in, and it runs under NPD's contract", async () => {
+    const c = cluster!;
+    // a DaemonSet shaped like upstream's node-problem-detector (flags in `command`, one container)
+    const npd = {
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "node-problem-detector", namespace: NS },
+      spec: {
+        selector: { matchLabels: { app: "node-problem-detector" } },
+        template: {
+          metadata: { labels: { app: "node-problem-detector" } },
+          spec: {
+            hostNetwork: true,
+            automountServiceAccountToken: false,
+            tolerations: [{ operator: "Exists" }],
+            containers: [
+              {
+                name: "node-problem-detector",
+                image: NODE_IMAGE,
+                imagePullPolicy: "Never",
+                // stands in for /node-problem-detector --logtostderr …: appended flags become arguments
+                command: ["sh", "-c", "exec sleep 100000", "node-problem-detector", "--logtostderr"],
+                volumeMounts: [{ name: "log", mountPath: "/var/log", readOnly: true }],
+              },
+            ],
+            volumes: [{ name: "log", hostPath: { path: "/var/log" } }],
+          },
+        },
+      },
+    };
+    await c.kubectl(["apply", "-f", "-"], { input: JSON.stringify(npd) });
+    await c.kubectl([
+      "patch",
+      "daemonset",
+      "node-problem-detector",
+      "-n",
+      NS,
+      "--type",
+      "json",
+      "--patch-file",
+      join(out, "node-problem-detector", "daemonset-patch.json"),
+    ]);
+    const cmd = JSON.parse(
+      (
+        await c.kubectl([
+          "get",
+          "ds",
+          "node-problem-detector",
+          "-n",
+          NS,
+          "-o",
+          "jsonpath={.spec.template.spec.containers[0].command}",
+        ])
+      ).stdout,
+    );
+    expect(cmd).toContain("--config.custom-plugin-monitor=/etc/kmem-build/kmem-build-monitor.json");
+    const npdPod = await waitFor("the patched node-problem-detector pod", 180_000, async () => {
+      const r = await c.kubectl(["get", "pods", "-n", NS, "-l", "app=node-problem-detector", "-o", "json"]);
+      const pods = JSON.parse(r.stdout).items as {
+        metadata: { name: string; deletionTimestamp?: string };
+        spec: { volumes: { name: string }[] };
+        status: { phase: string };
+      }[];
+      const p = pods.find(
+        (x) =>
+          !x.metadata.deletionTimestamp &&
+          x.status.phase === "Running" &&
+          x.spec.volumes.some((v) => v.name === "kmem-build"),
+      );
+      return p?.metadata.name;
+    });
+
+    // the monitor config NPD would load, from where NPD would load it
+    const cfgText = (
+      await c.kubectl(["exec", "-n", NS, npdPod, "--", "cat", "/etc/kmem-build/kmem-build-monitor.json"])
+    ).stdout;
+    const cfg = JSON.parse(cfgText);
+    expect(cfg).toEqual(
+      JSON.parse(await readFile(join(out, "node-problem-detector", "kmem-build-monitor.json"), "utf8")),
+    );
+    const rule = cfg.rules[0];
+    // NPD executes the path itself: it must be executable in the mount
+    const mode = (
+      await c.kubectl(["exec", "-n", NS, npdPod, "--", "stat", "-L", "-c", "%a", rule.path])
+    ).stdout.trim();
+    expect(mode).toBe("555");
+
+    const exec = [c.kubectlPath, "--kubeconfig", c.adminKubeconfig, "exec", "-n", NS, npdPod, "--"];
+    const res = await runNpdRule(cfg, rule, exec);
+    process.stderr.write(
+      `NPD plugin: status ${res.status} (exit ${res.exitCode}), condition ${rule.condition} message "${res.message}"\n`,
+    );
+    // the plugin reports what the DaemonSet last wrote: the same exit code as in the textfile
+    const prom = await readFile(join(textfileDir, "kmem-build.prom"), "utf8");
+    const code = Number(/^kmem_build_verify_exit_code (\d)/m.exec(prom)![1]);
+    expect(res.timedOut).toBe(false);
+    expect(res.exitCode).toBe(code);
+    expect(res.status).toBe(["OK", "NonOK", "Unknown"][code]);
+    expect(res.message.length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(res.message)).toBeLessThanOrEqual(cfg.pluginConfig.max_output_length);
+    if (code === 1) expect(res.message).toMatch(/^kmem check FAIL: [a-z-]+/);
+
+    // NPD's timeout: a rule that outlives it is killed and reported Unknown
+    const slow = await runNpdRule(
+      { pluginConfig: { ...cfg.pluginConfig, timeout: "1s" } },
+      { path: "sh", args: ["-c", "echo started; sleep 30"], timeout: "1s" },
+      exec,
+    );
+    expect(slow).toMatchObject({ status: "Unknown", timedOut: true });
+    expect(slow.message).toMatch(/^Timeout when running plugin "sh"/);
+  });
+});
