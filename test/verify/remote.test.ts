@@ -127,8 +127,8 @@ describe("fleet over ssh", () => {
   test("JUnit: well formed, one testsuite per host, one testcase per host x check", () => {
     const j = junitCases(junit);
     expect(j.suites).toEqual([dest(a.port), dest(b.port), dest(closed)]);
-    expect(j.cases).toHaveLength(30);
-    expect(j.totals).toMatchObject({ tests: "30", failures: "8", errors: "10", skipped: "2" });
+    expect(j.cases).toHaveLength(39);
+    expect(j.totals).toMatchObject({ tests: "39", failures: "8", errors: "13", skipped: "2" });
     expect(
       j.cases.filter((c) => c.suite === dest(a.port) && c.kind === "failure").map((c) => c.name),
     ).toEqual(["pod-cgroups-kmem", "container-cgroups-kmem", "kubelet-binary", "runtime-binaries"]);
