@@ -179,7 +179,7 @@ Then: kubectl apply -f DIR; kubectl apply -f DIR/prometheus (with the operator);
       const o = parseManifestOptions(flags);
       const out = resolve(flags.out);
       const script = await readFile(bundledScriptPath(), "utf8");
-      if (o.kernelLog && !script.includes("--kernel-log"))
+      if (o.kernelLog && !script.includes("    --kernel-log)"))
         throw new UsageError("--kernel-log: the bundled verify-kmem.sh has no --kernel-log option");
       const files = await generateManifests(o, script);
       await writeAtomically(out, files);
