@@ -18,6 +18,7 @@ import {
   REAL_ARCHES,
   REAL_IMAGE,
   REAL_VERSION,
+  BUILD_TIMEOUT_MS,
   type RealBuild,
 } from "./shared.js";
 
@@ -36,7 +37,7 @@ beforeAll(async () => {
   build = await realBuild();
   if (build.result.code === 0)
     manifest = JSON.parse(await readFile(join(build.releaseDir, "manifest.json"), "utf8")) as Manifest;
-});
+}, BUILD_TIMEOUT_MS);
 
 describe(`kmem-build build --kubernetes ${REAL_VERSION} --arch ${REAL_ARCHES.join(",")} on the real tree`, () => {
   it("exits 0", () => {
@@ -99,32 +100,40 @@ describe(`kmem-build build --kubernetes ${REAL_VERSION} --arch ${REAL_ARCHES.joi
 });
 
 describe("negative control: the same real tree with the tag not taking effect", () => {
-  it("is refused by inspection: exit 1, nothing published, the refused binary kept aside", async () => {
-    const neg = await tagIgnoredBuild();
-    expect(neg.result.code, neg.result.stderr.slice(-3000)).toBe(1);
-    expect(neg.result.stderr).toContain("still links runc's kmem-enabling code");
-    expect(neg.result.stderr).toContain("nothing was published");
-    expect(existsSync(neg.releaseDir)).toBe(false);
-    expect((await readdir(neg.outDir)).filter((f) => !f.startsWith("."))).toEqual([]);
-    const kept = await readFile(neg.rejectedKubelet);
-    expect(kept.includes(KMEM_ENABLING_STRING)).toBe(true);
-    expect(kept.includes(NOKMEM_MARKER_STRING)).toBe(false);
-  });
+  it(
+    "is refused by inspection: exit 1, nothing published, the refused binary kept aside",
+    async () => {
+      const neg = await tagIgnoredBuild();
+      expect(neg.result.code, neg.result.stderr.slice(-3000)).toBe(1);
+      expect(neg.result.stderr).toContain("still links runc's kmem-enabling code");
+      expect(neg.result.stderr).toContain("nothing was published");
+      expect(existsSync(neg.releaseDir)).toBe(false);
+      expect((await readdir(neg.outDir)).filter((f) => !f.startsWith("."))).toEqual([]);
+      const kept = await readFile(neg.rejectedKubelet);
+      expect(kept.includes(KMEM_ENABLING_STRING)).toBe(true);
+      expect(kept.includes(NOKMEM_MARKER_STRING)).toBe(false);
+    },
+    BUILD_TIMEOUT_MS,
+  );
 });
 
 describe("a second build of the unchanged real tree", () => {
-  it("compiles nothing and gives the same binaries", async () => {
-    const before = await readFile(join(build.releaseDir, "SHA256SUMS"), "utf8");
-    const t0 = Date.now();
-    const r = await cli(await realBuildArgs(build.outDir, ["--json"]), { timeout: 15 * 60_000 });
-    expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const json = JSON.parse(r.stdout) as { compiled: string[]; cached: string[] };
-    expect(json.compiled).toEqual([]);
-    expect(json.cached.sort()).toEqual([...REAL_ARCHES].sort());
-    expect(r.stderr).not.toMatch(/Building go targets/);
-    const after = await readFile(join(build.releaseDir, "SHA256SUMS"), "utf8");
-    const kubelets = (s: string) => s.split("\n").filter((l) => / kubelet/.test(l));
-    expect(kubelets(after)).toEqual(kubelets(before));
-    console.log(`no-op rebuild of the real tree: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  });
+  it(
+    "compiles nothing and gives the same binaries",
+    async () => {
+      const before = await readFile(join(build.releaseDir, "SHA256SUMS"), "utf8");
+      const t0 = Date.now();
+      const r = await cli(await realBuildArgs(build.outDir, ["--json"]), { timeout: 15 * 60_000 });
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      const json = JSON.parse(r.stdout) as { compiled: string[]; cached: string[] };
+      expect(json.compiled).toEqual([]);
+      expect(json.cached.sort()).toEqual([...REAL_ARCHES].sort());
+      expect(r.stderr).not.toMatch(/Building go targets/);
+      const after = await readFile(join(build.releaseDir, "SHA256SUMS"), "utf8");
+      const kubelets = (s: string) => s.split("\n").filter((l) => / kubelet/.test(l));
+      expect(kubelets(after)).toEqual(kubelets(before));
+      console.log(`no-op rebuild of the real tree: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    },
+    15 * 60_000,
+  );
 });
