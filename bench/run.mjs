@@ -9,8 +9,9 @@
 //   --no-large   skip the kubelet-sized build (slow: ~100 MB binaries, gzip -9 RPM payloads)
 //   --only X     only the build benchmarks (bench/build.mjs) or only the verify ones
 //
-// The verify benchmarks belong to their own scripts (bench/verify-tree.mjs, bench/verify-fleet.mjs):
-// each bench/verify-tree.* / verify-fleet.* (.mjs, .js: node; .sh: sh) that exists is run with
+// The verify benchmarks belong to their own scripts (bench/verify-tree.mjs, bench/verify-fleet.mjs,
+// bench/verify-oom-log.mjs): each bench/verify-tree.* / verify-fleet.* / verify-oom-log.* (.mjs, .js:
+// node; .sh: sh) that exists is run with
 // `--short` in short mode and `--runs N` when --runs was given (else its own default), plus the
 // environment KMEM_BENCH_SHORT=0|1 and KMEM_BENCH_EMBED=1. Its stdout becomes its section of
 // BENCHMARKS.md: Markdown is kept as it is (a leading "## " heading is kept, otherwise one is added),
@@ -29,6 +30,7 @@ import { machineInfo, timed } from "./lib/util.mjs";
 const VERIFY_SECTIONS = [
   { prefix: "verify-tree", heading: "## Verify: the 65,536-cgroup tree" },
   { prefix: "verify-fleet", heading: "## Verify: a fleet of 20 ssh targets" },
+  { prefix: "verify-oom-log", heading: "## Verify: OOM kills in a 1 GiB kernel log" },
 ];
 
 function parseArgs(argv) {
