@@ -1675,7 +1675,11 @@ if [ -n "$rtendpoint" ]; then
   if [ ! -S "$rtendpoint" ]; then
     rt_why="; no socket at unix://$rtendpoint"
   else
-    for _t in crictl ctr docker; do
+    case $rtendpoint in
+      *docker.sock) _tools="docker crictl" ;;
+      *) _tools="crictl ctr docker" ;;
+    esac
+    for _t in $_tools; do
       rt_ask "$_t" "$rtendpoint"
       case $? in 0 | 124) break ;; esac
     done
