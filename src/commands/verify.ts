@@ -40,6 +40,7 @@ interface VerifyOpts {
   cgroupRoot?: string;
   procRoot?: string;
   runtimeEndpoint?: string;
+  kernelLog?: string | false;
   runtimeTimeout?: string;
   script?: string;
   identity?: string;
@@ -91,6 +92,11 @@ export function registerVerify(program: Command): void {
     .option("--proc-root <dir>", "read /proc files under DIR on the node (test fixtures)")
     .option(
       "--runtime-endpoint <unix:///path>",
+    .option(
+      "--kernel-log <file>",
+      "kernel log on the node to read OOM kills from: /var/log/messages, a journalctl -k export, a dmesg dump (default: dmesg, journalctl -k, /var/log/messages)",
+    )
+    .option("--no-kernel-log", "do not read OOM kills from a kernel log")
       "container runtime socket on the node to read pod and container names from (as crictl's flag; default: the usual containerd, CRI-O, docker sockets)",
     )
     .option("--runtime-timeout <s>", "time limit for asking the runtime on the node (default 10)")
@@ -149,6 +155,7 @@ async function verify(o: VerifyOpts): Promise<number> {
     verbose: o.verbose,
     expectSha256: [],
   };
+    kernelLog: o.kernelLog,
   const args = scriptArgs(pass);
   // The checksum file stays here; nodes get its sums as arguments.
   if (o.checksums) {

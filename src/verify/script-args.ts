@@ -17,6 +17,8 @@ export interface ScriptPassthrough {
   binaries: boolean;
   cgroupRoot?: string;
   procRoot?: string;
+  /** Kernel log on the node to read OOM kills from; false: none (--no-kernel-log); unset: the node's. */
+  kernelLog?: string | false;
   prometheus?: string;
   verbose?: boolean;
   /** Container runtime socket for pod/container names (unix:///PATH, as crictl's flag). */
@@ -43,6 +45,8 @@ export function scriptArgs(p: ScriptPassthrough): string[] {
   if (!p.binaries) a.push("--no-binaries");
   if (p.cgroupRoot) a.push("--cgroup-root", p.cgroupRoot);
   if (p.procRoot) a.push("--proc-root", p.procRoot);
+  if (p.kernelLog === false) a.push("--no-kernel-log");
+  else if (p.kernelLog) a.push("--kernel-log", p.kernelLog);
   if (p.prometheus) a.push("--prometheus", p.prometheus);
   if (p.verbose) a.push("--verbose");
   for (const e of p.expectSha256) a.push("--expect-sha256", e);
