@@ -13,7 +13,7 @@ import { toJUnit } from "../../src/verify/junit.js";
 import { renderFleet } from "../../src/verify/render.js";
 import type { NodeReport } from "../../src/verify/report.js";
 import { BTIME, CTR, POD, dmesgNew, el7Messages } from "./helpers/oom-logs.js";
-import { REPO, runJson, runScript } from "./helpers/run-script.js";
+import { REPO, runCli, runJson, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-oom-"));
@@ -181,6 +181,15 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     expect(xml).toContain('<property name="oom_kills" value="3"/>');
     expect(xml).toContain('<property name="oom_kills_kmem" value="1"/>');
     expect(xml).toMatch(/name="oom-kills-kmem" time="0">\n {6}<failure /);
+  });
+
+  test("kmem-build verify passes --kernel-log and --no-kernel-log to the script", () => {
+    const cli = runCli(["verify", ...f.args, "--kernel-log", log, "--json"]);
+    expect(cli.code).toBe(1);
+    expect((JSON.parse(cli.stdout) as NodeReport).oom_kills).toEqual(r.oom_kills);
+    const off = JSON.parse(runCli(["verify", ...f.args, "--no-kernel-log", "--json"]).stdout) as NodeReport;
+    expect(off.kernel_log.source).toBeNull();
+    expect(check(off, "oom-kills-kmem").seen).toBe("kernel log not read: --no-kernel-log");
   });
 
   test("Prometheus: kills and kmem-caused kills per pod", () => {
