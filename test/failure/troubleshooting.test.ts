@@ -68,6 +68,8 @@ const VERIFY_MESSAGES = [
   "is not a readable directory",
   "could not read memory.kmem.usage_in_bytes of",
   "--prometheus must not point into the cgroup filesystem",
+  "cannot read --kernel-log file",
+  "kernel log not read: ",
 ];
 
 let doc: string;
