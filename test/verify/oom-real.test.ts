@@ -140,7 +140,9 @@ describe.skipIf(!OWN || !HAVE_PERL || !HAVE_DMESG)("a real memcg OOM kill caused
     expect(held).toBeGreaterThanOrEqual(PIPES_MB * MiB);
     expect(exit.signal).toBe("SIGKILL");
     expect(kernel("memory.oom_control")).toMatch(/^oom_kill 1$/m); // the kernel's own count for this memcg
-    expect(Number(kernel("memory.max_usage_in_bytes"))).toBe(LIMIT);
+    // the memcg reached its limit (a huge page's charge may fail up to 2 MiB below it)
+    expect(Number(kernel("memory.max_usage_in_bytes"))).toBeGreaterThan(LIMIT - 2 * MiB);
+    expect(Number(kernel("memory.max_usage_in_bytes"))).toBeLessThanOrEqual(LIMIT);
   });
 
   test("verify reads dmesg and reports the kill with the kernel's usage, limit and kmem", () => {
@@ -161,16 +163,19 @@ describe.skipIf(!OWN || !HAVE_PERL || !HAVE_DMESG)("a real memcg OOM kill caused
     expect(k.memcg.endsWith(`/kubepods/burstable/pod${UID}/${CTR_NAME}`)).toBe(true);
     expect(k.task_memcg).toBe(k.memcg);
     // at the kill: usage at the limit, most of it kernel memory (the pipes), the rest anonymous memory
-    expect(k.usage_bytes!).toBeGreaterThan(LIMIT - MiB);
+    expect(k.usage_bytes!).toBeGreaterThan(LIMIT - 2 * MiB);
     expect(k.usage_bytes!).toBeLessThanOrEqual(LIMIT);
     expect(k.kmem_usage_bytes!).toBeGreaterThanOrEqual(PIPES_MB * MiB * 0.95);
     expect(k.kmem_usage_bytes!).toBeLessThanOrEqual(Number(kernel("memory.kmem.max_usage_in_bytes")));
     expect(k.rss_bytes! + k.cache_bytes! + k.kmem_usage_bytes!).toBeLessThanOrEqual(k.usage_bytes! + 2 * MiB);
     expect(k.kmem_share!).toBeGreaterThan(0.4);
-    // dmesg's seconds since boot, converted with btime: the wall clock of the kill (to the second)
+    // dmesg's seconds since boot, converted with btime: the wall clock of the kill (the kernel's clock
+    // may drift from the wall clock over a long uptime, so a minute either way; unconverted seconds
+    // since boot would be decades off)
     const t = Date.parse(k.time!);
-    expect(t).toBeGreaterThanOrEqual(startedAt - 3000);
-    expect(t).toBeLessThanOrEqual(endedAt + 3000);
+    expect(k.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(t).toBeGreaterThanOrEqual(startedAt - 60_000);
+    expect(t).toBeLessThanOrEqual(endedAt + 60_000);
   });
 
   test("oom-kills-kmem FAILs for the pod, with the share and the fix; the row shows the limit", () => {
