@@ -40,6 +40,7 @@ const INSTALL_HINTS: Record<string, string> = {
   gpg: "apt-get install gnupg",
   patch: "apt-get install patch",
   ssh: "apt-get install openssh-client",
+  kubectl: "apt-get install kubernetes-client (Debian's kubectl)",
   sh: "a POSIX shell is required",
 };
 

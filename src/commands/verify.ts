@@ -7,9 +7,10 @@ import { Command, Option } from "commander";
 import { Listr } from "listr2";
 import { progressOptions } from "../progress.js";
 import { interruptSignal } from "../signals.js";
-import { UsageError } from "../errors.js";
+import { ToolMissingError, UsageError } from "../errors.js";
 import { requireTools, run } from "../exec.js";
 import { fleetReport } from "../verify/fleet.js";
+import { applyApiNames, podsFromApiServer } from "../verify/kube-names.js";
 import { toJUnit } from "../verify/junit.js";
 import { renderBrief, renderFleet } from "../verify/render.js";
 import type { HostOutcome } from "../verify/report.js";
@@ -39,9 +40,10 @@ interface VerifyOpts {
   checksums?: string;
   cgroupRoot?: string;
   procRoot?: string;
-  runtimeEndpoint?: string;
   kernelLog?: string | false;
+  runtimeEndpoint?: string;
   runtimeTimeout?: string;
+  kubeconfig?: string;
   script?: string;
   identity?: string;
   port?: string;
@@ -91,15 +93,19 @@ export function registerVerify(program: Command): void {
     .option("--cgroup-root <dir>", "memory cgroup hierarchy to scan on the node (default: from mountinfo)")
     .option("--proc-root <dir>", "read /proc files under DIR on the node (test fixtures)")
     .option(
-      "--runtime-endpoint <unix:///path>",
-    .option(
       "--kernel-log <file>",
       "kernel log on the node to read OOM kills from: /var/log/messages, a journalctl -k export, a dmesg dump (default: dmesg, journalctl -k, /var/log/messages)",
     )
     .option("--no-kernel-log", "do not read OOM kills from a kernel log")
+    .option(
+      "--runtime-endpoint <unix:///path>",
       "container runtime socket on the node to read pod and container names from (as crictl's flag; default: the usual containerd, CRI-O, docker sockets)",
     )
     .option("--runtime-timeout <s>", "time limit for asking the runtime on the node (default 10)")
+    .option(
+      "--kubeconfig <file>",
+      "also name pods and containers the nodes could not through the API server (kubectl get pods -A, run here)",
+    )
     .option("--script <file>", "verify script to run (default: the bundled scripts/verify-kmem.sh)")
     .option("--identity <file>", "ssh private key (ssh -i)")
     .option("--port <n>", "ssh port for every host (ssh -p)")
@@ -149,13 +155,13 @@ async function verify(o: VerifyOpts): Promise<number> {
     binaries: o.binaries,
     cgroupRoot: o.cgroupRoot,
     procRoot: o.procRoot,
+    kernelLog: o.kernelLog,
     runtimeEndpoint: o.runtimeEndpoint,
     runtimeTimeout: o.runtimeTimeout,
     prometheus: o.prometheus,
     verbose: o.verbose,
     expectSha256: [],
   };
-    kernelLog: o.kernelLog,
   const args = scriptArgs(pass);
   // The checksum file stays here; nodes get its sums as arguments.
   if (o.checksums) {
@@ -163,7 +169,7 @@ async function verify(o: VerifyOpts): Promise<number> {
     else args.push("--checksums", o.checksums);
   }
 
-  if (!remote && !o.junit) return runLocalPassthrough(script, args, o);
+  if (!remote && !o.junit && !o.kubeconfig) return runLocalPassthrough(script, args, o);
 
   await requireTools(remote ? ["ssh"] : ["sh"], remote ? "verify nodes over ssh" : "run the verify script");
   const timeoutMs =
@@ -202,6 +208,15 @@ async function verify(o: VerifyOpts): Promise<number> {
   }
   if (signal.aborted) throw signal.reason;
   const fleet = fleetReport(targets.map((h) => outcomes.get(h)!));
+  if (o.kubeconfig && fleet.hosts.some((h) => h.report?.cgroups.some((c) => c.pod_name === null))) {
+    try {
+      applyApiNames(fleet, await podsFromApiServer(o.kubeconfig, { signal }));
+    } catch (err) {
+      if (err instanceof ToolMissingError) throw err;
+      // names are a convenience: the verdicts stand without them
+      process.stderr.write(`verify: no names from the API server: ${(err as Error).message}\n`);
+    }
+  }
 
   if (o.junit) await writeFile(o.junit, toJUnit(fleet));
   if (o.json) {
