@@ -927,7 +927,7 @@ END {
     if (UR[i] > hmax) { hmax = UR[i]; hmi = i }
     if (UR[i] > 0.9 && DR[i] != "" && DR[i] < 0.75) {
       HW[i] = 1
-      if (++nhw <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(RSSV[i] + CA[i]) "): HIDDEN " hb(hidden(i))
+      if (++nhw <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(sprintf("%.0f", RSSV[i] + CA[i])) "): HIDDEN " hb(hidden(i))
     }
   }
   if (nhw > 5) hws = hws "; " (nhw - 5) " more"
@@ -947,7 +947,7 @@ END {
     if (!OKC[i]) continue
     PKKM[OU[i]]++
     if (++nkk <= 5) kks = kks "; " who(OU[i], OC[i]) (OT[i] != "" ? " at " OT[i] : "") ": kmem " hb(OKM[i]) " = " pct(OSH[i]) " of usage " hb(OUS[i]) \
-      " (limit " hb(OLI[i]) ", rss + cache " ((num(OKRSS[i]) && num(OKCA[i])) ? hb(OKRSS[i] + OKCA[i]) : "?") ")"
+      " (limit " hb(OLI[i]) ", rss + cache " ((num(OKRSS[i]) && num(OKCA[i])) ? hb(sprintf("%.0f", OKRSS[i] + OKCA[i])) : "?") ")"
   }
   if (nkk > 5) kks = kks "; " (nkk - 5) " more (see oom_kills)"
   if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
@@ -1099,7 +1099,7 @@ function human(   i, k, n, shown, verbose) {
       if (!verbose && k > 20) { printf "... %d more (--verbose or --json lists all)\n", NOK - 20; break }
       printf "%s  %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
         (OT[k] == "" ? "(no time)" : OT[k]), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
-        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(OKRSS[k] + OKCA[k]) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OKC[k] ? "  <- kernel memory" : "")
+        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OKC[k] ? "  <- kernel memory" : "")
     }
   }
   printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
