@@ -425,6 +425,11 @@ describe("the same kills with every awk (one streaming pass, no gawk-only functi
     ).filter(([, p]) => p),
   );
   const f = node("awks");
+  // and a pod near its limit with little rss + cache (oom-headroom WARN), as in the headroom test
+  const pod = join(f.cg, "kubepods", "burstable", `pod${S.UID.B}`);
+  writeFileSync(join(pod, "memory.limit_in_bytes"), "6000000000\n");
+  writeFileSync(join(pod, "memory.usage_in_bytes"), "5998800000\n");
+  writeFileSync(join(pod, "memory.stat"), "total_cache 520000000\ntotal_rss 2000000000\n");
   const el7 = write("awks-messages", el7Messages());
   const dm = write("awks-dmesg", dmesgNew());
   const ref = [el7, dm].map((l) => stable(runJson([...f.args, "--kernel-log", l]).report));
@@ -437,5 +442,6 @@ describe("the same kills with every awk (one streaming pass, no gawk-only functi
       ref,
     );
     expect((ref[0] as NodeReport).oom_kills).toHaveLength(3);
+    expect(check(ref[0] as NodeReport, "oom-headroom").status).toBe("WARN");
   });
 });
