@@ -89,7 +89,8 @@
 #   kmem_accounting "unknown" (the slabinfo probe reads paths line by line).
 #   Prometheus metrics: kmem_build_cgroup_{usage,rss,cache,hidden,kmem_usage,
 #   kmem_max_usage}_bytes, kmem_build_cgroup_kmem_failcnt, kmem_build_cgroup_kmem_
-#   accounting_active {level,qos,pod_uid,container}; kmem_build_check_status{check,
+#   accounting_active {level,qos,pod_uid,container,pod_namespace,pod_name,container_name
+#   (names "" when unknown)}; kmem_build_check_status{check,
 #   status}; kmem_build_memcgs, kmem_build_memcg_directories, kmem_build_memcgs_leaked,
 #   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
 #   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds,
@@ -1164,7 +1165,7 @@ function pser(f, name, m, what,   i, v, lb) {
     else if (what == "HID") v = hidden(i); else if (what == "LIM") v = LIM[i]
     else v = (ACT[i] == "active" ? "1" : (ACT[i] == "inactive" ? "0" : ""))
     if (!num(v)) continue
-    lb = "{level=\"" L[i] "\",qos=\"" Q[i] "\",pod_uid=\"" pesc(U[i]) "\",container=\"" pesc(C[i]) "\"}"
+    lb = "{level=\"" L[i] "\",qos=\"" Q[i] "\",pod_uid=\"" pesc(U[i]) "\",container=\"" pesc(C[i]) "\",pod_namespace=\"" pesc(RN[i]) "\",pod_name=\"" pesc(RP[i]) "\",container_name=\"" pesc(RC[i]) "\"}"
     print name lb " " v > f
   }
 }'

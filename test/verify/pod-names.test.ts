@@ -200,6 +200,18 @@ describe.skipIf(!HAVE_CONTAINERD)("a real containerd, read with ctr over --runti
     );
   });
 
+  test("Prometheus: the cgroup series carry the names as labels", () => {
+    const prom = join(TMP, "names.prom");
+    runScript([...node(join(TMP, "prom"), "cgroupfs"), "--runtime-endpoint", endpoint, "--prometheus", prom]);
+    const text = readFileSync(prom, "utf8");
+    expect(text).toContain(
+      `kmem_build_cgroup_kmem_usage_bytes{level="container",qos="burstable",pod_uid="${UID.web}",container="${ID.web}",pod_namespace="shop",pod_name="web-0",container_name="app"} 3145728`,
+    );
+    expect(text).toContain(
+      `kmem_build_cgroup_usage_bytes{level="pod",qos="besteffort",pod_uid="${UID.gone}",container="",pod_namespace="",pod_name="",container_name=""} 0`,
+    );
+  });
+
   test("systemd driver: cri-containerd-<id>.scope cgroups are mapped to their containers", () => {
     const { report } = runJson([
       ...node(join(TMP, "sysd"), "systemd", "cri-containerd"),
