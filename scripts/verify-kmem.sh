@@ -30,8 +30,8 @@
 #                          runc, docker-runc, docker-runc-current on PATH and usual places)
 #   --no-binaries          skip the kubelet/runtime binary checks
 #   --runtime-endpoint unix:///PATH  container runtime socket to read pod and container
-#                          names from (as crictl's flag; default: the usual containerd,
-#                          CRI-O, cri-dockerd and docker sockets that exist)
+#                          names from (as crictl's flag; repeatable, tried in order; default:
+#                          the usual containerd, k3s, CRI-O, cri-dockerd and docker sockets)
 #   --runtime-timeout S    time limit for asking the runtime (default 10)
 #   --checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
 #   --expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
@@ -1146,9 +1146,9 @@ function prom(f,   i, lb, m) {
   pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
   if (fact("klsrc") != "") {
     pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log")
-    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total{pod_uid=\"" pesc(PORD[i]) "\"} " PKALL[PORD[i]] > f
+    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
     pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= 10% of usage (kmem made the kill)")
-    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total{pod_uid=\"" pesc(PORD[i]) "\"} " PKKM[PORD[i]] > f
+    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
   }
   if (dur != "") {
     pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
@@ -1156,6 +1156,8 @@ function prom(f,   i, lb, m) {
   }
   close(f)
 }
+# labels of a pod in the OOM kill series: its uid, and its namespace and name when known ("" if not)
+function oomlb(uid) { wnames(uid, ""); return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\"}" }
 function pm(f, name, type, help) { print "# HELP " name " " help > f; print "# TYPE " name " " type > f }
 function pser(f, name, m, what,   i, v, lb) {
   pm(f, name, "gauge", m[name])
@@ -1188,7 +1190,7 @@ expects=""
 nobinaries=0
 kernellog=""
 kernellog_off=0
-rtendpoint=""
+rtendpoints=""
 rtlimit=10
 
 while [ $# -gt 0 ]; do
@@ -1254,8 +1256,8 @@ while [ $# -gt 0 ]; do
     --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
     --runtime-endpoint)
       case $val in
-        unix:///*) rtendpoint=${val#unix://} ;;
-        /*) rtendpoint=$val ;;
+        unix:///*) rtendpoints="$rtendpoints${val#unix://}$NL" ;;
+        /*) rtendpoints="$rtendpoints$val$NL" ;;
         *) die_usage "bad --runtime-endpoint '$val' (use unix:///PATH)" ;;
       esac
       ;;
@@ -1672,44 +1674,52 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
 }
 rt_source=""
 rt_timeout=""
-if [ -n "$rtendpoint" ]; then
-  if [ ! -S "$rtendpoint" ]; then
-    rt_why="; no socket at unix://$rtendpoint"
-  else
-    case $rtendpoint in
-      *docker.sock) _tools="docker crictl" ;;
-      *) _tools="crictl ctr docker" ;;
-    esac
-    for _t in $_tools; do
-      rt_ask "$_t" "$rtendpoint"
-      case $? in 0 | 124) break ;; esac
-    done
-    if [ -z "$rt_source" ] && [ -z "$rt_why" ]; then rt_why="; no crictl, ctr or docker on PATH to ask unix://$rtendpoint"; fi
-  fi
+rt_empty=""
+rt_given=""
+if [ -n "$rtendpoints" ]; then
+  _list=$rtendpoints
+  rt_given=1
 elif [ "$procroot_set" = 1 ]; then
+  _list=""
   fact names_skipped 1
 else
-  _any=""
-  for _s in /run/containerd/containerd.sock /run/k3s/containerd/containerd.sock /var/run/crio/crio.sock \
-    /var/run/cri-dockerd.sock /var/run/docker.sock; do
-    [ -S "$_s" ] || continue
-    _any=1
-    case $_s in
-      */containerd.sock) _tools="crictl ctr" ;;
-      */docker.sock) _tools=docker ;;
-      *) _tools=crictl ;;
-    esac
-    for _t in $_tools; do
-      rt_ask "$_t" "$_s"
-      case $? in 0 | 124) break ;; esac
-    done
-    [ -z "$rt_source" ] || break
-  done
-  if [ -z "$_any" ]; then
-    rt_why="; no container runtime socket (/run/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock, /var/run/docker.sock)"
-  elif [ -z "$rt_source" ] && [ -z "$rt_why" ]; then
-    rt_why="; no crictl, ctr or docker on PATH to ask the runtime"
+  _list="/run/containerd/containerd.sock$NL/run/k3s/containerd/containerd.sock$NL/var/run/crio/crio.sock$NL/var/run/cri-dockerd.sock$NL/var/run/docker.sock"
+fi
+# Sockets in order; the first runtime that names a pod ends the search.  One that answers
+# but knows no pod (docker's own containerd on a dockershim node) is kept as a last resort.
+_any=""
+while IFS= read -r _s; do
+  [ -n "$_s" ] || continue
+  if [ ! -S "$_s" ]; then
+    if [ -n "$rt_given" ]; then rt_why="$rt_why; no socket at unix://$_s"; fi
+    continue
   fi
+  _any=1
+  case $_s in
+    *docker.sock) _tools="docker crictl" ;;
+    */containerd.sock) _tools="crictl ctr" ;;
+    */crio.sock | */cri-dockerd.sock) _tools=crictl ;;
+    *) _tools="crictl ctr docker" ;;
+  esac
+  _asked=""
+  for _t in $_tools; do
+    command -v "$_t" >/dev/null 2>&1 || continue
+    _asked=1
+    rt_ask "$_t" "$_s"
+    case $? in 0 | 124) break ;; esac
+  done
+  if [ -z "$_asked" ]; then rt_why="$rt_why; none of $_tools on PATH to ask unix://$_s"; fi
+  if [ -n "$rt_source" ]; then
+    if grep -q "^nm${TAB}[^${TAB}]*${TAB}[^${TAB}]" "$tmp/names" 2>/dev/null; then break; fi
+    rt_empty=${rt_empty:-$rt_source}
+    rt_source=""
+  fi
+done <<EOF
+$_list
+EOF
+if [ -z "$rt_source" ]; then rt_source=$rt_empty; fi
+if [ -z "$rt_source" ] && [ -z "$_any" ] && [ -z "$rt_given" ] && [ "$procroot_set" != 1 ]; then
+  rt_why="; no container runtime socket (/run/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock, /var/run/docker.sock)"
 fi
 fact names_source "$rt_source"
 fact names_why "${rt_why#; }"

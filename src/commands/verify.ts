@@ -41,7 +41,7 @@ interface VerifyOpts {
   cgroupRoot?: string;
   procRoot?: string;
   kernelLog?: string | false;
-  runtimeEndpoint?: string;
+  runtimeEndpoint: string[];
   runtimeTimeout?: string;
   kubeconfig?: string;
   script?: string;
@@ -99,7 +99,9 @@ export function registerVerify(program: Command): void {
     .option("--no-kernel-log", "do not read OOM kills from a kernel log")
     .option(
       "--runtime-endpoint <unix:///path>",
-      "container runtime socket on the node to read pod and container names from (as crictl's flag; default: the usual containerd, CRI-O, docker sockets)",
+      "container runtime socket on the node to read pod and container names from (as crictl's flag; repeatable, tried in order; default: the usual containerd, CRI-O, docker sockets)",
+      collect,
+      [],
     )
     .option("--runtime-timeout <s>", "time limit for asking the runtime on the node (default 10)")
     .option(
@@ -138,8 +140,8 @@ async function verify(o: VerifyOpts): Promise<number> {
   if (o.json && o.brief) throw new UsageError("choose one of --json and --brief");
   if (o.duration !== undefined) durationSeconds(o.duration, "--duration");
   if (o.runtimeTimeout !== undefined) durationSeconds(o.runtimeTimeout, "--runtime-timeout");
-  if (o.runtimeEndpoint !== undefined && !/^unix:\/\/\//.test(o.runtimeEndpoint))
-    throw new UsageError(`bad --runtime-endpoint "${o.runtimeEndpoint}" (use unix:///PATH)`);
+  for (const e of o.runtimeEndpoint)
+    if (!/^unix:\/\/\//.test(e)) throw new UsageError(`bad --runtime-endpoint "${e}" (use unix:///PATH)`);
   if (o.interval !== undefined) {
     if (o.duration === undefined) throw new UsageError("--interval needs --duration");
     durationSeconds(o.interval, "--interval");

@@ -22,7 +22,7 @@ export interface ScriptPassthrough {
   prometheus?: string;
   verbose?: boolean;
   /** Container runtime socket for pod/container names (unix:///PATH, as crictl's flag). */
-  runtimeEndpoint?: string;
+  runtimeEndpoint?: string[];
   /** Seconds the script may spend asking the runtime. */
   runtimeTimeout?: string;
   /** `hex:name` pairs from --checksums, sent as --expect-sha256 (the file stays on this machine). */
@@ -50,7 +50,7 @@ export function scriptArgs(p: ScriptPassthrough): string[] {
   if (p.prometheus) a.push("--prometheus", p.prometheus);
   if (p.verbose) a.push("--verbose");
   for (const e of p.expectSha256) a.push("--expect-sha256", e);
-  if (p.runtimeEndpoint) a.push("--runtime-endpoint", p.runtimeEndpoint);
+  for (const e of p.runtimeEndpoint ?? []) a.push("--runtime-endpoint", e);
   if (p.runtimeTimeout !== undefined) a.push("--runtime-timeout", p.runtimeTimeout);
   return a;
 }

@@ -466,6 +466,36 @@ describe("crictl and docker branches (stand-ins on PATH, a real socket file)", (
     expect(podNames(report).seen).toMatch(/^names from docker at unix:\/\/.*: 2 of 3 pod cgroups and 4 of 6/);
   });
 
+  test("several --runtime-endpoint, in order: one that answers but knows no pod does not end the search", () => {
+    // docker answers with one container that is nobody's pod; crictl on the next socket knows the pods
+    standIn(join(TMP, "bin-docker-empty"), "docker", `printf '%s\\t\\t\\t\\t\\n' ${"12".repeat(32)}`);
+    const PATH = `${join(TMP, "bin-docker-empty")}:${crictl("multi", true)}`;
+    const env = { ...process.env, PATH };
+    const base = node(join(TMP, "multi"), "cgroupfs");
+    const { report } = runJson(
+      [
+        ...base,
+        "--runtime-endpoint",
+        "unix:///nonexistent/a.sock",
+        "--runtime-endpoint",
+        `unix://${dockerSock}`,
+        "--runtime-endpoint",
+        `unix://${sock}`,
+      ],
+      { env },
+    );
+    expect(rows(report)).toEqual(ALL_NAMED);
+    expect(podNames(report).seen).toBe(
+      `names from CRI (crictl) at unix://${sock}: 2 of 3 pod cgroups and 4 of 6 container cgroups named`,
+    );
+    // that runtime alone: it answered, so it is the source, and every row keeps its UID
+    const only = runJson([...base, "--runtime-endpoint", `unix://${dockerSock}`], { env }).report;
+    expect(rows(only)).toEqual(NONE_NAMED);
+    expect(podNames(only).seen).toBe(
+      `names from docker at unix://${dockerSock}: 0 of 3 pod cgroups and 0 of 6 container cgroups named`,
+    );
+  });
+
   test("the same names under dash, bash, busybox sh and with busybox awk, mawk, gawk", () => {
     const PATH = crictl("portable", true);
     const args = [...node(join(TMP, "portable"), "systemd"), "--runtime-endpoint", `unix://${sock}`];
