@@ -94,8 +94,8 @@
 #   status}; kmem_build_memcgs, kmem_build_memcg_directories, kmem_build_memcgs_leaked,
 #   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
 #   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds,
-#   kmem_build_cgroup_limit_bytes, kmem_build_oom_kills_total{pod_uid} and
-#   kmem_build_oom_kills_kmem_total{pod_uid} (kills in the log read; kmem-caused ones).
+#   kmem_build_cgroup_limit_bytes, kmem_build_oom_kills_total and kmem_build_oom_kills_
+#   kmem_total {pod_uid,pod_namespace,pod_name} (kills in the log read; kmem-caused ones).
 #
 # KERNEL LOG (one awk, one streaming pass; lines of other programs are skipped)
 #   Line prefixes understood: syslog "Mon dd hh:mm:ss host kernel: " (the year is taken

@@ -199,12 +199,12 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     expect(t).toContain("# TYPE kmem_build_oom_kills_kmem_total counter\n");
     const series = t.split("\n").filter((l) => l.startsWith("kmem_build_oom_kills"));
     expect(series).toEqual([
-      `kmem_build_oom_kills_total{pod_uid="${POD.seed}"} 1`,
-      `kmem_build_oom_kills_total{pod_uid="${POD.rss}"} 1`,
-      `kmem_build_oom_kills_total{pod_uid="${POD.cut}"} 1`,
-      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}"} 1`,
-      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.rss}"} 0`,
-      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.cut}"} 0`,
+      `kmem_build_oom_kills_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 1`,
+      `kmem_build_oom_kills_total{pod_uid="${POD.rss}",pod_namespace="",pod_name=""} 1`,
+      `kmem_build_oom_kills_total{pod_uid="${POD.cut}",pod_namespace="",pod_name=""} 1`,
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 1`,
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.rss}",pod_namespace="",pod_name=""} 0`,
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.cut}",pod_namespace="",pod_name=""} 0`,
     ]);
   });
 });
