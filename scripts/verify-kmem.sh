@@ -946,15 +946,22 @@ END {
     if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0 }
     PKALL[OU[i]]++
     if (!OKC[i]) continue
-    PKKM[OU[i]]++
-    if (++nkk <= 5) kks = kks "; " who(OU[i], OC[i]) (OT[i] != "" ? " at " OT[i] : "") ": kmem " hb(OKM[i]) " = " pct(OSH[i]) " of usage " hb(OUS[i]) \
+    nkk++
+    if (!PKKM[OU[i]]++) KPODS[++NKPODS] = OU[i]
+    KLAST[OU[i]] = i
+  }
+  # one entry per pod (a pod is often killed again and again): its count and its last kill
+  for (kp = 1; kp <= NKPODS && kp <= 5; kp++) {
+    i = KLAST[KPODS[kp]]
+    kks = kks "; " who(OU[i], OC[i]) (PKKM[OU[i]] > 1 ? ": " PKKM[OU[i]] " kills, the last" : "") (OT[i] != "" ? " at " OT[i] : "") \
+      ": kmem " hb(OKM[i]) " = " pct(OSH[i]) " of usage " hb(OUS[i]) \
       " (limit " hb(OLI[i]) ", rss + cache " ((num(OKRSS[i]) && num(OKCA[i])) ? hb(sprintf("%.0f", OKRSS[i] + OKCA[i])) : "?") ")"
   }
-  if (nkk > 5) kks = kks "; " (nkk - 5) " more (see oom_kills)"
+  if (NKPODS > 5) kks = kks "; " (NKPODS - 5) " more pods (see oom_kills)"
   if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " NOK " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
-    if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" kks, kmemfix, kmemwho, 1)
+    if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks, kmemfix, kmemwho, 1)
     else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
   }

@@ -140,6 +140,24 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     expect(c.remedy).toContain("install the nokmem kubelet built by kmem-build");
   });
 
+  test("a pod killed again and again is named once, with its count and its last kill", () => {
+    const again = text
+      .split("\n")
+      .filter((l) => l.startsWith("Nov 28 03:14:07 node-a kernel: "))
+      .map((l) => l.replace("03:14:07", "06:00:00").replace(/\b23456\b/g, "24680"))
+      .join("\n");
+    const { report } = runJson([...f.args, "--kernel-log", write("messages-again", `${text}${again}\n`)]);
+    expect(report.oom_kills.map((k) => [k.pod_uid, k.time, k.process.pid])).toEqual([
+      [POD.seed, `${YEAR}-11-28T03:14:07`, 23456],
+      [POD.rss, `${YEAR}-11-28T04:02:11`, 4242],
+      [POD.cut, `${YEAR}-11-28T05:00:01`, null],
+      [POD.seed, `${YEAR}-11-28T06:00:00`, 24680],
+    ]);
+    expect(check(report, "oom-kills-kmem").seen).toContain(
+      `: 4 memcg OOM kills of pod/container cgroups, 2 with kernel memory >= 10% of usage (kmem made the kill); pod ${POD.seed} container ${CTR.seed.slice(0, 12)}: 2 kills, the last at ${YEAR}-11-28T06:00:00: kmem 3.20 GiB = 57.28% of usage`,
+    );
+  });
+
   test("journalctl -k -o short-iso export: the same kills, times with their offset", () => {
     const iso = text.replace(/^Nov 28 (\d\d:\d\d:\d\d) /gm, `${YEAR}-11-28T$1+0100 `);
     const { report } = runJson([...f.args, "--kernel-log", write("journal.txt", iso)]);
@@ -287,7 +305,7 @@ describe("dmesg dump of a >= 4.19 kernel (oom-kill: lines, seconds since boot)",
     expect(code).toBe(1);
     const c = check(r, "oom-kills-kmem");
     expect(c.status).toBe("FAIL");
-    expect(c.seen).toContain(", 2 with kernel memory >= 10% of usage (kmem made the kill); ");
+    expect(c.seen).toContain(", 2 with kernel memory >= 10% of usage (kmem made the kill) in 2 pods; ");
     expect(c.seen).toContain(
       `pod ${POD.pipes} container ${CTR.pipes.slice(0, 12)} at ${utc(BTIME + 3600)}: kmem 26.1 MiB = 54.38% of usage 48.0 MiB`,
     );
