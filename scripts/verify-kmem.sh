@@ -947,17 +947,19 @@ END {
     PKALL[OU[i]]++
     if (!OKC[i]) continue
     nkk++
-    if (!PKKM[OU[i]]++) KPODS[++NKPODS] = OU[i]
-    KLAST[OU[i]] = i
+    if (!PKKM[OU[i]]++) NKPODS++
   }
-  # one entry per pod (a pod is often killed again and again): its count and its last kill
-  for (kp = 1; kp <= NKPODS && kp <= 5; kp++) {
-    i = KLAST[KPODS[kp]]
+  # one entry per pod (a pod is often killed again and again): its count and its last kill; the
+  # pods killed last first
+  kshown = 0
+  for (i = NOK; i >= 1 && kshown < 5; i--) {
+    if (!OKC[i] || (OU[i] in KSHOWN)) continue
+    KSHOWN[OU[i]] = 1; kshown++
     kks = kks "; " who(OU[i], OC[i]) (PKKM[OU[i]] > 1 ? ": " PKKM[OU[i]] " kills, the last" : "") (OT[i] != "" ? " at " OT[i] : "") \
       ": kmem " hb(OKM[i]) " = " pct(OSH[i]) " of usage " hb(OUS[i]) \
       " (limit " hb(OLI[i]) ", rss + cache " ((num(OKRSS[i]) && num(OKCA[i])) ? hb(sprintf("%.0f", OKRSS[i] + OKCA[i])) : "?") ")"
   }
-  if (NKPODS > 5) kks = kks "; " (NKPODS - 5) " more pods (see oom_kills)"
+  if (NKPODS > kshown) kks = kks "; " (NKPODS - kshown) " more pod" (NKPODS - kshown == 1 ? "" : "s") " (see oom_kills)"
   if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " NOK " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
@@ -1103,8 +1105,9 @@ function human(   i, k, n, shown, verbose) {
   }
   if (NOK > 0) {
     printf "\nOOM kills in %s (%d):\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK
-    for (k = 1; k <= NOK; k++) {
-      if (!verbose && k > 20) { printf "... %d more (--verbose or --json lists all)\n", NOK - 20; break }
+    k = (verbose || NOK <= 20) ? 1 : NOK - 19
+    if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
+    for (; k <= NOK; k++) {
       printf "%s  %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
         (OT[k] == "" ? "(no time)" : OT[k]), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
         ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OKC[k] ? "  <- kernel memory" : "")

@@ -326,6 +326,38 @@ describe("dmesg dump of a >= 4.19 kernel (oom-kill: lines, seconds since boot)",
   });
 });
 
+test("25 kills: the check names the 5 pods killed last, newest first; the human list the last 20", () => {
+  const f = node("many", (d) => S.hybridKernelCharges(d));
+  const uidOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+  const report = (n: number) => {
+    const cg = `/kubepods/burstable/pod${uidOf(n)}/app`;
+    const t = `[${String(1000 + n * 10).padStart(5)}.000000]`;
+    return [
+      `${t} app invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0`,
+      `${t} memory: usage 102400kB, limit 102400kB, failcnt 1`,
+      `${t} kmem: usage 51200kB, limit 9007199254740988kB, failcnt 0`,
+      `${t} oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=${cg},task_memcg=${cg},task=app,pid=${100 + n},uid=0`,
+      `${t} Memory cgroup out of memory: Killed process ${100 + n} (app) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB`,
+    ].join("\n");
+  };
+  const log = write("many.txt", Array.from({ length: 25 }, (_, n) => report(n + 1)).join("\n") + "\n");
+  const { report: r } = runJson([...f.args, "--kernel-log", log]);
+  expect(r.oom_kills.map((k) => k.process.pid)).toEqual(Array.from({ length: 25 }, (_, n) => 101 + n));
+  const seen = check(r, "oom-kills-kmem").seen;
+  const named = [...seen.matchAll(/; pod (\S+) container app at/g)].map((m) => m[1]);
+  expect(named).toEqual([25, 24, 23, 22, 21].map(uidOf));
+  expect(seen.endsWith("; 20 more pods (see oom_kills)")).toBe(true);
+  const human = runScript([...f.args, "--kernel-log", log]).stdout;
+  const listed = human.split("\n").filter((l) => l.includes("killed app (pid"));
+  expect(listed).toHaveLength(20);
+  expect(listed[0]).toContain(`pod ${uidOf(6)} container app`);
+  expect(human).toContain(
+    "OOM kills in file " + log + " (25):\n... 5 earlier (--verbose or --json lists all)\n",
+  );
+  const verbose = runScript([...f.args, "--kernel-log", log, "--verbose"]).stdout;
+  expect(verbose.split("\n").filter((l) => l.includes("killed app (pid"))).toHaveLength(25);
+});
+
 describe("what the check says without kmem-caused kills", () => {
   const f = node("plain");
   test("--proc-root without --kernel-log: this machine's log is not read (INFO)", () => {
