@@ -195,7 +195,7 @@ describe.skipIf(!OWN || !HAVE_PERL || !HAVE_DMESG)("a real memcg OOM kill caused
     const lines = human.split("\n").filter((l) => l.includes(UID) || l.startsWith("[FAIL] oom-kills-kmem"));
     expect(lines.some((l) => l.endsWith("<- kernel memory"))).toBe(true);
     // the real output, for the README's walk-through
-    console.log(`real kill, verify's own words:\n${lines.join("\n")}\n${JSON.stringify(kill, null, 2)}`);
+    console.log(`real kill, verify's own words:\n${human}\n${JSON.stringify(kill, null, 2)}`);
     const cli = runCli(["verify", "--no-binaries", "--json"]);
     expect(cli.code).toBe(1);
     const viaCli = (JSON.parse(cli.stdout) as NodeReport).oom_kills.find((k) => k.pod_uid === UID);
