@@ -1577,10 +1577,13 @@ fi
 : >"$tmp/names"
 limiter=""
 # Runs "$@" with stdout to $tmp/rt.out and stderr to $tmp/rt.err for at most $rtlimit
-# seconds; returns 124 when it had to be stopped.
+# seconds (coreutils timeout -k: KILL 2 s after TERM; busybox timeout [-t]; else a
+# watchdog); returns 124 when it had to be stopped.
 limited() {
   if [ -z "$limiter" ]; then
-    if timeout 5 true >/dev/null 2>&1 </dev/null; then
+    if timeout -k 2 5 true >/dev/null 2>&1 </dev/null; then
+      limiter=timeout-k
+    elif timeout 5 true >/dev/null 2>&1 </dev/null; then
       limiter=timeout
     elif timeout -t 5 true >/dev/null 2>&1 </dev/null; then
       limiter=timeout-t
@@ -1589,6 +1592,7 @@ limited() {
     fi
   fi
   case $limiter in
+    timeout-k) timeout -k 2 "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
     timeout) timeout "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
     timeout-t) timeout -t "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
     *)
