@@ -11,12 +11,15 @@
  *     container cgroups runc makes under it) lands there in every hierarchy, never in a real kubepods/;
  *   - ports: the kubelet API on a free port on 127.0.0.1, healthz/read-only ports off; no iptables chains.
  *
- * Cleanup (stop(), afterAll, and process exit/SIGINT/SIGTERM handlers, all idempotent): kubelet
- * first, then every process left in the node's cgroups and the shims, then containerd; mounts under
- * the temp dir are unmounted (deepest first), the cgroup trees removed bottom-up in every hierarchy,
- * the /var/log/pods directories of the node's pods removed (that path is hard-coded in kubelet 1.20),
- * the kernel settings the kubelet changes put back, and the temp dir deleted.
- * A run killed with SIGKILL leaves its owner pid in the temp dir: the next startNode() reaps it.
+ * Cleanup is one POSIX sh script, node-janitor.sh, run by stop() (after a graceful start: static
+ * pods removed, the kubelet stopped with SIGTERM so strace flushes), by process exit/SIGINT/SIGTERM
+ * handlers, and by a detached watchdog that waits for the test process to die (SIGKILL, a crashed
+ * worker). It kills the kubelet, containerd, the shims and every process in the node's cgroups,
+ * unmounts everything under the temp dir (deepest first), removes the cgroup trees bottom-up in every
+ * hierarchy, the shims' sockets, the pods' /var/log/pods directories (hard-coded in kubelet 1.20),
+ * puts back the kernel settings the kubelet changes (vm.overcommit_memory, kernel.panic …), and
+ * deletes the temp dir. Checked by hand: SIGINT and SIGKILL of the test worker leave nothing.
+ * startNode() also reaps the temp dirs of dead owners first.
  */
 import { execa } from "execa";
 import { spawn, spawnSync } from "node:child_process";
