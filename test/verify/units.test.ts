@@ -89,6 +89,25 @@ test("durations and script arguments", () => {
   ]);
 });
 
+test("scriptArgs: every --runtime-endpoint in order, and --runtime-timeout", () => {
+  expect(
+    scriptArgs({
+      runtime: [],
+      binaries: true,
+      expectSha256: [],
+      runtimeEndpoint: ["unix:///run/k3s/containerd/containerd.sock", "unix:///var/run/docker.sock"],
+      runtimeTimeout: "5",
+    }),
+  ).toEqual([
+    "--runtime-endpoint",
+    "unix:///run/k3s/containerd/containerd.sock",
+    "--runtime-endpoint",
+    "unix:///var/run/docker.sock",
+    "--runtime-timeout",
+    "5",
+  ]);
+});
+
 test("checksums: sha256sum format, binary marker, lower-cased", async () => {
   const f = join(TMP, "SHA256SUMS");
   writeFileSync(f, `${"A".repeat(64)}  kubelet\n${"b".repeat(64)} *kubelet-1.20.15.rpm\nnot a line\n`);
