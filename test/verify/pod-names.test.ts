@@ -19,10 +19,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { NodeReport } from "../../src/verify/report.js";
+import type { FleetReport, NodeReport } from "../../src/verify/report.js";
 import { Containerd, HAVE_CONTAINERD } from "./helpers/containerd.js";
 import { v1cg, procTree } from "./helpers/memcg.js";
-import { REPO, SCRIPT, runCli, runJson, runScript } from "./helpers/run-script.js";
+import { REPO, SCRIPT, runCli, runCliAsync, runJson, runScript } from "./helpers/run-script.js";
+import { makeKeys, startSshd } from "./helpers/sshd.js";
 import { layTree, type Tree } from "./helpers/tree.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-names-"));
@@ -249,6 +250,35 @@ describe.skipIf(!HAVE_CONTAINERD)("a real containerd, read with ctr over --runti
       'bad --runtime-endpoint "tcp://127.0.0.1:1" (use unix:///PATH)',
     );
   });
+
+  test("fleet over ssh: the node's runtime names its pods in the fleet report and table", async () => {
+    const keys = makeKeys(join(TMP, "ssh-keys"));
+    const sshd = await startSshd(keys, "names");
+    try {
+      const ssh = [
+        "--ssh",
+        `ssh://root@127.0.0.1:${sshd.port}`,
+        "--identity",
+        keys.clientKey,
+        "--ssh-option",
+        "StrictHostKeyChecking=no",
+        "--ssh-option",
+        "UserKnownHostsFile=/dev/null",
+        "--ssh-option",
+        "LogLevel=ERROR",
+        "--quiet",
+      ];
+      const args = [...node(join(TMP, "ssh-node"), "cgroupfs"), "--runtime-endpoint", endpoint];
+      const j = await runCliAsync(["verify", ...ssh, ...args, "--json"]);
+      const fleet = JSON.parse(j.stdout) as FleetReport;
+      expect(fleet.hosts[0]!.error).toBeNull();
+      expect(rows(fleet.hosts[0]!.report!)).toEqual(ALL_NAMED);
+      const table = await runCliAsync(["verify", ...ssh, ...args]);
+      expect(table.stdout).toContain("in container app of pod shop/web-0 (");
+    } finally {
+      await sshd.stop();
+    }
+  }, 60_000);
 
   test("read-only: the runtime's containers are the same after verify (labels, update time)", () => {
     const before = Object.keys(NAMES).map((id) => cd.ctr(["containers", "info", id]));
