@@ -232,6 +232,7 @@ export async function controlPlane(): Promise<ControlPlane> {
       await mkdir(tree, { recursive: true });
       await execa("tar", ["-xzf", src.tarball, "-C", tree, "--strip-components=1"]);
       await mkdir(join(tree, ".kmem-build"), { recursive: true });
+      await mkdir(join(tree, "_output", "local", "go", "cache"), { recursive: true });
       await writeFile(
         join(tree, ".kmem-build", "version.env"),
         "KUBE_GIT_COMMIT=\nKUBE_GIT_TREE_STATE=clean\nKUBE_GIT_VERSION=v1.20.2\nKUBE_GIT_MAJOR=1\nKUBE_GIT_MINOR=20\n",
@@ -249,6 +250,9 @@ export async function controlPlane(): Promise<ControlPlane> {
           `${tree}:${inTree}`,
           "-v",
           `${GO_CACHE}:/kmem-cache`,
+          // hack/lib/golang.sh points GOCACHE into the tree; share the cache with the kubelet builds.
+          "-v",
+          `${join(GO_CACHE, "go-build")}:${inTree}/_output/local/go/cache`,
           "-e",
           "GOCACHE=/kmem-cache/go-build",
           "-e",

@@ -11,6 +11,12 @@ import type { Reporter, SubStep } from "../step.js";
 
 const TREE_IN_CONTAINER = "/go/src/k8s.io/kubernetes";
 const CACHE_IN_CONTAINER = "/kmem-cache";
+/**
+ * hack/lib/golang.sh (1.14+) overrides GOCACHE with ${KUBE_GOPATH}/cache, inside the freshly
+ * extracted tree, so the GOCACHE variable alone never reaches the real build: the Go build cache is
+ * also mounted there. Older trees honour GOCACHE.
+ */
+export const TREE_GO_CACHE = "_output/local/go/cache";
 const VERSION_FILE = ".kmem-build/version.env";
 
 /** What KUBE_GIT_VERSION_FILE must hold when there is no .git to read the version from. */
@@ -41,6 +47,7 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
   const goCache = join(ctx.opts.cacheDir, "go");
   await mkdir(join(goCache, "go-build"), { recursive: true });
   await mkdir(join(tree, ".kmem-build"), { recursive: true });
+  await mkdir(join(tree, TREE_GO_CACHE), { recursive: true });
   await writeFile(join(tree, VERSION_FILE), versionFile(ctx.version, ctx.patches.length > 0));
   const built = join(tree, "_output", "local", "bin", "linux", arch, "kubelet");
   await rm(built, { force: true });
@@ -51,6 +58,7 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
     mounts: [
       { host: tree, container: TREE_IN_CONTAINER },
       { host: goCache, container: CACHE_IN_CONTAINER },
+      { host: join(goCache, "go-build"), container: `${TREE_IN_CONTAINER}/${TREE_GO_CACHE}` },
     ],
     env: {
       HOME: "/tmp",
