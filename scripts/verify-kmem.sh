@@ -1733,7 +1733,7 @@ $_list
 EOF
 if [ -z "$rt_source" ]; then rt_source=$rt_empty; fi
 if [ -z "$rt_source" ] && [ -z "$_any" ] && [ -z "$rt_given" ] && [ "$procroot_set" != 1 ]; then
-  rt_why="; no container runtime socket (/run/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock, /var/run/docker.sock)"
+  rt_why="; no socket at /run/containerd/containerd.sock, /run/k3s/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock or /var/run/docker.sock"
 fi
 fact names_source "$rt_source"
 fact names_why "${rt_why#; }"

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -315,6 +316,35 @@ describe("no runtime reachable: UIDs as today, one INFO line saying why, within 
       1,
     );
   });
+
+  const DEFAULT_SOCKETS = [
+    "/run/containerd/containerd.sock",
+    "/run/k3s/containerd/containerd.sock",
+    "/var/run/crio/crio.sock",
+    "/var/run/cri-dockerd.sock",
+    "/var/run/docker.sock",
+  ];
+  test.skipIf(DEFAULT_SOCKETS.some((p) => existsSync(p)))(
+    "no --runtime-endpoint on a machine without a runtime: the usual sockets are looked for, and named",
+    () => {
+      // stand-ins that note any call: with no socket there is nothing to ask
+      const calls = join(TMP, "default-calls.log");
+      const bin = join(TMP, "bin-default");
+      for (const t of ["crictl", "ctr", "docker"]) standIn(bin, t, `echo "${t} $*" >>${calls}; exit 1`);
+      node(join(TMP, "cgfs-default"), "cgroupfs");
+      const started = Date.now();
+      const { report } = runJson(["--cgroup-root", join(TMP, "cgfs-default", "cg"), "--no-binaries"], {
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(existsSync(calls)).toBe(false);
+      expect(podNames(report).seen).toBe(
+        `no container runtime answered (no socket at ${DEFAULT_SOCKETS.slice(0, -1).join(", ")} or ${DEFAULT_SOCKETS.at(-1)}): pods are shown by UID`,
+      );
+      expect(report.cgroups.every((c) => c.pod_name === null)).toBe(true);
+      expect(report.cgroups.length).toBe(9);
+    },
+  );
 
   test("no socket at the path: said so, nothing run", () => {
     const { report } = runJson([
