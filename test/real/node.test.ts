@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, CLI } from "../helpers/cli.js";
-import { nokmemKubelet, realBuild, upstreamKubelet } from "./shared.js";
+import { BUILD_TIMEOUT_MS, nokmemKubelet, realBuild, upstreamKubelet } from "./shared.js";
 import { cgroupMounts, NODE_IMAGE, startNode, type Node, type NodeContainer } from "./node-harness.js";
 
 const NAMESPACE = "kmem-build-test";
@@ -159,7 +159,7 @@ beforeAll(async () => {
   );
   rpmScript = join(workDir, "usr/libexec/kmem-build/verify-kmem.sh");
   expect(readFileSync(rpmScript, "utf8")).toBe(readFileSync(join(releaseDir, "verify-kmem.sh"), "utf8"));
-});
+}, BUILD_TIMEOUT_MS); // the first suite of a run may build the real tree
 afterAll(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
@@ -258,39 +258,43 @@ describe.sequential("a real node (containerd + runc + kubelet 1.20.2)", () => {
     expectNodeGone(node);
   });
 
-  test("the upstream kubelet of the same tree opens it for writing on kubepods/ and the pod cgroup", async () => {
-    const upstream = await upstreamKubelet();
-    const { node, pod } = await startPodNode(upstream);
-    const p = podPaths(node, pod);
-    // verify judges this binary: it carries runc's kmem-enabling code
-    const r = await cli([
-      "verify",
-      "--kubelet",
-      upstream,
-      "--runtime",
-      "/usr/sbin/runc",
-      "--cgroup-root",
-      node.memoryCgroupDir,
-      "--json",
-    ]);
-    const report = JSON.parse(r.stdout) as Report;
-    expect(check(report, "kubelet-binary").status).toBe("FAIL");
-    expect(check(report, "kubelet-binary").seen).toContain(
-      "failed to set %s, because either tasks have already joined",
-    );
-    expect(check(report, "pod-cgroups-kmem").cause).toBe("kernel");
-    await node.stop();
-    const writes = node.kmemLimitWrites();
-    const byCgroup = new Map<string, number>();
-    for (const w of writes) byCgroup.set(w.cgroup, (byCgroup.get(w.cgroup) ?? 0) + 1);
-    console.log(
-      `upstream kubelet: ${writes.length} opens of memory.kmem.limit_in_bytes for writing: ` +
-        [...byCgroup].map(([c, n]) => `${c} ×${n}`).join(", "),
-    );
-    expect(byCgroup.get(`${node.cgroupRoot}/kubepods`) ?? 0).toBeGreaterThanOrEqual(1);
-    expect(byCgroup.get(p.pod) ?? 0).toBeGreaterThanOrEqual(1);
-    expectNodeGone(node);
-  });
+  test(
+    "the upstream kubelet of the same tree opens it for writing on kubepods/ and the pod cgroup",
+    async () => {
+      const upstream = await upstreamKubelet();
+      const { node, pod } = await startPodNode(upstream);
+      const p = podPaths(node, pod);
+      // verify judges this binary: it carries runc's kmem-enabling code
+      const r = await cli([
+        "verify",
+        "--kubelet",
+        upstream,
+        "--runtime",
+        "/usr/sbin/runc",
+        "--cgroup-root",
+        node.memoryCgroupDir,
+        "--json",
+      ]);
+      const report = JSON.parse(r.stdout) as Report;
+      expect(check(report, "kubelet-binary").status).toBe("FAIL");
+      expect(check(report, "kubelet-binary").seen).toContain(
+        "failed to set %s, because either tasks have already joined",
+      );
+      expect(check(report, "pod-cgroups-kmem").cause).toBe("kernel");
+      await node.stop();
+      const writes = node.kmemLimitWrites();
+      const byCgroup = new Map<string, number>();
+      for (const w of writes) byCgroup.set(w.cgroup, (byCgroup.get(w.cgroup) ?? 0) + 1);
+      console.log(
+        `upstream kubelet: ${writes.length} opens of memory.kmem.limit_in_bytes for writing: ` +
+          [...byCgroup].map(([c, n]) => `${c} ×${n}`).join(", "),
+      );
+      expect(byCgroup.get(`${node.cgroupRoot}/kubepods`) ?? 0).toBeGreaterThanOrEqual(1);
+      expect(byCgroup.get(p.pod) ?? 0).toBeGreaterThanOrEqual(1);
+      expectNodeGone(node);
+    },
+    BUILD_TIMEOUT_MS,
+  ); // may build the upstream kubelet first
 });
 
 /** Nothing of the node is left: no cgroup in any hierarchy, no mount, no process, no temp dir. */
