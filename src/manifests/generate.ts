@@ -176,9 +176,11 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
                 { name: "KMEM_SCRIPT", value: `${CONFIG_DIR}/verify-kmem.sh` },
                 { name: "TMPDIR", value: "/tmp" },
               ],
+              // the binary checks read the kubelet (~100 MB) once a run: ~15 s of one core with
+              // busybox grep, so the CPU limit keeps a run to about half a minute
               resources: {
                 requests: { cpu: "10m", memory: "16Mi" },
-                limits: { cpu: "200m", memory: "64Mi" },
+                limits: { cpu: "500m", memory: "64Mi" },
               },
               // root for file ownership only (memory.kmem.slabinfo is root's 0400 on 3.10, the textfile
               // directory is root's), with every capability dropped: the check only reads files

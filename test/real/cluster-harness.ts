@@ -30,7 +30,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { controlPlane, once, TEST_CACHE } from "./shared.js";
 
@@ -69,13 +69,25 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Whether a process of the group still runs. Read from /proc: the daemons are this process's
+ * children, and an exited child stays a zombie (which kill(-pgid, 0) still finds) until Node's
+ * event loop reaps it, which cannot happen while cleanup waits synchronously.
+ */
 function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so split after the last ")"
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(f[2]) === pgid && f[0] !== "Z") return true;
   }
+  return false;
 }
 
 function pidAlive(pid: number): boolean {
@@ -280,6 +292,31 @@ contexts:
   context: {cluster: test, user: ${user}}
 current-context: test
 `;
+}
+
+/**
+ * The address the node registers and its kubelet serves on. Kubernetes 1.20 refuses a loopback
+ * --node-ip, and the API server reaches the kubelet (logs, exec) at the node's InternalIP: so the
+ * machine's first non-loopback IPv4 address.
+ */
+export function hostIPv4(): string {
+  for (const addrs of Object.values(networkInterfaces()))
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  throw new Error("no non-loopback IPv4 address on this machine: the kubelet needs one as its node IP");
+}
+
+/**
+ * kubelet flags for joining this cluster: serving on the node IP, and accepting only clients with a
+ * certificate from the cluster CA (the API server's kubelet client certificate), no anonymous access.
+ */
+export function kubeletServingArgs(c: Cluster): string[] {
+  const ip = hostIPv4();
+  return [
+    `--address=${ip}`,
+    `--node-ip=${ip}`,
+    "--anonymous-auth=false",
+    `--client-ca-file=${join(c.dir, "ca.crt")}`,
+  ];
 }
 
 export async function startCluster(opts: { nodeName: string; log?: (l: string) => void }): Promise<Cluster> {

@@ -20,13 +20,13 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, REPO } from "../helpers/cli.js";
-import { startCluster, type Cluster } from "./cluster-harness.js";
+import { kubeletServingArgs, startCluster, type Cluster } from "./cluster-harness.js";
 import { NODE_IMAGE, startNode, type Node } from "./node-harness.js";
 import { nokmemKubelet } from "./shared.js";
 
 const NS = "kmem-build";
 const NODE = "kmem-cluster-node";
-const INTERVAL = 10;
+const INTERVAL = 30;
 /** Debian's runc: what containerd runs (BinaryName "runc" on PATH). */
 const RUNC = "/usr/sbin/runc";
 
@@ -106,7 +106,9 @@ describe("kmem-build manifests on a real cluster", () => {
   const t0 = Date.now();
 
   beforeAll(async () => {
-    kubelet = await nokmemKubelet();
+    // KMEM_BUILD_CLUSTER_KUBELET: a developer's shortcut while the suite's real build is busy elsewhere;
+    // the test still requires it to be a nokmem build (its verdict is checked below)
+    kubelet = process.env.KMEM_BUILD_CLUSTER_KUBELET ?? (await nokmemKubelet());
     work = await mkdtemp(join(tmpdir(), "kmem-cluster-test-"));
     out = join(work, "manifests");
     textfileDir = join(work, "textfile");
@@ -117,7 +119,7 @@ describe("kmem-build manifests on a real cluster", () => {
       nodeName: NODE,
       strace: false,
       // the API server reaches the kubelet (logs, exec) at the node's InternalIP
-      extraKubeletArgs: ["--node-ip=127.0.0.1"],
+      extraKubeletArgs: kubeletServingArgs(cluster),
     });
     await waitFor("the node to register", 120_000, async () => {
       const r = await cluster!.kubectl(["get", "node", NODE, "-o", "name"], { reject: false });
@@ -257,7 +259,7 @@ describe("kmem-build manifests on a real cluster", () => {
     const prom = join(textfileDir, "kmem-build.prom");
     const metrics = await waitFor(
       "the textfile with the test pod's series",
-      120_000,
+      300_000,
       async () => {
         if (!existsSync(prom)) return false;
         const text = await readFile(prom, "utf8");
@@ -307,6 +309,8 @@ describe("kmem-build manifests on a real cluster", () => {
         "sh",
         "/etc/kmem-build/verify-kmem.sh",
         "--json",
+        // the loop inspects the binaries itself: its verdicts are compared below
+        "--no-binaries",
         "--proc-root",
         "/tmp/kmem-build-proc",
         ...podArgs,
@@ -340,19 +344,20 @@ describe("kmem-build manifests on a real cluster", () => {
     expect(
       pod.cgroups.find((g) => g.pod_uid === subjectUid && g.level === "pod")!.kmem_usage_bytes,
     ).not.toBeNull();
-    // the binaries the pod sees through its read-only mounts are the node's, with the same verdicts
-    const bins = (r: Report) => r.binaries.map((b) => `${b.role} ${b.verdict} ${b.sha256}`).sort();
-    expect(bins(pod)).toEqual(bins(host));
-    expect(pod.binaries.find((b) => b.role === "kubelet")!.verdict).toBe("nokmem-variant-linked");
     // the verdicts of the checks that depend only on the node
     const verdicts = (r: Report) =>
       r.checks
-        .filter((k) =>
-          ["cgroup-layout", "kernel-kmem-policy", "kubelet-binary", "runtime-binaries"].includes(k.id),
-        )
+        .filter((k) => ["cgroup-layout", "kernel-kmem-policy"].includes(k.id))
         .map((k) => `${k.id} ${k.status}`);
     expect(verdicts(pod)).toEqual(verdicts(host));
-    expect(verdicts(pod)).toHaveLength(4);
+    expect(verdicts(pod)).toHaveLength(2);
+    // the binaries the loop saw through its read-only mounts are the node's: same verdicts as the host's run
+    expect(host.binaries.find((b) => b.role === "kubelet")!.verdict).toBe("nokmem-variant-linked");
+    for (const id of ["kubelet-binary", "runtime-binaries"]) {
+      const status = host.checks.find((k) => k.id === id)!.status;
+      expect(lines, id).toContain(`kmem_build_check_status{check="${id}",status="${status}"} 1`);
+    }
+    expect(lastRun).toMatch(/\[PASS\] kubelet-binary: \/host\S+ is a nokmem build/);
     expect(pod.result).toBe(host.result);
   });
 

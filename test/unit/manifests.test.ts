@@ -172,7 +172,7 @@ describe("kmem-build manifests", () => {
       capabilities: { drop: ["ALL"] },
     });
     expect(c.securityContext.capabilities.add).toBeUndefined();
-    expect(c.resources.limits).toEqual({ cpu: "200m", memory: "64Mi" });
+    expect(c.resources.limits).toEqual({ cpu: "500m", memory: "64Mi" });
     const hostVolumes = pod.volumes.filter((v: any) => v.hostPath);
     const writable = c.volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.name);
     expect(writable.sort()).toEqual(["textfile", "tmp"]);
