@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { cli, REPO } from "../helpers/cli.js";
 import { kubeletServingArgs, startCluster, type Cluster } from "./cluster-harness.js";
 import { NODE_IMAGE, startNode, type Node } from "./node-harness.js";
-import { nokmemKubelet } from "./shared.js";
+import { BUILD_TIMEOUT_MS, nokmemKubelet } from "./shared.js";
 
 const NS = "kmem-build";
 const NODE = "kmem-cluster-node";
@@ -125,7 +125,7 @@ describe("kmem-build manifests on a real cluster", () => {
       const r = await cluster!.kubectl(["get", "node", NODE, "-o", "name"], { reject: false });
       return r.code === 0;
     });
-  });
+  }, 2 * BUILD_TIMEOUT_MS); // may build the real kubelet and the control plane first (both cached afterwards)
 
   afterAll(async () => {
     const problems: string[] = [];
