@@ -139,7 +139,12 @@ export function reapStaleClusters(log: (l: string) => void): void {
   for (const e of readdirSync(tmpdir())) {
     if (!e.startsWith(PREFIX)) continue;
     const dir = join(tmpdir(), e);
-    const owner = Number(readFileSync(join(dir, "owner.pid"), "utf8").trim() || "0");
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(dir, "owner.pid"), "utf8").trim() || "0");
+    } catch {
+      continue; // being created right now, or not ours
+    }
     if (owner && pidAlive(owner)) continue;
     const problems = cleanupClusterSync(dir);
     log(`reaped a stale test cluster ${dir}${problems.length ? `: ${problems.join("; ")}` : ""}`);

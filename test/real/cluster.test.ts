@@ -16,8 +16,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cli, REPO } from "../helpers/cli.js";
 import { kubeletServingArgs, startCluster, type Cluster } from "./cluster-harness.js";
@@ -109,10 +108,11 @@ describe("kmem-build manifests on a real cluster", () => {
     // KMEM_BUILD_CLUSTER_KUBELET: a developer's shortcut while the suite's real build is busy elsewhere;
     // the test still requires it to be a nokmem build (its verdict is checked below)
     kubelet = process.env.KMEM_BUILD_CLUSTER_KUBELET ?? (await nokmemKubelet());
-    work = await mkdtemp(join(tmpdir(), "kmem-cluster-test-"));
+    cluster = await startCluster({ nodeName: NODE });
+    // inside the cluster's dir: removed with it, also when the run is interrupted
+    work = await mkdtemp(join(cluster.dir, "test-"));
     out = join(work, "manifests");
     textfileDir = join(work, "textfile");
-    cluster = await startCluster({ nodeName: NODE });
     node = await startNode({
       kubelet,
       kubeconfig: cluster.kubeletKubeconfig,
@@ -140,7 +140,6 @@ describe("kmem-build manifests on a real cluster", () => {
     } catch (err) {
       problems.push((err as Error).message);
     }
-    if (work) await rm(work, { recursive: true, force: true });
     process.stderr.write(`cluster test: ${((Date.now() - t0) / 1000).toFixed(0)} s in all\n`);
     // nothing of ours may be left running
     for (const d of dirs) {
