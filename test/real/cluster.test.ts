@@ -462,6 +462,35 @@ describe("kmem-build manifests on a real cluster", () => {
     expect(Buffer.byteLength(res.message)).toBeLessThanOrEqual(cfg.pluginConfig.max_output_length);
     if (code === 1) expect(res.message).toMatch(/^kmem check FAIL: [a-z-]+/);
 
+    // what NPD then does with a permanent rule: sets the node condition (True on NonOK, False on
+    // OK, Unknown otherwise) in the node's status, so the verdict shows in `kubectl describe node`
+    const dflt = cfg.conditions.find((x: { type: string }) => x.type === rule.condition);
+    const condition = {
+      type: rule.condition,
+      status: { OK: "False", NonOK: "True", Unknown: "Unknown" }[res.status],
+      reason: res.status === "OK" ? dflt.reason : rule.reason,
+      message: res.status === "OK" ? dflt.message : res.message,
+      lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    };
+    await waitFor("the node condition set", 60_000, async () => {
+      const nodeObj = JSON.parse((await c.kubectl(["get", "node", NODE, "-o", "json"])).stdout);
+      nodeObj.status.conditions = [
+        ...nodeObj.status.conditions.filter((x: { type: string }) => x.type !== rule.condition),
+        condition,
+      ];
+      const put = ["replace", "--raw", `/api/v1/nodes/${NODE}/status`, "-f", "-"];
+      return (await c.kubectl(put, { input: JSON.stringify(nodeObj), reject: false })).code === 0; // 409: retry
+    });
+    const describe = (await c.kubectl(["describe", "node", NODE])).stdout;
+    const condLine = describe.split("\n").find((l) => l.trim().startsWith(rule.condition));
+    process.stderr.write(`$ kubectl describe node ${NODE} | grep ${rule.condition}\n${condLine}\n`);
+    expect(condLine).toMatch(
+      new RegExp(
+        `^\\s*${rule.condition}\\s+${condition.status}\\s.*${condition.reason}\\s+${condition.message.slice(0, 20)}`,
+      ),
+    );
+
     // NPD's timeout: a rule that outlives it is killed and reported Unknown
     const slow = await runNpdRule(
       { pluginConfig: { ...cfg.pluginConfig, timeout: "1s" } },
