@@ -100,8 +100,9 @@ export function monitorConfig(o: ManifestOptions): Record<string, unknown> {
         condition: NPD_CONDITION,
         reason: "KernelMemoryCharged",
         path: `${CONFIG_DIR}/npd-plugin.sh`,
-        // the plugin reports UNKNOWN when the DaemonSet's result is older than two intervals
-        args: [posix.join(o.textfileDir, TEXTFILE_NAME), String(2 * o.intervalSeconds)],
+        // the plugin reports UNKNOWN when the DaemonSet's result is older than two intervals and
+        // a minute (a run itself takes up to about half a minute: the timestamp is taken at its end)
+        args: [posix.join(o.textfileDir, TEXTFILE_NAME), String(2 * o.intervalSeconds + 60)],
         timeout,
       },
     ],

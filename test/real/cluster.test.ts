@@ -250,7 +250,11 @@ describe("kmem-build manifests on a real cluster", () => {
       },
       () => `${c.logs()}\n${node!.containerdLog}`,
     );
-    const ds = (await c.kubectl(["get", "ds", "-n", NS, "-o", "wide"])).stdout;
+    // the DaemonSet controller reports the pod ready a moment after it runs
+    const ds = await waitFor("the DaemonSet to report 1 of 1 ready", 60_000, async () => {
+      const r = (await c.kubectl(["get", "ds", "-n", NS, "-o", "wide"])).stdout;
+      return /kmem-build-verify\s+1\s+1\s+1\s+1\s+1/.test(r) ? r : false;
+    });
     process.stderr.write(`$ kubectl get ds -n ${NS} -o wide\n${ds}\n`);
     expect(ds).toMatch(/kmem-build-verify\s+1\s+1\s+1\s+1\s+1/);
 

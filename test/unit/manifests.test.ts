@@ -295,7 +295,7 @@ describe("kmem-build manifests", () => {
       expect(parseInt(r.timeout)).toBeLessThanOrEqual(parseInt(cfg.pluginConfig.timeout));
       // the plugin is the ConfigMap's, at the path the patch mounts it
       expect(r.path).toBe("/etc/kmem-build/npd-plugin.sh");
-      expect(r.args).toEqual(["/var/lib/node_exporter/textfile_collector/kmem-build.prom", "240"]);
+      expect(r.args).toEqual(["/var/lib/node_exporter/textfile_collector/kmem-build.prom", "300"]);
     }
     const patch = JSON.parse(
       await readFile(join(out, "node-problem-detector", "daemonset-patch.json"), "utf8"),
