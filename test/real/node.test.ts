@@ -276,7 +276,13 @@ describe.sequential("a real node (containerd + runc + kubelet 1.20.2)", () => {
         "--json",
       ]);
       const report = JSON.parse(r.stdout) as Report;
-      expect(check(report, "kubelet-binary").status).toBe("FAIL");
+      // never PASS; FAIL where the kubelet decides (3.10), WARN where the kernel charges kmem to every
+      // memcg anyway (>= 4.6 without cgroup.memory=nokmem, like this one): the kernel is the cause there
+      expect(report.node.kernel_charges_all_memcgs).toBe(true);
+      expect(check(report, "kubelet-binary").status).toBe("WARN");
+      expect(check(report, "kubelet-binary").seen).toContain(
+        "the kernel charges kmem to every memory cgroup anyway",
+      );
       expect(check(report, "kubelet-binary").seen).toContain(
         "failed to set %s, because either tasks have already joined",
       );
