@@ -45,6 +45,8 @@ export const NODE_IMAGE = "localhost/kmem-build-node-busybox:1";
 const PREFIX = "kmem-build-node-";
 export const CGROUP_PREFIX = "kmem-build-test-";
 
+/** Where the values from before any node started are kept (node-janitor.sh reads it too). */
+const SYSCTLS_SAVED = "/run/kmem-build-node.sysctls";
 /** The settings kubelet 1.20 writes at start (setupKernelTunables): restored on stop. */
 const KUBELET_SYSCTLS = [
   "vm/overcommit_memory",
@@ -425,11 +427,17 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
   mkdirSync(manifestDir);
   mkdirSync(kubeletRoot);
   try {
-    // kernel settings the kubelet will change: saved first, put back by cleanup
-    writeFileSync(
-      join(dir, "sysctls.saved"),
-      KUBELET_SYSCTLS.map((k) => `${k} ${readFileSync(`/proc/sys/${k}`, "utf8").trim()}\n`).join(""),
-    );
+    // kernel settings the kubelet will change: the values from before any node ran are saved once
+    // (nodes can overlap) and put back by the janitor of the last node to stop
+    try {
+      writeFileSync(
+        SYSCTLS_SAVED,
+        KUBELET_SYSCTLS.map((k) => `${k} ${readFileSync(`/proc/sys/${k}`, "utf8").trim()}\n`).join(""),
+        { flag: "wx" },
+      );
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
 
     // the cgroup root the kubelet requires to exist, in every v1 hierarchy (cpuset needs cpus/mems)
     for (const m of cgroupMounts()) {

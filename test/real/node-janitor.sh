@@ -105,11 +105,23 @@ for t in $trees; do
   [ -d "$t" ] && problem "cgroup left: $t"
 done
 
-# 6. kernel settings the kubelet changed ("key value" lines saved before it started)
-if [ -s "$dir/sysctls.saved" ]; then
+# 6. kernel settings the kubelet changes (vm.overcommit_memory, kernel.panic …). Nodes can overlap,
+#    so the values from before any node started are kept machine-wide in $SYSCTLS (written by the
+#    first node) and put back by the last node to go; $dir/sysctls.saved: nodes of older harnesses.
+SYSCTLS=/run/kmem-build-node.sysctls
+restore() {
   while read -r k v; do
     [ "$(cat "/proc/sys/$k")" = "$v" ] || echo "$v" >"/proc/sys/$k" || problem "could not restore $k=$v"
-  done <"$dir/sysctls.saved"
+  done <"$1"
+}
+others=""
+for d in "$(dirname "$dir")"/kmem-build-node-*; do
+  [ -d "$d" ] && [ "$d" != "$dir" ] && others="$others $d"
+done
+if [ -s "$SYSCTLS" ]; then
+  if [ -z "$others" ]; then restore "$SYSCTLS" && rm -f "$SYSCTLS"; fi
+elif [ -s "$dir/sysctls.saved" ]; then
+  restore "$dir/sysctls.saved"
 fi
 
 # 7. the temp dir, once nothing is mounted below it
