@@ -235,6 +235,20 @@ describe("kmem-build manifests", () => {
     );
   });
 
+  it("--kernel-log mounts the log's directory read-only and passes the file to the script", async () => {
+    const r = await generate(["--kernel-log", "/var/log/messages"]);
+    expect(r.code).toBe(0);
+    const ds = (await objectsIn(r.out)).find((o) => o.kind === "DaemonSet") as any;
+    const c = ds.spec.template.spec.containers[0];
+    expect(c.args.slice(-2)).toEqual(["--kernel-log", "/host/var/log/messages"]);
+    expect(c.volumeMounts).toContainEqual({ name: "host-log", mountPath: "/host/var/log", readOnly: true });
+    expect(ds.spec.template.spec.volumes).toContainEqual({
+      name: "host-log",
+      hostPath: { path: "/var/log", type: "Directory" },
+    });
+    expect(script).toContain("    --kernel-log)");
+  });
+
   it("covers every recipe with at least one schema version", async () => {
     const recipes = await loadRecipes();
     for (const r of recipes) expect(SCHEMAS_FOR_RECIPE[r.name]?.length, r.name).toBeGreaterThan(0);
