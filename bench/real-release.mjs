@@ -2,6 +2,10 @@
 // package, fetched and checked by scripts/real-source.sh), Go 1.15 image localhost/kmem-build-go:1.15.
 //
 //   node bench/real-release.mjs [--runs N] [--arches amd64,arm64] [--out FILE|-]
+//                               [--only overhead] [--cache DIR]
+//
+//   --only overhead  only the overhead pairs and inspection (the other figures keep their lines in
+//                    BENCHMARKS.md); give --cache with a warm Go build cache (DIR/go/go-build)
 //
 //   cold      kmem-build build, both arches, empty cache (and empty Go build cache), RPMs included
 //   warm      the same with --rebuild: everything recompiled through make, Go build cache warm
@@ -27,14 +31,24 @@ const IMAGE = process.env.KMEM_BUILD_REAL_IMAGE ?? "localhost/kmem-build-go:1.15
 const VERSION = "1.20.2";
 const BEGIN = "<!-- real-release:begin -->";
 const END = "<!-- real-release:end -->";
+const OBEGIN = "<!-- real-release-overhead:begin -->";
+const OEND = "<!-- real-release-overhead:end -->";
 
 function parseArgs(argv) {
-  const o = { runs: 3, arches: ["amd64", "arm64"], out: join(ROOT, "BENCHMARKS.md") };
+  const o = {
+    runs: 3,
+    arches: ["amd64", "arm64"],
+    out: join(ROOT, "BENCHMARKS.md"),
+    only: null,
+    cache: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--runs") o.runs = Number(argv[++i]);
     else if (a === "--arches") o.arches = argv[++i].split(",");
     else if (a === "--out") o.out = argv[++i];
+    else if (a === "--only") o.only = argv[++i];
+    else if (a === "--cache") o.cache = resolve(argv[++i]);
     else {
       process.stderr.write(`usage: node bench/real-release.mjs [--runs N] [--arches LIST] [--out FILE|-]\n`);
       process.exit(2);
@@ -54,7 +68,7 @@ async function main() {
     const tarball = (await must("sh", [join(ROOT, "scripts", "real-source.sh")])).stdout.trim();
     const sha512 = (await must("sha512sum", [tarball])).stdout.split(" ")[0];
     const epoch = String(Math.floor((await stat(tarball)).mtimeMs / 1000));
-    const cache = join(work, "cache");
+    const cache = o.cache ?? join(work, "cache");
     let n = 0;
     const tool = async (arches, extra, what) => {
       const trace = join(work, `trace-${++n}.json`);
@@ -76,17 +90,14 @@ async function main() {
       return { seconds: r.seconds, rssMiB: t.vmHWMKiB / 1024, compiled: json.compiled, outDir: json.outDir };
     };
 
-    log(`cold: ${o.arches.join(",")} from an empty cache`);
-    const cold = await tool(o.arches, [], "cold");
-    res.cold = cold;
-    const kubelet = join(cold.outDir, "kubelet-linux-amd64");
-    res.kubeletBytes = (await stat(kubelet)).size;
-    res.rpmBytes = (await stat(join(cold.outDir, `kubelet-${VERSION}-2.nokmem.x86_64.rpm`))).size;
-
-    res.warm = [];
-    for (let i = 0; i < o.runs; i++) res.warm.push(await tool(o.arches, ["--rebuild"], `warm ${i + 1}`));
-    res.noop = [];
-    for (let i = 0; i < o.runs; i++) res.noop.push(await tool(o.arches, [], `no-op ${i + 1}`));
+    if (o.only !== "overhead") {
+      log(`cold: ${o.arches.join(",")} from an empty cache`);
+      res.cold = await tool(o.arches, [], "cold");
+      res.warm = [];
+      for (let i = 0; i < o.runs; i++) res.warm.push(await tool(o.arches, ["--rebuild"], `warm ${i + 1}`));
+      res.noop = [];
+      for (let i = 0; i < o.runs; i++) res.noop.push(await tool(o.arches, [], `no-op ${i + 1}`));
+    }
 
     // Overhead: amd64 only, alternated with the plain script; both use the same Go cache.
     const spec = join(work, "kubelet.spec");
@@ -107,9 +118,13 @@ async function main() {
       log(
         `overhead plain ${i + 1}: ${p.seconds.toFixed(1)} s (tool ${t.seconds.toFixed(1)} s, ratio ${(t.seconds / p.seconds).toFixed(3)})`,
       );
-      res.pairs.push({ tool: t.seconds, plain: p.seconds, ratio: t.seconds / p.seconds });
+      res.pairs.push({ tool: t.seconds, plain: p.seconds, ratio: t.seconds / p.seconds, rssMiB: t.rssMiB });
     }
 
+    const release = res.pairs.length ? join(work, "out", VERSION) : res.cold.outDir;
+    const kubelet = join(release, "kubelet-linux-amd64");
+    res.kubeletBytes = (await stat(kubelet)).size;
+    res.rpmBytes = (await stat(join(release, `kubelet-${VERSION}-2.nokmem.x86_64.rpm`))).size;
     // Inspection of the real kubelet: the tool's own streaming scanner, page cache warm.
     const { scanFile } = await import(join(ROOT, "dist", "src", "inspect", "scan-file.js"));
     res.inspect = [];
@@ -120,13 +135,14 @@ async function main() {
       res.verdict = s.evidence.verdict;
     }
     res.machine = await machineInfo();
-    const md = render(res);
+    const md = o.only === "overhead" ? renderOverhead(res) : render(res);
+    const [begin, end] = o.only === "overhead" ? [OBEGIN, OEND] : [BEGIN, END];
     if (o.out === "-") process.stdout.write(md);
     else {
       const old = await readFile(o.out, "utf8").catch(() => "");
-      const section = `${BEGIN}\n${md}${END}`;
-      const next = old.includes(BEGIN)
-        ? old.slice(0, old.indexOf(BEGIN)) + section + old.slice(old.indexOf(END) + END.length)
+      const section = `${begin}\n${md}${end}`;
+      const next = old.includes(begin)
+        ? old.slice(0, old.indexOf(begin)) + section + old.slice(old.indexOf(end) + end.length)
         : `${old.trimEnd()}\n\n${section}\n`;
       await writeFile(`${o.out}.tmp`, next);
       await rename(`${o.out}.tmp`, o.out);
@@ -135,6 +151,22 @@ async function main() {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+function renderOverhead(r) {
+  const s = (xs) => stats(xs);
+  const ratio = s(r.pairs.map((p) => p.ratio));
+  return `### Overhead on the real tree, rerun (\`node bench/real-release.mjs --only overhead\`)
+
+${r.machine.date}, load averages after each run: ${r.loads.join(", ")}.
+
+| pair | tool s | plain s | ratio | tool peak RSS |
+| --- | --- | --- | --- | --- |
+${r.pairs.map((p, i) => `| ${i + 1} | ${p.tool.toFixed(1)} | ${p.plain.toFixed(1)} | ${p.ratio.toFixed(3)} | ${p.rssMiB.toFixed(0)} MiB |`).join("\n")}
+
+Median ratio **${ratio ? ratio.median.toFixed(3) : "n/a"}** (target ≤ 1.02). Inspection of the
+${(r.kubeletBytes / 1048576).toFixed(1)} MiB kubelet: ${mmm(s(r.inspect), 3)} s.
+`;
 }
 
 function render(r) {
