@@ -1,5 +1,5 @@
 /**
- * README.md (Troubleshooting) explains the messages the failure-mode tests see. This keeps the two
+ * docs/troubleshooting.md explains the messages the failure-mode tests see. This keeps the two
  * together: each message fragment below must still be printed by the code and explained in the doc,
  * so renaming a message without updating the doc (or the other way round) fails here.
  */
@@ -87,15 +87,15 @@ async function readTree(dir: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  doc = await readFile(join(REPO, "README.md"), "utf8");
+  doc = await readFile(join(REPO, "docs", "troubleshooting.md"), "utf8");
   src = await readTree(join(REPO, "src"));
   script = await readFile(join(REPO, "scripts", "verify-kmem.sh"), "utf8");
 });
 
-describe("README.md (Troubleshooting)", () => {
+describe("docs/troubleshooting.md", () => {
   it.each(BUILD_MESSAGES)("explains %j, which the code still prints", (m) => {
     expect(src, "message no longer in src/").toContain(m);
-    expect(doc, "message not explained in README.md (Troubleshooting)").toContain(m);
+    expect(doc, "message not explained in docs/troubleshooting.md").toContain(m);
   });
 
   it.each(VERIFY_MESSAGES)("explains %j, which verify-kmem.sh still prints", (m) => {
