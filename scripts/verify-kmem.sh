@@ -223,11 +223,10 @@ END {
   print v2mp
 }'
 
-# find output (one directory per line) -> cgroup records for pod- and container-level
-# cgroups under kubepods (cgroupfs) or kubepods.slice (systemd), plus the directory count.
-# Reads the counters itself with getline: no process per cgroup or per file.
+# Functions the scan and the kernel-log programs share (prepended to each): string escaping for the
+# tab-separated records, and how a memcg path names a pod or container.
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
-SCAN_AWK='
+PATHS_AWK='
 function repl(s, from, to,   out, i) {
   out = ""
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
@@ -237,6 +236,39 @@ function enc(s) {
   if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
   return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
 }
+# memcg path -> LV (pod|container|""), QOS, UID, CTR; KP = "kubepods" or "kubepods.slice" when the
+# path is that directory itself. Pod level: kubepods/[burstable|besteffort/]pod<uid> (cgroupfs) or
+# kubepods.slice/[kubepods-<qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (systemd);
+# container level: their direct children.
+function podof(p,   c, n, k, j) {
+  LV = ""; QOS = ""; UID = ""; CTR = ""; KP = ""
+  n = split(p, c, "/")
+  for (k = 1; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
+  if (k > n) return
+  if (k == n) { KP = c[k]; return }
+  j = k + 1; QOS = "guaranteed"
+  if (c[k] == "kubepods") {
+    if (c[j] == "burstable" || c[j] == "besteffort") { QOS = c[j]; j++ }
+    if (j > n || c[j] !~ /^pod./) return
+    UID = substr(c[j], 4)
+  } else {
+    if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
+      QOS = substr(c[j], 10); sub(/\.slice$/, "", QOS); j++
+    }
+    if (j > n || c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
+    UID = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", UID); sub(/\.slice$/, "", UID)
+    gsub(/_/, "-", UID)
+  }
+  if (j == n) LV = "pod"
+  else if (j + 1 == n) { LV = "container"; CTR = c[n] }
+}
+'
+
+# find output (one directory per line) -> cgroup records for pod- and container-level
+# cgroups under kubepods (cgroupfs) or kubepods.slice (systemd), plus the directory count.
+# Reads the counters itself with getline: no process per cgroup or per file.
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+SCAN_AWK='
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
   if (r <= 0 || l !~ /^-?[0-9]+$/) return ""
@@ -250,30 +282,14 @@ function rdstat(f, k1, k2,   l, r, a) {
   }
   close(f)
 }
-function handle(p,   rel, n, c, k, j, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si, lim) {
+function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si, lim) {
   ndirs++
   rel = substr(p, rl + 1)
   if (index(rel, "/kubepods") == 0) return
-  n = split(rel, c, "/")
-  for (k = 2; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
-  if (k > n) return
-  if (k == n) { print "kp\t" (c[k] == "kubepods" ? "cgroupfs" : "systemd") "\t" enc(rel); return }
-  j = k + 1; qos = "guaranteed"
-  if (c[k] == "kubepods") {
-    if (c[j] == "burstable" || c[j] == "besteffort") { qos = c[j]; j++ }
-    if (j > n || c[j] !~ /^pod./) return
-    uid = substr(c[j], 4)
-  } else {
-    if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
-      qos = substr(c[j], 10); sub(/\.slice$/, "", qos); j++
-    }
-    if (j > n || c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
-    uid = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", uid); sub(/\.slice$/, "", uid)
-    gsub(/_/, "-", uid)
-  }
-  if (j == n) { level = "pod"; ctr = "" }
-  else if (j + 1 == n) { level = "container"; ctr = c[n] }
-  else return
+  podof(rel)
+  if (KP != "") { print "kp\t" (KP == "kubepods" ? "cgroupfs" : "systemd") "\t" enc(rel); return }
+  if (LV == "") return
+  level = LV; qos = QOS; uid = UID; ctr = CTR
   d = p "/"
   if (ver == "v2") {
     usage = rd(d "memory.current"); rdstat(d "memory.stat", "anon", "file")
@@ -316,15 +332,6 @@ END {
 # A kill is counted from "Task in" or "oom-kill:"; a report cut before either is not a kill.
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 OOM_AWK='
-function repl(s, from, to,   out, i) {
-  out = ""
-  while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
-  return out s
-}
-function enc(s) {
-  if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
-  return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
-}
 # seconds since the epoch -> UTC ISO 8601 (days to civil date, no strftime: not in every awk)
 function iso(e,   d, s, era, doe, yoe, y, doy, mp, dd, m) {
   d = int(e / 86400); s = e - d * 86400; d += 719468
@@ -371,28 +378,6 @@ function strip(s,   a, n, p, y, mo) {
 function reset() {
   OCG = ""; TCG = ""; US = ""; LI = ""; KM = ""; RSS = ""; CA = ""; TRS = ""; TCA = ""; AN = ""; FI = ""; KE = ""
   PID = ""; COMM = ""; PT = ""; PEND = 0; INST = 0
-}
-# memcg path -> LV (pod|container|""), QOS, UID, CTR, as the cgroup scan names them
-function podof(p,   c, n, k, j) {
-  LV = ""; QOS = ""; UID = ""; CTR = ""
-  n = split(p, c, "/")
-  for (k = 1; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
-  if (k >= n) return
-  j = k + 1; QOS = "guaranteed"
-  if (c[k] == "kubepods") {
-    if (c[j] == "burstable" || c[j] == "besteffort") { QOS = c[j]; j++ }
-    if (j > n || c[j] !~ /^pod./) return
-    UID = substr(c[j], 4)
-  } else {
-    if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
-      QOS = substr(c[j], 10); sub(/\.slice$/, "", QOS); j++
-    }
-    if (j > n || c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
-    UID = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", UID); sub(/\.slice$/, "", UID)
-    gsub(/_/, "-", UID)
-  }
-  if (j == n) LV = "pod"
-  else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
 function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   if (!PEND || OCG == "") { reset(); return }
@@ -1517,7 +1502,7 @@ scan() { # $1: output file; $2: slab candidate file or ""
   _ts=$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)
   if [ "$rootok" = 1 ]; then
     find "$memroot" -type d 2>/dev/null </dev/null |
-      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$SCAN_AWK" >"$1.raw"
+      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$PATHS_AWK$SCAN_AWK" >"$1.raw"
     _rc=$?
     sort -t "$TAB" -k6,6 "$1.raw" >"$1" 2>/dev/null || cp "$1.raw" "$1"
   else
@@ -1751,7 +1736,7 @@ if [ -r "$procroot/stat" ]; then
 fi
 _ym=$(date +'%Y %m' </dev/null)
 oomlog() { # stdin: the log
-  BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } awk "$OOM_AWK" >"$tmp/oom"
+  BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
 }
 klsrc="" klpath="" klwhy=""
 if [ "$kernellog_off" = 1 ]; then
