@@ -3,7 +3,8 @@ import { open, readFile, rm, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { BuildError } from "../errors.js";
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

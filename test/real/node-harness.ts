@@ -39,6 +39,7 @@ import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { once, TEST_CACHE } from "./shared.js";
+import { alive } from "../../src/util/lock.js";
 
 /** Name of the local image used as sandbox ("pause") image and as the app image. */
 export const NODE_IMAGE = "localhost/kmem-build-node-busybox:1";
@@ -138,15 +139,6 @@ const log0 = (line: string): void => {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function freePort(): Promise<number> {

@@ -19,6 +19,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, readFile, rm, symlink, writeFile, rename, open, lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { cli, REPO, type CliResult } from "../helpers/cli.js";
+import { alive } from "../../src/util/lock.js";
 
 export const TEST_CACHE = process.env.KMEM_BUILD_TEST_CACHE ?? "/var/cache/kmem-build-test";
 export const RUN_DIR = process.env.KMEM_BUILD_TEST_RUN ?? join(TEST_CACHE, "run");
@@ -31,15 +32,6 @@ export const GO_CACHE = join(TEST_CACHE, "go");
 export const TAG_IGNORED_RECIPES = join(REPO, "test", "real", "fixtures", "recipes-tag-ignored");
 
 export const BUILD_TIMEOUT_MS = 45 * 60_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Runs `make` once per RUN_DIR (or per TEST_CACHE when `persistent`), under a lock; returns its record. */
 export async function once<T>(name: string, make: () => Promise<T>, persistent = false): Promise<T> {
