@@ -29,10 +29,10 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { controlPlane, once, TEST_CACHE } from "./shared.js";
+import { freePort, sleep } from "./node-harness.js";
 
 const PREFIX = "kmem-build-cluster-";
 
@@ -52,21 +52,6 @@ export interface Cluster {
   ): Promise<{ code: number; stdout: string; stderr: string }>;
   logs(): string;
   stop(): void;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
 }
 
 /**
