@@ -1,11 +1,44 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Three tiers (docs/testing.md):
+ *  - fast: everything not listed below; runs in about two minutes without root, podman or any
+ *    network but loopback (`npm test`; scripts/test-fast-unprivileged.sh proves it as a plain user);
+ *  - host: needs root, podman, the real cgroup v1 hierarchy, mounts or a private sshd;
+ *  - real: the genuine Kubernetes tree, a real node and a real cluster (test/real/).
+ */
+export const HOST_TESTS = [
+  "test/build/**/*.test.ts",
+  "test/example.test.ts",
+  "test/failure/arguments.test.ts",
+  "test/failure/concurrency.test.ts",
+  "test/failure/interrupt.test.ts",
+  "test/failure/network.test.ts",
+  "test/failure/sources.test.ts",
+  "test/failure/tools.test.ts",
+  "test/failure/verify.test.ts",
+  "test/verify/kube-names.test.ts",
+  "test/verify/oom-real.test.ts",
+  "test/verify/pod-names.test.ts",
+  "test/verify/read-only.test.ts",
+  "test/verify/real-kernel.test.ts",
+  "test/verify/remote.test.ts",
+];
+const REAL_TESTS = ["test/real/**/*.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 600_000,
     hookTimeout: 900_000,
     // Integration tests share podman, the builder image and the Go cache: run files one at a time.
     fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: { name: "fast", include: ["test/**/*.test.ts"], exclude: [...HOST_TESTS, ...REAL_TESTS] },
+      },
+      { extends: true, test: { name: "host", include: HOST_TESTS } },
+      { extends: true, test: { name: "real", include: REAL_TESTS } },
+    ],
   },
 });
