@@ -76,17 +76,23 @@ const onInstance = (s: string) => `max by (instance) (kmem_build_fix_state{state
 
 /** A pod or container cgroup as cAdvisor names it (its `id` label: the cgroup path, both drivers). */
 const POD_UID = "([0-9a-f]{8})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{4})[-_]([0-9a-f]{12})";
+/** Static pods: the kubelet's UID is a 32-digit hash, without dashes. */
+const STATIC_UID = "([0-9a-f]{32})";
 // (backslashes doubled: a PromQL string literal)
-export const CADVISOR_POD_ID = `.*/kubepods[^/]*(/[^/]+)?/[^/]*pod${POD_UID}(\\\\.slice)?`;
+export const CADVISOR_POD_ID = `.*/kubepods[^/]*(/[^/]+)?/[^/]*pod(${POD_UID}|${STATIC_UID})(\\\\.slice)?`;
 export const CADVISOR_CONTAINER_ID = `${CADVISOR_POD_ID}/[^/]+`;
 export const HIDDEN_POD = "kmem_build:pod_hidden_memory_bytes";
 export const HIDDEN_CONTAINER = "kmem_build:container_hidden_memory_bytes";
 
 const hidden = (id: string) =>
   `container_memory_usage_bytes{id=~"${id}"} - container_memory_rss{id=~"${id}"} - container_memory_cache{id=~"${id}"}`;
-/** pod_uid from the id, as the textfile metrics name it (dashes, also under the systemd driver). */
+/**
+ * pod_uid from the id, as the textfile metrics name it (dashes, also under the systemd driver; a
+ * static pod's hash as it is). label_replace leaves a series alone when its regex does not match.
+ */
 const withPodUid = (expr: string) =>
-  `label_replace(${expr}, "pod_uid", "$1-$2-$3-$4-$5", "id", ".*pod${POD_UID}(\\\\.slice)?(/.*)?")`;
+  `label_replace(label_replace(${expr}, "pod_uid", "$1-$2-$3-$4-$5", "id", ".*pod${POD_UID}(\\\\.slice)?(/.*)?"), ` +
+  `"pod_uid", "$1", "id", ".*pod${STATIC_UID}(\\\\.slice)?(/.*)?")`;
 
 export function ruleGroups(t: RuleTimings): RuleGroup[] {
   const next = (what: string) =>
