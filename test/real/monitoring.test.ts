@@ -310,7 +310,9 @@ afterAll(async () => {
 
 describe("Prometheus, node_exporter and Alertmanager on the real node", () => {
   test("the kubelet refuses an unauthenticated scrape; Prometheus's targets are up", async () => {
-    expect(await anonymousStatus(node!.kubeletPort)).toBe(401);
+    const anonymous = await anonymousStatus(node!.kubeletPort);
+    answers.push(`GET /metrics/cadvisor without a client certificate: ${anonymous}`);
+    expect(anonymous).toBe(401);
     const t = await until("both targets up", 60_000, async () => {
       const d = await api<{
         activeTargets: {
