@@ -169,7 +169,8 @@ Writes:
   00-namespace.yaml            (only for a namespace other than default, kube-system, kube-public)
   10-configmap.yaml            verify-kmem.sh, its loop, the node-problem-detector plugin and monitor config
   20-daemonset.yaml            ${APP}: every node, read-only host mounts, no capabilities
-  prometheus/prometheusrule.yaml           alerts (needs the Prometheus Operator CRD)
+  prometheus/prometheusrule.yaml           alerts and recording rules (needs the Prometheus Operator CRD)
+  rules/kmem-build.rules.yaml              the same groups for Prometheus without the operator (rule_files:)
   node-problem-detector/kmem-build-monitor.json   custom-plugin monitor (node condition KernelMemoryAccounting)
   node-problem-detector/daemonset-patch.json      JSON patch that wires it into a node-problem-detector DaemonSet
 Then: kubectl apply -f DIR; kubectl apply -f DIR/prometheus (with the operator);

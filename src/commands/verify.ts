@@ -12,6 +12,7 @@ import { requireTools, run } from "../exec.js";
 import { fleetReport } from "../verify/fleet.js";
 import { applyApiNames, podsFromApiServer } from "../verify/kube-names.js";
 import { toJUnit } from "../verify/junit.js";
+import { renderHtml } from "../verify/html.js";
 import { renderBrief, renderFleet } from "../verify/render.js";
 import type { HostOutcome } from "../verify/report.js";
 import { LOCAL_HOST, verifyHost } from "../verify/run-host.js";
@@ -31,6 +32,7 @@ interface VerifyOpts {
   brief?: boolean;
   verbose?: boolean;
   junit?: string;
+  html?: string;
   prometheus?: string;
   duration?: string;
   interval?: string;
@@ -83,6 +85,10 @@ export function registerVerify(program: Command): void {
     .option("--brief", "one line (per host)")
     .option("--verbose", "list every check and every pod/container cgroup")
     .option("--junit <file>", "write JUnit XML: one testcase per host x check")
+    .option(
+      "--html <file>",
+      "write a self-contained HTML report: memory bars per pod/container (rss, cache, kmem against the limit), OOM kills, fix state, checks",
+    )
     .option("--prometheus <file>", "write node_exporter textfile metrics on each node (path on the node)")
     .option("--duration <d>", "keep sampling for D (30s, 10m, 1h); FAIL if any sample is non-zero")
     .option("--interval <d>", "time between samples (default 10s)")
@@ -171,7 +177,7 @@ async function verify(o: VerifyOpts): Promise<number> {
     else args.push("--checksums", o.checksums);
   }
 
-  if (!remote && !o.junit && !o.kubeconfig) return runLocalPassthrough(script, args, o);
+  if (!remote && !o.junit && !o.html && !o.kubeconfig) return runLocalPassthrough(script, args, o);
 
   await requireTools(remote ? ["ssh"] : ["sh"], remote ? "verify nodes over ssh" : "run the verify script");
   const timeoutMs =
@@ -221,6 +227,7 @@ async function verify(o: VerifyOpts): Promise<number> {
   }
 
   if (o.junit) await writeFile(o.junit, toJUnit(fleet));
+  if (o.html) await writeFile(o.html, renderHtml(fleet));
   if (o.json) {
     // Locally the node report itself, as the script prints it; with hosts the fleet report.
     const local = !remote ? fleet.hosts[0]!.report : null;

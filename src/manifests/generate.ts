@@ -10,8 +10,10 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { stringify } from "yaml";
-import { renderTemplate, TEMPLATES_DIR } from "../package/template.js";
+import { TEMPLATES_DIR } from "../package/template.js";
 import { TOOL_VERSION } from "../version.js";
+import { durationText } from "../util/duration.js";
+import { plainRulesFile, prometheusRule, timingsFor } from "../monitoring/rules.js";
 
 export const APP = "kmem-build-verify";
 /** The ConfigMap's mount point, in the DaemonSet and (by the patch) in node-problem-detector. */
@@ -44,12 +46,7 @@ export interface ManifestFile {
   content: string;
 }
 
-/** 300 → "5m", 90 → "90s": the shortest exact Prometheus/NPD duration. */
-export function durationText(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds % 60 === 0) return `${seconds / 60}m`;
-  return `${seconds}s`;
-}
+export { durationText };
 
 function yamlDoc(header: string, obj: unknown): string {
   return `# ${header}\n# Written by kmem-build ${TOOL_VERSION} (kmem-build manifests).\n${stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false })}`;
@@ -212,18 +209,7 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
     },
   };
 
-  const prometheusRule = renderTemplate(
-    await tpl("prometheusrule.yaml.in"),
-    {
-      NAMESPACE: o.namespace,
-      KMEM_FOR: durationText(Math.max(900, 2 * o.intervalSeconds)),
-      BINARY_FOR: durationText(Math.max(300, o.intervalSeconds)),
-      OOM_WINDOW: durationText(Math.max(3600, 3 * o.intervalSeconds)),
-      STALE_SECONDS: String(2 * o.intervalSeconds),
-      INTERVAL_TEXT: durationText(o.intervalSeconds),
-    },
-    "prometheusrule.yaml.in",
-  );
+  const ruleTimings = timingsFor(o.intervalSeconds);
 
   // RFC 6902 patch for the node-problem-detector DaemonSet of the upstream manifest (flags in
   // `command`, one container): `kubectl patch daemonset node-problem-detector --type json --patch-file …`
@@ -290,7 +276,8 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
         daemonSet,
       ),
     },
-    { path: "prometheus/prometheusrule.yaml", content: prometheusRule },
+    { path: "prometheus/prometheusrule.yaml", content: prometheusRule(ruleTimings, o.namespace, labels) },
+    { path: "rules/kmem-build.rules.yaml", content: plainRulesFile(ruleTimings) },
     { path: "node-problem-detector/kmem-build-monitor.json", content: monitorJson },
     { path: "node-problem-detector/daemonset-patch.json", content: JSON.stringify(npdPatch, null, 2) + "\n" },
   );
