@@ -33,6 +33,10 @@ export interface RpmInput {
   outDir: string;
   /** One line for the package description, e.g. "nokmem marker present". */
   evidence?: string;
+  /** The Packager tag and %changelog author, "Name <email>"; defaults to DEFAULT_PACKAGER. */
+  packager?: string;
+  /** The Vendor tag; defaults to DEFAULT_VENDOR. */
+  vendor?: string;
   /** gzip (default) or xz: the payload compressors EL7's rpm 4.11 can read. */
   compression?: "gzip" | "xz";
   onLine?: (line: string) => void;
@@ -44,6 +48,9 @@ export interface BuiltRpm {
   file: string;
   name: string;
 }
+
+export const DEFAULT_PACKAGER = "kmem-build <kmem-build@localhost>";
+export const DEFAULT_VENDOR = "kmem-build";
 
 export function rpmArch(goArch: GoArch): string {
   const a = RPM_ARCHES[goArch];
@@ -99,6 +106,23 @@ function validate(input: RpmInput): void {
   if (!Number.isSafeInteger(input.sourceDateEpoch) || input.sourceDateEpoch < 0) {
     throw new UsageError(`invalid SOURCE_DATE_EPOCH: ${input.sourceDateEpoch}`);
   }
+  for (const [flag, v] of [
+    ["packager", input.packager],
+    ["vendor", input.vendor],
+  ] as const) {
+    if (v !== undefined && !/^[^\s%<>][^\n\r%]*$/.test(v.trim() || "%")) {
+      throw new UsageError(
+        `invalid RPM ${flag}: "${v}"`,
+        `use one line without "%", e.g. ${DEFAULT_PACKAGER}`,
+      );
+    }
+  }
+  if (input.packager !== undefined && !/^[^<>]+ <[^<>\s]+@[^<>\s]+>$/.test(input.packager.trim())) {
+    throw new UsageError(
+      `invalid RPM packager: "${input.packager}"`,
+      `use "Name <email>", e.g. ${DEFAULT_PACKAGER}`,
+    );
+  }
   if (/\s/.test(resolve(input.workDir))) {
     throw new UsageError(
       `work directory contains whitespace: ${input.workDir}`,
@@ -110,6 +134,14 @@ function validate(input: RpmInput): void {
 async function requireFile(path: string, what: string): Promise<void> {
   const s = await stat(path).catch(() => null);
   if (!s?.isFile()) throw new UsageError(`${what} not found: ${path}`);
+}
+
+/** The %changelog date line format: "Tue Nov 14 2023", in UTC. */
+export function changelogDate(epoch: number): string {
+  const d = new Date(epoch * 1000);
+  const day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getUTCDay()]!;
+  const month = d.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+  return `${day} ${month} ${String(d.getUTCDate()).padStart(2, "0")} ${d.getUTCFullYear()}`;
 }
 
 /** The description is part of the spec: one line, and no `%` that rpm would expand as a macro. */
@@ -142,6 +174,9 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
       RELEASE: input.release,
       WITH_VERIFY: input.verifyScript ? "1" : "0",
       EVIDENCE: specText(input.evidence ?? "see the kmem-build build report"),
+      PACKAGER: specText(input.packager ?? DEFAULT_PACKAGER),
+      VENDOR: specText(input.vendor ?? DEFAULT_VENDOR),
+      CHANGELOG_DATE: changelogDate(input.sourceDateEpoch),
     },
     "kubelet.spec.in",
   );
