@@ -87,6 +87,29 @@ echo KUBELET_EXTRA_ARGS= > %{buildroot}/etc/sysconfig/kubelet
   return rpm!;
 }
 
+/** An official-like kubectl: another package of the official repository that must keep updating from there. */
+export async function buildOfficialKubectl(top: string, version: string): Promise<string> {
+  const spec = `Name: kubectl
+Version: ${version}
+Release: 0
+Summary: Command-line utility for interacting with a Kubernetes cluster.
+License: ASL 2.0
+BuildArch: x86_64
+%global debug_package %{nil}
+%global __os_install_post %{nil}
+%description
+kubectl (official-like test package).
+%install
+install -d %{buildroot}/usr/bin
+printf '#!/bin/sh\\necho "kubectl v${version}"\\n' > %{buildroot}/usr/bin/kubectl
+chmod 0755 %{buildroot}/usr/bin/kubectl
+%files
+/usr/bin/kubectl
+`;
+  const [rpm] = await rpmbuild(top, `kubectl-${version}.spec`, spec);
+  return rpm!;
+}
+
 /** (Re)writes the repository metadata of a directory of RPMs, as the official repository publishes. */
 export async function publish(dir: string, rpms: string[]): Promise<void> {
   await mkdir(dir, { recursive: true });

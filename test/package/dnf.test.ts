@@ -15,6 +15,7 @@ import {
   throwawayKey,
 } from "./helpers.js";
 import {
+  buildOfficialKubectl,
   buildOfficialLike,
   buildStubs,
   installed,
@@ -29,7 +30,7 @@ const SHOW = process.env.KMEM_BUILD_SHOW_DNF === "1";
 let key: Awaited<ReturnType<typeof throwawayKey>>;
 let ours: RepoResult;
 let official: string;
-let officialNext: string;
+let officialNext: string[];
 let stubs: string[];
 let dnf: Dnf;
 let officialRepo: string;
@@ -43,9 +44,13 @@ beforeAll(async () => {
   const top = await tempDir("dnf-rpmbuild");
   stubs = await buildStubs(join(top, "stubs"));
   official = await buildOfficialLike(join(top, "o1"), "1.20.2");
-  officialNext = await buildOfficialLike(join(top, "o2"), "1.20.3");
+  const kubectl = await buildOfficialKubectl(join(top, "c1"), "1.20.2");
+  officialNext = [
+    await buildOfficialLike(join(top, "o2"), "1.20.3"),
+    await buildOfficialKubectl(join(top, "c2"), "1.20.3"),
+  ];
   officialRepo = join(await tempDir("dnf-official"), "repo");
-  await publish(officialRepo, [...stubs, official]);
+  await publish(officialRepo, [...stubs, official, kubectl]);
 
   key = await throwawayKey();
   const src = await tempDir("dnf-src");
@@ -86,7 +91,7 @@ afterAll(async () => {
 
 describe("dnf transaction on an installroot", () => {
   it("installs the official-like kubelet 1.20.2-0 and the EL7 stubs", async () => {
-    const r = await dnf(["--disablerepo=kmem-build", "install", "kubelet-1.20.2-0"]);
+    const r = await dnf(["--disablerepo=kmem-build", "install", "kubelet-1.20.2-0", "kubectl-1.20.2-0"]);
     show("install kubelet-1.20.2-0 (official)", r.output);
     expect(r.exitCode, r.output).toBe(0);
     expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-0.x86_64");
@@ -169,13 +174,16 @@ describe("dnf transaction on an installroot", () => {
     );
   });
 
-  it("keeps the nokmem kubelet at `dnf update` when the official repository publishes 1.20.3-0", async () => {
-    await publish(officialRepo, [officialNext]);
+  it("keeps the nokmem kubelet at `dnf update` when the official repository publishes 1.20.3-0, updates kubectl", async () => {
+    await publish(officialRepo, officialNext);
     const kept = await dnf(["--refresh", "update"]);
     show("update with 1.20.3-0 in the official repository (our .repo file: priority=10)", kept.output);
     expect(kept.exitCode, kept.output).toBe(0);
-    expect(kept.output).toMatch(/Nothing to do/);
+    // priority= goes by package name: kubectl, which only the official repository has, still updates.
+    expect(kept.output).toMatch(/Upgrading:\s*\n\s*kubectl\s+x86_64\s+1\.20\.3-0\s+kubernetes/);
+    expect(kept.output).not.toMatch(/^\s*kubelet\s+x86_64/m);
     expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-2.nokmem.x86_64");
+    expect(await installed(dnf.root, "kubectl")).toBe("kubectl-1.20.3-0.x86_64");
 
     // Without the priority (a .repo file from before, or EL7 yum without yum-plugin-priorities):
     const lost = await dnf(["--setopt=kmem-build.priority=99", "update", "--assumeno"]);
