@@ -149,6 +149,28 @@ function specText(s: string): string {
   return s.replace(/\s+/g, " ").trim().replace(/%/g, "%%");
 }
 
+export type SpecInput = Pick<
+  RpmInput,
+  "version" | "release" | "sourceDateEpoch" | "evidence" | "packager" | "vendor"
+> & { withVerify: boolean };
+
+/** templates/kubelet.spec.in as buildRpm renders it (also used by bench/plain-build.sh's caller). */
+export async function renderKubeletSpec(input: SpecInput): Promise<string> {
+  return renderTemplate(
+    await readTemplate("kubelet.spec.in"),
+    {
+      VERSION: input.version,
+      RELEASE: input.release,
+      WITH_VERIFY: input.withVerify ? "1" : "0",
+      EVIDENCE: specText(input.evidence ?? "see the kmem-build build report"),
+      PACKAGER: specText(input.packager ?? DEFAULT_PACKAGER),
+      VENDOR: specText(input.vendor ?? DEFAULT_VENDOR),
+      CHANGELOG_DATE: changelogDate(input.sourceDateEpoch),
+    },
+    "kubelet.spec.in",
+  );
+}
+
 export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
   validate(input);
   await requireTools(["rpmbuild", "rpm"], "build the kubelet RPM");
@@ -167,19 +189,7 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
   await writeFile(join(sources, "kubelet.sysconfig"), await readTemplate("kubelet.sysconfig"));
   if (input.verifyScript) await copyFile(input.verifyScript, join(sources, "verify-kmem.sh"));
 
-  const spec = renderTemplate(
-    await readTemplate("kubelet.spec.in"),
-    {
-      VERSION: input.version,
-      RELEASE: input.release,
-      WITH_VERIFY: input.verifyScript ? "1" : "0",
-      EVIDENCE: specText(input.evidence ?? "see the kmem-build build report"),
-      PACKAGER: specText(input.packager ?? DEFAULT_PACKAGER),
-      VENDOR: specText(input.vendor ?? DEFAULT_VENDOR),
-      CHANGELOG_DATE: changelogDate(input.sourceDateEpoch),
-    },
-    "kubelet.spec.in",
-  );
+  const spec = await renderKubeletSpec({ ...input, withVerify: !!input.verifyScript });
   const specFile = join(topdir, "SPECS", "kubelet.spec");
   await writeFile(specFile, spec);
 
