@@ -89,6 +89,22 @@ export function rpmbuildDefines(topdir: string, compression: "gzip" | "xz"): str
   return Object.entries(defs).flatMap(([k, v]) => ["--define", `${k} ${v}`]);
 }
 
+/** Packager and Vendor go into the spec as tags: one plain line each, Packager as "Name <email>". */
+export function checkPackagerVendor(o: { packager?: string; vendor?: string }): void {
+  if (o.packager !== undefined && !/^[^<>%\s][^<>%\n\r]* <[^<>%\s]+@[^<>%\s]+>$/.test(o.packager)) {
+    throw new UsageError(
+      `invalid RPM packager: "${o.packager}"`,
+      `use "Name <email>", e.g. ${DEFAULT_PACKAGER}`,
+    );
+  }
+  if (o.vendor !== undefined && !/^[^%\s][^%\n\r]*$/.test(o.vendor)) {
+    throw new UsageError(
+      `invalid RPM vendor: "${o.vendor}"`,
+      `use one line without "%", e.g. ${DEFAULT_VENDOR}`,
+    );
+  }
+}
+
 function validate(input: RpmInput): void {
   if (!/^[0-9][A-Za-z0-9._+~^]*$/.test(input.version)) {
     throw new UsageError(
@@ -106,23 +122,7 @@ function validate(input: RpmInput): void {
   if (!Number.isSafeInteger(input.sourceDateEpoch) || input.sourceDateEpoch < 0) {
     throw new UsageError(`invalid SOURCE_DATE_EPOCH: ${input.sourceDateEpoch}`);
   }
-  for (const [flag, v] of [
-    ["packager", input.packager],
-    ["vendor", input.vendor],
-  ] as const) {
-    if (v !== undefined && !/^[^\s%<>][^\n\r%]*$/.test(v.trim() || "%")) {
-      throw new UsageError(
-        `invalid RPM ${flag}: "${v}"`,
-        `use one line without "%", e.g. ${DEFAULT_PACKAGER}`,
-      );
-    }
-  }
-  if (input.packager !== undefined && !/^[^<>]+ <[^<>\s]+@[^<>\s]+>$/.test(input.packager.trim())) {
-    throw new UsageError(
-      `invalid RPM packager: "${input.packager}"`,
-      `use "Name <email>", e.g. ${DEFAULT_PACKAGER}`,
-    );
-  }
+  checkPackagerVendor(input);
   if (/\s/.test(resolve(input.workDir))) {
     throw new UsageError(
       `work directory contains whitespace: ${input.workDir}`,

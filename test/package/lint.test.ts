@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { run } from "../../src/exec.js";
 import { UsageError } from "../../src/errors.js";
 import { buildRpm, changelogDate, DEFAULT_PACKAGER, type BuiltRpm } from "../../src/package/rpm.js";
+import { toBuildOptions } from "../../src/commands/build.js";
 import { removeTempDirs, rpmQuery, SDE, standInVerifyScript, tempDir } from "./helpers.js";
 
 const RPMLINTRC = resolve("rpmlintrc");
@@ -135,5 +136,24 @@ describe("package metadata", () => {
     ]) {
       await expect(buildRpm({ ...base, ...bad }), JSON.stringify(bad)).rejects.toThrow(UsageError);
     }
+  });
+
+  it("takes --packager and --vendor on kmem-build build, checked before any work", () => {
+    const flags = {
+      kubernetes: "1.20.15",
+      arch: "amd64",
+      out: "dist",
+      origin: "dl",
+      engine: "auto",
+      rpm: true,
+    } as const;
+    const o = toBuildOptions({
+      ...flags,
+      packager: "Platform Team <platform@example.com>",
+      vendor: "Example Corp",
+    });
+    expect(o).toMatchObject({ packager: "Platform Team <platform@example.com>", vendor: "Example Corp" });
+    expect(() => toBuildOptions({ ...flags, packager: "Platform Team" })).toThrow(/invalid RPM packager/);
+    expect(() => toBuildOptions({ ...flags, vendor: "50%" })).toThrow(/invalid RPM vendor/);
   });
 });
