@@ -1,11 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { run } from "../../src/exec.js";
 import { UsageError } from "../../src/errors.js";
 import { buildRpm, changelogDate, DEFAULT_PACKAGER, type BuiltRpm } from "../../src/package/rpm.js";
 import { toBuildOptions } from "../../src/commands/build.js";
-import { removeTempDirs, rpmQuery, SDE, standInVerifyScript, tempDir } from "./helpers.js";
+import { exportPublicKey, signRpms } from "../../src/package/sign.js";
+import {
+  removeTempDirs,
+  rpmQuery,
+  SDE,
+  standInVerifyScript,
+  stopAgent,
+  tempDir,
+  throwawayKey,
+} from "./helpers.js";
 
 const RPMLINTRC = resolve("rpmlintrc");
 /** Exactly what the committed rpmlintrc filters, each for a stated reason. */
@@ -22,9 +31,9 @@ const INTENDED = [
 let rpm: BuiltRpm;
 let custom: BuiltRpm;
 
-async function rpmlint(file: string, rc?: string) {
-  const args = [...(rc ? ["-r", rc] : []), file];
-  return run("rpmlint", args, { env: { LC_ALL: "C.UTF-8" }, allowFailure: true });
+async function rpmlint(file: string, rc?: string, extra: string[] = [], env: Record<string, string> = {}) {
+  const args = [...(rc ? ["-r", rc] : []), ...extra, file];
+  return run("rpmlint", args, { env: { LC_ALL: "C.UTF-8", ...env }, allowFailure: true });
 }
 
 function findings(stdout: string): string[] {
@@ -69,6 +78,27 @@ describe("rpmlint", () => {
     expect(findings(filtered.stdout)).toEqual([]);
     expect(filtered.stdout).toMatch(/1 packages and 0 specfiles checked; 0 errors, 0 warnings/);
     expect(filtered.exitCode).toBe(0);
+  });
+
+  it("passes a signed build whose key rpm knows (the no-signature filter then goes unused)", async () => {
+    const key = await throwawayKey("rsa2048");
+    const dir = await tempDir("lint-signed");
+    const signed = join(dir, rpm.name);
+    await cp(rpm.file, signed);
+    await signRpms([signed], key.fingerprint, { gnupgHome: key.home });
+    // rpmlint asks the rpm database for the key: a throwaway one (HOME/.rpmmacros), not the host's.
+    const home = join(dir, "home");
+    await mkdir(home);
+    await writeFile(join(home, ".rpmmacros"), `%_dbpath ${join(dir, "rpmdb")}\n`);
+    const pub = join(dir, "key.asc");
+    await exportPublicKey(key.fingerprint, pub, { gnupgHome: key.home });
+    await stopAgent(key.home);
+    const unknown = await rpmlint(signed, RPMLINTRC, ["--ignore-unused-rpmlintrc"], { HOME: home });
+    expect(findings(unknown.stdout)).toEqual([expect.stringMatching(/^E: unknown-key [0-9a-f]{8}$/)]);
+    await run("rpm", ["--import", pub], { env: { HOME: home } });
+    const r = await rpmlint(signed, RPMLINTRC, ["--ignore-unused-rpmlintrc"], { HOME: home });
+    expect(findings(r.stdout)).toEqual([]);
+    expect(r.exitCode).toBe(0);
   });
 
   it("still reports what the rpmlintrc does not mean to hide (a script where the binary belongs)", async () => {
