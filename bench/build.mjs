@@ -131,6 +131,7 @@ export async function runBuildBench({
           VERSION,
           "2.nokmem",
           "nokmem-variant-linked",
+          EPOCH,
         ])
       ).stdout,
     );

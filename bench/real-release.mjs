@@ -103,8 +103,15 @@ async function main() {
     const spec = join(work, "kubelet.spec");
     await writeFile(
       spec,
-      (await must(process.execPath, [join(ROOT, "bench", "lib", "render-spec.mjs"), VERSION, "2.nokmem"]))
-        .stdout,
+      (
+        await must(process.execPath, [
+          join(ROOT, "bench", "lib", "render-spec.mjs"),
+          VERSION,
+          "2.nokmem",
+          "nokmem-variant-linked",
+          String(epoch),
+        ])
+      ).stdout,
     );
     res.pairs = [];
     for (let i = 0; i < o.runs; i++) {

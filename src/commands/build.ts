@@ -8,6 +8,7 @@ import { interruptSignal } from "../signals.js";
 import { planOf, printPlan } from "../pipeline/plan-report.js";
 import { printJson, printError } from "./output.js";
 import type { BuildOptions } from "../pipeline/context.js";
+import { checkPackagerVendor, DEFAULT_PACKAGER, DEFAULT_VENDOR } from "../package/rpm.js";
 
 interface Flags {
   kubernetes: string;
@@ -24,6 +25,8 @@ interface Flags {
   recipes?: string;
   patches?: string;
   release?: string;
+  packager?: string;
+  vendor?: string;
   signKey?: string;
   gnupgHome?: string;
   rpm: boolean;
@@ -34,6 +37,7 @@ interface Flags {
 
 export function toBuildOptions(f: Flags): BuildOptions {
   const cache = cacheDir(f.cacheDir);
+  checkPackagerVendor(f);
   return {
     kubernetes: f.kubernetes,
     arches: parseArches(f.arch),
@@ -49,6 +53,8 @@ export function toBuildOptions(f: Flags): BuildOptions {
     recipesDir: resolve(f.recipes ?? DEFAULT_RECIPES_DIR),
     patchesDir: resolve(f.patches ?? DEFAULT_PATCHES_DIR),
     release: f.release,
+    packager: f.packager,
+    vendor: f.vendor,
     signKey: f.signKey,
     gnupgHome: f.gnupgHome ?? process.env.GNUPGHOME,
     rpm: f.rpm,
@@ -88,6 +94,11 @@ export function registerBuild(program: Command): void {
     .option("--recipes <dir>", "recipes directory", undefined)
     .option("--patches <dir>", "patches directory", undefined)
     .option("--release <rpm-release>", "RPM Release (default 2.nokmem: sorts above the official 0 and 1.1)")
+    .option(
+      "--packager <who>",
+      `RPM Packager tag and %changelog author, "Name <email>" (default: ${DEFAULT_PACKAGER})`,
+    )
+    .option("--vendor <name>", `RPM Vendor tag (default: ${DEFAULT_VENDOR})`)
     .option("--sign-key <key>", "GPG key (id, fingerprint or user id) to sign RPMs and SHA256SUMS")
     .option("--gnupg-home <dir>", "GnuPG home holding the signing key (env GNUPGHOME)")
     .option("--no-rpm", "skip RPM packaging (binaries, checksums and manifest only)")

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import { buildRepo } from "../package/repo.js";
+import { buildRepo, DEFAULT_PRIORITY } from "../package/repo.js";
 import { printError, printJson } from "./output.js";
 
 interface RepoFlags {
@@ -9,6 +9,7 @@ interface RepoFlags {
   signKey?: string;
   baseUrl?: string;
   name: string;
+  priority: string;
   gnupgHome?: string;
   json?: boolean;
 }
@@ -17,6 +18,15 @@ function epochFromEnv(): number | undefined {
   const v = process.env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === "") return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`SOURCE_DATE_EPOCH is not a number of seconds: "${v}"`);
+  return Number(v);
+}
+
+function priorityFlag(v: string): number {
+  if (!/^\d{1,2}$/.test(v) || Number(v) < 1)
+    throw new UsageError(
+      `invalid --priority: "${v}"`,
+      "use 1-99, below the official repository's (default 99)",
+    );
   return Number(v);
 }
 
@@ -36,6 +46,11 @@ export function registerRepo(program: Command): void {
     )
     .option("--base-url <url>", "URL clients use to reach the repository (default: file://<out>)")
     .option("--name <id>", "repository id: the [section] and the <id>.repo file name", "kmem-build")
+    .option(
+      "--priority <n>",
+      "priority= in the .repo file (1-99, lower wins): keeps the nokmem kubelet over a newer official one",
+      String(DEFAULT_PRIORITY),
+    )
     .option("--gnupg-home <dir>", "GnuPG home holding the signing key (default: $GNUPGHOME or ~/.gnupg)")
     .option(
       "--json",
@@ -54,6 +69,7 @@ export function registerRepo(program: Command): void {
           signKey: flags.signKey,
           baseUrl: flags.baseUrl,
           id: flags.name,
+          priority: priorityFlag(flags.priority),
           epoch: epochFromEnv(),
           gnupgHome: flags.gnupgHome,
         });

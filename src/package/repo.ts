@@ -19,6 +19,8 @@ export interface RepoOptions {
   baseUrl?: string;
   /** Repository id: the `[section]` and the `<id>.repo` file name. */
   id?: string;
+  /** yum/dnf repository priority (lower wins); defaults to DEFAULT_PRIORITY. */
+  priority?: number;
   /** Repository revision and timestamp; defaults to the newest RPM build time (= SOURCE_DATE_EPOCH of the builds). */
   epoch?: number;
   gnupgHome?: string;
@@ -50,13 +52,22 @@ export interface RepoResult {
   publicKey: string | null;
 }
 
+/**
+ * Below the default 99 of every other repository: dnf (and EL7 yum with yum-plugin-priorities) then
+ * takes kubelet only from here, so a newer official kubelet cannot replace the nokmem one at `yum update`.
+ */
+export const DEFAULT_PRIORITY = 10;
+
 export function renderRepoFile(o: {
   id: string;
   baseUrl: string;
   gpgcheck: boolean;
   repoGpgcheck: boolean;
+  priority?: number;
 }): string {
   const lines = [
+    "# kmem-build: the nokmem kubelet. priority= keeps it through `yum update` when another repository",
+    "# has a newer kubelet: dnf honours it, EL7's yum 3 only with yum-plugin-priorities installed.",
     `[${o.id}]`,
     "name=kubelet built without kmem accounting (kmem-build)",
     `baseurl=${o.baseUrl}`,
@@ -65,10 +76,11 @@ export function renderRepoFile(o: {
     `repo_gpgcheck=${o.repoGpgcheck ? 1 : 0}`,
   ];
   if (o.gpgcheck || o.repoGpgcheck) lines.push(`gpgkey=${o.baseUrl}/${PUBLIC_KEY_FILE}`);
+  lines.push(`priority=${o.priority ?? DEFAULT_PRIORITY}`);
   return lines.join("\n") + "\n";
 }
 
-function checkOptions(o: RepoOptions): { id: string; baseUrl: string } {
+function checkOptions(o: RepoOptions): { id: string; baseUrl: string; priority: number } {
   const id = o.id ?? "kmem-build";
   if (!/^[A-Za-z0-9._:-]+$/.test(id))
     throw new UsageError(`invalid repository id: "${id}"`, "use letters, digits, '.', '_', ':' or '-'");
@@ -78,7 +90,13 @@ function checkOptions(o: RepoOptions): { id: string; baseUrl: string } {
   }
   if (o.epoch !== undefined && (!Number.isSafeInteger(o.epoch) || o.epoch < 0))
     throw new UsageError(`invalid epoch: ${o.epoch}`);
-  return { id, baseUrl };
+  const priority = o.priority ?? DEFAULT_PRIORITY;
+  if (!Number.isInteger(priority) || priority < 1 || priority > 99)
+    throw new UsageError(
+      `invalid repository priority: ${o.priority}`,
+      "use 1-99, below the official repository's (default 99)",
+    );
+  return { id, baseUrl, priority };
 }
 
 /** Replaces `out` with `built` only now that `built` is complete; the old repository is removed last. */
@@ -95,7 +113,7 @@ async function swapIntoPlace(built: string, out: string): Promise<void> {
 }
 
 export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
-  const { id, baseUrl } = checkOptions(o);
+  const { id, baseUrl, priority } = checkOptions(o);
   const out = resolve(o.out);
   const gpg: GpgOptions = { gnupgHome: o.gnupgHome, onLine: o.onLine };
   await requireTools(["createrepo_c", "rpm"], "build the yum repository");
@@ -156,7 +174,13 @@ export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
       publicKey = join(out, PUBLIC_KEY_FILE);
     }
     const packagesSigned = !!key && packages.every((p) => p.signatureKeyId === key.signingKeyId);
-    const repoFileText = renderRepoFile({ id, baseUrl, gpgcheck: packagesSigned, repoGpgcheck: !!key });
+    const repoFileText = renderRepoFile({
+      id,
+      baseUrl,
+      gpgcheck: packagesSigned,
+      repoGpgcheck: !!key,
+      priority,
+    });
     await writeFile(join(tmp, `${id}.repo`), repoFileText);
     await swapIntoPlace(tmp, out);
     return {

@@ -33,6 +33,10 @@ export interface RpmInput {
   outDir: string;
   /** One line for the package description, e.g. "nokmem marker present". */
   evidence?: string;
+  /** The Packager tag and %changelog author, "Name <email>"; defaults to DEFAULT_PACKAGER. */
+  packager?: string;
+  /** The Vendor tag; defaults to DEFAULT_VENDOR. */
+  vendor?: string;
   /** gzip (default) or xz: the payload compressors EL7's rpm 4.11 can read. */
   compression?: "gzip" | "xz";
   onLine?: (line: string) => void;
@@ -44,6 +48,9 @@ export interface BuiltRpm {
   file: string;
   name: string;
 }
+
+export const DEFAULT_PACKAGER = "kmem-build <kmem-build@localhost>";
+export const DEFAULT_VENDOR = "kmem-build";
 
 export function rpmArch(goArch: GoArch): string {
   const a = RPM_ARCHES[goArch];
@@ -82,6 +89,22 @@ export function rpmbuildDefines(topdir: string, compression: "gzip" | "xz"): str
   return Object.entries(defs).flatMap(([k, v]) => ["--define", `${k} ${v}`]);
 }
 
+/** Packager and Vendor go into the spec as tags: one plain line each, Packager as "Name <email>". */
+export function checkPackagerVendor(o: { packager?: string; vendor?: string }): void {
+  if (o.packager !== undefined && !/^[^<>%\s][^<>%\n\r]* <[^<>%\s]+@[^<>%\s]+>$/.test(o.packager)) {
+    throw new UsageError(
+      `invalid RPM packager: "${o.packager}"`,
+      `use "Name <email>", e.g. ${DEFAULT_PACKAGER}`,
+    );
+  }
+  if (o.vendor !== undefined && !/^[^%\s][^%\n\r]*$/.test(o.vendor)) {
+    throw new UsageError(
+      `invalid RPM vendor: "${o.vendor}"`,
+      `use one line without "%", e.g. ${DEFAULT_VENDOR}`,
+    );
+  }
+}
+
 function validate(input: RpmInput): void {
   if (!/^[0-9][A-Za-z0-9._+~^]*$/.test(input.version)) {
     throw new UsageError(
@@ -99,6 +122,7 @@ function validate(input: RpmInput): void {
   if (!Number.isSafeInteger(input.sourceDateEpoch) || input.sourceDateEpoch < 0) {
     throw new UsageError(`invalid SOURCE_DATE_EPOCH: ${input.sourceDateEpoch}`);
   }
+  checkPackagerVendor(input);
   if (/\s/.test(resolve(input.workDir))) {
     throw new UsageError(
       `work directory contains whitespace: ${input.workDir}`,
@@ -112,9 +136,39 @@ async function requireFile(path: string, what: string): Promise<void> {
   if (!s?.isFile()) throw new UsageError(`${what} not found: ${path}`);
 }
 
+/** The %changelog date line format: "Tue Nov 14 2023", in UTC. */
+export function changelogDate(epoch: number): string {
+  const d = new Date(epoch * 1000);
+  const day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getUTCDay()]!;
+  const month = d.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+  return `${day} ${month} ${String(d.getUTCDate()).padStart(2, "0")} ${d.getUTCFullYear()}`;
+}
+
 /** The description is part of the spec: one line, and no `%` that rpm would expand as a macro. */
 function specText(s: string): string {
   return s.replace(/\s+/g, " ").trim().replace(/%/g, "%%");
+}
+
+export type SpecInput = Pick<
+  RpmInput,
+  "version" | "release" | "sourceDateEpoch" | "evidence" | "packager" | "vendor"
+> & { withVerify: boolean };
+
+/** templates/kubelet.spec.in as buildRpm renders it (also used by bench/plain-build.sh's caller). */
+export async function renderKubeletSpec(input: SpecInput): Promise<string> {
+  return renderTemplate(
+    await readTemplate("kubelet.spec.in"),
+    {
+      VERSION: input.version,
+      RELEASE: input.release,
+      WITH_VERIFY: input.withVerify ? "1" : "0",
+      EVIDENCE: specText(input.evidence ?? "see the kmem-build build report"),
+      PACKAGER: specText(input.packager ?? DEFAULT_PACKAGER),
+      VENDOR: specText(input.vendor ?? DEFAULT_VENDOR),
+      CHANGELOG_DATE: changelogDate(input.sourceDateEpoch),
+    },
+    "kubelet.spec.in",
+  );
 }
 
 export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
@@ -135,16 +189,7 @@ export async function buildRpm(input: RpmInput): Promise<BuiltRpm> {
   await writeFile(join(sources, "kubelet.sysconfig"), await readTemplate("kubelet.sysconfig"));
   if (input.verifyScript) await copyFile(input.verifyScript, join(sources, "verify-kmem.sh"));
 
-  const spec = renderTemplate(
-    await readTemplate("kubelet.spec.in"),
-    {
-      VERSION: input.version,
-      RELEASE: input.release,
-      WITH_VERIFY: input.verifyScript ? "1" : "0",
-      EVIDENCE: specText(input.evidence ?? "see the kmem-build build report"),
-    },
-    "kubelet.spec.in",
-  );
+  const spec = await renderKubeletSpec({ ...input, withVerify: !!input.verifyScript });
   const specFile = join(topdir, "SPECS", "kubelet.spec");
   await writeFile(specFile, spec);
 

@@ -19,6 +19,9 @@ export interface BuildOptions {
   recipesDir: string;
   patchesDir: string;
   release?: string;
+  /** RPM Packager and Vendor tags (src/package/rpm.ts defaults when absent). */
+  packager?: string;
+  vendor?: string;
   signKey?: string;
   gnupgHome?: string;
   rpm: boolean;

@@ -122,8 +122,10 @@ describe("buildRepo", () => {
       `<revision>${SDE + 3600}</revision>`,
     );
     expect(await readFile(join(out, "kmem-build.repo"), "utf8")).toBe(
-      "[kmem-build]\nname=kubelet built without kmem accounting (kmem-build)\nbaseurl=https://repo.example.com/kmem\n" +
-        "enabled=1\ngpgcheck=0\nrepo_gpgcheck=0\n",
+      "# kmem-build: the nokmem kubelet. priority= keeps it through `yum update` when another repository\n" +
+        "# has a newer kubelet: dnf honours it, EL7's yum 3 only with yum-plugin-priorities installed.\n" +
+        "[kmem-build]\nname=kubelet built without kmem accounting (kmem-build)\nbaseurl=https://repo.example.com/kmem\n" +
+        "enabled=1\ngpgcheck=0\nrepo_gpgcheck=0\npriority=10\n",
     );
     expect(r.metadataSigned).toBe(false);
     expect((await readdir(out)).sort()).toEqual(["Packages", "kmem-build.repo", "repodata"]);
@@ -151,6 +153,7 @@ describe("buildRepo", () => {
     expect(r.packages).toHaveLength(3);
     expect(r.repoFileText).toContain("[kubelet-nokmem]\n");
     expect(r.repoFileText).toContain(`baseurl=file://${resolve(out)}\n`);
+    expect(r.repoFileText).toContain("\npriority=10\n");
     expect((await stat(join(out, "kubelet-nokmem.repo"))).isFile()).toBe(true);
   });
 
@@ -333,6 +336,10 @@ describe("kmem-build repo (command)", () => {
     await expect(
       runCommand(["--from", dist, "--out", out, "--base-url", "repo.example.com"]),
     ).rejects.toThrow(/invalid --base-url/);
+    await expect(runCommand(["--from", dist, "--out", out, "--priority", "0"])).rejects.toThrow(
+      /invalid --priority: "0"/,
+    );
+    await expect(buildRepo({ from: [dist], out, priority: 100 })).rejects.toThrow(UsageError);
   });
 
   it.runIf(cliWorks)("exits 2 on a checksum mismatch (built CLI)", async () => {

@@ -80,10 +80,10 @@ describe("buildRpm", () => {
     expect(info).toMatch(/^Version\s+: 1\.20\.15$/m);
     expect(info).toMatch(/^Release\s+: 2\.nokmem$/m);
     expect(info).toMatch(/^Architecture: x86_64$/m);
-    expect(info).toMatch(/^License\s+: Apache-2\.0$/m);
+    expect(info).toMatch(/^License\s+: ASL 2\.0$/m); // as the official EL7-era kubelet RPM declared it
     expect(info).toMatch(/^URL\s+: https:\/\/kubernetes\.io$/m);
     expect(info).toMatch(/^Build Host\s+: kmem-build$/m);
-    expect(info).toMatch(/^Summary\s+: .*without cgroup v1 kernel-memory accounting/m);
+    expect(info).toMatch(/^Summary\s+: .*without cgroup v1 kmem accounting \(nokmem\)$/m);
     expect(info).toMatch(/kmem-build/);
     expect(info).toContain("Build evidence: nokmem marker present (100%)");
   });

@@ -72,6 +72,8 @@ async function rpmCacheKey(ctx: BuildContext, b: BinaryOutput, rpmbuild: string)
       arch: b.arch,
       epoch: ctx.sourceDateEpoch,
       evidence: b.evidence?.verdict ?? null,
+      packager: ctx.opts.packager ?? null,
+      vendor: ctx.opts.vendor ?? null,
       compression: "gzip",
       rpmbuild,
     }),
@@ -105,6 +107,8 @@ async function packageOne(ctx: BuildContext, b: BinaryOutput, rpmbuild: string):
     workDir: join(ctx.opts.workDir, "rpm"),
     outDir: ctx.stageDir,
     evidence: b.evidence?.verdict,
+    packager: ctx.opts.packager,
+    vendor: ctx.opts.vendor,
     onLine: (l) => ctx.log(`[rpm ${b.arch}] ${l}`),
     signal: ctx.signal,
   });
