@@ -17,6 +17,7 @@ export const HOST_TESTS = [
   "test/failure/sources.test.ts",
   "test/failure/tools.test.ts",
   "test/failure/verify.test.ts",
+  "test/package/dnf.test.ts",
   "test/verify/kube-names.test.ts",
   "test/verify/oom-real.test.ts",
   "test/verify/pod-names.test.ts",
