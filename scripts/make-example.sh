@@ -96,7 +96,7 @@ minor=${rest%%.*}
 rest=${rest#*.}
 patchlevel=${rest%%[!0-9]*}
 
-# Which era a real Kubernetes release of this version belongs to (DOMAIN.md section 2).
+# Which era a real Kubernetes release of this version belongs to (docs/domain.md, "The nokmem build tag, era by era").
 if [ "$major" -ne 1 ]; then
   real_era=post-fix
 elif [ "$minor" -le 13 ]; then

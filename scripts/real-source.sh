@@ -26,7 +26,7 @@ die() { printf 'real-source: error: %s\n' "$*" >&2; exit 1; }
 CACHE=${1:-${KMEM_BUILD_TEST_CACHE:-/var/cache/kmem-build-test}/debian-src}
 
 # The .dsc lists "<sha256> <size> <file>" under Checksums-Sha256; every file must match, and the
-# orig tarball must be the one DOMAIN.md §7 names.
+# orig tarball must be the one docs/domain.md ("The real tree the tests build") names.
 # The Debian revision (e.g. -1.1+deb12u1) changes with stable updates; the orig tarball does not.
 check_dir() {
   dir=$1
