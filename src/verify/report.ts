@@ -22,6 +22,19 @@ export const CHECK_IDS = [
   "pod-names",
 ] as const;
 
+/** Where a node stands in the fix; the wordings are in scripts/verify-kmem.sh (states()). */
+export const FIX_STATES = [
+  "not-affected",
+  "kernel",
+  "install",
+  "restart",
+  "reboot",
+  "runtime",
+  "fixed",
+  "unknown",
+] as const;
+export type FixState = (typeof FIX_STATES)[number];
+
 export interface Check {
   id: string;
   title: string;
@@ -114,6 +127,15 @@ export interface NodeReport {
   timestamp: string;
   result: Verdict;
   exit_code: 0 | 1 | 2;
+  fix_state: FixState;
+  fix_summary: string;
+  next_step: string;
+  running_kubelet: {
+    pid: number;
+    found_by: "systemd" | "proc";
+    exe: string | null;
+    matches: "same" | "other" | "deleted" | "unknown";
+  } | null;
   node: {
     hostname: string | null;
     kernel: string | null;
