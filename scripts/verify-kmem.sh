@@ -28,6 +28,8 @@
 #   --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
 #   --interval D           time between samples (default 10s)
 #   --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
+#   --kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the
+#                          process named kubelet); its exe is compared with the kubelet binary
 #   --runtime PATH         runc binary of the container runtime (repeatable; default:
 #                          runc, docker-runc, docker-runc-current on PATH and usual places)
 #   --no-binaries          skip the kubelet/runtime binary checks
@@ -176,7 +178,7 @@ NL='
 usage() {
   cat <<'EOF'
 usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--verbose] [--prometheus FILE]
-                         [--duration D [--interval D]] [--kubelet PATH] [--runtime PATH]...
+                         [--duration D [--interval D]] [--kubelet PATH] [--kubelet-pid PID] [--runtime PATH]...
                          [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
                          [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
                          [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
@@ -1050,11 +1052,12 @@ function fixstate(   kv, rm) {
   else if (layout == "unknown" || !rootok || memver != "v1") { FIX = "unknown"; FIXWHY = "no memory cgroup hierarchy" }
   else if (kge < 0) { FIX = "unknown"; FIXWHY = "kernel version not understood" }
   else if (nkeff) FIX = "not-affected"
+  # the operator just installed the nokmem kubelet: the restart comes first, whatever the kernel
+  else if (kv != "" && kv != "kmem-code-linked" && (rm == "deleted" || rm == "other")) { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
   else if (kge == 1) FIX = "kernel"
   else if (!havekp) { FIX = "unknown"; FIXWHY = "no kubepods cgroup" }
   else if (kv == "kmem-code-linked") FIX = "install"
   else if (kv == "") { FIX = "unknown"; FIXWHY = (nokbin ? "kubelet not checked (--no-binaries)" : "no readable kubelet binary") }
-  else if (rm == "deleted" || rm == "other") { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
   else if (paract + pact > 0) FIX = "reboot"
   else if (cact > 0) FIX = "runtime"
   else if (anyact + anyin == 0) { FIX = "unknown"; FIXWHY = "no memory.kmem.slabinfo could be probed" }
@@ -1279,6 +1282,7 @@ cgroot=""
 procroot=/proc
 procroot_set=0
 kubelet=""
+kubeletpid=""
 runtimes=""
 checksums=""
 expects=""
@@ -1300,7 +1304,7 @@ while [ $# -gt 0 ]; do
       ;;
   esac
   case $opt in
-    --prometheus | --duration | --interval | --kubelet | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
+    --prometheus | --duration | --interval | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
       [ $# -ge 2 ] || die_usage "$opt needs a value"
       val=$2
       shift 2
@@ -1324,6 +1328,10 @@ while [ $# -gt 0 ]; do
       interval=$SECS
       ;;
     --kubelet) kubelet=$val ;;
+    --kubelet-pid)
+      case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
+      kubeletpid=$val
+      ;;
     --runtime) runtimes="$runtimes$val$NL" ;;
     --no-binaries) nobinaries=1 ;;
     --checksums)
@@ -1527,7 +1535,8 @@ inspect_binary() { # role path found_by
 # inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
 running_kubelet() {
   _pid="" _by=""
-  if [ "$procroot_set" = 0 ] && command -v systemctl >/dev/null 2>&1; then
+  if [ -n "$kubeletpid" ]; then _pid=$kubeletpid _by=option; fi
+  if [ -z "$_pid" ] && [ "$procroot_set" = 0 ] && command -v systemctl >/dev/null 2>&1; then
     _x=$(systemctl show -p MainPID kubelet 2>/dev/null </dev/null)
     _x=${_x#MainPID=}
     case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac

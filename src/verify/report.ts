@@ -132,7 +132,7 @@ export interface NodeReport {
   next_step: string;
   running_kubelet: {
     pid: number;
-    found_by: "systemd" | "proc";
+    found_by: "option" | "systemd" | "proc";
     exe: string | null;
     matches: "same" | "other" | "deleted" | "unknown";
   } | null;
