@@ -10,6 +10,8 @@ import { join } from "node:path";
 import Ajv from "ajv";
 import { afterAll, describe, expect, test } from "vitest";
 import { FIX_STATES, type FixState } from "../../src/verify/report.js";
+import { fleetReport } from "../../src/verify/fleet.js";
+import { renderFleet } from "../../src/verify/render.js";
 import { REPO, SHELLS, runJson, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
 
@@ -231,4 +233,30 @@ test("unprobed cgroups are never inactive: a slabinfo that is missing reads as u
     ["pod", "unknown"],
     ["container", "inactive"],
   ]);
+});
+
+test("the fleet table has a FIX STATE column and each host's next step", () => {
+  const hosts = (["reboot", "fixed"] as const).map((state) => {
+    const f =
+      state === "reboot"
+        ? S.el7Node(fresh(), { kernel: R["7.9"], driver: "systemd", parents: true, kubelet: "nokmem" })
+        : S.el7Node(fresh(), { kernel: R["7.3"], driver: "cgroupfs", kubelet: "nokmem" });
+    const r = runJson(f.args);
+    return {
+      host: state,
+      result: r.report.result,
+      exit_code: r.report.exit_code,
+      error: null,
+      seconds: 0,
+      report: r.report,
+    };
+  });
+  const out = renderFleet(fleetReport(hosts));
+  const [head, reboot, fixed] = out.split("\n");
+  expect(head).toMatch(/ MAX KMEM +FIX STATE +NODE \/ ERROR$/);
+  expect(reboot).toMatch(/^reboot .* reboot +el7-node$/);
+  expect(fixed).toMatch(/^fixed .* fixed +el7-node$/);
+  expect(out).toContain(
+    "\nreboot:\n  fix state reboot: next step: drain and reboot the node (kured: --reboot-sentinel-command with verify-kmem.sh --reboot-required)\n",
+  );
 });
