@@ -47,6 +47,8 @@
 #                          dmesg, else `journalctl -k`, else /var/log/messages, the first
 #                          with lines; not read with --proc-root unless given)
 #   --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
+#   --since TIME           OOM kills before TIME (and before the current boot, btime of
+#                          <proc>/stat) are history: listed, counted apart, never a FAIL
 #   --help | --version
 #
 # CHECKS (id: what)
@@ -968,12 +970,17 @@ END {
   # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
   t12 = "no OOM kill of a pod was caused by kernel memory"
   klsrc = fact("klsrc")
-  nkk = 0; kks = ""; NPO = 0
+  nkk = 0; kks = ""; NPO = 0; nhist = 0
+  # kills before the current boot (btime) or before --since are history: never a FAIL
+  cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
+  cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
   for (i = 1; i <= NOK; i++) {
     OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
     OKC[i] = (OSH[i] != "" && OSH[i] >= 0.10) ? 1 : 0
-    if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0 }
+    e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
+    if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
+    if (OH[i]) { PKH[OU[i]]++; nhist++; continue }
     if (!OKC[i]) continue
     nkk++
     if (!PKKM[OU[i]]++) NKPODS++
@@ -982,7 +989,7 @@ END {
   # pods killed last first
   kshown = 0
   for (i = NOK; i >= 1 && kshown < 5; i--) {
-    if (!OKC[i] || (OU[i] in KSHOWN)) continue
+    if (!OKC[i] || OH[i] || (OU[i] in KSHOWN)) continue
     KSHOWN[OU[i]] = 1; kshown++
     kks = kks "; " who(OU[i], OC[i]) (PKKM[OU[i]] > 1 ? ": " PKKM[OU[i]] " kills, the last" : "") (OT[i] != "" ? " at " OT[i] : "") \
       ": kmem " hb(OKM[i]) " = " pct(OSH[i]) " of usage " hb(OUS[i]) \
@@ -992,7 +999,9 @@ END {
   if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
+    if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks, kmemfix, kmemwho, 1)
+    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", t12, "INFO", s, "", "", 1)
     else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
   }
@@ -1068,6 +1077,22 @@ function fixstate(   kv, rm) {
     if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
     else if (rm == "same") FIXSUM = FIXSUM "; running kubelet pid " fact("run_pid") " is " BP[kb]
   }
+}
+
+# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset = node local
+function epoch(t,   y, m, d, e, o, era, yoe, doy, doe) {
+  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
+  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+  o = substr(t, 20)
+  if (o == "Z") return e
+  if (o == "") o = fact("tzoff")
+  sub(/:/, "", o)
+  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
+  return e
 }
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
@@ -1152,6 +1177,7 @@ function oomjson(   i, u, c, rc) {
     printf "\"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, ", jsn(WN), jsn(WP), jsn(WC)
     printf "\"usage_bytes\": %s, \"limit_bytes\": %s, \"kmem_usage_bytes\": %s, \"rss_bytes\": %s, \"cache_bytes\": %s, \"hidden_bytes\": %s, \"kmem_share\": %s, \"kmem_caused\": %s, ", \
       jn(OUS[i]), jn(OLI[i]), jn(OKM[i]), jn(OKRSS[i]), jn(OKCA[i]), jn((num(OUS[i]) && rc != "") ? sprintf("%.0f", OUS[i] - rc) : ""), ratio(OSH[i]), (OKC[i] ? "true" : "false")
+    printf "\"history\": %s, ", (OH[i] ? "true" : "false")
     printf "\"process\": {\"pid\": %s, \"name\": %s}}%s\n", jn(OPID[i]), jsn(OCM[i]), (i < NOK ? "," : "")
   }
   print "  ]"
@@ -1196,7 +1222,7 @@ function human(   i, k, n, shown, verbose) {
     for (; k <= NOK; k++) {
       printf "%s  %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
         (OT[k] == "" ? "(no time)" : OT[k]), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
-        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OKC[k] ? "  <- kernel memory" : "")
+        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
     }
   }
   printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
@@ -1247,6 +1273,8 @@ function prom(f,   i, lb, m) {
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
     pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= 10% of usage (kmem made the kill)")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
+    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL)")
+    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_history_total" oomlb(PORD[i]) " " PKH[PORD[i]] > f
   }
   if (dur != "") {
     pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
@@ -1283,6 +1311,7 @@ procroot=/proc
 procroot_set=0
 kubelet=""
 kubeletpid=""
+since=""
 runtimes=""
 checksums=""
 expects=""
@@ -1304,7 +1333,7 @@ while [ $# -gt 0 ]; do
       ;;
   esac
   case $opt in
-    --prometheus | --duration | --interval | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
+    --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
       [ $# -ge 2 ] || die_usage "$opt needs a value"
       val=$2
       shift 2
@@ -1328,6 +1357,10 @@ while [ $# -gt 0 ]; do
       interval=$SECS
       ;;
     --kubelet) kubelet=$val ;;
+    --since)
+      since=$(date -u -d "$val" +%s 2>/dev/null </dev/null)
+      case $since in '' | *[!0-9]*) die_usage "bad --since '$val' (a time date -d reads, e.g. 2026-12-01T10:00:00Z)" ;; esac
+      ;;
     --kubelet-pid)
       case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
       kubeletpid=$val
@@ -1883,7 +1916,9 @@ if [ -r "$procroot/stat" ]; then
     if [ "$_k" = btime ]; then btime=$_v; fi
   done <"$procroot/stat"
 fi
-_ym=$(date +'%Y %m' </dev/null)
+_ym=$(date +'%Y %m %z' </dev/null)
+tzoff=${_ym##* }
+_ym=${_ym% *}
 oomlog() { # stdin: the log
   BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
 }
@@ -1908,6 +1943,9 @@ else
 fi
 [ -n "$klsrc" ] || : >"$tmp/oom"
 fact klsrc "$klsrc"
+fact btime "$btime"
+fact since "$since"
+fact tzoff "$tzoff"
 fact klpath "$klpath"
 fact klwhy "$klwhy"
 

@@ -97,6 +97,8 @@ export interface OomKill {
   kmem_share: number | null;
   /** kmem_share >= 0.10: kernel memory made the kill. */
   kmem_caused: boolean;
+  /** Before the current boot or --since: listed, never a FAIL (absent in reports of older scripts). */
+  history?: boolean;
   process: { pid: number | null; name: string | null };
 }
 
