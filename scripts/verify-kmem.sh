@@ -21,11 +21,15 @@
 #
 # OPTIONS
 #   --json | --brief       output format (default: human text)
+#   --reboot-required      print nothing; exit 0 exactly when the fix state is "reboot", 1 when
+#                          it is another, 2 when it cannot tell (kured --reboot-sentinel-command)
 #   --verbose              human output lists every pod/container cgroup
 #   --prometheus FILE      also write node_exporter textfile metrics (temp file + rename)
 #   --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
 #   --interval D           time between samples (default 10s)
 #   --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
+#   --kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the
+#                          process named kubelet); its exe is compared with the kubelet binary
 #   --runtime PATH         runc binary of the container runtime (repeatable; default:
 #                          runc, docker-runc, docker-runc-current on PATH and usual places)
 #   --no-binaries          skip the kubelet/runtime binary checks
@@ -43,6 +47,8 @@
 #                          dmesg, else `journalctl -k`, else /var/log/messages, the first
 #                          with lines; not read with --proc-root unless given)
 #   --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
+#   --since TIME           OOM kills before TIME (and before the current boot, btime of
+#                          <proc>/stat) are history: listed, counted apart, never a FAIL
 #   --help | --version
 #
 # CHECKS (id: what)
@@ -112,6 +118,15 @@
 #   A report cut before "Task in"/"oom-kill:" is not counted; one cut after it is, with
 #   null for what it lacks.
 #
+# FIX STATE (JSON fix_state/fix_summary/next_step, the human "Fix state:" line, --brief,
+#   kmem_build_fix_state{state}; wordings in states(), docs/verify.md): not-affected (v2, or
+#   accounting off everywhere by an effective cgroup.memory=nokmem), kernel (v1, >= 4.6, no
+#   parameter), install (kubelet on disk links the kmem code), restart (nokmem on disk, the running
+#   kubelet is a deleted or another file), reboot (kubepods, a QoS parent or a pod still accounts),
+#   runtime (containers account under clean pods), fixed, unknown.  On v1 kernels < 4.6 every
+#   kubepods, QoS parent, pod and container cgroup is probed (memory.kmem.slabinfo): the command
+#   line alone proves nothing there (cgroup.memory=nokmem needs RHEL 7.8, 3.10.0-1127, or later).
+#
 # EXIT CODES (node-problem-detector plugin convention)
 #   0  OK: no check FAILed and every check could tell
 #   1  problem: at least one check FAILed (e.g. kmem > 0 in a pod or container cgroup)
@@ -120,7 +135,9 @@
 #
 # JSON REPORT (--json; JSON Schema: schemas/verify-report.schema.json, schema_version 1)
 #   schema_version 1; script_version; timestamp (UTC, ISO 8601);
-#   result "OK"|"PROBLEM"|"UNKNOWN"; exit_code 0|1|2;
+#   result "OK"|"PROBLEM"|"UNKNOWN"; exit_code 0|1|2; fix_state, fix_summary, next_step;
+#   running_kubelet: pid, found_by "systemd"|"proc", exe, matches "same"|"other"|"deleted"|
+#         "unknown" (null when no kubelet runs);
 #   node: hostname, kernel, kernel_nokmem_param (bool), kernel_charges_all_memcgs
 #         (bool|null), cgroup_layout "v1"|"hybrid"|"v2"|"unknown", memory_controller
 #         "v1"|"v2"|null, memory_root, cgroup_driver "cgroupfs"|"systemd"|"mixed"|null,
@@ -162,8 +179,8 @@ NL='
 
 usage() {
   cat <<'EOF'
-usage: sh verify-kmem.sh [--json|--brief] [--verbose] [--prometheus FILE]
-                         [--duration D [--interval D]] [--kubelet PATH] [--runtime PATH]...
+usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--verbose] [--prometheus FILE]
+                         [--duration D [--interval D]] [--kubelet PATH] [--kubelet-pid PID] [--runtime PATH]...
                          [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
                          [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
                          [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
@@ -237,11 +254,11 @@ function enc(s) {
   return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
 }
 # memcg path -> LV (pod|container|""), QOS, UID, CTR; KP = "kubepods" or "kubepods.slice" when the
-# path is that directory itself. Pod level: kubepods/[burstable|besteffort/]pod<uid> (cgroupfs) or
+# path is that directory itself, QP = "burstable" or "besteffort" when it is a QoS parent. Pod level: kubepods/[burstable|besteffort/]pod<uid> (cgroupfs) or
 # kubepods.slice/[kubepods-<qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (systemd);
 # container level: their direct children.
 function podof(p,   c, n, k, j) {
-  LV = ""; QOS = ""; UID = ""; CTR = ""; KP = ""
+  LV = ""; QOS = ""; UID = ""; CTR = ""; KP = ""; QP = ""
   n = split(p, c, "/")
   for (k = 1; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
   if (k > n) return
@@ -249,13 +266,15 @@ function podof(p,   c, n, k, j) {
   j = k + 1; QOS = "guaranteed"
   if (c[k] == "kubepods") {
     if (c[j] == "burstable" || c[j] == "besteffort") { QOS = c[j]; j++ }
-    if (j > n || c[j] !~ /^pod./) return
+    if (j > n) { QP = QOS; return }
+    if (c[j] !~ /^pod./) return
     UID = substr(c[j], 4)
   } else {
     if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
       QOS = substr(c[j], 10); sub(/\.slice$/, "", QOS); j++
     }
-    if (j > n || c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
+    if (j > n) { QP = QOS; return }
+    if (c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
     UID = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", UID); sub(/\.slice$/, "", UID)
     gsub(/_/, "-", UID)
   }
@@ -287,7 +306,13 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
   rel = substr(p, rl + 1)
   if (index(rel, "/kubepods") == 0) return
   podof(rel)
-  if (KP != "") { print "kp\t" (KP == "kubepods" ? "cgroupfs" : "systemd") "\t" enc(rel); return }
+  si = 0
+  if (KP != "" || QP != "") {
+    if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
+    if (KP != "") print "kp\t" (KP == "kubepods" ? "cgroupfs" : "systemd") "\t" enc(rel) "\t" si
+    else print "qp\t" QP "\t" enc(rel) "\t" si
+    return
+  }
   if (LV == "") return
   level = LV; qos = QOS; uid = UID; ctr = CTR
   d = p "/"
@@ -300,7 +325,6 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
     kfail = rd(d "memory.kmem.failcnt"); lim = rd(d "memory.limit_in_bytes")
   }
   if (length(lim) > 18) lim = ""
-  si = 0
   if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
   print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si "\t" lim
   ncg++
@@ -645,7 +669,8 @@ BEGIN {
   LIMIT = 65535
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
-$1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; next }
+$1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
+$1 == "qp" { NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
 $1 == "count" { NDIRS = $2; next }
 $1 == "cg" {
   n = ++NCG; L[n] = $2; Q[n] = $3; U[n] = dec($4); C[n] = dec($5); P[n] = dec($6)
@@ -686,11 +711,19 @@ END {
   for (i = 1; i <= nw; i++) if (w[i] ~ /^cgroup\.memory=/ && ("," substr(w[i], 15) ",") ~ /,nokmem,/) nokmem = 1
   v1 = (memver == "v1")
   kge = kver_ge(kernel, 4, 6)
+  # 3.10.0-<build>: the RHEL 7.8 kernel (3.10.0-1127) is the first known to take cgroup.memory=nokmem
+  kbuild = (kernel ~ /^3\.10\.0-[0-9]+/) ? substr(kernel, 8) + 0 : -1
+  kparam = (kge == 1 || kbuild >= 1127)
+  # memory.kmem.slabinfo of kubepods and its QoS parents (probed on v1 kernels < 4.6)
+  paract = 0; parin = 0; parunk = 0; pars = ""
+  for (i = 1; i <= NPA; i++) {
+    PAA[i] = (PAS[i] > 0 && (PAS[i] in SLAB)) ? SLAB[PAS[i]] : "unknown"
+    if (PAA[i] == "missing") PAA[i] = "unknown"
+    if (PAA[i] == "active") { paract++; pars = pars (pars == "" ? "" : ", ") PAP[i] } else if (PAA[i] == "inactive") parin++; else parunk++
+  }
   kall = ""
   if (v1) kall = nokmem ? 0 : (kge == 1 ? 1 : (kge == 0 ? 0 : ""))
-  # Kernels where kmem accounting is switched on per cgroup by whoever writes
-  # memory.kmem.limit_in_bytes (3.10): the binaries decide.
-  percg = v1 && !nokmem && kge != 1
+  percg = v1 && kge != 1
   driver = ""
   if (("cgroupfs" in DRV) && ("systemd" in DRV)) driver = "mixed"
   else if ("cgroupfs" in DRV) driver = "cgroupfs"
@@ -699,13 +732,18 @@ END {
   havekp = NKP > 0
 
   # accounting state per cgroup
+  # On kernels < 4.6 only the probe answers: the command line may name a parameter the kernel lacks.
   for (i = 1; i <= NCG; i++) {
     if (!v1) ACT[i] = "not-applicable"
-    else if (nokmem) ACT[i] = "inactive"
-    else if (kge == 1) ACT[i] = "active"
+    else if (kge == 1) ACT[i] = nokmem ? "inactive" : "active"
     else if (SI[i] > 0 && (SI[i] in SLAB)) ACT[i] = (SLAB[SI[i]] == "active") ? "active" : (SLAB[SI[i]] == "inactive" ? "inactive" : "unknown")
     else ACT[i] = "unknown"
   }
+  anyact = paract; anyin = parin
+  for (i = 1; i <= NCG; i++) { if (ACT[i] == "active") anyact++; else if (ACT[i] == "inactive") anyin++ }
+  # the parameter holds where the kernel is >= 4.6, or where every probed cgroup agrees (3.10)
+  nkeff = nokmem && v1 && (kge == 1 || (kge == 0 && anyact == 0 && anyin > 0))
+  if (nkeff) percg = 0
 
   # ---- 1 cgroup-layout
   if (layout == "unknown" || !rootok) {
@@ -725,7 +763,13 @@ END {
   kt = "kernel kmem accounting policy"
   if (memver == "v2") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
   else if (memver == "") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
-  else if (nokmem) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
+  else if (nokmem && kge == 1) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
+  else if (nkeff) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all " anyin " probed cgroups (kubepods, QoS parents, pods, containers): the kernel honours it", "", "", 1)
+  else if (nokmem && anyact > 0) check("kernel-kmem-policy", kt, "WARN", \
+    "kernel " kernel " ignores cgroup.memory=nokmem: kmem accounting is on in " anyact " probed cgroups (memory.kmem.slabinfo reads); the parameter needs RHEL 7.8 (3.10.0-1127) or later" \
+    (kbuild >= 1127 ? " and this build should know it: check that it is the booted kernel" : ", and kernel build " kernel " predates it"), \
+    (kbuild >= 1127 ? "reboot into this kernel with the parameter, or install the nokmem kubelet built by kmem-build; then drain and reboot" : "upgrade the kernel to 3.10.0-1127 (RHEL 7.8) or later and reboot, or install the nokmem kubelet built by kmem-build and reboot"), "kernel", 1)
+  else if (nokmem) check("kernel-kmem-policy", kt, "WARN", "kernel " kernel " booted with cgroup.memory=nokmem, but no memory.kmem.slabinfo could be probed: cannot tell whether the kernel honours it (it needs RHEL 7.8 (3.10.0-1127) or later)", "", "", 0)
   else if (kge < 0) check("kernel-kmem-policy", kt, "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
   else if (kge == 1) check("kernel-kmem-policy", kt, "WARN", \
     "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
@@ -817,15 +861,17 @@ END {
 
   # ---- 5 kmem-accounting-active
   t5 = "kmem accounting switched on per cgroup"
-  if (memver != "v1" || NCG == 0) check("kmem-accounting-active", t5, "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
-  else if (nokmem) check("kmem-accounting-active", t5, "PASS", "off in every memory cgroup (cgroup.memory=nokmem)", "", "", 1)
+  armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
+  if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", t5, "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
+  else if (kge == 1 && nokmem) check("kmem-accounting-active", t5, "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
   else if (kge == 1) check("kmem-accounting-active", t5, "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
-  else if (aunk == NCG) check("kmem-accounting-active", t5, "INFO", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 1)
-  else if (pact + cact > 0) {
-    s = "accounting on (memory.kmem.slabinfo readable) in " pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
-    if (pact > 0) check("kmem-accounting-active", t5, "WARN", s ": pod level is the kubelet (containers inherit it)", kubeletfix, "kubelet", 1)
-    else check("kmem-accounting-active", t5, "WARN", s ": only at container level, so the runc of the container runtime switches it on", runtimefix, "runtime", 1)
-  } else check("kmem-accounting-active", t5, "PASS", "off in all " np " pod and " nc " container cgroups (memory.kmem.slabinfo unreadable)", "", "", 1)
+  else if (anyact + anyin == 0) check("kmem-accounting-active", t5, "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
+  else if (paract + pact + cact > 0) {
+    s = "accounting on (memory.kmem.slabinfo readable) in " (paract > 0 ? pars " (" paract " of " NPA " kubepods/QoS parents), " : "") pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
+    if (paract > 0) check("kmem-accounting-active", t5, "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
+    else if (pact > 0) check("kmem-accounting-active", t5, "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, kubeletfix, "kubelet", 1)
+    else check("kmem-accounting-active", t5, "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, runtimefix, "runtime", 1)
+  } else check("kmem-accounting-active", t5, "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
 
   # ---- 6/7/8 binaries
   t6 = "kubelet built without kmem-enabling code"; t7 = "kubelet is the one that was built"; t8 = "container runtime runc without kmem-enabling code"
@@ -924,12 +970,17 @@ END {
   # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
   t12 = "no OOM kill of a pod was caused by kernel memory"
   klsrc = fact("klsrc")
-  nkk = 0; kks = ""; NPO = 0
+  nkk = 0; kks = ""; NPO = 0; nhist = 0
+  # kills before the current boot (btime) or before --since are history: never a FAIL
+  cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
+  cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
   for (i = 1; i <= NOK; i++) {
     OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
     OKC[i] = (OSH[i] != "" && OSH[i] >= 0.10) ? 1 : 0
-    if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0 }
+    e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
+    if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
+    if (OH[i]) { PKH[OU[i]]++; nhist++; continue }
     if (!OKC[i]) continue
     nkk++
     if (!PKKM[OU[i]]++) NKPODS++
@@ -938,7 +989,7 @@ END {
   # pods killed last first
   kshown = 0
   for (i = NOK; i >= 1 && kshown < 5; i--) {
-    if (!OKC[i] || (OU[i] in KSHOWN)) continue
+    if (!OKC[i] || OH[i] || (OU[i] in KSHOWN)) continue
     KSHOWN[OU[i]] = 1; kshown++
     kks = kks "; " who(OU[i], OC[i]) (PKKM[OU[i]] > 1 ? ": " PKKM[OU[i]] " kills, the last" : "") (OT[i] != "" ? " at " OT[i] : "") \
       ": kmem " hb(OKM[i]) " = " pct(OSH[i]) " of usage " hb(OUS[i]) \
@@ -947,8 +998,10 @@ END {
   if (NKPODS > kshown) kks = kks "; " (NKPODS - kshown) " more pod" (NKPODS - kshown == 1 ? "" : "s") " (see oom_kills)"
   if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
-    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " NOK " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
+    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
+    if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks, kmemfix, kmemwho, 1)
+    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", t12, "INFO", s, "", "", 1)
     else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
   }
@@ -962,16 +1015,84 @@ END {
   else if (src != "") check("pod-names", t11, "INFO", "names from " src ": " npn " of " np " pod cgroups and " ncn " of " nc " container cgroups named" \
     (fact("names_timeout") == 1 ? " (stopped after " fact("names_limit") " s: the rest by ID)" : ""), "", "", 1)
   else check("pod-names", t11, "INFO", "no container runtime answered (" fact("names_why") "): pods are shown by UID", \
-    "run as root, or pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
+    (fact("euid") == "0" ? "" : "run as root, or ") "pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
 
+  fixstate()
   code = FAILS > 0 ? 1 : (UNKNOWNS > 0 ? 2 : 0)
   result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
   fmt = fact("format")
   if (fmt == "json") json()
   else if (fmt == "brief") brief()
-  else human()
+  else if (fmt != "reboot") human()
   if (fact("promtmp") != "") prom(fact("promtmp"))
+  # --reboot-required (kured --reboot-sentinel-command): 0 exactly when a reboot is the step left
+  if (fmt == "reboot") exit (FIX == "reboot" ? 0 : (FIX == "unknown" ? 2 : 1))
   exit code
+}
+
+# The fix states: one wording each (summary, next step), used by every output and by docs/verify.md.
+function states() {
+  NST = split("not-affected kernel install restart reboot runtime fixed unknown", STN, " ")
+  SUMT["not-affected"] = "no memory cgroup accounts kernel memory (cgroup v2, or a kernel that honours cgroup.memory=nokmem)"
+  NEXT["not-affected"] = "nothing to do"
+  SUMT["kernel"] = "the kernel charges kernel memory to every memory cgroup (v1, kernel >= 4.6, no cgroup.memory=nokmem): no kubelet can change that"
+  NEXT["kernel"] = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem), then drain and reboot the node"
+  SUMT["install"] = "the kubelet on disk links the kmem-enabling code of runc: every pod cgroup it creates accounts kernel memory"
+  NEXT["install"] = "install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
+  NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
+  SUMT["restart"] = "the nokmem kubelet is installed but not running: the running kubelet is the old binary (a deleted or another file)"
+  NEXT["restart"] = "restart the kubelet (systemctl restart kubelet), then drain and reboot the node"
+  SUMT["reboot"] = "the nokmem kubelet is running, but kubepods (or a QoS parent, or a pod) still accounts kernel memory: every pod created under it inherits accounting until the node reboots"
+  NEXT["reboot"] = "drain and reboot the node (kured: --reboot-sentinel-command with verify-kmem.sh --reboot-required)"
+  SUMT["runtime"] = "container cgroups account kernel memory under clean pods: the runc of the container runtime switches it on"
+  NEXT["runtime"] = "upgrade the package of the container runtime (runc 1.0.0-rc94 or later, or a nokmem build), then drain and reboot the node"
+  SUMT["fixed"] = "the kubelet is a nokmem build and no kubepods, QoS, pod or container cgroup accounts kernel memory"
+  NEXT["fixed"] = "nothing to do"
+  SUMT["unknown"] = "cannot tell the fix state of this node"
+  NEXT["unknown"] = "see the checks that could not tell (run as root on the node, or pass --cgroup-root / --kubelet)"
+}
+# FIX (state), FIXWHY (what decided it), FIXNEXT (the one next step)
+function fixstate(   kv, rm) {
+  states()
+  kv = (!kb || BS[kb] != "ok") ? "" : BV[kb]
+  rm = fact("run_match")
+  FIXWHY = ""
+  if (memver == "v2") FIX = "not-affected"
+  else if (layout == "unknown" || !rootok || memver != "v1") { FIX = "unknown"; FIXWHY = "no memory cgroup hierarchy" }
+  else if (kge < 0) { FIX = "unknown"; FIXWHY = "kernel version not understood" }
+  else if (nkeff) FIX = "not-affected"
+  # the operator just installed the nokmem kubelet: the restart comes first, whatever the kernel
+  else if (kv != "" && kv != "kmem-code-linked" && (rm == "deleted" || rm == "other")) { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
+  else if (kge == 1) FIX = "kernel"
+  else if (!havekp) { FIX = "unknown"; FIXWHY = "no kubepods cgroup" }
+  else if (kv == "kmem-code-linked") FIX = "install"
+  else if (kv == "") { FIX = "unknown"; FIXWHY = (nokbin ? "kubelet not checked (--no-binaries)" : "no readable kubelet binary") }
+  else if (paract + pact > 0) FIX = "reboot"
+  else if (cact > 0) FIX = "runtime"
+  else if (anyact + anyin == 0) { FIX = "unknown"; FIXWHY = "no memory.kmem.slabinfo could be probed" }
+  else FIX = "fixed"
+  FIXSUM = SUMT[FIX] (FIXWHY != "" ? " (" FIXWHY ")" : "")
+  FIXNEXT = (FIX == "install" && kparam) ? NEXT["install-param"] : NEXT[FIX]
+  if (FIX == "fixed" || FIX == "reboot") {
+    if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
+    else if (rm == "same") FIXSUM = FIXSUM "; running kubelet pid " fact("run_pid") " is " BP[kb]
+  }
+}
+
+# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset = node local
+function epoch(t,   y, m, d, e, o, era, yoe, doy, doe) {
+  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
+  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+  o = substr(t, 20)
+  if (o == "Z") return e
+  if (o == "") o = fact("tzoff")
+  sub(/:/, "", o)
+  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
+  return e
 }
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
@@ -1005,6 +1126,10 @@ function json(   i, k, nt, ta, tags) {
   print "  \"timestamp\": " js(fact("timestamp")) ","
   print "  \"result\": " js(result) ","
   print "  \"exit_code\": " code ","
+  print "  \"fix_state\": " js(FIX) ","
+  print "  \"fix_summary\": " js(FIXSUM) ","
+  print "  \"next_step\": " js(FIXNEXT) ","
+  printf "  \"running_kubelet\": %s,\n", (fact("run_pid") == "" ? "null" : "{\"pid\": " jn(fact("run_pid")) ", \"found_by\": " js(fact("run_by")) ", \"exe\": " jsn(fact("run_exe")) ", \"matches\": " js(fact("run_match")) "}")
   printf "  \"node\": {\"hostname\": %s, \"kernel\": %s, \"kernel_nokmem_param\": %s, \"kernel_charges_all_memcgs\": %s, ", \
     jsn(fact("hostname")), jsn(kernel), (nokmem ? "true" : "false"), jb(kall)
   printf "\"cgroup_layout\": %s, \"memory_controller\": %s, \"memory_root\": %s, \"cgroup_driver\": %s, \"kubepods\": [", \
@@ -1052,21 +1177,23 @@ function oomjson(   i, u, c, rc) {
     printf "\"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, ", jsn(WN), jsn(WP), jsn(WC)
     printf "\"usage_bytes\": %s, \"limit_bytes\": %s, \"kmem_usage_bytes\": %s, \"rss_bytes\": %s, \"cache_bytes\": %s, \"hidden_bytes\": %s, \"kmem_share\": %s, \"kmem_caused\": %s, ", \
       jn(OUS[i]), jn(OLI[i]), jn(OKM[i]), jn(OKRSS[i]), jn(OKCA[i]), jn((num(OUS[i]) && rc != "") ? sprintf("%.0f", OUS[i] - rc) : ""), ratio(OSH[i]), (OKC[i] ? "true" : "false")
+    printf "\"history\": %s, ", (OH[i] ? "true" : "false")
     printf "\"process\": {\"pid\": %s, \"name\": %s}}%s\n", jn(OPID[i]), jsn(OCM[i]), (i < NOK ? "," : "")
   }
   print "  ]"
 }
 
 function brief(   i) {
-  if (code == 0) { printf "OK: %d pod and %d container cgroups charge no kernel memory\n", np, nc; return }
+  if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
   for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
-  printf "%s: %s: %s\n", result, CID[i], CSE[i]
+  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], CSE[i], FIXNEXT
 }
 
 function human(   i, k, n, shown, verbose) {
   verbose = fact("verbose") == 1
   printf "kmem check of %s at %s (verify-kmem.sh %s)\n", jesc(fact("hostname")), fact("timestamp"), fact("version")
   printf "kernel %s, cgroup %s%s, memory cgroups at %s\n\n", (kernel == "" ? "?" : kernel), layout, (driver != "" ? ", driver " driver : ""), jesc(root)
+  printf "Fix state: %s: %s\nNext step: %s\n\n", FIX, jesc(FIXSUM), FIXNEXT
   for (i = 1; i <= NCK; i++) {
     printf "[%s] %s: %s\n", CST[i], CID[i], CSE[i]
     if (CCA[i] != "" && CST[i] != "PASS" && CST[i] != "INFO") printf "       cause: %s\n", CCA[i]
@@ -1095,7 +1222,7 @@ function human(   i, k, n, shown, verbose) {
     for (; k <= NOK; k++) {
       printf "%s  %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
         (OT[k] == "" ? "(no time)" : OT[k]), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
-        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OKC[k] ? "  <- kernel memory" : "")
+        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
     }
   }
   printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
@@ -1107,6 +1234,8 @@ function prom(f,   i, lb, m) {
   print "kmem_build_verify_exit_code " code > f
   pm(f, "kmem_build_verify_timestamp_seconds", "gauge", "When verify-kmem.sh last ran (Unix time)")
   print "kmem_build_verify_timestamp_seconds " (num(fact("epoch")) ? fact("epoch") : 0) > f
+  pm(f, "kmem_build_fix_state", "gauge", "1 for the fix state of the node, 0 for the others")
+  for (i = 1; i <= NST; i++) print "kmem_build_fix_state{state=\"" STN[i] "\"} " (STN[i] == FIX ? 1 : 0) > f
   pm(f, "kmem_build_check_status", "gauge", "1 for the current status of each verify-kmem.sh check")
   for (i = 1; i <= NCK; i++) print "kmem_build_check_status{check=\"" CID[i] "\",status=\"" CST[i] "\"} 1" > f
   pm(f, "kmem_build_kernel_charges_all_memcgs", "gauge", "1 if the kernel charges kmem to every memory cgroup (v1, >= 4.6, no cgroup.memory=nokmem)")
@@ -1144,6 +1273,8 @@ function prom(f,   i, lb, m) {
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
     pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= 10% of usage (kmem made the kill)")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
+    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL)")
+    for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_history_total" oomlb(PORD[i]) " " PKH[PORD[i]] > f
   }
   if (dur != "") {
     pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
@@ -1179,6 +1310,8 @@ cgroot=""
 procroot=/proc
 procroot_set=0
 kubelet=""
+kubeletpid=""
+since=""
 runtimes=""
 checksums=""
 expects=""
@@ -1200,7 +1333,7 @@ while [ $# -gt 0 ]; do
       ;;
   esac
   case $opt in
-    --prometheus | --duration | --interval | --kubelet | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
+    --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
       [ $# -ge 2 ] || die_usage "$opt needs a value"
       val=$2
       shift 2
@@ -1210,6 +1343,7 @@ while [ $# -gt 0 ]; do
   case $opt in
     --json) fmt=json ;;
     --brief) fmt=brief ;;
+    --reboot-required) fmt=reboot ;;
     --human) fmt=human ;;
     --verbose | -v) verbose=1 ;;
     --prometheus) prom=$val ;;
@@ -1223,6 +1357,14 @@ while [ $# -gt 0 ]; do
       interval=$SECS
       ;;
     --kubelet) kubelet=$val ;;
+    --since)
+      since=$(date -u -d "$val" +%s 2>/dev/null </dev/null)
+      case $since in '' | *[!0-9]*) die_usage "bad --since '$val' (a time date -d reads, e.g. 2026-12-01T10:00:00Z)" ;; esac
+      ;;
+    --kubelet-pid)
+      case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
+      kubeletpid=$val
+      ;;
     --runtime) runtimes="$runtimes$val$NL" ;;
     --no-binaries) nobinaries=1 ;;
     --checksums)
@@ -1387,6 +1529,7 @@ fact num_cgroups "$num_cgroups"
 fact duration "$duration"
 fact interval "$interval"
 fact nobinaries "$nobinaries"
+fact euid "$(id -u 2>/dev/null)"
 fact promtmp "$promtmp"
 
 # ---------------------------------------------------------------------------
@@ -1420,6 +1563,47 @@ inspect_binary() { # role path found_by
   printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
 }
 
+# The running kubelet: systemd's MainPID (not with --proc-root: that is a fixture, not this node),
+# else the process whose comm is "kubelet"; its exe is compared with the checked file by device and
+# inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
+running_kubelet() {
+  _pid="" _by=""
+  if [ -n "$kubeletpid" ]; then _pid=$kubeletpid _by=option; fi
+  if [ -z "$_pid" ] && [ "$procroot_set" = 0 ] && command -v systemctl >/dev/null 2>&1; then
+    _x=$(systemctl show -p MainPID kubelet 2>/dev/null </dev/null)
+    _x=${_x#MainPID=}
+    case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac
+  fi
+  if [ -z "$_pid" ]; then
+    for _d in "$procroot"/[0-9]*; do
+      [ -r "$_d/comm" ] || continue
+      _c=$(first_line "$_d/comm")
+      if [ "$_c" = kubelet ]; then
+        _pid=${_d##*/} _by=proc
+        break
+      fi
+    done
+  fi
+  fact run_pid "$_pid"
+  fact run_by "$_by"
+  [ -n "$_pid" ] || return 0
+  _exe=$(readlink "$procroot/$_pid/exe" 2>/dev/null </dev/null)
+  fact run_exe "$_exe"
+  _m=unknown
+  case $_exe in
+    *" (deleted)") _m=deleted ;;
+    "") ;;
+    *)
+      _a=$(stat -L -c %d:%i "$procroot/$_pid/exe" 2>/dev/null </dev/null)
+      _b=$(stat -L -c %d:%i "$kubelet" 2>/dev/null </dev/null)
+      if [ -n "$_a" ] && [ -n "$_b" ]; then
+        if [ "$_a" = "$_b" ]; then _m=same; else _m=other; fi
+      fi
+      ;;
+  esac
+  fact run_match "$_m"
+}
+
 if [ "$nobinaries" = 0 ]; then
   kfound=""
   if [ -n "$kubelet" ]; then
@@ -1447,6 +1631,7 @@ if [ "$nobinaries" = 0 ]; then
     done
   fi
   if [ -n "$kubelet" ]; then inspect_binary kubelet "$kubelet" "$kfound"; fi
+  running_kubelet
 
   if [ -n "$runtimes" ]; then
     _found=option
@@ -1515,10 +1700,7 @@ scan() { # $1: output file; $2: slab candidate file or ""
 : >"$tmp/samples"
 slabwanted=""
 if [ "$memver" = v1 ]; then
-  case $cmdline in
-    *cgroup.memory=*nokmem*) ;;
-    *) slabwanted=1 ;;
-  esac
+  slabwanted=1
   case $kernel in
     [4-9].[6-9]* | [4-9].[1-9][0-9]* | [5-9].* | [1-9][0-9]*) slabwanted="" ;;
   esac
@@ -1734,7 +1916,9 @@ if [ -r "$procroot/stat" ]; then
     if [ "$_k" = btime ]; then btime=$_v; fi
   done <"$procroot/stat"
 fi
-_ym=$(date +'%Y %m' </dev/null)
+_ym=$(date +'%Y %m %z' </dev/null)
+tzoff=${_ym##* }
+_ym=${_ym% *}
 oomlog() { # stdin: the log
   BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
 }
@@ -1759,6 +1943,9 @@ else
 fi
 [ -n "$klsrc" ] || : >"$tmp/oom"
 fact klsrc "$klsrc"
+fact btime "$btime"
+fact since "$since"
+fact tzoff "$tzoff"
 fact klpath "$klpath"
 fact klwhy "$klwhy"
 

@@ -45,7 +45,7 @@ function kmemCgroups(rows: CgroupRow[]): CgroupRow[] {
 
 function row(h: HostOutcome): string[] {
   const r = h.report;
-  if (!r) return [h.host, h.result, "-", "-", "-", "-", "-", "-", "-", "-", h.error ?? ""];
+  if (!r) return [h.host, h.result, "-", "-", "-", "-", "-", "-", "-", "-", "-", h.error ?? ""];
   const pods = r.cgroups.filter((c) => c.level === "pod").length;
   const charged = kmemCgroups(r.cgroups);
   const max = charged.reduce((m, c) => Math.max(m, c.kmem_usage_bytes ?? 0), 0);
@@ -60,6 +60,7 @@ function row(h: HostOutcome): string[] {
     String(pods),
     String(charged.length),
     charged.length ? humanBytes(max) : "0",
+    r.fix_state ?? "-", // reports of older scripts have none
     r.node.hostname ?? "",
   ];
 }
@@ -79,6 +80,7 @@ export function renderFleet(f: FleetReport, verbose = false): string {
         "PODS",
         "KMEM>0",
         "MAX KMEM",
+        "FIX STATE",
         "NODE / ERROR",
       ],
       ...f.hosts.map(row),
@@ -90,6 +92,7 @@ export function renderFleet(f: FleetReport, verbose = false): string {
     );
     if (!shown.length) continue;
     out.push("", `${h.host}:`);
+    if (h.report?.next_step) out.push(`  fix state ${h.report.fix_state}: next step: ${h.report.next_step}`);
     for (const c of shown) {
       out.push(`  [${c.status}] ${c.id}: ${c.seen}`);
       if (c.cause && c.status !== "PASS" && c.status !== "INFO") out.push(`         cause: ${c.cause}`);

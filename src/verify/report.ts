@@ -22,6 +22,19 @@ export const CHECK_IDS = [
   "pod-names",
 ] as const;
 
+/** Where a node stands in the fix; the wordings are in scripts/verify-kmem.sh (states()). */
+export const FIX_STATES = [
+  "not-affected",
+  "kernel",
+  "install",
+  "restart",
+  "reboot",
+  "runtime",
+  "fixed",
+  "unknown",
+] as const;
+export type FixState = (typeof FIX_STATES)[number];
+
 export interface Check {
   id: string;
   title: string;
@@ -84,6 +97,8 @@ export interface OomKill {
   kmem_share: number | null;
   /** kmem_share >= 0.10: kernel memory made the kill. */
   kmem_caused: boolean;
+  /** Before the current boot or --since: listed, never a FAIL (absent in reports of older scripts). */
+  history?: boolean;
   process: { pid: number | null; name: string | null };
 }
 
@@ -114,6 +129,15 @@ export interface NodeReport {
   timestamp: string;
   result: Verdict;
   exit_code: 0 | 1 | 2;
+  fix_state: FixState;
+  fix_summary: string;
+  next_step: string;
+  running_kubelet: {
+    pid: number;
+    found_by: "option" | "systemd" | "proc";
+    exe: string | null;
+    matches: "same" | "other" | "deleted" | "unknown";
+  } | null;
   node: {
     hostname: string | null;
     kernel: string | null;

@@ -9,16 +9,25 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { execa } from "execa";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, CLI } from "../helpers/cli.js";
+import { cli, CLI, REPO } from "../helpers/cli.js";
 import { BUILD_TIMEOUT_MS, nokmemKubelet, realBuild, upstreamKubelet } from "./shared.js";
 import { cgroupMounts, NODE_IMAGE, startNode, type Node, type NodeContainer } from "./node-harness.js";
 
 const NAMESPACE = "kmem-build-test";
 const POD = "kmem-charger";
 const MiB = 1024 * 1024;
+const SCRIPT = join(REPO, "scripts", "verify-kmem.sh");
 
 /**
  * A burstable pod (memory request < limit, 64Mi) whose app container charges kernel memory: 4000
@@ -301,7 +310,101 @@ describe.sequential("a real node (containerd + runc + kubelet 1.20.2)", () => {
     },
     BUILD_TIMEOUT_MS,
   ); // may build the upstream kubelet first
+
+  test("fix state for real: `kernel` on this kernel, `restart` while the file on disk is not the running kubelet, and back", async () => {
+    // a copy of the nokmem kubelet (the shared one is never touched), running as a real node's kubelet
+    const dir = mkdtempSync(join(workDir, "restart-"));
+    const bin = join(dir, "kubelet");
+    copyFileSync(ours, bin);
+    const node = await startNode({ kubelet: bin, strace: false });
+    nodes.push(node);
+    const pid = kubeletPid(node.kubeletRoot);
+    const verify = async (): Promise<{
+      code: number;
+      fix_state: string;
+      next_step: string;
+      running: unknown;
+    }> => {
+      const r = await execa(
+        "sh",
+        [
+          SCRIPT,
+          "--kubelet",
+          bin,
+          "--kubelet-pid",
+          String(pid),
+          "--cgroup-root",
+          node.memoryCgroupDir,
+          "--no-kernel-log",
+          "--json",
+        ],
+        { reject: false },
+      );
+      const j = JSON.parse(String(r.stdout)) as {
+        fix_state: string;
+        next_step: string;
+        running_kubelet: unknown;
+      };
+      return {
+        code: r.exitCode ?? -1,
+        fix_state: j.fix_state,
+        next_step: j.next_step,
+        running: j.running_kubelet,
+      };
+    };
+    const before = await verify();
+    console.log(`kubelet pid ${pid}: ${JSON.stringify(before)}`);
+    expect(before.fix_state).toBe("kernel");
+    expect(before.running).toEqual({ pid, found_by: "option", exe: bin, matches: "same" });
+
+    // what yum upgrade does: a new file at the path (here the same build, a new inode) while the old runs
+    renameSync(bin, `${bin}.old`);
+    copyFileSync(ours, bin);
+    const during = await verify();
+    console.log(`replaced on disk: ${JSON.stringify(during)}`);
+    expect(during.fix_state).toBe("restart");
+    expect(during.next_step).toBe(
+      "restart the kubelet (systemctl restart kubelet), then drain and reboot the node",
+    );
+    expect(during.running).toEqual({ pid, found_by: "option", exe: `${bin}.old`, matches: "other" });
+    // put back: the running kubelet is the file on disk again
+    rmSync(bin);
+    renameSync(`${bin}.old`, bin);
+    const back = await verify();
+    expect(back.fix_state).toBe("kernel");
+    expect(back.running).toEqual({ pid, found_by: "option", exe: bin, matches: "same" });
+    // the running binary removed and a new one installed: the exe link names a deleted file
+    rmSync(bin);
+    copyFileSync(ours, bin);
+    const deleted = await verify();
+    expect(deleted.fix_state).toBe("restart");
+    expect(deleted.running).toEqual({ pid, found_by: "option", exe: `${bin} (deleted)`, matches: "deleted" });
+    expect(node.kubeletAlive()).toBe(true);
+    // the script on the real /proc (no --kubelet-pid) finds a process named kubelet
+    const human = await execa(
+      "sh",
+      [SCRIPT, "--kubelet", bin, "--cgroup-root", node.memoryCgroupDir, "--no-kernel-log"],
+      { reject: false },
+    );
+    expect(human.stdout).toContain("\nFix state: ");
+    await node.stop();
+    expectNodeGone(node);
+  }, 300_000);
 });
+
+/** The pid of the kubelet process whose command line names this node's --root-dir. */
+function kubeletPid(root: string): number {
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, "utf8").trim() !== "kubelet") continue;
+      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(root)) return Number(e);
+    } catch {
+      continue;
+    }
+  }
+  throw new Error(`no kubelet process with ${root} on its command line`);
+}
 
 /** Nothing of the node is left: no cgroup in any hierarchy, no mount, no process, no temp dir. */
 function expectNodeGone(node: Node): void {

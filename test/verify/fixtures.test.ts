@@ -82,7 +82,7 @@ describe("CentOS 7, cgroupfs driver, kmem switched on by kubelet and runtime", (
       ["kernel-kmem-policy", "INFO", null, true],
       ["pod-cgroups-kmem", "FAIL", "kubelet", true],
       ["container-cgroups-kmem", "FAIL", "runtime", true],
-      ["kmem-accounting-active", "WARN", "kubelet", true],
+      ["kmem-accounting-active", "FAIL", "kubelet", true],
       ["kubelet-binary", "FAIL", "kubelet", true],
       ["kubelet-checksum", "INFO", null, true],
       ["runtime-binaries", "FAIL", "runtime", true],
@@ -92,7 +92,7 @@ describe("CentOS 7, cgroupfs driver, kmem switched on by kubelet and runtime", (
       ["oom-kills-kmem", "INFO", null, true],
       ["pod-names", "INFO", null, true],
     ]);
-    expect(r.totals).toEqual({ pass: 1, fail: 4, warn: 1, info: 7 });
+    expect(r.totals).toEqual({ pass: 1, fail: 5, warn: 0, info: 7 });
   });
 
   test("node facts", () => {
@@ -506,9 +506,13 @@ test("--brief prints one node-problem-detector line; --help documents the exit c
   const f = S.centos7Cgroupfs(fresh());
   const r = runScript([...f.args, "--brief"]);
   expect(r.code).toBe(1);
-  expect(r.stdout).toMatch(/^PROBLEM: pod-cgroups-kmem: 2 of 3 pod cgroups have kernel memory charged .*\n$/);
+  expect(r.stdout).toMatch(
+    /^PROBLEM \[install\]: pod-cgroups-kmem: 2 of 3 pod cgroups have kernel memory charged .*; next: either boot with cgroup.memory=nokmem .*\n$/,
+  );
   const ok = runScript([...S.centos7Systemd(fresh()).args, "--brief"]);
-  expect(ok.stdout).toBe("OK: 3 pod and 4 container cgroups charge no kernel memory\n");
+  expect(ok.stdout).toBe(
+    "OK [fixed]: 3 pod and 4 container cgroups charge no kernel memory; next: nothing to do\n",
+  );
   expect(runScript(["--help"]).stdout).toContain("Exit: 0 OK, 1 problem found, 2 could not tell");
 });
 
@@ -522,7 +526,7 @@ test("human output: checks with cause and fix, and the table of charged cgroups"
   expect(r.stdout).toMatch(
     /pod +burstable +2c5dab1f-1e70-4d9f-8e3b-6c8f4a2b3d02 +- +6\.00 GiB +1\.50 GiB +1\.00 GiB +3\.17 GiB +3\.26 GiB +3 +3\.50 GiB +- +- +- +active/,
   );
-  expect(r.stdout).toContain("Result: PROBLEM (exit 1): 1 PASS, 4 FAIL, 1 WARN, 7 INFO");
+  expect(r.stdout).toContain("Result: PROBLEM (exit 1): 1 PASS, 5 FAIL, 0 WARN, 7 INFO");
   const verbose = runScript([...f.args, "--verbose"]);
   expect(verbose.stdout).toContain("Pod and container cgroups (7 of 7):");
 });

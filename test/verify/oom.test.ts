@@ -62,6 +62,7 @@ const SEED_KILL = {
   hidden_bytes: (5859473 - 40 - 2490076 - 12345) * KiB,
   kmem_share: 0.5728,
   kmem_caused: true,
+  history: false,
   process: { pid: 23456, name: "java" },
 };
 const sysCtr = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD.rss.replace(/-/g, "_")}.slice/docker-${CTR.rss}.scope`;
@@ -84,6 +85,7 @@ const RSS_KILL = {
   hidden_bytes: 0,
   kmem_share: 0,
   kmem_caused: false,
+  history: false,
   process: { pid: 4242, name: "nginx" },
 };
 const cutCg = `/kubepods/besteffort/pod${POD.cut}/${CTR.cut}`;
@@ -106,6 +108,7 @@ const CUT_KILL = {
   hidden_bytes: null,
   kmem_share: null,
   kmem_caused: false,
+  history: false,
   process: { pid: null, name: null },
 };
 
@@ -138,6 +141,45 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     expect(c.seen).not.toContain(POD.rss);
     expect(c.cause).toBe("kubelet"); // 3.10: accounting switched on per cgroup by the kubelet's runc
     expect(c.remedy).toContain("install the nokmem kubelet built by kmem-build");
+  });
+
+  test("kills before --since or before the current boot are history: listed, counted apart, never a FAIL", () => {
+    const prom = join(TMP, "history.prom");
+    const since = runJson([
+      ...f.args,
+      "--kernel-log",
+      log,
+      "--since",
+      `${YEAR}-11-29T00:00:00Z`,
+      "--prometheus",
+      prom,
+    ]);
+    const c = check(since.report, "oom-kills-kmem");
+    expect(c.status).toBe("INFO");
+    expect(c.seen).toContain(
+      "3 memcg OOM kills of pod/container cgroups (3 before --since: history, listed, not judged)",
+    );
+    expect(since.report.oom_kills.map((k) => k.history)).toEqual([true, true, true]);
+    expect(validate(since.report), JSON.stringify(validate.errors)).toBe(true);
+    const metrics = readFileSync(prom, "utf8");
+    expect(metrics).toContain(
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 1\n`,
+    );
+    expect(metrics).toContain(
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 0\n`,
+    );
+    // the same log on a node booted after the kills (btime of <proc>/stat)
+    const g = node("rebooted");
+    const boot = Math.floor(Date.UTC(Number(YEAR), 10, 29) / 1000);
+    writeFileSync(join(g.proc, "stat"), `cpu  1 2 3 4\nbtime ${boot}\nprocesses 10\n`);
+    const rebooted = runJson([...g.args, "--kernel-log", log]).report;
+    expect(check(rebooted, "oom-kills-kmem").seen).toContain(
+      "(3 before the current boot: history, listed, not judged)",
+    );
+    expect(check(rebooted, "oom-kills-kmem").status).toBe("INFO");
+    // a time before the kills: they are judged again
+    const before = runJson([...f.args, "--kernel-log", log, "--since", `${YEAR}-11-27T00:00:00Z`]).report;
+    expect(check(before, "oom-kills-kmem").status).toBe("FAIL");
   });
 
   test("a pod killed again and again is named once, with its count and its last kill", () => {
@@ -223,6 +265,9 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
       `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 1`,
       `kmem_build_oom_kills_kmem_total{pod_uid="${POD.rss}",pod_namespace="",pod_name=""} 0`,
       `kmem_build_oom_kills_kmem_total{pod_uid="${POD.cut}",pod_namespace="",pod_name=""} 0`,
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 0`,
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.rss}",pod_namespace="",pod_name=""} 0`,
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.cut}",pod_namespace="",pod_name=""} 0`,
     ]);
   });
 });
@@ -256,6 +301,7 @@ describe("dmesg dump of a >= 4.19 kernel (oom-kill: lines, seconds since boot)",
         hidden_bytes: 49152 * KiB - 22470656,
         kmem_share: 0.5438,
         kmem_caused: true,
+        history: false,
         process: { pid: 20031, name: "perl" },
       },
       {
@@ -275,6 +321,7 @@ describe("dmesg dump of a >= 4.19 kernel (oom-kill: lines, seconds since boot)",
         hidden_bytes: (1048576 - 921600 - 102400) * KiB,
         kmem_share: 0.0195,
         kmem_caused: false,
+        history: false,
         process: { pid: 31337, name: "app" },
       },
       {
@@ -294,6 +341,7 @@ describe("dmesg dump of a >= 4.19 kernel (oom-kill: lines, seconds since boot)",
         hidden_bytes: null,
         kmem_share: 0.5,
         kmem_caused: true,
+        history: false,
         process: { pid: 4040, name: "worker" },
       },
     ]);

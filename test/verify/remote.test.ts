@@ -128,10 +128,16 @@ describe("fleet over ssh", () => {
     const j = junitCases(junit);
     expect(j.suites).toEqual([dest(a.port), dest(b.port), dest(closed)]);
     expect(j.cases).toHaveLength(39);
-    expect(j.totals).toMatchObject({ tests: "39", failures: "8", errors: "13", skipped: "2" });
+    expect(j.totals).toMatchObject({ tests: "39", failures: "10", errors: "13", skipped: "0" });
     expect(
       j.cases.filter((c) => c.suite === dest(a.port) && c.kind === "failure").map((c) => c.name),
-    ).toEqual(["pod-cgroups-kmem", "container-cgroups-kmem", "kubelet-binary", "runtime-binaries"]);
+    ).toEqual([
+      "pod-cgroups-kmem",
+      "container-cgroups-kmem",
+      "kmem-accounting-active",
+      "kubelet-binary",
+      "runtime-binaries",
+    ]);
     expect(j.cases.filter((c) => c.suite === dest(closed)).every((c) => c.kind === "error")).toBe(true);
   });
 });
@@ -149,7 +155,7 @@ test("human table over hosts, progress on stderr only", async () => {
   expect(r.code).toBe(1);
   expect(r.stdout).toMatch(new RegExp(`^HOST +RESULT +PASS +FAIL +WARN`));
   expect(r.stdout).toMatch(
-    new RegExp(`${dest(a.port)} +PROBLEM +1 +4 +1 +${S.EL7_KERNEL.replace(/\./g, "\\.")} +v1 +3 +5 `),
+    new RegExp(`${dest(a.port)} +PROBLEM +1 +5 +0 +${S.EL7_KERNEL.replace(/\./g, "\\.")} +v1 +3 +5 `),
   );
   expect(r.stdout).toMatch(new RegExp(`${dest(closed)} +UNKNOWN .*Connection refused`));
   expect(r.stdout).toContain("[FAIL] pod-cgroups-kmem:");

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fakeGoBinary } from "./binaries.js";
 import { v1cg, v2cg, procTree } from "./memcg.js";
-import { countDirs, hexName, layTree, type Tree } from "./tree.js";
+import { countDirs, hexName, layTree, symlink, type Tree } from "./tree.js";
 
 export const UID = {
   G: "1b4c9a0e-0d6f-4c8e-9d2a-5b7e3f1a2c01",
@@ -40,12 +40,16 @@ function lay(
   cg: Tree,
   bins: Record<string, Buffer> = {},
   extra = 0,
+  procExtra: Tree = {},
 ): Laid {
   const cgDir = join(dir, "cg");
   const procDir = join(dir, "proc");
   const dirs = countDirs(cg);
   layTree(cgDir, cg);
-  layTree(procDir, procTree({ ...proc, numCgroups: proc.numCgroups < 0 ? dirs + extra : proc.numCgroups }));
+  layTree(procDir, {
+    ...procTree({ ...proc, numCgroups: proc.numCgroups < 0 ? dirs + extra : proc.numCgroups }),
+    ...procExtra,
+  });
   const args = ["--proc-root", procDir, "--cgroup-root", cgDir];
   if (Object.keys(bins).length === 0) args.push("--no-binaries");
   for (const [name, content] of Object.entries(bins)) {
@@ -337,4 +341,108 @@ export function manyPods(dir: string, pods: number): Laid {
     { layout: "v1", kernel: EL7_KERNEL, numCgroups: -1 },
     v1cg({}, { kubepods: v1cg({}, { burstable: v1cg({}, burstable) }) }),
   );
+}
+
+/** RHEL 7 kernel builds (DOMAIN.md section 8): only 7.8 and 7.9 know cgroup.memory=nokmem. */
+export const RHEL7 = {
+  "7.3": "3.10.0-514.el7.x86_64",
+  "7.6": "3.10.0-957.el7.x86_64",
+  "7.8": "3.10.0-1127.el7.x86_64",
+  "7.9": "3.10.0-1160.el7.x86_64",
+} as const;
+
+export interface El7Spec {
+  kernel: string;
+  driver: "cgroupfs" | "systemd";
+  /** cgroup.memory=nokmem on the command line. */
+  param?: boolean;
+  /** kubepods and its QoS parents account kmem (memory.kmem.slabinfo reads). */
+  parents?: boolean;
+  /** the pod cgroup accounts kmem (also when its parents do: it inherited it). */
+  pod?: boolean;
+  /** the container cgroup accounts kmem. */
+  container?: boolean;
+  /** kmem bytes charged to the pod and its container (0: armed but nothing charged yet). */
+  kmem?: number;
+  kubelet?: "kmem" | "nokmem";
+  /** the running kubelet process: its exe is the checked file, a deleted one, another file, or none runs. */
+  running?: "same" | "deleted" | "other" | "none";
+}
+
+/**
+ * An EL7 node at one moment of the fix: one burstable pod with one container, kubepods and both QoS
+ * parents, slabinfo readable where accounting is on and EIO where off (as 3.10 does), a kubelet on disk
+ * and a kubelet process in the fixture /proc (comm + exe link, as the kernel shows them).
+ */
+export function el7Node(dir: string, o: El7Spec): Laid {
+  const slab = (on?: boolean) => (on ? "active" : "inactive");
+  const kmem = o.kmem ?? 0;
+  const u = (x: string) => x.replace(/-/g, "_");
+  // 3.10: a new cgroup copies its parent's accounting, so pods under armed parents are armed, and so on
+  const podOn = o.pod || o.parents;
+  const ctrOn = o.container || podOn;
+  const ctr = v1cg({ rss: 100 * MiB, cache: 20 * MiB, kmem: ctrOn ? kmem : 0, slab: slab(ctrOn) });
+  const pod = (name: string) => ({
+    [name]: v1cg(
+      { rss: 100 * MiB, cache: 20 * MiB, kmem: ctrOn ? kmem : 0, slab: slab(podOn) },
+      { [o.driver === "cgroupfs" ? CTR.b1 : `docker-${CTR.b1}.scope`]: ctr },
+    ),
+  });
+  const cg =
+    o.driver === "cgroupfs"
+      ? {
+          kubepods: v1cg(
+            { slab: slab(o.parents) },
+            {
+              burstable: v1cg({ slab: slab(o.parents) }, pod(`pod${UID.B}`)),
+              besteffort: v1cg({ slab: slab(o.parents) }),
+            },
+          ),
+        }
+      : {
+          "kubepods.slice": v1cg(
+            { slab: slab(o.parents) },
+            {
+              "kubepods-burstable.slice": v1cg(
+                { slab: slab(o.parents) },
+                pod(`kubepods-burstable-pod${u(UID.B)}.slice`),
+              ),
+              "kubepods-besteffort.slice": v1cg({ slab: slab(o.parents) }),
+            },
+          ),
+        };
+  const kubelet = join(dir, "kubelet");
+  const running = o.running ?? "same";
+  const procExtra: Tree = {};
+  if (running !== "none") {
+    const exe =
+      running === "same"
+        ? kubelet
+        : running === "deleted"
+          ? `${kubelet} (deleted)`
+          : join(dir, "kubelet.old");
+    procExtra["4242"] = { comm: "kubelet\n", exe: symlink(exe) };
+  }
+  procExtra["1"] = { comm: "systemd\n", exe: symlink("/usr/lib/systemd/systemd") };
+  const l = lay(
+    dir,
+    {
+      layout: "v1",
+      kernel: o.kernel,
+      numCgroups: -1,
+      hostname: "el7-node",
+      cmdline: `BOOT_IMAGE=/vmlinuz-${o.kernel} root=/dev/mapper/centos-root ro crashkernel=auto${o.param ? " cgroup.memory=nokmem" : ""} rhgb quiet`,
+    },
+    v1cg({}, cg),
+    {
+      kubelet:
+        o.kubelet === "kmem" ? fakeGoBinary({ kmem: true }) : fakeGoBinary({ nokmem: true, tags: "nokmem" }),
+      runc: fakeGoBinary({ tags: "seccomp", path: "github.com/opencontainers/runc" }),
+    },
+    0,
+    procExtra,
+  );
+  if (running === "other")
+    writeFileSync(join(dir, "kubelet.old"), fakeGoBinary({ kmem: true }), { mode: 0o755 });
+  return l;
 }

@@ -1,0 +1,262 @@
+/**
+ * The fix state of an EL7 node at each moment of the fix (issue 16): fixture nodes on RHEL 7.3, 7.6,
+ * 7.8 and 7.9 kernel strings, cgroupfs and systemd, with and without cgroup.memory=nokmem, kmem at 0
+ * and above; each state's text, JSON, brief, metric and exit code, and --reboot-required under three
+ * shells. docs/verify.md must quote every wording the script prints.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Ajv from "ajv";
+import { afterAll, describe, expect, test } from "vitest";
+import { FIX_STATES, type FixState } from "../../src/verify/report.js";
+import { fleetReport } from "../../src/verify/fleet.js";
+import { renderFleet } from "../../src/verify/render.js";
+import { REPO, SHELLS, runJson, runScript } from "./helpers/run-script.js";
+import * as S from "./helpers/scenarios.js";
+
+const TMP = mkdtempSync(join(tmpdir(), "verify-fix-states-"));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+const validate = new Ajv({ allErrors: true }).compile(
+  JSON.parse(readFileSync(join(REPO, "schemas/verify-report.schema.json"), "utf8")),
+);
+const DOCS = readFileSync(join(REPO, "docs/verify.md"), "utf8");
+let seq = 0;
+const fresh = () => join(TMP, String(++seq));
+const R = S.RHEL7;
+const GB = 1_000_000_000;
+
+interface Case {
+  name: string;
+  lay: (dir: string) => S.Laid;
+  state: FixState;
+  code: 0 | 1 | 2;
+  /** --reboot-required exit code */
+  reboot: 0 | 1 | 2;
+  /** texts the human report must contain */
+  text?: string[];
+}
+
+const CASES: Case[] = [
+  {
+    name: "7.9, cgroupfs, parameter honoured (slabinfo EIO everywhere), old kubelet: not-affected",
+    lay: (d) => S.el7Node(d, { kernel: R["7.9"], driver: "cgroupfs", param: true, kubelet: "kmem" }),
+    state: "not-affected",
+    code: 0,
+    reboot: 1,
+    text: [
+      "[PASS] kernel-kmem-policy: kernel 3.10.0-1160.el7.x86_64 booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all 5 probed cgroups",
+    ],
+  },
+  {
+    name: "7.8, systemd, parameter honoured: not-affected",
+    lay: (d) => S.el7Node(d, { kernel: R["7.8"], driver: "systemd", param: true, kubelet: "nokmem" }),
+    state: "not-affected",
+    code: 0,
+    reboot: 1,
+  },
+  {
+    name: "EL8 4.18 without the parameter, kmem 0: kernel",
+    lay: (d) => S.hybridKernelCharges(d, false),
+    state: "kernel",
+    code: 0,
+    reboot: 1,
+  },
+  {
+    name: "7.3 booted with cgroup.memory=nokmem (unknown to it), pod armed at 0 bytes, old kubelet: install, not OK",
+    lay: (d) =>
+      S.el7Node(d, {
+        kernel: R["7.3"],
+        driver: "cgroupfs",
+        param: true,
+        parents: true,
+        pod: true,
+        kubelet: "kmem",
+      }),
+    state: "install",
+    code: 1,
+    reboot: 1,
+    text: [
+      "[WARN] kernel-kmem-policy: kernel 3.10.0-514.el7.x86_64 ignores cgroup.memory=nokmem",
+      "the parameter needs RHEL 7.8 (3.10.0-1127) or later, and kernel build 3.10.0-514.el7.x86_64 predates it",
+      "[FAIL] kmem-accounting-active: accounting on (memory.kmem.slabinfo readable) in /kubepods, /kubepods/besteffort, /kubepods/burstable (3 of 3 kubepods/QoS parents), 1 of 1 pod cgroups and 1 of 1 container cgroups",
+      "armed: on 3.10 accounting once on stays on",
+      "(a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)",
+    ],
+  },
+  {
+    name: "7.6, systemd, old kubelet, kmem 3.4 GB: install (no parameter offered)",
+    lay: (d) =>
+      S.el7Node(d, {
+        kernel: R["7.6"],
+        driver: "systemd",
+        parents: true,
+        pod: true,
+        container: true,
+        kmem: 3.4 * GB,
+        kubelet: "kmem",
+      }),
+    state: "install",
+    code: 1,
+    reboot: 1,
+  },
+  {
+    name: "7.9, cgroupfs, old kubelet: install offers the boot parameter and the kubelet",
+    lay: (d) =>
+      S.el7Node(d, { kernel: R["7.9"], driver: "cgroupfs", parents: true, pod: true, kubelet: "kmem" }),
+    state: "install",
+    code: 1,
+    reboot: 1,
+    text: ["Next step: either boot with cgroup.memory=nokmem"],
+  },
+  {
+    name: "7.6, cgroupfs, nokmem kubelet installed, old one still running (deleted exe): restart",
+    lay: (d) =>
+      S.el7Node(d, {
+        kernel: R["7.6"],
+        driver: "cgroupfs",
+        parents: true,
+        pod: true,
+        kubelet: "nokmem",
+        running: "deleted",
+      }),
+    state: "restart",
+    code: 1,
+    reboot: 1,
+    text: ["(running kubelet pid 4242 is a deleted file ("],
+  },
+  {
+    name: "7.9, systemd, nokmem on disk, the running kubelet is another file: restart",
+    lay: (d) =>
+      S.el7Node(d, {
+        kernel: R["7.9"],
+        driver: "systemd",
+        parents: true,
+        kubelet: "nokmem",
+        running: "other",
+      }),
+    state: "restart",
+    code: 1,
+    reboot: 1,
+  },
+  {
+    name: "7.9, systemd, nokmem kubelet running, kubepods and QoS parents still armed (and the pods under them), kmem 0: reboot",
+    lay: (d) => S.el7Node(d, { kernel: R["7.9"], driver: "systemd", parents: true, kubelet: "nokmem" }),
+    state: "reboot",
+    code: 1,
+    reboot: 0,
+    text: [
+      "running kubelet pid 4242 is ",
+      "every pod created under them inherits accounting until the node reboots",
+    ],
+  },
+  {
+    name: "7.3, cgroupfs, nokmem kubelet running, a pod created before still armed with kmem: reboot",
+    lay: (d) =>
+      S.el7Node(d, { kernel: R["7.3"], driver: "cgroupfs", pod: true, kmem: 4096, kubelet: "nokmem" }),
+    state: "reboot",
+    code: 1,
+    reboot: 0,
+  },
+  {
+    name: "7.6, cgroupfs, nokmem kubelet running, the runtime's runc armed a container: runtime",
+    lay: (d) =>
+      S.el7Node(d, { kernel: R["7.6"], driver: "cgroupfs", container: true, kmem: 8192, kubelet: "nokmem" }),
+    state: "runtime",
+    code: 1,
+    reboot: 1,
+  },
+  {
+    name: "7.3, cgroupfs, after the reboot: fixed",
+    lay: (d) => S.el7Node(d, { kernel: R["7.3"], driver: "cgroupfs", kubelet: "nokmem" }),
+    state: "fixed",
+    code: 0,
+    reboot: 1,
+  },
+  {
+    name: "7.8, systemd, without the parameter, after the reboot: fixed (no kubelet running is said)",
+    lay: (d) => S.el7Node(d, { kernel: R["7.8"], driver: "systemd", kubelet: "nokmem", running: "none" }),
+    state: "fixed",
+    code: 0,
+    reboot: 1,
+    text: ["; no kubelet process is running"],
+  },
+  {
+    name: "no kubepods: unknown",
+    lay: (d) => S.noKubepods(d),
+    state: "unknown",
+    code: 2,
+    reboot: 2,
+  },
+];
+
+describe.each(CASES)("$name", (c) => {
+  const f = c.lay(fresh());
+  test("JSON, human text, brief, metric and exit code", () => {
+    const j = runJson(f.args);
+    expect(validate(j.report), JSON.stringify(validate.errors)).toBe(true);
+    expect([j.report.fix_state, j.code, j.report.exit_code]).toEqual([c.state, c.code, c.code]);
+    // the wordings are the documented ones
+    expect(DOCS).toContain(j.report.next_step.replace(/^either /, ""));
+    expect(DOCS).toContain(j.report.fix_summary.replace(/ \(.*$|; .*$/, ""));
+
+    const prom = join(f.dir, "kmem.prom");
+    const h = runScript([...f.args, "--prometheus", prom]);
+    expect(h.code).toBe(c.code);
+    expect(h.stdout).toContain(
+      `\nFix state: ${c.state}: ${j.report.fix_summary}\nNext step: ${j.report.next_step}\n`,
+    );
+    for (const t of c.text ?? []) expect(h.stdout).toContain(t);
+    expect(h.stdout).not.toMatch(/ACCOUNTING[\s\S]* unknown\n/);
+    const metrics = readFileSync(prom, "utf8");
+    for (const s of FIX_STATES)
+      expect(metrics).toContain(`kmem_build_fix_state{state="${s}"} ${s === c.state ? 1 : 0}\n`);
+
+    const b = runScript([...f.args, "--brief"]);
+    expect(b.code).toBe(c.code);
+    expect(b.stdout).toMatch(new RegExp(`^[A-Z]+ \\[${c.state}\\]: .*; next: `));
+    expect(b.stdout.endsWith(`; next: ${j.report.next_step}\n`)).toBe(true);
+  });
+  test("--reboot-required is quiet and exits 0 only for reboot, under dash, bash and busybox sh", () => {
+    for (const shell of Object.values(SHELLS)) {
+      const r = runScript([...f.args, "--reboot-required"], { shell });
+      expect([r.code, r.stdout, r.stderr]).toEqual([c.reboot, "", ""]);
+    }
+  });
+});
+
+test("unprobed cgroups are never inactive: a slabinfo that is missing reads as unknown", () => {
+  const f = S.el7Node(fresh(), { kernel: R["7.3"], driver: "cgroupfs", kubelet: "nokmem" });
+  rmSync(join(f.cg, "kubepods/burstable", `pod${S.UID.B}`, "memory.kmem.slabinfo"));
+  const j = runJson(f.args).report;
+  expect(j.cgroups.map((g) => [g.level, g.kmem_accounting])).toEqual([
+    ["pod", "unknown"],
+    ["container", "inactive"],
+  ]);
+});
+
+test("the fleet table has a FIX STATE column and each host's next step", () => {
+  const hosts = (["reboot", "fixed"] as const).map((state) => {
+    const f =
+      state === "reboot"
+        ? S.el7Node(fresh(), { kernel: R["7.9"], driver: "systemd", parents: true, kubelet: "nokmem" })
+        : S.el7Node(fresh(), { kernel: R["7.3"], driver: "cgroupfs", kubelet: "nokmem" });
+    const r = runJson(f.args);
+    return {
+      host: state,
+      result: r.report.result,
+      exit_code: r.report.exit_code,
+      error: null,
+      seconds: 0,
+      report: r.report,
+    };
+  });
+  const out = renderFleet(fleetReport(hosts));
+  const [head, reboot, fixed] = out.split("\n");
+  expect(head).toMatch(/ MAX KMEM +FIX STATE +NODE \/ ERROR$/);
+  expect(reboot).toMatch(/^reboot .* reboot +el7-node$/);
+  expect(fixed).toMatch(/^fixed .* fixed +el7-node$/);
+  expect(out).toContain(
+    "\nreboot:\n  fix state reboot: next step: drain and reboot the node (kured: --reboot-sentinel-command with verify-kmem.sh --reboot-required)\n",
+  );
+});
