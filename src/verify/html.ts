@@ -26,22 +26,15 @@ const pct = (v: number | null): string => (v === null ? "-" : `${(v * 100).toFix
 const width = (part: number, whole: number): string =>
   `${Math.min(100, Math.max(0, whole > 0 ? (part / whole) * 100 : 0)).toFixed(2)}%`;
 
-/** The node's fix state, when its script reports one (`fix_state`: a state name or {state, ...}). */
+/** The node's fix state and next step, as its script reports them (`fix_state`, `next_step`). */
 export interface FixState {
   state: string;
   detail: string | null;
 }
 export function fixStateOf(r: NodeReport | null): FixState | null {
-  const v = (r as { fix_state?: unknown } | null)?.fix_state;
-  if (typeof v === "string") return { state: v, detail: null };
-  if (v && typeof v === "object" && typeof (v as { state?: unknown }).state === "string") {
-    const o = v as Record<string, unknown>;
-    const detail = ["next", "next_step", "remedy", "reason", "seen"]
-      .map((k) => o[k])
-      .find((x) => typeof x === "string");
-    return { state: o.state as string, detail: (detail as string | undefined) ?? null };
-  }
-  return null;
+  const o = r as { fix_state?: unknown; next_step?: unknown } | null;
+  if (typeof o?.fix_state !== "string") return null;
+  return { state: o.fix_state, detail: typeof o.next_step === "string" ? o.next_step : null };
 }
 
 const STATE_CLASS: Record<string, string> = {

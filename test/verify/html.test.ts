@@ -52,16 +52,20 @@ describe("the HTML report", () => {
     expect(html.match(/<tr data-check=/g)).toHaveLength(report.checks.length);
   });
 
-  test("fix state: from the report when present (a name or an object), 'not reported' otherwise", () => {
-    expect(html).toContain('fix state <span class="badge info">not reported</span>');
-    expect(fixStateOf({ ...report, fix_state: "kernel" } as NodeReport)).toEqual({
-      state: "kernel",
-      detail: null,
-    });
-    const withState = { ...report, fix_state: { state: "reboot", next: "drain and reboot" } } as NodeReport;
-    expect(fixStateOf(withState)).toEqual({ state: "reboot", detail: "drain and reboot" });
+  test("fix state and next step: from the report (fix_state, next_step), 'not reported' without them", () => {
+    const r = report as NodeReport & { fix_state: string; next_step: string };
+    expect(typeof r.fix_state).toBe("string");
+    expect(fixStateOf(r)).toEqual({ state: r.fix_state, detail: r.next_step });
+    expect(html).toMatch(new RegExp(`fix state <span class="badge \\w+">${r.fix_state}</span>`));
+    const withState = { ...report, fix_state: "reboot", next_step: "drain and reboot" } as NodeReport;
     expect(renderHtml(fleetReport([outcome(withState)]))).toContain(
       'fix state <span class="badge warn">reboot</span> drain and reboot',
+    );
+    const without = { ...report } as Record<string, unknown>;
+    delete without.fix_state;
+    expect(fixStateOf(without as unknown as NodeReport)).toBeNull();
+    expect(renderHtml(fleetReport([outcome(without as unknown as NodeReport)]))).toContain(
+      'fix state <span class="badge info">not reported</span>',
     );
     expect(fixStateOf({ ...report, fix_state: 7 } as unknown as NodeReport)).toBeNull();
   });
