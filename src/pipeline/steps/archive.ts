@@ -67,7 +67,7 @@ async function isEmptyTarGz(file: string): Promise<boolean> {
   const buf = await readFile(file);
   if (buf.length > 1 << 20 || buf[0] !== 0x1f || buf[1] !== 0x8b) return false;
   try {
-    return gunzipSync(buf).every((b) => b === 0);
+    return gunzipSync(buf, { maxOutputLength: 1 << 24 }).every((b) => b === 0);
   } catch {
     return false;
   }
@@ -77,11 +77,34 @@ async function isEmptyTarGz(file: string): Promise<boolean> {
  * Lists a .tar.gz entry by entry (tar.t, plus whether tar's end-of-archive marker was reached:
  * a tar cut at an entry boundary and then gzipped completely reads "fine" without that check).
  */
+/**
+ * How many decompressed bytes an archive may hold: a source tree compresses ~5:1, a gzip bomb
+ * ~1000:1. At most 50 times the compressed size (never below 64 MiB), and never above
+ * KMEM_BUILD_MAX_SOURCE_BYTES (default 8 GiB).
+ */
+function expandedLimit(compressed: number): number {
+  const max = Number(process.env.KMEM_BUILD_MAX_SOURCE_BYTES) || 8 * 2 ** 30;
+  return Math.min(max, Math.max(compressed * 50, 64 * 2 ** 20));
+}
+
 async function listArchive(archive: string, onReadEntry: (e: tar.ReadEntry) => void): Promise<boolean> {
+  const limit = expandedLimit((await stat(archive)).size);
+  let expanded = 0;
+  let stop: (err: Error) => void = () => {};
   const parser = new tar.Parser({
     file: archive,
     strict: true,
     onReadEntry: (e) => {
+      expanded += 512 + Math.ceil((e.size ?? 0) / 512) * 512;
+      if (expanded > limit) {
+        e.resume();
+        return stop(
+          new UsageError(
+            `refusing ${archive}: it expands to more than ${limit} bytes (a decompression bomb?)`,
+            "use an official kubernetes-src.tar.gz; raise KMEM_BUILD_MAX_SOURCE_BYTES only for a source you trust",
+          ),
+        );
+      }
       onReadEntry(e);
       e.resume();
     },
@@ -89,9 +112,13 @@ async function listArchive(archive: string, onReadEntry: (e: tar.ReadEntry) => v
   let sawEnd = false;
   parser.on("eof", () => (sawEnd = true));
   await new Promise<void>((resolve, reject) => {
+    const input = createReadStream(archive);
+    stop = (err) => {
+      input.destroy();
+      reject(err);
+    };
     parser.on("error", reject);
     parser.on("end", resolve);
-    const input = createReadStream(archive);
     input.on("error", reject);
     input.pipe(parser as unknown as NodeJS.WritableStream);
   });
@@ -116,6 +143,7 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
       } else e.resume();
     });
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     const e = err as Error & { code?: string };
     if (!seen.length && (await isEmptyTarGz(archive))) {
       throw new UsageError(
