@@ -68,7 +68,7 @@ async function isEmptyTarGz(file: string): Promise<boolean> {
   const buf = await readFile(file);
   if (buf.length > 1 << 20 || buf[0] !== 0x1f || buf[1] !== 0x8b) return false;
   try {
-    return gunzipSync(buf).every((b) => b === 0);
+    return gunzipSync(buf, { maxOutputLength: 1 << 24 }).every((b) => b === 0);
   } catch {
     return false;
   }
