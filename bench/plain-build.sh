@@ -47,7 +47,9 @@ tree=$work/src
 
 # compile
 # hack/lib/golang.sh sets GOCACHE to _output/local/go/cache: the Go cache is mounted there too.
-mkdir -p "$cache/go/go-build" "$tree/.kmem-build" "$tree/_output/local/go/cache"
+# One Go build cache per source, keyed as kmem-build keys it (src/pipeline/steps/compile.ts).
+gocache="$cache/go/sha512-$(sha512sum "$src" | cut -c1-32)"
+mkdir -p "$gocache/go-build" "$tree/.kmem-build" "$tree/_output/local/go/cache"
 printf 'KUBE_GIT_COMMIT=\nKUBE_GIT_TREE_STATE=clean\nKUBE_GIT_VERSION=v%s\nKUBE_GIT_MAJOR=1\nKUBE_GIT_MINOR=20\n' \
   "$version" >"$tree/.kmem-build/version.env"
 if [ "$(id -u)" -ne 0 ]; then
@@ -60,7 +62,7 @@ for arch in "$@"; do
   # shellcheck disable=SC2086 # user_flag is two words
   podman run --rm --name "kmem-build-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
     --network none $user_flag -w "$tree_in" \
-    -v "$tree:$tree_in" -v "$cache/go:/kmem-cache" -v "$cache/go/go-build:$tree_in/_output/local/go/cache" \
+    -v "$tree:$tree_in" -v "$gocache:/kmem-cache" -v "$gocache/go-build:$tree_in/_output/local/go/cache" \
     -e HOME=/tmp -e GOCACHE=/kmem-cache/go-build -e GOPROXY=off -e "SOURCE_DATE_EPOCH=$epoch" \
     "$image" make WHAT=cmd/kubelet GOFLAGS=-tags=nokmem KUBE_STATIC_OVERRIDES=kubelet \
     "KUBE_BUILD_PLATFORMS=linux/$arch" "KUBE_GIT_VERSION_FILE=$tree_in/.kmem-build/version.env"

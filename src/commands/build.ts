@@ -1,6 +1,8 @@
 /** `kmem-build build`: parse flags into BuildOptions, then run the pipeline or print the plan. */
 import { Command, Option } from "commander";
 import { resolve } from "node:path";
+import { statSync } from "node:fs";
+import { UsageError } from "../errors.js";
 import { baseUrl, cacheDir, parseArches } from "../options.js";
 import { DEFAULT_PATCHES_DIR, DEFAULT_RECIPES_DIR } from "../recipes/load.js";
 import { runBuild, defaultWorkDir } from "../pipeline/index.js";
@@ -35,7 +37,28 @@ interface Flags {
   json?: boolean;
 }
 
+/** What both the real run and --dry-run refuse, before anything is resolved or written. */
+function checkFlags(f: Flags): void {
+  const out = statSync(resolve(f.out), { throwIfNoEntry: false });
+  if (out && !out.isDirectory())
+    throw new UsageError(
+      `--out ${f.out} exists and is not a directory`,
+      "give a directory (it is created if missing)",
+    );
+  if (f.release !== undefined && (!/^[A-Za-z0-9._+~^]+$/.test(f.release) || !f.release.includes("nokmem")))
+    throw new UsageError(
+      `invalid RPM release "${f.release}": it must contain "nokmem" and only letters, digits and . _ + ~ ^`,
+      "omit --release for the default 2.nokmem",
+    );
+  if (f.image !== undefined && !/^[^\s"'\\;]+$/.test(f.image))
+    throw new UsageError(
+      `--image "${f.image}" is not an image reference`,
+      "e.g. localhost/kmem-build-go:1.15",
+    );
+}
+
 export function toBuildOptions(f: Flags): BuildOptions {
+  checkFlags(f);
   const cache = cacheDir(f.cacheDir);
   checkPackagerVendor(f);
   return {

@@ -235,3 +235,24 @@ describe("recipes (--recipes DIR with an edited copy)", () => {
     expect((await stat(example.tarball)).isFile()).toBe(true);
   });
 });
+
+describe("issue 17 item 5: flags the real run refuses are refused by --dry-run too", () => {
+  it("--out naming an existing file: usage error, exit 2, the file untouched", async () => {
+    const file = join(await tmp("outfile"), "taken");
+    await writeFile(file, "mine\n");
+    const r = await build(["--kubernetes", "1.20.15", "--source", example.tarball], file);
+    expectUsage(r);
+    expect(r.stderr).toContain(`--out ${file} exists and is not a directory`);
+    expect(await readFile(file, "utf8")).toBe("mine\n");
+  });
+
+  it.each([
+    [["--release", "2;rm"], /invalid RPM release "2;rm"/],
+    [["--image", "a b"], /--image "a b" is not an image reference/],
+    [["--out", "/etc/passwd"], /--out \/etc\/passwd exists and is not a directory/],
+  ])("--dry-run %j: exit 2", async (flags, message) => {
+    const r = await build(["--kubernetes", "1.20.15", "--source", example.tarball, "--dry-run", ...flags]);
+    expectUsage(r);
+    expect(r.stderr).toMatch(message);
+  });
+});

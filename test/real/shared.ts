@@ -20,6 +20,7 @@ import { mkdir, readFile, rm, symlink, writeFile, rename, open, lstat } from "no
 import { join } from "node:path";
 import { cli, REPO, type CliResult } from "../helpers/cli.js";
 import { alive } from "../../src/util/lock.js";
+import { goCacheKey } from "../../src/pipeline/steps/compile.js";
 
 export const TEST_CACHE = process.env.KMEM_BUILD_TEST_CACHE ?? "/var/cache/kmem-build-test";
 export const RUN_DIR = process.env.KMEM_BUILD_TEST_RUN ?? join(TEST_CACHE, "run");
@@ -229,7 +230,9 @@ export async function controlPlane(): Promise<ControlPlane> {
         join(tree, ".kmem-build", "version.env"),
         "KUBE_GIT_COMMIT=\nKUBE_GIT_TREE_STATE=clean\nKUBE_GIT_VERSION=v1.20.2\nKUBE_GIT_MAJOR=1\nKUBE_GIT_MINOR=20\n",
       );
-      await mkdir(join(GO_CACHE, "go-build"), { recursive: true });
+      // The kubelet builds' cache for this source (kmem-build keys one per source).
+      const goCache = join(GO_CACHE, goCacheKey({ sha512: src.sha512, path: src.tarball }));
+      await mkdir(join(goCache, "go-build"), { recursive: true });
       const inTree = "/go/src/k8s.io/kubernetes";
       await execa(
         "podman",
@@ -241,10 +244,10 @@ export async function controlPlane(): Promise<ControlPlane> {
           "-v",
           `${tree}:${inTree}`,
           "-v",
-          `${GO_CACHE}:/kmem-cache`,
+          `${goCache}:/kmem-cache`,
           // hack/lib/golang.sh points GOCACHE into the tree; share the cache with the kubelet builds.
           "-v",
-          `${join(GO_CACHE, "go-build")}:${inTree}/_output/local/go/cache`,
+          `${join(goCache, "go-build")}:${inTree}/_output/local/go/cache`,
           "-e",
           "GOCACHE=/kmem-cache/go-build",
           "-e",

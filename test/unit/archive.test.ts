@@ -97,3 +97,31 @@ describe("archive scan", () => {
     expect(scan.hasKubelet).toBe(false);
   });
 });
+
+describe("issue 17 item 3: a decompression bomb", () => {
+  it("a ~260 KB gzip of a huge tar is refused within seconds, before it is all read", async () => {
+    const zero = Buffer.alloc(1 << 20);
+    const parts: Buffer[] = [];
+    const { gzipSync, gunzipSync } = await import("node:zlib");
+    const head = gunzipSync(tarGz(MINIMAL_TREE)).subarray(0, -1024);
+    const big = Buffer.alloc(512);
+    big.write("bomb", 0);
+    big.write("0000644\0", 100);
+    big.write("77777777777\0", 124); // 8 GiB of file contents
+    big.write("        ", 148);
+    big.write("0", 156);
+    big.write("ustar\u000000", 257, "latin1");
+    let sum = 0;
+    for (const b of big) sum += b;
+    big.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1");
+    parts.push(head, big, ...Array.from({ length: 256 }, () => zero));
+    const bomb = gzipSync(Buffer.concat(parts), { level: 9 });
+    expect(bomb.length).toBeLessThan(400_000);
+    const f = await archive(bomb);
+    const t = Date.now();
+    await expect(scanArchive(f, [])).rejects.toThrow(
+      /looks like a decompression bomb: it inflates more than 100 times/,
+    );
+    expect(Date.now() - t).toBeLessThan(5000);
+  });
+});

@@ -4,10 +4,11 @@
  * only then is it extracted. Archives with one top-level directory (GitHub) are stripped.
  */
 import * as tar from "tar";
-import { cp, mkdir, readFile, stat, readdir, rm } from "node:fs/promises";
+import { cp, lstat, mkdir, readFile, stat, readdir, rm } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { join, posix } from "node:path";
-import { gunzipSync } from "node:zlib";
+import { createGunzip, gunzipSync } from "node:zlib";
+import { checkTree, isRegularFileIn } from "../../util/tree-guard.js";
 import { UsageError } from "../../errors.js";
 import { run } from "../../exec.js";
 import type { BuildContext } from "../context.js";
@@ -67,7 +68,7 @@ async function isEmptyTarGz(file: string): Promise<boolean> {
   const buf = await readFile(file);
   if (buf.length > 1 << 20 || buf[0] !== 0x1f || buf[1] !== 0x8b) return false;
   try {
-    return gunzipSync(buf).every((b) => b === 0);
+    return gunzipSync(buf, { maxOutputLength: 1 << 24 }).every((b) => b === 0);
   } catch {
     return false;
   }
@@ -77,11 +78,28 @@ async function isEmptyTarGz(file: string): Promise<boolean> {
  * Lists a .tar.gz entry by entry (tar.t, plus whether tar's end-of-archive marker was reached:
  * a tar cut at an entry boundary and then gzipped completely reads "fine" without that check).
  */
+/**
+ * Limits that stop a decompression bomb early (a few hundred KB of gzip that inflates into millions
+ * of entries or gigabytes): the genuine 1.20.2 tree is 27,599 entries, ~34 MB compressed, a ratio
+ * of about 6. Counted while streaming, so a bomb is refused as soon as a limit is crossed.
+ */
+export const ARCHIVE_LIMITS = {
+  maxEntries: 300_000,
+  maxBytes: 8 * 1024 ** 3,
+  /** Above this much output, the output/input ratio must stay below maxRatio. */
+  ratioAfterBytes: 64 * 1024 ** 2,
+  maxRatio: 100,
+};
+
+class ArchiveBomb extends Error {}
+
 async function listArchive(archive: string, onReadEntry: (e: tar.ReadEntry) => void): Promise<boolean> {
+  let entries = 0;
   const parser = new tar.Parser({
-    file: archive,
     strict: true,
     onReadEntry: (e) => {
+      if (++entries > ARCHIVE_LIMITS.maxEntries)
+        parser.emit("error", new ArchiveBomb(`more than ${ARCHIVE_LIMITS.maxEntries} entries`));
       onReadEntry(e);
       e.resume();
     },
@@ -89,13 +107,43 @@ async function listArchive(archive: string, onReadEntry: (e: tar.ReadEntry) => v
   let sawEnd = false;
   parser.on("eof", () => (sawEnd = true));
   await new Promise<void>((resolve, reject) => {
-    parser.on("error", reject);
-    parser.on("end", resolve);
     const input = createReadStream(archive);
-    input.on("error", reject);
-    input.pipe(parser as unknown as NodeJS.WritableStream);
+    const gunzip = createGunzip();
+    let inBytes = 0;
+    let outBytes = 0;
+    const fail = (err: Error) => {
+      input.destroy();
+      gunzip.destroy();
+      reject(err);
+    };
+    input.on("data", (c) => (inBytes += c.length));
+    gunzip.on("data", (c: Buffer) => {
+      outBytes += c.length;
+      if (outBytes > ARCHIVE_LIMITS.maxBytes)
+        fail(new ArchiveBomb(`it inflates to more than ${ARCHIVE_LIMITS.maxBytes} bytes`));
+      else if (
+        outBytes > ARCHIVE_LIMITS.ratioAfterBytes &&
+        outBytes / Math.max(inBytes, 1) > ARCHIVE_LIMITS.maxRatio
+      )
+        fail(
+          new ArchiveBomb(
+            `it inflates more than ${ARCHIVE_LIMITS.maxRatio} times (${inBytes} bytes read gave ${outBytes})`,
+          ),
+        );
+    });
+    input.on("error", fail);
+    gunzip.on("error", fail);
+    parser.on("error", fail);
+    parser.on("end", resolve);
+    input.pipe(gunzip).pipe(parser as unknown as NodeJS.WritableStream);
   });
   return sawEnd;
+}
+
+/** An entry's path as it lands on disk: `./a/./b/` is `a/b`; the archive root itself is `.`. */
+function normPath(p: string): string {
+  const n = posix.normalize(p).replace(/\/$/, "");
+  return n.startsWith("./") ? n.slice(2) : n;
 }
 
 export async function scanArchive(archive: string, wanted: string[]): Promise<ArchiveScan> {
@@ -107,7 +155,7 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
     complete = await listArchive(archive, (e) => {
       seen.push({ path: e.path, type: e.type, linkpath: e.linkpath });
       if (e.mtime) maxMtime = Math.max(maxMtime, Math.floor(e.mtime.getTime() / 1000));
-      const rel = e.path.replace(/^\.\//, "");
+      const rel = normPath(e.path);
       const tail = rel.includes("/") ? rel.slice(rel.indexOf("/") + 1) : rel;
       if (e.type === "File" && (wanted.includes(rel) || wanted.includes(tail))) {
         const chunks: Buffer[] = [];
@@ -116,6 +164,11 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
       } else e.resume();
     });
   } catch (err) {
+    if (err instanceof ArchiveBomb)
+      throw new UsageError(
+        `refusing ${archive}: it looks like a decompression bomb: ${err.message}`,
+        "use an official kubernetes-src.tar.gz; a real Kubernetes source archive is far below these limits",
+      );
     const e = err as Error & { code?: string };
     if (!seen.length && (await isEmptyTarGz(archive))) {
       throw new UsageError(
@@ -157,14 +210,27 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
       }
     }
   }
-  const tops = new Set(seen.map((e) => e.path.replace(/^\.\//, "").split("/")[0]));
-  const single =
-    tops.size === 1 && seen.some((e) => e.path.replace(/^\.\//, "").split("/").filter(Boolean).length > 1);
+  const inTree = seen.filter((e) => normPath(e.path) !== ".");
+  const tops = new Set(inTree.map((e) => normPath(e.path).split("/")[0]));
+  const single = tops.size === 1 && inTree.some((e) => normPath(e.path).split("/").length > 1);
   const strip = single ? 1 : 0;
+  // GNU tar counts a leading "./" as a component of its own when stripping.
+  const dotted = seen.filter((e) => e.path.startsWith("./")).length;
+  if (strip && dotted && dotted !== seen.length)
+    refuse(
+      archive,
+      seen.find((e) => !e.path.startsWith("./"))!.path,
+      "mixes paths with and without a leading ./",
+    );
+  const extractStrip = strip && dotted ? strip + 1 : strip;
   // Links chain (a -> ., b -> a/..): lexically b stays inside, on disk it is the tree's parent. So
   // every link target is resolved through the archive's own symlinks, in the tree as extracted
   // (after stripping), and nothing may sit beneath a symlink (it would be written through it).
-  const parts = (p: string) => p.replace(/^\.\//, "").split("/").filter(Boolean).slice(strip);
+  const parts = (p: string) =>
+    normPath(p)
+      .split("/")
+      .filter((c) => c && c !== ".")
+      .slice(strip);
   const links = new Map<string, string>();
   for (const e of seen) if (e.type === "SymbolicLink") links.set(parts(e.path).join("/"), e.linkpath ?? "");
   for (const e of seen) {
@@ -185,10 +251,10 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
     if (wanted.includes(key)) files[key] = buf.toString("utf8");
   }
   const hasKubelet = seen.some((e) => {
-    const parts = e.path.replace(/^\.\//, "").split("/").slice(strip);
-    return parts[0] === "cmd" && parts[1] === "kubelet";
+    const p = parts(e.path);
+    return p[0] === "cmd" && p[1] === "kubelet";
   });
-  return { entries: seen.length, strip, maxMtime, hasKubelet, files };
+  return { entries: seen.length, strip: extractStrip, maxMtime, hasKubelet, files };
 }
 
 /** Reads the requested files and the newest mtime from an extracted source directory. */
@@ -213,6 +279,8 @@ export async function scanDirectory(dir: string, wanted: string[]): Promise<Arch
 export async function checkSource(ctx: BuildContext, task: Reporter): Promise<void> {
   const src = ctx.source!;
   try {
+    // A directory is checked as it is on disk before anything reads it (a link out is refused).
+    if (src.kind === "directory") await checkTree(src.path);
     const scan =
       src.kind === "tarball"
         ? await scanArchive(src.path, imageFilesOf(ctx.recipe))
@@ -241,7 +309,7 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
 }
 
 async function requireKubeletTree(dir: string, from: string): Promise<void> {
-  const ok = await stat(join(dir, "cmd", "kubelet")).then(
+  const ok = await lstat(join(dir, "cmd", "kubelet")).then(
     (s) => s.isDirectory(),
     () => false,
   );
@@ -283,8 +351,20 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
         "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag",
       );
     }
-    await requireKubeletTree(tree, src.path);
   }
+  // What landed on disk is what counts (tar readers disagree on some headers): checked before any
+  // host-side step, and the files the plan read from the archive must be the ones extracted.
+  const entries = await checkTree(tree);
+  await requireKubeletTree(tree, src.path);
+  for (const [rel, text] of Object.entries(ctx.treeFiles)) {
+    const onDisk = (await isRegularFileIn(tree, rel)) ? await readFile(join(tree, rel), "utf8") : null;
+    if (onDisk !== text)
+      throw new UsageError(
+        `refusing ${src.path}: ${rel} as extracted differs from what the archive listing showed (the archive's headers are read two ways)`,
+        "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag",
+      );
+  }
+  ctx.log(`extracted tree checked: ${entries} entries, no link leaves it`);
   ctx.treeDir = tree;
   task.output = `extracted to ${tree}`;
 }

@@ -1,12 +1,14 @@
 /** Compiles kubelet for one architecture inside the builder container, offline. */
-import { mkdir, writeFile, stat, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createHash } from "node:crypto";
 import semver from "semver";
 import { BuildError } from "../../errors.js";
 import { copyAtomic } from "../../util/fs.js";
+import { ensureDirIn, isRegularFileIn, removeFileIn, writeFileIn } from "../../util/tree-guard.js";
 import { cachedBinaryPath } from "./plan.js";
 import type { Arch } from "../../options.js";
-import type { BuildContext } from "../context.js";
+import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter, SubStep } from "../step.js";
 
 const TREE_IN_CONTAINER = "/go/src/k8s.io/kubernetes";
@@ -32,6 +34,21 @@ export function versionFile(version: string, patched: boolean): string {
   ].join("\n");
 }
 
+/**
+ * One Go build cache per source: a build runs the tree's own Makefile with the cache mounted
+ * read-write, and Go trusts whatever its cache holds (an action ID maps to an output it never
+ * re-verifies), so a hostile tree could plant outputs a later build of a trusted tree would link.
+ * Keyed by the source's identity: the tarball's sha512, or the --source directory's real path.
+ */
+export function goCacheDir(ctx: BuildContext): string {
+  return join(ctx.opts.cacheDir, "go", goCacheKey(ctx.source!));
+}
+
+export function goCacheKey(source: Pick<SourceInfo, "sha512" | "path">): string {
+  if (source.sha512) return `sha512-${source.sha512.slice(0, 32)}`;
+  return `dir-${createHash("sha256").update(resolve(source.path)).digest("hex").slice(0, 32)}`;
+}
+
 /** The make command line: the recipe's command, its variables, the platform and version file. */
 export function compileCommand(ctx: BuildContext, arch: Arch): string[] {
   return [
@@ -44,13 +61,14 @@ export function compileCommand(ctx: BuildContext, arch: Arch): string[] {
 
 async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promise<void> {
   const tree = ctx.treeDir!;
-  const goCache = join(ctx.opts.cacheDir, "go");
+  const goCache = goCacheDir(ctx);
   await mkdir(join(goCache, "go-build"), { recursive: true });
-  await mkdir(join(tree, ".kmem-build"), { recursive: true });
-  await mkdir(join(tree, TREE_GO_CACHE), { recursive: true });
-  await writeFile(join(tree, VERSION_FILE), versionFile(ctx.version, ctx.patches.length > 0));
-  const built = join(tree, "_output", "local", "bin", "linux", arch, "kubelet");
-  await rm(built, { force: true });
+  // Inside the untrusted tree: never through a link (src/util/tree-guard.ts).
+  await ensureDirIn(tree, TREE_GO_CACHE);
+  await writeFileIn(tree, VERSION_FILE, versionFile(ctx.version, ctx.patches.length > 0));
+  const builtRel = `_output/local/bin/linux/${arch}/kubelet`;
+  const built = join(tree, builtRel);
+  await removeFileIn(tree, builtRel);
   const command = compileCommand(ctx, arch);
   ctx.log(`$ ${ctx.engine!.name} run ${ctx.image!.reference} ${command.join(" ")}`);
   await ctx.engine!.run({
@@ -75,12 +93,8 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
       task.output = line;
     },
   });
-  if (
-    !(await stat(built).then(
-      (s) => s.isFile(),
-      () => false,
-    ))
-  ) {
+  // The tree's own build ran in between: a kubelet that is a link (to a host file) is refused.
+  if (!(await isRegularFileIn(tree, builtRel))) {
     throw new BuildError(
       `the build for ${arch} finished but produced no _output/local/bin/linux/${arch}/kubelet`,
       "see the build log",
