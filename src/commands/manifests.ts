@@ -7,10 +7,24 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, posix, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { BuildError, UsageError } from "../errors.js";
-import { APP, generateManifests, durationText, type ManifestOptions } from "../manifests/generate.js";
+import {
+  APP,
+  generateManifests,
+  durationText,
+  podMounts,
+  type ManifestOptions,
+} from "../manifests/generate.js";
+import {
+  checkBinaryDir,
+  checkDistinct,
+  checkKernelLog,
+  checkTextfileDir,
+  hostPath,
+} from "../manifests/host-paths.js";
+import { parseImageRef } from "../manifests/image-ref.js";
 import { bundledScriptPath, durationSeconds } from "../verify/script-args.js";
 import { interruptSignal } from "../signals.js";
 import { TOOL_VERSION } from "../version.js";
@@ -38,45 +52,38 @@ interface ManifestFlags {
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-function hostPath(value: string, flag: string): string {
-  if (!value.startsWith("/"))
-    throw new UsageError(`${flag} must be an absolute path on the nodes, not "${value}"`);
-  if (value.split("/").includes("..") || /[\s"'\\]/.test(value))
-    throw new UsageError(`${flag} "${value}" must not contain "..", quotes, backslashes or spaces`);
-  const p = posix.normalize(value).replace(/\/+$/, "") || "/";
-  return p;
-}
-
 export function parseManifestOptions(f: ManifestFlags): ManifestOptions {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(f.namespace))
     throw new UsageError(
       `--namespace "${f.namespace}" is not a Kubernetes namespace name`,
       "lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit",
     );
-  if (!/^[^\s"'\\]+$/.test(f.image)) throw new UsageError(`--image "${f.image}" is not an image reference`);
+  parseImageRef(f.image);
   const intervalSeconds = durationSeconds(f.interval, "--interval");
   if (intervalSeconds < 10 || intervalSeconds > 86400)
     throw new UsageError(`--interval must be between 10s and 24h, got "${f.interval}"`);
-  const textfileDir = hostPath(f.textfileDir, "--textfile-dir");
-  for (const bad of ["/sys", "/proc", "/dev"])
-    if (textfileDir === "/" || textfileDir === bad || textfileDir.startsWith(`${bad}/`))
-      throw new UsageError(
-        `--textfile-dir must be a directory for node_exporter's textfile collector, not ${textfileDir}`,
-      );
   const runtimes = (f.runtime?.length ? f.runtime : ["/usr/bin/runc"]).map((r) => hostPath(r, "--runtime"));
   const kubelet = hostPath(f.kubelet, "--kubelet");
   for (const [flag, p] of [["--kubelet", kubelet], ...runtimes.map((r) => ["--runtime", r])] as const)
-    if (posix.dirname(p) === "/")
-      throw new UsageError(`${flag} ${p}: a binary directly in / cannot be mounted on its own`);
-  return {
+    checkBinaryDir(p, flag);
+  const kernelLog = f.kernelLog !== undefined ? hostPath(f.kernelLog, "--kernel-log") : undefined;
+  if (kernelLog) checkKernelLog(kernelLog);
+  const o: ManifestOptions = {
     image: f.image,
     namespace: f.namespace,
     intervalSeconds,
-    textfileDir,
+    textfileDir: hostPath(f.textfileDir, "--textfile-dir"),
     kubelet,
     runtimes,
-    kernelLog: f.kernelLog !== undefined ? hostPath(f.kernelLog, "--kernel-log") : undefined,
+    kernelLog,
   };
+  const mounts = podMounts(o);
+  checkTextfileDir(
+    o.textfileDir,
+    mounts.filter((m) => m.flag !== "--textfile-dir"),
+  );
+  checkDistinct(mounts);
+  return o;
 }
 
 /** Writes `files` to `out` whole: staged in a hidden sibling, then renamed; an earlier output is replaced. */

@@ -10,6 +10,8 @@ import { interruptSignal } from "../signals.js";
 import { ToolMissingError, UsageError } from "../errors.js";
 import { requireTools, run } from "../exec.js";
 import { fleetReport } from "../verify/fleet.js";
+import { checkedOutcome } from "../verify/node-report-check.js";
+import { terminalText } from "../verify/terminal.js";
 import { applyApiNames, podsFromApiServer } from "../verify/kube-names.js";
 import { toJUnit } from "../verify/junit.js";
 import { renderHtml } from "../verify/html.js";
@@ -198,9 +200,9 @@ async function verify(o: VerifyOpts): Promise<number> {
     targets.map((host) => ({
       title: host,
       task: async (_ctx: unknown, task: { title: string }) => {
-        const r = await verifyHost(host, { script, args, ssh, timeoutMs, signal });
+        const r = checkedOutcome(await verifyHost(host, { script, args, ssh, timeoutMs, signal }));
         outcomes.set(host, r);
-        task.title = `${host}: ${r.result}${r.error ? ` (${r.error})` : ""}`;
+        task.title = terminalText(`${host}: ${r.result}${r.error ? ` (${r.error})` : ""}`);
       },
     })),
     {

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { dirname, join, posix } from "node:path";
+import { join, posix } from "node:path";
 import { stringify } from "yaml";
 import { TEMPLATES_DIR } from "../package/template.js";
 import { TOOL_VERSION } from "../version.js";
@@ -23,9 +23,17 @@ export const NPD_CONDITION = "KernelMemoryAccounting";
 /** node-problem-detector's own default, kept: a node condition message stays short. */
 export const NPD_MAX_OUTPUT = 80;
 export const NPD_TIMEOUT_SECONDS = 10;
-/** Host paths mounted into the pod (read-only) and where they appear there. */
+/**
+ * The memory controller's own mount, at the same path as on the host. It is a mount point with
+ * nothing mounted below it, so the readOnly hostPath (a read-only bind of that one mount) is
+ * read-only all the way down on every Kubernetes version; /sys/fs/cgroup itself is a tmpfs with a
+ * writable mount per controller below it, which a readOnly hostPath would leave writable (no
+ * recursiveReadOnly before 1.30).
+ */
+const MEMORY_CGROUP = "/sys/fs/cgroup/memory";
+/** The host /proc files the script reads (verify-kmem.sh --proc-root), each mounted on its own. */
 const HOST_PROC = "/host/proc";
-const CGROUP_FS = "/sys/fs/cgroup";
+const PROC_FILES = ["1/mountinfo", "cgroups", "cmdline", "sys/kernel/osrelease"];
 
 export interface ManifestOptions {
   image: string;
@@ -62,6 +70,78 @@ const labels = { "app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "km
 function binaryMounts(paths: string[]): { dir: string; name: string }[] {
   const dirs = [...new Set(paths.map((p) => posix.dirname(p)))].sort();
   return dirs.map((dir, i) => ({ dir, name: `host-bin-${i}` }));
+}
+
+export interface PodMount {
+  /** The flag (or fixed part of the pod) the mount comes from, for error messages. */
+  flag: string;
+  name: string;
+  /** Path in the pod. */
+  path: string;
+  /** Path on the node, for hostPath volumes. */
+  hostPath?: string;
+  readOnly: boolean;
+  volume: Record<string, unknown>;
+}
+
+/** Every volume of the pod and where it is mounted: one list, so that paths can be checked for clashes. */
+export function podMounts(o: ManifestOptions): PodMount[] {
+  const host = (flag: string, name: string, hostPath: string, path: string, type: string): PodMount => ({
+    flag,
+    name,
+    path,
+    hostPath,
+    readOnly: true,
+    volume: { name, hostPath: { path: hostPath, type } },
+  });
+  const procFiles = [...PROC_FILES, ...(o.kernelLog ? ["stat"] : [])];
+  return [
+    {
+      flag: "(the ConfigMap)",
+      name: "config",
+      path: CONFIG_DIR,
+      readOnly: true,
+      volume: { name: "config", configMap: { name: APP, defaultMode: 0o555 } },
+    },
+    {
+      flag: "(the pod's scratch space)",
+      name: "tmp",
+      path: "/tmp",
+      readOnly: false,
+      volume: { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+    },
+    host("(the memory cgroups)", "memory-cgroup", MEMORY_CGROUP, MEMORY_CGROUP, "Directory"),
+    ...procFiles.map((f) =>
+      host(
+        "(the host's /proc)",
+        `host-proc-${f.replace(/[/_]/g, "-")}`,
+        `/proc/${f}`,
+        `${HOST_PROC}/${f}`,
+        "File",
+      ),
+    ),
+    ...binaryMounts([o.kubelet, ...o.runtimes]).map((b) =>
+      host(`--kubelet/--runtime ${b.dir}`, b.name, b.dir, `/host${b.dir}`, "Directory"),
+    ),
+    ...(o.kernelLog
+      ? [
+          host(
+            "--kernel-log",
+            "host-log",
+            posix.dirname(o.kernelLog),
+            `/host${posix.dirname(o.kernelLog)}`,
+            "Directory",
+          ),
+        ]
+      : []),
+    {
+      flag: "--textfile-dir",
+      name: "textfile",
+      path: o.textfileDir,
+      readOnly: false,
+      volume: { name: "textfile", hostPath: { path: o.textfileDir, type: "DirectoryOrCreate" } },
+    },
+  ];
 }
 
 export function scriptArgsInPod(o: ManifestOptions): string[] {
@@ -126,17 +206,7 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
   };
   const configHash = createHash("sha256").update(JSON.stringify(configMap.data)).digest("hex").slice(0, 16);
 
-  const bins = binaryMounts([o.kubelet, ...o.runtimes]);
-  const readOnlyHost = (name: string, hostPath: string, mountPath: string, type = "Directory") => ({
-    volume: { name, hostPath: { path: hostPath, type } },
-    mount: { name, mountPath, readOnly: true },
-  });
-  const mounts = [
-    readOnlyHost("cgroup", CGROUP_FS, CGROUP_FS),
-    readOnlyHost("host-proc", "/proc", HOST_PROC),
-    ...bins.map((b) => readOnlyHost(b.name, b.dir, `/host${b.dir}`)),
-    ...(o.kernelLog ? [readOnlyHost("host-log", dirname(o.kernelLog), `/host${dirname(o.kernelLog)}`)] : []),
-  ];
+  const mounts = podMounts(o);
 
   const daemonSet = {
     apiVersion: "apps/v1",
@@ -149,13 +219,16 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
         metadata: {
           labels,
           // a changed script or plugin rolls the pods
-          annotations: { "kmem-build/config-sha256": configHash },
+          annotations: {
+            "kmem-build/config-sha256": configHash,
+            // seccomp's RuntimeDefault on 1.10 - 1.26 (the securityContext field only exists from
+            // 1.19, and these files serve every version): add seccompProfile on 1.27 and later
+            "seccomp.security.alpha.kubernetes.io/pod": "runtime/default",
+          },
         },
         spec: {
-          // The node's own network and UTS namespace: the report carries the node's hostname, and
-          // the check also runs on a node whose network plugin is broken (NotReady). Nothing listens.
-          hostNetwork: true,
-          dnsPolicy: "Default",
+          // No hostNetwork: the node's name comes from the downward API (KMEM_NODE_NAME), and the
+          // pod gets none of the host's network namespace (its 127.0.0.1 listeners, abstract sockets).
           // No Kubernetes API access needed.
           automountServiceAccountToken: false,
           // Every node, whatever its taints (NotReady, unschedulable, control plane, dedicated pools).
@@ -173,6 +246,7 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
                 { name: "KMEM_TEXTFILE", value: textfile },
                 { name: "KMEM_SCRIPT", value: `${CONFIG_DIR}/verify-kmem.sh` },
                 { name: "TMPDIR", value: "/tmp" },
+                { name: "KMEM_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
               ],
               // the binary checks read the kubelet (~100 MB) once a run: ~15 s of one core with
               // busybox grep, so the CPU limit keeps a run to about half a minute
@@ -190,20 +264,10 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
                 readOnlyRootFilesystem: true,
                 capabilities: { drop: ["ALL"] },
               },
-              volumeMounts: [
-                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
-                ...mounts.map((m) => m.mount),
-                { name: "textfile", mountPath: o.textfileDir },
-                { name: "tmp", mountPath: "/tmp" },
-              ],
+              volumeMounts: mounts.map((m) => ({ name: m.name, mountPath: m.path, readOnly: m.readOnly })),
             },
           ],
-          volumes: [
-            { name: "config", configMap: { name: APP, defaultMode: 0o555 } },
-            ...mounts.map((m) => m.volume),
-            { name: "textfile", hostPath: { path: o.textfileDir, type: "DirectoryOrCreate" } },
-            { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
-          ],
+          volumes: mounts.map((m) => m.volume),
         },
       },
     },

@@ -1,4 +1,5 @@
 /** Many host outcomes → one fleet report; the exit code is the worst over hosts. */
+import { checkedOutcome } from "./node-report-check.js";
 import type { FleetReport, HostOutcome } from "./report.js";
 
 /** 1 if any host has a problem, else 2 if any host could not be checked, else 0. */
@@ -8,7 +9,9 @@ export function worstExitCode(hosts: readonly HostOutcome[]): 0 | 1 | 2 {
   return 0;
 }
 
-export function fleetReport(hosts: HostOutcome[], now = new Date()): FleetReport {
+/** Each host's report is checked first: an invalid one is that host's UNKNOWN, with the reason. */
+export function fleetReport(outcomes: HostOutcome[], now = new Date()): FleetReport {
+  const hosts = outcomes.map(checkedOutcome);
   const code = worstExitCode(hosts);
   return {
     schema_version: 1,

@@ -1,5 +1,6 @@
 /** Human text for a fleet report: one table row per host, then what each host must fix. */
 import type { CgroupRow, FleetReport, HostOutcome, OomKill } from "./report.js";
+import { terminalSafe } from "./terminal.js";
 
 export function humanBytes(n: number | null): string {
   if (n === null) return "-";
@@ -65,7 +66,8 @@ function row(h: HostOutcome): string[] {
   ];
 }
 
-export function renderFleet(f: FleetReport, verbose = false): string {
+export function renderFleet(report: FleetReport, verbose = false): string {
+  const f = terminalSafe(report);
   const out: string[] = [];
   out.push(
     table([
@@ -121,7 +123,8 @@ export function renderFleet(f: FleetReport, verbose = false): string {
 }
 
 /** One line per host, node-problem-detector style. */
-export function renderBrief(f: FleetReport): string {
+export function renderBrief(report: FleetReport): string {
+  const f = terminalSafe(report);
   return (
     f.hosts
       .map((h) => {

@@ -7,20 +7,25 @@
 #     file beside it and renames it, so the collector never reads half a file).
 # Needs only POSIX sh, awk and the usual utilities (busybox is enough).
 #
-# The host's /proc is mounted at /host/proc. verify-kmem.sh --proc-root reads self/mountinfo,
-# cgroups, cmdline and sys/kernel/* under a directory: here self is the host's pid 1, so the
-# memory cgroup mount is found as the host sees it (the host's /sys/fs/cgroup is mounted at the
-# same path in this container). /proc/1/mountinfo is world-readable: no hostPID, no capability.
+# Only the host /proc files verify-kmem.sh --proc-root reads are mounted, one by one, under
+# /host/proc: 1/mountinfo (the host's pid 1 sees the memory cgroup mount as the host does; the
+# file is world-readable, so no hostPID), cgroups, cmdline, sys/kernel/osrelease (and stat with
+# --kernel-log). The pod has its own UTS namespace (no hostNetwork), so the hostname the script
+# reports is the node's name from the downward API (KMEM_NODE_NAME = spec.nodeName).
 set -u
 : "${KMEM_INTERVAL:?KMEM_INTERVAL (seconds between runs) is not set}"
 : "${KMEM_TEXTFILE:?KMEM_TEXTFILE (node_exporter textfile) is not set}"
+: "${KMEM_NODE_NAME:?KMEM_NODE_NAME (the node name, from the downward API) is not set}"
 script=${KMEM_SCRIPT:-/etc/kmem-build/verify-kmem.sh}
 host_proc=${KMEM_HOST_PROC:-/host/proc}
 proc=${TMPDIR:-/tmp}/kmem-build-proc
 
-mkdir -p "$proc" || exit 2
+mkdir -p "$proc/sys/kernel" || exit 2
 ln -sfn "$host_proc/1" "$proc/self"
-for f in cgroups cmdline sys; do ln -sfn "$host_proc/$f" "$proc/$f"; done
+for f in cgroups cmdline stat sys/kernel/osrelease; do
+  if [ -e "$host_proc/$f" ]; then ln -sfn "$host_proc/$f" "$proc/$f"; fi
+done
+printf '%s\n' "$KMEM_NODE_NAME" >"$proc/sys/kernel/hostname" || exit 2
 
 stop=0
 trap 'stop=1' TERM INT

@@ -158,12 +158,16 @@ describe("kmem-build manifests", () => {
     ]);
   });
 
-  it("the DaemonSet runs everywhere, mounts the host read-only (but the textfile directory) and drops every capability", () => {
+  it("the DaemonSet runs everywhere, mounts exactly what is read, read-only (but the textfile directory), and drops every capability", () => {
     const ds = objs.find((o) => o.kind === "DaemonSet") as any;
     const pod = ds.spec.template.spec;
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.hostPID).toBeUndefined();
     expect(pod.hostIPC).toBeUndefined();
+    expect(pod.hostNetwork).toBeUndefined();
+    expect(ds.spec.template.metadata.annotations["seccomp.security.alpha.kubernetes.io/pod"]).toBe(
+      "runtime/default",
+    );
     expect(pod.automountServiceAccountToken).toBe(false);
     const c = pod.containers[0];
     expect(c.image).toBe("registry.example.com/tools/busybox:1.36");
@@ -178,14 +182,29 @@ describe("kmem-build manifests", () => {
     const hostVolumes = pod.volumes.filter((v: any) => v.hostPath);
     const writable = c.volumeMounts.filter((m: any) => !m.readOnly).map((m: any) => m.name);
     expect(writable.sort()).toEqual(["textfile", "tmp"]);
-    expect(hostVolumes.map((v: any) => v.hostPath.path).sort()).toEqual([
-      "/proc",
-      "/sys/fs/cgroup",
-      "/usr/bin",
-      "/usr/libexec/docker",
-      "/usr/local/bin",
-      "/var/lib/node_exporter/textfile_collector",
+    expect(hostVolumes.map((v: any) => [v.hostPath.path, v.hostPath.type]).sort()).toEqual([
+      ["/proc/1/mountinfo", "File"],
+      ["/proc/cgroups", "File"],
+      ["/proc/cmdline", "File"],
+      ["/proc/sys/kernel/osrelease", "File"],
+      ["/sys/fs/cgroup/memory", "Directory"],
+      ["/usr/bin", "Directory"],
+      ["/usr/libexec/docker", "Directory"],
+      ["/usr/local/bin", "Directory"],
+      ["/var/lib/node_exporter/textfile_collector", "DirectoryOrCreate"],
     ]);
+    // each host file at /host<path>, the memory cgroups at their own path
+    const at = (name: string) => c.volumeMounts.find((m: any) => m.name === name).mountPath;
+    for (const v of hostVolumes) {
+      const want =
+        v.name === "memory-cgroup" || v.name === "textfile" ? v.hostPath.path : `/host${v.hostPath.path}`;
+      expect(at(v.name)).toBe(want);
+    }
+    expect(c.env).toContainEqual({
+      name: "KMEM_NODE_NAME",
+      valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } },
+    });
+    expect(c.securityContext.runAsUser).toBe(0);
     expect(c.args).toEqual([
       "--kubelet",
       "/host/usr/local/bin/kubelet",
@@ -247,6 +266,11 @@ describe("kmem-build manifests", () => {
     expect(ds.spec.template.spec.volumes).toContainEqual({
       name: "host-log",
       hostPath: { path: "/var/log", type: "Directory" },
+    });
+    // the kernel log's timestamps need the boot time: /proc/stat, on its own
+    expect(ds.spec.template.spec.volumes).toContainEqual({
+      name: "host-proc-stat",
+      hostPath: { path: "/proc/stat", type: "File" },
     });
     expect(script).toContain("    --kernel-log)");
   });
@@ -404,13 +428,124 @@ describe("kmem-build manifests: errors", () => {
       [["--interval", "5s"], /--interval must be between 10s and 24h/],
       [["--interval", "often"], /bad --interval "often"/],
       [["--textfile-dir", "relative/dir"], /--textfile-dir must be an absolute path/],
-      [["--textfile-dir", "/sys/fs/cgroup/x"], /--textfile-dir must be a directory for node_exporter/],
+      [
+        ["--textfile-dir", "/sys/fs/cgroup/x"],
+        /--textfile-dir \/sys\/fs\/cgroup\/x is under the host system directory \/sys/,
+      ],
       [["--kubelet", "/usr/../bin/kubelet"], /must not contain "\.\."/],
     ] as const) {
       const r = await generate([...args]);
       expect(r.stderr).toMatch(msg);
       expect(r.code).toBe(2);
       expect(existsSync(r.out)).toBe(false);
+    }
+  });
+
+  it("refuses host system directories for --textfile-dir and --kernel-log, naming the flag, the value and what to pass", async () => {
+    const textfileHint = /hint: pass the directory node_exporter's --collector\.textfile\.directory names/;
+    for (const dir of ["/", "/etc", "/etc/cron.d", "/usr/bin", "/bin", "/sbin", "/lib64", "/boot", "/root"]
+      .concat([
+        "/var/lib/kubelet",
+        "/var/lib/kubelet/pods",
+        "/etc/kubernetes/pki",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/var",
+      ])
+      .concat(["/run/containerd", "/var/lib"])) {
+      const r = await generate(["--textfile-dir", dir]);
+      expect(r.stderr, dir).toMatch(
+        new RegExp(
+          `^error: --textfile-dir ${dir.replace(/\//g, "\\/")} is (a host system directory|under the host system directory /[a-z]+)`,
+        ),
+      );
+      expect(r.stderr, dir).toMatch(textfileHint);
+      expect(r.code, dir).toBe(2);
+      expect(existsSync(r.out)).toBe(false);
+    }
+    for (const file of [
+      "/etc/kubernetes/pki/ca.key",
+      "/etc/kubernetes/pki/etcd/x.log",
+      "/messages",
+      "/var/lib/kubelet/x.log",
+      "/root/kern.log",
+      "/proc/kmsg",
+      "/var/kern.log",
+    ]) {
+      const r = await generate(["--kernel-log", file]);
+      expect(r.stderr, file).toMatch(
+        new RegExp(
+          `^error: --kernel-log ${file.replace(/\//g, "\\/")}: its directory .* a host system directory`,
+        ),
+      );
+      expect(r.stderr, file).toMatch(
+        /hint: pass the syslog file the kernel writes to, e.g\. \/var\/log\/messages/,
+      );
+      expect(r.code, file).toBe(2);
+      expect(existsSync(r.out)).toBe(false);
+    }
+    // a binary's directory is mounted too
+    const k = await generate(["--kubelet", "/etc/kubernetes/pki/kubelet"]);
+    expect(k.stderr).toMatch(
+      /--kubelet \/etc\/kubernetes\/pki\/kubelet: its directory \/etc\/kubernetes\/pki is under \/etc/,
+    );
+    expect(k.code).toBe(2);
+  });
+
+  it("refuses mount paths that clash with the pod's own (duplicate or overlapping), exit 2", async () => {
+    for (const [args, msg] of [
+      [
+        ["--textfile-dir", "/tmp/textfile"],
+        /--textfile-dir \/tmp\/textfile overlaps \/tmp, which the pod already mounts/,
+      ],
+      [["--textfile-dir", "/host/proc"], /--textfile-dir \/host\/proc overlaps \/host\/proc\/1\/mountinfo/],
+      [["--textfile-dir", "/host"], /--textfile-dir \/host overlaps /],
+      [
+        ["--textfile-dir", "/data", "--runtime", "/data/runc/runc"],
+        /--textfile-dir \/data overlaps the host directory \/data\/runc/,
+      ],
+      [
+        ["--textfile-dir", "/srv/bin", "--kubelet", "/srv/bin/kubelet"],
+        /--textfile-dir \/srv\/bin overlaps the host directory \/srv\/bin of --kubelet\/--runtime \/srv\/bin, which the pod must only read/,
+      ],
+      [
+        ["--kernel-log", "/opt/k8s/messages", "--kubelet", "/opt/k8s/kubelet"],
+        /--kernel-log mounts \/host\/opt\/k8s, which --kubelet\/--runtime \/opt\/k8s already mounts/,
+      ],
+    ] as const) {
+      const r = await generate([...args]);
+      expect(r.stderr, args.join(" ")).toMatch(msg);
+      expect(r.stderr).toMatch(/hint: /);
+      expect(r.code).toBe(2);
+      expect(existsSync(r.out)).toBe(false);
+    }
+  });
+
+  it("--image: a digest pins the image (accepted and validated)", async () => {
+    const digest = "sha256:" + "0123456789abcdef".repeat(4);
+    for (const ref of [
+      `registry.example.com:5000/tools/busybox:1.36@${digest}`,
+      `busybox@${digest}`,
+      "localhost/kmem-build-node-busybox:1",
+    ]) {
+      const r = await generate(["--image", ref]);
+      expect(r.code, r.stderr).toBe(0);
+      const ds = (await objectsIn(r.out)).find((o) => o.kind === "DaemonSet") as any;
+      expect(ds.spec.template.spec.containers[0].image).toBe(ref);
+    }
+    for (const [ref, why] of [
+      ["busybox@sha256:1234", /the digest must be sha256: and 64 lower-case hex digits, not "sha256:1234"/],
+      [`busybox@md5:${"0".repeat(32)}`, /the digest must be sha256:/],
+      [`busybox@${digest.toUpperCase()}`, /the digest must be sha256:/],
+      ["Busybox:1.36", /bad name "Busybox"/],
+      ["busybox:1.36;rm", /bad tag "1\.36;rm"/],
+      ["a b", /is not an image reference/],
+    ] as const) {
+      const r = await generate(["--image", ref]);
+      expect(r.stderr, ref).toMatch(why);
+      expect(r.stderr).toMatch(/hint: pass \[registry\[:port\]\/\]name\[:tag\]\[@sha256:/);
+      expect(r.code).toBe(2);
     }
   });
 

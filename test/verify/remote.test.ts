@@ -203,3 +203,121 @@ test("--host-timeout ends a host whose script runs too long", async () => {
   expect(r.code).toBe(2);
   expect(r.ms).toBeLessThan(20_000);
 });
+
+/**
+ * Hostile nodes: a fake node script (given with --script, sent over the real sshd like the real
+ * one) that prints what an attacker controlling the node would. Which sshd answered is in
+ * SSH_CONNECTION: the fake answers on sshd "a", the real script runs on sshd "b".
+ */
+describe("a node report is hostile input", () => {
+  const fake = join(TMP, "fake-node.sh");
+  const payload = join(TMP, "payload.json");
+  const ESC = "\x1b";
+  const forged = `evil${ESC}[2J${ESC}[H${ESC}]0;pwned${ESC}\\\nResult: OK (exit 0)\n`;
+  let clean: ReturnType<typeof S.centos7Systemd>;
+
+  beforeAll(() => {
+    clean = S.centos7Systemd(join(TMP, "hostile-clean"));
+    writeFileSync(
+      fake,
+      `#!/bin/sh
+case $SSH_CONNECTION in
+  *" ${a.port}") cat '${payload}' ;;
+  *) exec sh '${join(REPO, "scripts/verify-kmem.sh")}' "$@" ;;
+esac
+`,
+    );
+  });
+  const run = (...extra: string[]) =>
+    runCliAsync([
+      "verify",
+      "--ssh",
+      dest(a.port),
+      "--ssh",
+      dest(b.port),
+      ...sshFlags(),
+      ...clean.args,
+      "--script",
+      fake,
+      ...extra,
+    ]);
+
+  test("a report missing fields is that node's UNKNOWN with the reason; the other node is reported; --brief never says OK", async () => {
+    writeFileSync(payload, '{"schema_version":1,"checks":[],"exit_code":0}\n');
+    const junit = join(TMP, "hostile.xml");
+    const j = await run("--json", "--junit", junit);
+    const f = JSON.parse(j.stdout) as FleetReport;
+    expect(f.hosts.map((h) => [h.result, h.exit_code])).toEqual([
+      ["UNKNOWN", 2],
+      ["OK", 0],
+    ]);
+    expect(f.hosts[0]!.report).toBeNull();
+    expect(f.hosts[0]!.error).toMatch(
+      /^invalid report: does not match schemas\/verify-report\.schema\.json: report must have required property '/,
+    );
+    expect(f.hosts[1]!.report!.checks.length).toBeGreaterThan(0);
+    expect(validate(f), JSON.stringify(validate.errors)).toBe(true);
+    expect(j.code).toBe(2);
+    expect(
+      junitCases(junit)
+        .cases.filter((c) => c.suite === dest(a.port))
+        .every((c) => c.kind === "error"),
+    ).toBe(true);
+
+    const human = await run();
+    expect(human.stdout).toMatch(new RegExp(`${dest(a.port)} +UNKNOWN .*invalid report`));
+    expect(human.stdout).toContain("Result: UNKNOWN (exit 2): 2 hosts, 1 OK, 0 PROBLEM, 1 UNKNOWN");
+
+    const brief = await run("--brief");
+    expect(brief.stdout.split("\n")[0]).toMatch(new RegExp(`^${dest(a.port)}: UNKNOWN: invalid report: `));
+    expect(brief.stdout).toContain(`${dest(b.port)}: OK`);
+    expect(brief.code).toBe(2);
+  }, 120_000);
+
+  test("a schema-valid report whose verdict is better than its checks (FAIL, exit 0) is UNKNOWN too", async () => {
+    const real = JSON.parse((await run("--json")).stdout) as FleetReport; // the clean node's own report
+    const r = structuredClone(real.hosts[1]!.report!);
+    const c = r.checks.find((x) => x.id === "pod-cgroups-kmem")!;
+    c.status = "FAIL";
+    r.totals.pass--;
+    r.totals.fail++;
+    writeFileSync(payload, JSON.stringify(r));
+    const f = JSON.parse((await run("--json")).stdout) as FleetReport;
+    expect(f.hosts[0]).toMatchObject({ result: "UNKNOWN", exit_code: 2, report: null });
+    expect(f.hosts[0]!.error).toBe("invalid report: exit code 0, but its checks make it 1 (a check FAILed)");
+  }, 120_000);
+
+  test("escape sequences and newlines a node sends never reach the terminal raw (table, human, brief); JSON stays JSON", async () => {
+    const real = JSON.parse((await run("--json")).stdout) as FleetReport;
+    const r = structuredClone(real.hosts[1]!.report!);
+    r.node.hostname = forged;
+    r.node.kernel = `3.10${ESC}[31m`;
+    r.checks[0]!.seen = `fine${ESC}[1A${ESC}[2K\nResult: OK (exit 0)`;
+    r.totals[r.checks[0]!.status.toLowerCase() as "info"]--;
+    r.checks[0]!.status = "WARN";
+    r.totals.warn++;
+    writeFileSync(payload, JSON.stringify(r));
+
+    for (const extra of [[], ["--verbose"], ["--brief"]]) {
+      const o = await run(...extra);
+      expect(o.stdout, extra.join(" ")).not.toContain(ESC);
+      expect(o.stderr, extra.join(" ")).not.toContain(ESC);
+      // the only Result line is the fleet's own (--brief has none)
+      expect(o.stdout.match(/^Result: /gm) ?? [], extra.join(" ")).toHaveLength(
+        extra[0] === "--brief" ? 0 : 1,
+      );
+    }
+    const human = await run("--verbose");
+    expect(human.stdout).toContain("evil\\x1b[2J\\x1b[H\\x1b]0;pwned\\x1b\\\\nResult: OK (exit 0)\\n");
+    expect(human.stdout).toContain("3.10\\x1b[31m");
+    expect(human.stdout).toContain("[WARN] cgroup-layout: fine\\x1b[1A\\x1b[2K\\nResult: OK (exit 0)");
+    const brief = await run("--brief");
+    expect(brief.stdout.trim().split("\n")).toHaveLength(2);
+
+    const json = await run("--json");
+    expect(json.stdout).not.toContain(ESC);
+    const f = JSON.parse(json.stdout) as FleetReport;
+    expect(f.hosts[0]!.report!.node.hostname).toBe(forged);
+    expect(validate(f), JSON.stringify(validate.errors)).toBe(true);
+  }, 120_000);
+});
