@@ -52,7 +52,7 @@ describe("the HTML report", () => {
     expect(html.match(/<tr data-check=/g)).toHaveLength(report.checks.length);
   });
 
-  test("fix state and next step: from the report (fix_state, next_step), 'not reported' without them", () => {
+  test("fix state and next step: from the report (fix_state, next_step), none without them", () => {
     const r = report as NodeReport & { fix_state: string; next_step: string };
     expect(typeof r.fix_state).toBe("string");
     expect(fixStateOf(r)).toEqual({ state: r.fix_state, detail: r.next_step });
@@ -64,9 +64,7 @@ describe("the HTML report", () => {
     const without = { ...report } as Record<string, unknown>;
     delete without.fix_state;
     expect(fixStateOf(without as unknown as NodeReport)).toBeNull();
-    expect(renderHtml(fleetReport([outcome(without as unknown as NodeReport)]))).toContain(
-      'fix state <span class="badge info">not reported</span>',
-    );
+    // (a report without fix_state fails the schema now: the fleet makes that host UNKNOWN)
     expect(fixStateOf({ ...report, fix_state: 7 } as unknown as NodeReport)).toBeNull();
   });
 
