@@ -331,7 +331,7 @@ describe("Prometheus, node_exporter and Alertmanager on the real node", () => {
 
   test("node_exporter reads the textfile: no scrape error, kmem_build_ series with their labels", async () => {
     const err = await until("node_textfile_scrape_error", 30_000, () =>
-      query("node_textfile_scrape_error").then((r) => r.length && r),
+      query("node_textfile_scrape_error").then((r) => (r.length ? r : null)),
     );
     expect(err.map((s) => s.value[1])).toEqual(["0"]);
     answers.push(`node_textfile_scrape_error ${err[0]!.value[1]}`);

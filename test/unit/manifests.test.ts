@@ -236,9 +236,10 @@ describe("kmem-build manifests", () => {
         value: unknown;
       }[];
       for (const p of patch) {
-        if (p.path.endsWith("/volumes/-")) typed.push({ obj: p.value, type: ["core/v1", "Volume"] });
+        if (p.path.endsWith("/volumes/-"))
+          typed.push({ obj: p.value as K8sObject, type: ["core/v1", "Volume"] });
         if (p.path.endsWith("/volumeMounts/-"))
-          typed.push({ obj: p.value, type: ["core/v1", "VolumeMount"] });
+          typed.push({ obj: p.value as K8sObject, type: ["core/v1", "VolumeMount"] });
       }
       expect(await typecheck(typed, version)).toBe("");
     });

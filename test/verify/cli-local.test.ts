@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { afterAll, describe, expect, test } from "vitest";
 import type { NodeReport } from "../../src/verify/report.js";
 import { REPO, runCli, runJson, runScript, stable } from "./helpers/run-script.js";

@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { afterAll, describe, expect, test } from "vitest";
 import { FIX_STATES, type FixState } from "../../src/verify/report.js";
 import { fleetReport } from "../../src/verify/fleet.js";

@@ -18,7 +18,7 @@ import {
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FleetReport, NodeReport } from "../../src/verify/report.js";
 import { Containerd, HAVE_CONTAINERD } from "./helpers/containerd.js";

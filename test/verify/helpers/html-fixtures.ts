@@ -31,6 +31,7 @@ export function hostile(r: NodeReport): NodeReport {
   h.cgroups[0]!.pod_name = EVIL;
   h.cgroups[0]!.pod_namespace = EVIL;
   h.oom_kills[0]!.pod_name = EVIL;
-  h.fix_state = { state: "install", next: EVIL };
+  h.fix_state = "install";
+  h.next_step = EVIL;
   return h;
 }

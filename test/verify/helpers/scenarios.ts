@@ -388,7 +388,7 @@ export function el7Node(dir: string, o: El7Spec): Laid {
       { [o.driver === "cgroupfs" ? CTR.b1 : `docker-${CTR.b1}.scope`]: ctr },
     ),
   });
-  const cg =
+  const cg: Tree =
     o.driver === "cgroupfs"
       ? {
           kubepods: v1cg(
