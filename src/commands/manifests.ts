@@ -48,6 +48,7 @@ interface ManifestFlags {
   kubelet: string;
   runtime?: string[];
   kernelLog?: string;
+  hostNetwork?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -76,6 +77,7 @@ export function parseManifestOptions(f: ManifestFlags): ManifestOptions {
     kubelet,
     runtimes,
     kernelLog,
+    hostNetwork: f.hostNetwork === true,
   };
   const mounts = podMounts(o);
   checkTextfileDir(
@@ -168,6 +170,10 @@ export function registerManifests(program: Command): void {
     .option(
       "--kernel-log <path>",
       "kernel log file on the nodes for the OOM-kill check, e.g. /var/log/messages (mounted read-only)",
+    )
+    .option(
+      "--host-network",
+      "run the pod in the node's network namespace (only for nodes whose pods get no network: no CNI)",
     )
     .addHelpText(
       "after",

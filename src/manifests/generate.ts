@@ -46,6 +46,8 @@ export interface ManifestOptions {
   runtimes: string[];
   /** Kernel log file on the nodes for the oom-kills-kmem check (the script's --kernel-log), if any. */
   kernelLog?: string;
+  /** Run in the host's network namespace: for nodes without a working network plugin (CNI). */
+  hostNetwork?: boolean;
 }
 
 export interface ManifestFile {
@@ -229,7 +231,9 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
         spec: {
           // No hostNetwork: the node's name comes from the downward API (KMEM_NODE_NAME), and the
           // pod gets none of the host's network namespace (its 127.0.0.1 listeners, abstract sockets).
-          // No Kubernetes API access needed.
+          // No Kubernetes API access needed. --host-network only where pods get no network
+          // otherwise (no CNI on the node): the check itself never uses the network.
+          ...(o.hostNetwork ? { hostNetwork: true } : {}),
           automountServiceAccountToken: false,
           // Every node, whatever its taints (NotReady, unschedulable, control plane, dedicated pools).
           tolerations: [{ operator: "Exists" }],

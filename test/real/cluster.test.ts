@@ -16,7 +16,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { cli, REPO } from "../helpers/cli.js";
 import { kubeletServingArgs, startCluster, type Cluster } from "./cluster-harness.js";
@@ -112,7 +112,8 @@ describe("kmem-build manifests on a real cluster", () => {
     // inside the cluster's dir: removed with it, also when the run is interrupted
     work = await mkdtemp(join(cluster.dir, "test-"));
     out = join(work, "manifests");
-    textfileDir = join(work, "textfile");
+    // not under /tmp: the pod has its own /tmp (an emptyDir), and the command refuses overlapping mounts
+    textfileDir = await mkdtemp("/var/tmp/kmem-build-cluster-textfile-");
     node = await startNode({
       kubelet,
       kubeconfig: cluster.kubeletKubeconfig,
@@ -129,7 +130,7 @@ describe("kmem-build manifests on a real cluster", () => {
 
   afterAll(async () => {
     const problems: string[] = [];
-    const dirs = [node?.dir, cluster?.dir].filter((d): d is string => !!d);
+    const dirs = [node?.dir, cluster?.dir, textfileDir].filter((d): d is string => !!d);
     try {
       await node?.stop();
     } catch (err) {
@@ -140,6 +141,7 @@ describe("kmem-build manifests on a real cluster", () => {
     } catch (err) {
       problems.push((err as Error).message);
     }
+    if (textfileDir) await rm(textfileDir, { recursive: true, force: true });
     process.stderr.write(`cluster test: ${((Date.now() - t0) / 1000).toFixed(0)} s in all\n`);
     // nothing of ours may be left running
     for (const d of dirs) {
@@ -164,6 +166,8 @@ describe("kmem-build manifests on a real cluster", () => {
       `${INTERVAL}s`,
       "--textfile-dir",
       textfileDir,
+      // the test node has no network plugin (DOMAIN: NotReady, hostNetwork pods only)
+      "--host-network",
       "--kubelet",
       kubelet,
       "--runtime",
@@ -332,7 +336,8 @@ describe("kmem-build manifests on a real cluster", () => {
     expect(pod.exit_code).toBe(inPod.code);
 
     // the node facts
-    expect(pod.node.hostname).toBe(host.node.hostname);
+    // the pod names the node as Kubernetes does (spec.nodeName from the downward API)
+    expect(pod.node.hostname).toBe(NODE);
     expect(pod.node.kernel).toBe(host.node.kernel);
     expect(pod.node.cgroup_layout).toBe(host.node.cgroup_layout);
     expect(pod.node.memory_root).toBe(host.node.memory_root);

@@ -158,6 +158,17 @@ describe("kmem-build manifests", () => {
     ]);
   });
 
+  it("--host-network (nodes without a network plugin) puts the pod in the node's network namespace; not by default", async () => {
+    const r = await generate([
+      "--host-network",
+      "--textfile-dir",
+      "/var/lib/node_exporter/textfile_collector",
+    ]);
+    expect(r.code).toBe(0);
+    const ds = (await objectsIn(r.out)).find((o) => o.kind === "DaemonSet") as any;
+    expect(ds.spec.template.spec.hostNetwork).toBe(true);
+  });
+
   it("the DaemonSet runs everywhere, mounts exactly what is read, read-only (but the textfile directory), and drops every capability", () => {
     const ds = objs.find((o) => o.kind === "DaemonSet") as any;
     const pod = ds.spec.template.spec;
