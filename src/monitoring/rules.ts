@@ -15,6 +15,7 @@
 import { stringify } from "yaml";
 import { TOOL_VERSION } from "../version.js";
 import { durationText } from "../util/duration.js";
+import type { FixState } from "../verify/report.js";
 
 export interface RuleTimings {
   /** `for:` of the kmem-charged and fix-state alerts. */
@@ -56,20 +57,8 @@ export interface RuleGroup {
   rules: (AlertRule | RecordingRule)[];
 }
 
-/** The fix states verify-kmem.sh reports (kmem_build_fix_state{state}); exactly one is 1. */
-export const FIX_STATES = [
-  "not-affected",
-  "kernel",
-  "install",
-  "restart",
-  "reboot",
-  "runtime",
-  "fixed",
-  "unknown",
-] as const;
-
 /** States with an alert of their own: the generic kmem-charged alert stays silent on them. */
-const STATES_WITH_ALERT = ["kernel", "install", "restart", "reboot", "runtime"];
+const STATES_WITH_ALERT: FixState[] = ["kernel", "install", "restart", "reboot", "runtime"];
 
 const state = (s: string) => `max by (instance) (kmem_build_fix_state{state="${s}"}) == 1`;
 const onInstance = (s: string) => `max by (instance) (kmem_build_fix_state{state=~"${s}"})`;

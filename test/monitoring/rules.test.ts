@@ -11,13 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  FIX_STATES,
-  plainRulesFile,
-  prometheusRule,
-  ruleGroups,
-  timingsFor,
-} from "../../src/monitoring/rules.js";
+import { FIX_STATES } from "../../src/verify/report.js";
+import { plainRulesFile, prometheusRule, ruleGroups, timingsFor } from "../../src/monitoring/rules.js";
 import { REPO } from "../helpers/cli.js";
 
 const HERE = join(REPO, "test", "monitoring");
