@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendFile, cp, readFile, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildRpm } from "../../src/package/rpm.js";
 import { writeSha256Sums } from "../../src/package/checksums.js";
@@ -149,6 +149,8 @@ describe("dnf transaction on an installroot", () => {
   });
 
   it("upgrades to the signed nokmem kubelet, importing the repository's key, keeping the edited sysconfig", async () => {
+    // The installroot is a 3.10 node mid-fix: the old kubelet switched kmem accounting on in kubepods.
+    await el7Node(dnf.root, { kernel: "3.10.0-1160.el7.x86_64", kubepods: "kubepods", accounting: true });
     const r = await dnf(["upgrade", "kubelet"]);
     show("upgrade kubelet", r.output);
     expect(r.exitCode, r.output).toBe(0);
@@ -158,7 +160,7 @@ describe("dnf transaction on an installroot", () => {
     expect(await systemctlCalls(dnf.root)).toEqual(["daemon-reload"]);
     const notice = scriptletOutput(r.output, "kubelet-1.20.2-2.nokmem.x86_64");
     show("%post lines shown to the operator", notice.join("\n") || "(none)");
-    expect(notice.join("\n")).not.toMatch(/can't|not found|warning|error/i);
+    expect(notice).toEqual([REBOOT_NOTICE("/sys/fs/cgroup/memory/kubepods")]);
     expect(r.output).not.toMatch(/scriptlet failed|warning: %post/);
     expect(r.output).toMatch(/Upgrading\s+: kubelet-1\.20\.2-2\.nokmem\.x86_64/);
     expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-2.nokmem.x86_64");
@@ -206,4 +208,67 @@ describe("dnf transaction on an installroot", () => {
       "KUBELET_EXTRA_ARGS=--node-labels=team=platform\n",
     );
   });
+
+  it("says nothing at the upgrade once kubepods no longer accounts, on a 4.x kernel, or on a fresh install", async () => {
+    const cases: { name: string; node: El7Node; args: string[]; back: string[] }[] = [
+      {
+        // After the reboot (or with cgroup.memory=nokmem on 3.10.0-1127+) slabinfo fails to read.
+        name: "3.10, kubepods.slice (systemd driver) not accounting",
+        node: { kernel: "3.10.0-1160.el7.x86_64", kubepods: "kubepods.slice", accounting: false },
+        args: ["upgrade", "kubelet"],
+        back: ["downgrade", "kubelet-1.20.2-0"],
+      },
+      {
+        // >= 4.6 charges kmem by itself: restarting or rebooting would not change it, so no notice.
+        name: "4.18 (EL8) kernel, kubepods accounting",
+        node: { kernel: "4.18.0-348.el8.x86_64", kubepods: "kubepods", accounting: true },
+        args: ["upgrade", "kubelet"],
+        back: ["remove", "kubelet"],
+      },
+      {
+        name: "fresh install ($1 = 1) on 3.10 with kubepods accounting",
+        node: { kernel: "3.10.0-957.el7.x86_64", kubepods: "kubepods", accounting: true },
+        args: ["install", "kubelet-1.20.2-2.nokmem"],
+        back: ["downgrade", "kubelet-1.20.2-0"],
+      },
+    ];
+    for (const c of cases) {
+      await el7Node(dnf.root, c.node);
+      const r = await dnf(c.args);
+      show(`${c.args.join(" ")} on ${c.name}`, r.output);
+      expect(r.exitCode, r.output).toBe(0);
+      expect(scriptletOutput(r.output, "kubelet-1.20.2-2.nokmem.x86_64"), c.name).toEqual([]);
+      expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-2.nokmem.x86_64");
+      const b = await dnf(c.back);
+      expect(b.exitCode, b.output).toBe(0);
+    }
+    expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-0.x86_64");
+  });
 });
+
+/** The one line %post prints on an upgrade while kubepods on a 3.x kernel still accounts (templates/kubelet.spec.in). */
+const REBOOT_NOTICE = (dir: string) =>
+  `kmem-build: ${dir} still accounts kernel memory: restart the kubelet, then drain and reboot this node for the nokmem fix to take hold (/usr/libexec/kmem-build/verify-kmem.sh --reboot-required exits 0 while the reboot is due)`;
+
+interface El7Node {
+  kernel: string;
+  kubepods: "kubepods" | "kubepods.slice";
+  accounting: boolean;
+}
+
+/**
+ * The files %post reads, inside the installroot rpm chroots into: the kernel release, and kubepods'
+ * memory.kmem.slabinfo, which on 3.10 reads (a "slabinfo - version: 2.1" header) while accounting is
+ * on and fails to read while it is off (a dangling link here: the read fails the same way for sh).
+ */
+async function el7Node(root: string, node: El7Node): Promise<void> {
+  await rm(join(root, "proc"), { recursive: true, force: true });
+  await rm(join(root, "sys"), { recursive: true, force: true });
+  await mkdir(join(root, "proc/sys/kernel"), { recursive: true });
+  await writeFile(join(root, "proc/sys/kernel/osrelease"), `${node.kernel}\n`);
+  const dir = join(root, "sys/fs/cgroup/memory", node.kubepods);
+  await mkdir(dir, { recursive: true });
+  const slabinfo = join(dir, "memory.kmem.slabinfo");
+  if (node.accounting) await writeFile(slabinfo, "slabinfo - version: 2.1\n", { mode: 0o400 });
+  else await symlink("/nonexistent/accounting-off", slabinfo);
+}
