@@ -16,15 +16,15 @@ import {
   durationText,
   podMounts,
   type ManifestOptions,
-} from "../manifests/generate.js";
+} from "../kube-manifests/generate.js";
 import {
   checkBinaryDir,
   checkDistinct,
   checkKernelLog,
   checkTextfileDir,
   hostPath,
-} from "../manifests/host-paths.js";
-import { parseImageRef } from "../manifests/image-ref.js";
+} from "../kube-manifests/host-paths.js";
+import { parseImageRef } from "../kube-manifests/image-ref.js";
 import { bundledScriptPath, durationSeconds } from "../verify/script-args.js";
 import { interruptSignal } from "../signals.js";
 import { TOOL_VERSION } from "../version.js";

@@ -15,12 +15,12 @@ import { preflight } from "./steps/preflight.js";
 import { fetchSource } from "./steps/fetch.js";
 import { checkSource, extractSource } from "./steps/archive.js";
 import { prepareImage } from "./steps/image.js";
-import { planBuild, nothingToCompile } from "./steps/plan.js";
+import { planBuild, nothingToCompile } from "./steps/cache-lookup.js";
 import { applyPatches } from "./steps/patch.js";
 import { compileSubSteps } from "./steps/compile.js";
 import { inspectBinaries } from "./steps/inspect.js";
-import { stageBinaries, packageRpms, signPackages } from "./steps/package.js";
-import { writeManifestAndSums } from "./steps/manifest.js";
+import { stageBinaries, packageRpms, signPackages } from "./steps/rpm.js";
+import { writeManifestAndSums } from "./steps/checksums-and-manifest.js";
 import type { BuildContext, BuildOptions } from "./context.js";
 import type { Step, Reporter } from "./step.js";
 

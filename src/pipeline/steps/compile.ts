@@ -6,7 +6,7 @@ import semver from "semver";
 import { BuildError } from "../../errors.js";
 import { copyAtomic } from "../../util/fs.js";
 import { ensureDirIn, isRegularFileIn, removeFileIn, writeFileIn } from "../../util/tree-guard.js";
-import { cachedBinaryPath } from "./plan.js";
+import { cachedBinaryPath } from "./cache-lookup.js";
 import type { Arch } from "../../options.js";
 import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter, SubStep } from "../step.js";
