@@ -7,7 +7,7 @@ import { baseUrl, cacheDir, parseArches } from "../options.js";
 import { DEFAULT_PATCHES_DIR, DEFAULT_RECIPES_DIR } from "../recipes/load.js";
 import { runBuild, defaultWorkDir } from "../pipeline/index.js";
 import { interruptSignal } from "../signals.js";
-import { planOf, printPlan } from "../pipeline/preview.js";
+import { previewBuild, printPreview } from "../pipeline/preview.js";
 import { printJson, printError } from "./output.js";
 import type { BuildOptions } from "../pipeline/context.js";
 import { checkPackagerVendor, DEFAULT_PACKAGER, DEFAULT_VENDOR } from "../package/rpm.js";
@@ -131,9 +131,9 @@ export function registerBuild(program: Command): void {
     .action(async (flags: Flags) => {
       const opts = toBuildOptions(flags);
       if (opts.dryRun) {
-        const plan = await planOf(opts);
-        if (opts.json) printJson(plan);
-        else printPlan(plan);
+        const preview = await previewBuild(opts);
+        if (opts.json) printJson(preview);
+        else printPreview(preview);
         return;
       }
       const { signal, dispose } = interruptSignal();

@@ -1,36 +1,41 @@
-/** --dry-run: what a build would do, resolved as far as possible without side effects. */
-import { join, resolve } from "node:path";
-import { loadRecipes } from "../recipes/load.js";
-import { resolveRecipe, resolveVersion } from "./steps/resolve.js";
-import { sourceUrl } from "./steps/fetch.js";
-import { scanArchive, scanDirectory } from "./steps/archive.js";
-import { chooseImage, imageFilesOf } from "./steps/image.js";
-import { compileCommand } from "./steps/compile.js";
-import { stat } from "node:fs/promises";
-import type { BuildContext, BuildOptions } from "./context.js";
+/**
+ * --dry-run: what a build would do. The same STEPS as a build, each told only what it would do
+ * (its `preview`), in order; nothing is downloaded, started or written.
+ */
+import { STEPS, releaseDir } from "./index.js";
+import { resolveBuild } from "./steps/resolve.js";
+import type { Arch } from "../options.js";
+import type { BuildOptions, ImageInfo, ResolvedBuild } from "./context.js";
 
-export async function planOf(opts: BuildOptions) {
-  const recipes = await loadRecipes(opts.recipesDir, opts.patchesDir);
-  const version = await resolveVersion(opts.kubernetes, opts.baseUrl);
-  const { recipe, notices } = resolveRecipe(version, recipes);
-  let treeFiles: Record<string, string> = {};
-  if (opts.source) {
-    const src = resolve(opts.source);
-    const isDir = await stat(src).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    treeFiles = (
-      isDir ? await scanDirectory(src, imageFilesOf(recipe)) : await scanArchive(src, imageFilesOf(recipe))
-    ).files;
-  }
-  let image: { reference: string; from: string } | { reference: null; from: string };
-  try {
-    image = chooseImage(recipe, version, treeFiles, opts.image);
-  } catch (err) {
-    image = { reference: null, from: (err as Error).message };
-  }
-  const ctx = { opts, version, recipe } as unknown as BuildContext;
+/** What the steps' previews tell, one field each (or two: compile). */
+export interface StepsPreview {
+  engine: BuildOptions["engine"];
+  source: { path: string } | { url: string };
+  patches: string[];
+  image: (ImageInfo | { reference: null; from: string }) & { note?: string };
+  arches: Arch[];
+  commands: Record<string, string>;
+  rpm: boolean;
+  signed: boolean;
+}
+
+export interface PreviewContext extends ResolvedBuild {
+  /** Files the image choice reads, as BuildContext.treeFiles (empty without --source). */
+  treeFiles: Record<string, string>;
+  shown: Partial<StepsPreview>;
+}
+
+function told<K extends keyof StepsPreview>(shown: Partial<StepsPreview>, key: K): StepsPreview[K] {
+  const value = shown[key];
+  if (value === undefined) throw new Error(`kmem-build: no step in STEPS previews "${key}"`);
+  return value;
+}
+
+export async function previewBuild(opts: BuildOptions) {
+  const { version, recipe, notices } = await resolveBuild(opts);
+  const ctx: PreviewContext = { opts, version, recipe, treeFiles: {}, shown: {} };
+  for (const step of STEPS) await step.preview?.(ctx);
+  const { shown } = ctx;
   return {
     dryRun: true,
     kubernetes: version,
@@ -41,29 +46,28 @@ export async function planOf(opts: BuildOptions) {
       needsRebuild: recipe.needsRebuild,
     },
     notices,
-    source: opts.source ? { path: resolve(opts.source) } : { url: sourceUrl(ctx) },
-    patches: recipe.patches,
-    image:
-      opts.source || opts.image ? image : { ...image, note: "the source tree may record another Go version" },
-    engine: opts.engine,
-    arches: opts.arches,
-    commands: Object.fromEntries(opts.arches.map((a) => [a, compileCommand(ctx, a).join(" ")])),
-    rpm: opts.rpm,
-    signed: !!opts.signKey,
-    outDir: join(opts.outDir, version),
+    source: told(shown, "source"),
+    patches: told(shown, "patches"),
+    image: told(shown, "image"),
+    engine: told(shown, "engine"),
+    arches: told(shown, "arches"),
+    commands: told(shown, "commands"),
+    rpm: told(shown, "rpm"),
+    signed: told(shown, "signed"),
+    outDir: releaseDir(opts, version),
   };
 }
 
-export function printPlan(plan: Awaited<ReturnType<typeof planOf>>): void {
+export function printPreview(preview: Awaited<ReturnType<typeof previewBuild>>): void {
   const out = (s: string) => process.stdout.write(s + "\n");
-  out(`Kubernetes ${plan.kubernetes}: recipe ${plan.recipe.name} — ${plan.recipe.summary}`);
-  for (const n of plan.notices) out(`  notice: ${n}`);
-  out(`  source:  ${"url" in plan.source ? plan.source.url : plan.source.path}`);
-  out(`  patches: ${plan.patches.length ? plan.patches.join(", ") : "none"}`);
-  out(`  image:   ${plan.image.reference ?? "?"} (${plan.image.from})`);
-  out(`  engine:  ${plan.engine}`);
-  for (const [arch, cmd] of Object.entries(plan.commands)) out(`  ${arch}: ${cmd}`);
+  out(`Kubernetes ${preview.kubernetes}: recipe ${preview.recipe.name} — ${preview.recipe.summary}`);
+  for (const n of preview.notices) out(`  notice: ${n}`);
+  out(`  source:  ${"url" in preview.source ? preview.source.url : preview.source.path}`);
+  out(`  patches: ${preview.patches.length ? preview.patches.join(", ") : "none"}`);
+  out(`  image:   ${preview.image.reference ?? "?"} (${preview.image.from})`);
+  out(`  engine:  ${preview.engine}`);
+  for (const [arch, cmd] of Object.entries(preview.commands)) out(`  ${arch}: ${cmd}`);
   out(
-    `  output:  ${plan.outDir}/ (${plan.rpm ? "binaries, RPMs" : "binaries"}, verify-kmem.sh, SHA256SUMS, manifest.json${plan.signed ? ", signatures" : ""})`,
+    `  output:  ${preview.outDir}/ (${preview.rpm ? "binaries, RPMs" : "binaries"}, verify-kmem.sh, SHA256SUMS, manifest.json${preview.signed ? ", signatures" : ""})`,
   );
 }

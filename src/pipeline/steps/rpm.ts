@@ -16,6 +16,7 @@ import { bundledScriptPath } from "../../verify/script-args.js";
 import { addArtifact } from "../artifacts.js";
 import type { BinaryOutput, BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
+import type { PreviewContext } from "../preview.js";
 
 export function rpmRelease(ctx: BuildContext): string {
   return ctx.opts.release ?? defaultRelease();
@@ -110,4 +111,8 @@ export async function packageRpms(ctx: BuildContext, task: Reporter): Promise<vo
   task.output = ctx.binaries
     .map((b) => `${rpmName(ctx, b)}${how.get(b) === "cached" ? " (cached)" : ""}`)
     .join(", ");
+}
+
+export function previewRpm(ctx: PreviewContext): void {
+  ctx.shown.rpm = ctx.opts.rpm;
 }

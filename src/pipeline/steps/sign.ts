@@ -4,6 +4,7 @@ import { signRpms } from "../../package/sign.js";
 import { addArtifact } from "../artifacts.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
+import type { PreviewContext } from "../preview.js";
 
 export async function signPackages(ctx: BuildContext, task: Reporter): Promise<void> {
   const rpms = ctx.artifacts.filter((a) => a.kind === "rpm");
@@ -15,4 +16,8 @@ export async function signPackages(ctx: BuildContext, task: Reporter): Promise<v
   // Signing rewrites the files: their checksums are taken again.
   for (const a of rpms) await addArtifact(ctx, a.file, "rpm", a.arch);
   task.output = `signed ${rpms.length} RPMs (v3+v4)`;
+}
+
+export function previewSign(ctx: PreviewContext): void {
+  ctx.shown.signed = !!ctx.opts.signKey;
 }
