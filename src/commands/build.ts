@@ -12,30 +12,33 @@ import { printJson, printError } from "./output.js";
 import type { BuildOptions } from "../pipeline/context.js";
 import { checkPackagerVendor, DEFAULT_PACKAGER, DEFAULT_VENDOR } from "../package/rpm.js";
 
-interface Flags {
-  kubernetes: string;
+/** The flags as commander gives them: the options taken as they are, and those still to resolve. */
+type Flags = Pick<
+  BuildOptions,
+  | "kubernetes"
+  | "source"
+  | "sha512"
+  | "origin"
+  | "engine"
+  | "image"
+  | "release"
+  | "packager"
+  | "vendor"
+  | "signKey"
+  | "gnupgHome"
+  | "rpm"
+> & {
   arch: string;
   out: string;
-  source?: string;
-  sha512?: string;
-  origin: "dl" | "github";
   baseUrl?: string;
-  engine: "auto" | "podman" | "docker";
-  image?: string;
   cacheDir?: string;
   workDir?: string;
   recipes?: string;
   patches?: string;
-  release?: string;
-  packager?: string;
-  vendor?: string;
-  signKey?: string;
-  gnupgHome?: string;
-  rpm: boolean;
   rebuild?: boolean;
   dryRun?: boolean;
   json?: boolean;
-}
+};
 
 /** What both the real run and --dry-run refuse, before anything is resolved or written. */
 function checkFlags(f: Flags): void {
