@@ -1,4 +1,4 @@
-/** `kmem-build build`: parse flags into BuildOptions, then run the pipeline or print the plan. */
+/** `kmem-build build`: parse flags into BuildOptions, then run the pipeline or print its preview (--dry-run). */
 import { Command, Option } from "commander";
 import { resolve } from "node:path";
 import { statSync } from "node:fs";
@@ -129,7 +129,7 @@ export function registerBuild(program: Command): void {
     .option("--gnupg-home <dir>", "GnuPG home holding the signing key (env GNUPGHOME)")
     .option("--no-rpm", "skip RPM packaging (binaries, checksums and manifest only)")
     .option("--rebuild", "compile even when binaries for exactly these inputs are cached")
-    .option("--dry-run", "print the resolved plan and do nothing")
+    .option("--dry-run", "print what the build would do (each step's preview) and do nothing")
     .option("--json", "print a machine-readable result on stdout (progress is not shown)")
     .action(async (flags: Flags) => {
       const opts = toBuildOptions(flags);

@@ -15,7 +15,7 @@ import { fetchSource, previewSource } from "./steps/fetch.js";
 import { checkSource, extractSource } from "./steps/archive.js";
 import { previewSourceFiles } from "./steps/check-source-preview.js";
 import { prepareImage, previewImage } from "./steps/image.js";
-import { planBuild, nothingToCompile } from "./steps/cache-lookup.js";
+import { lookUpCache, nothingToCompile } from "./steps/cache-lookup.js";
 import { applyPatches, previewPatches } from "./steps/patch.js";
 import { compileSubSteps, previewCompile } from "./steps/compile.js";
 import { inspectBinaries } from "./steps/inspect.js";
@@ -31,7 +31,7 @@ export const STEPS: Step[] = [
   { title: "fetch source", run: fetchSource, preview: previewSource },
   { title: "check source", run: checkSource, preview: previewSourceFiles },
   { title: "builder image", run: prepareImage, preview: previewImage },
-  { title: "plan", run: planBuild },
+  { title: "cache lookup", run: lookUpCache },
   { title: "extract", skip: nothingToCompile, run: extractSource },
   {
     title: "patch",
