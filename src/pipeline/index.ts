@@ -11,7 +11,7 @@ import { acquireLock } from "../util/lock.js";
 import { replaceWith, stagingPathFor } from "../util/fs.js";
 import { resolveBuild } from "./steps/resolve.js";
 import { preflight, previewPreflight } from "./steps/preflight.js";
-import { fetchSource, previewSource } from "./steps/fetch.js";
+import { fetchSource, previewSource } from "./steps/fetch-source.js";
 import { checkSource, extractSource } from "./steps/archive.js";
 import { previewSourceFiles } from "./steps/check-source-preview.js";
 import { prepareImage, previewImage } from "./steps/image.js";
