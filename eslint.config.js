@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "examples/", ".work/"] },
+  { ignores: ["dist/", "lib/", "node_modules/", "examples/", ".work/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,10 +6,10 @@
 //   --short     1 cold run (tool only), no kubelet-sized build; --runs defaults to 2 (else 5)
 //   --no-large  skip the kubelet-sized build (~100 MB binaries: several minutes)
 //   --json      also write every figure as JSON;  --keep  keep the scratch directory
-//   --cli       benchmark another build of the CLI (e.g. a copy of dist/ from before a change)
+//   --cli       benchmark another build of the CLI (e.g. a copy of lib/ from before a change)
 //
 // Prints its BENCHMARKS.md sections (Markdown) on stdout, progress on stderr. bench/run.mjs calls
-// runBuildBench() directly. Needs dist/ (npm run build), podman with localhost/kmem-build-go:1.19
+// runBuildBench() directly. Needs lib/ (npm run build), podman with localhost/kmem-build-go:1.19
 // (sh scripts/build-image.sh) and rpmbuild.
 //
 // What runs, in this order (every figure is min / median / max over the runs):
@@ -26,7 +26,7 @@
 //   no-op over HTTP   the same, the source served from 127.0.0.1 (published .sha512, source cache).
 //   kubelet-sized     the tree plus a ~100 MB go:embed payload: tool --rebuild vs script
 //             alternated, then no-op (not in --short).
-// Each tool run is started as `node --import bench/lib/trace.mjs dist/src/cli.js build ...`: the
+// Each tool run is started as `node --import bench/lib/trace.mjs lib/cli.js build ...`: the
 // preload records the children the tool starts (for the time breakdown) and its own peak RSS.
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
@@ -38,7 +38,7 @@ import { fileURLToPath, pathToFileURL, URL } from "node:url";
 import { timed, must, stats, mmm, unionLength } from "./lib/util.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const DEFAULT_CLI = join(ROOT, "dist", "src", "cli.js");
+const DEFAULT_CLI = join(ROOT, "lib", "cli.js");
 let CLI = DEFAULT_CLI;
 const TRACE = join(ROOT, "bench", "lib", "trace.mjs");
 const PLAIN = join(ROOT, "bench", "plain-build.sh");

@@ -24,7 +24,7 @@ import { loadavg as osLoad } from "node:os";
 import { timed, must, stats, mmm, machineInfo } from "./lib/util.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "dist", "src", "cli.js");
+const CLI = join(ROOT, "lib", "cli.js");
 const TRACE = join(ROOT, "bench", "lib", "trace.mjs");
 const PLAIN = join(ROOT, "bench", "plain-build.sh");
 const IMAGE = process.env.KMEM_BUILD_REAL_IMAGE ?? "localhost/kmem-build-go:1.15";
@@ -133,7 +133,7 @@ async function main() {
     res.kubeletBytes = (await stat(kubelet)).size;
     res.rpmBytes = (await stat(join(release, `kubelet-${VERSION}-2.nokmem.x86_64.rpm`))).size;
     // Inspection of the real kubelet: the tool's own streaming scanner, page cache warm.
-    const { scanFile } = await import(join(ROOT, "dist", "src", "inspect", "scan-file.js"));
+    const { scanFile } = await import(join(ROOT, "lib", "inspect", "scan-file.js"));
     res.inspect = [];
     for (let i = 0; i < Math.max(o.runs, 5); i++) {
       const t0 = process.hrtime.bigint();

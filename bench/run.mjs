@@ -5,7 +5,7 @@
 //   --short      CI mode: 2 runs, one cold build, no kubelet-sized build (under 2 minutes here)
 //   --runs N     runs per figure (default 5; --short: 2)
 //   --out FILE   where the report goes (default BENCHMARKS.md at the repository root; - = stdout)
-//   --no-build   do not run `npm run build` first (dist/ must be current)
+//   --no-build   do not run `npm run build` first (lib/ must be current)
 //   --no-large   skip the kubelet-sized build (slow: ~100 MB binaries, gzip -9 RPM payloads)
 //   --only X     only the build benchmarks (bench/build.mjs) or only the verify ones
 //

@@ -18,7 +18,7 @@
  * Options: --short, --runs N, --hosts N (default 20), --pods N (default 110), --out FILE (write the
  * markdown section there too), --json (JSON on stdout instead of markdown).
  * Needs: /usr/sbin/sshd, ssh, ssh-keygen, root (sshd privilege separation, root login), and the built
- * CLI (npm run build -> dist/src/cli.js). Exit 0 unless something broke (sshd did not start, a run did
+ * CLI (npm run build -> lib/cli.js). Exit 0 unless something broke (sshd did not start, a run did
  * not exit 0, or a report is not OK for every host); the ratio itself never fails the run.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -39,7 +39,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(REPO, "dist", "src", "cli.js");
+const CLI = join(REPO, "lib", "cli.js");
 const SSHD = "/usr/sbin/sshd";
 
 // ---------------------------------------------------------------------------- arguments
@@ -470,7 +470,7 @@ function markdown(r, cases) {
       ` \`--hosts-file\`, all reaching it through \`--ssh-option HostName=127.0.0.1\`. Every host runs` +
       ` verify-kmem.sh (sent on stdin) on a fake cgroup v1 node: ${r.pods} pods, ${r.pod_and_container_cgroups}` +
       ` pod/container cgroups, ${r.memcgs} memory cgroups, 3.10 kernel (slabinfo probes on).` +
-      ` Wall time of \`node dist/src/cli.js verify --json --quiet\`, process start to exit; ${r.runs} runs each` +
+      ` Wall time of \`node lib/cli.js verify --json --quiet\`, process start to exit; ${r.runs} runs each` +
       ` after a warm-up, interleaved; setup (fixture, keys, sshd) ${r.setup_seconds.toFixed(1)} s. ${r.cpus} CPUs, 1-min load average at the end ${r.loadavg_1m_at_end}; ${r.ssh}; Node ${r.node}.`,
     "",
     "| targets | --parallel | wall min | wall median | wall max | CPU client + server (median) | per host, median (min-max) |",

@@ -11,7 +11,7 @@ npm run build
 sh scripts/build-image.sh
 sh scripts/make-example.sh tag-era 1.20.15 .work/example
 src=.work/example/v1.20.15/kubernetes-src.tar.gz
-node dist/src/cli.js build --kubernetes 1.20.15 --arch amd64,arm64 \
+node lib/cli.js build --kubernetes 1.20.15 --arch amd64,arm64 \
   --source "$src" --sha512 "$(cat "$src.sha512")" \
   --image localhost/kmem-build-go:1.19 --out dist
 (cd dist/1.20.15 && sha256sum -c SHA256SUMS)

@@ -12,7 +12,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kmem-build-fast.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 npm run build >/dev/null
 git ls-files -z | xargs -0 cp --parents -t "$work"
-cp -a node_modules dist "$work/"
+cp -a node_modules lib "$work/"
 mkdir "$work/.stub"
 for tool in podman docker; do
   printf '#!/bin/sh\necho "%s $*" >>"%s/.stub/called"\nexit 99\n' "$tool" "$work" >"$work/.stub/$tool"

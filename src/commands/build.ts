@@ -1,4 +1,4 @@
-/** `kmem-build build`: parse flags into BuildOptions, then run the pipeline or print the plan. */
+/** `kmem-build build`: parse flags into BuildOptions, then run the pipeline or print its preview (--dry-run). */
 import { Command, Option } from "commander";
 import { resolve } from "node:path";
 import { statSync } from "node:fs";
@@ -7,35 +7,38 @@ import { baseUrl, cacheDir, parseArches } from "../options.js";
 import { DEFAULT_PATCHES_DIR, DEFAULT_RECIPES_DIR } from "../recipes/load.js";
 import { runBuild, defaultWorkDir } from "../pipeline/index.js";
 import { interruptSignal } from "../signals.js";
-import { planOf, printPlan } from "../pipeline/plan-report.js";
+import { previewBuild, printPreview } from "../pipeline/preview.js";
 import { printJson, printError } from "./output.js";
 import type { BuildOptions } from "../pipeline/context.js";
 import { checkPackagerVendor, DEFAULT_PACKAGER, DEFAULT_VENDOR } from "../package/rpm.js";
 
-interface Flags {
-  kubernetes: string;
+/** The flags as commander gives them: the options taken as they are, and those still to resolve. */
+type Flags = Pick<
+  BuildOptions,
+  | "kubernetes"
+  | "source"
+  | "sha512"
+  | "origin"
+  | "engine"
+  | "image"
+  | "release"
+  | "packager"
+  | "vendor"
+  | "signKey"
+  | "gnupgHome"
+  | "rpm"
+> & {
   arch: string;
   out: string;
-  source?: string;
-  sha512?: string;
-  origin: "dl" | "github";
   baseUrl?: string;
-  engine: "auto" | "podman" | "docker";
-  image?: string;
   cacheDir?: string;
   workDir?: string;
   recipes?: string;
   patches?: string;
-  release?: string;
-  packager?: string;
-  vendor?: string;
-  signKey?: string;
-  gnupgHome?: string;
-  rpm: boolean;
   rebuild?: boolean;
   dryRun?: boolean;
   json?: boolean;
-}
+};
 
 /** What both the real run and --dry-run refuse, before anything is resolved or written. */
 function checkFlags(f: Flags): void {
@@ -126,14 +129,14 @@ export function registerBuild(program: Command): void {
     .option("--gnupg-home <dir>", "GnuPG home holding the signing key (env GNUPGHOME)")
     .option("--no-rpm", "skip RPM packaging (binaries, checksums and manifest only)")
     .option("--rebuild", "compile even when binaries for exactly these inputs are cached")
-    .option("--dry-run", "print the resolved plan and do nothing")
+    .option("--dry-run", "print what the build would do (each step's preview) and do nothing")
     .option("--json", "print a machine-readable result on stdout (progress is not shown)")
     .action(async (flags: Flags) => {
       const opts = toBuildOptions(flags);
       if (opts.dryRun) {
-        const plan = await planOf(opts);
-        if (opts.json) printJson(plan);
-        else printPlan(plan);
+        const preview = await previewBuild(opts);
+        if (opts.json) printJson(preview);
+        else printPreview(preview);
         return;
       }
       const { signal, dispose } = interruptSignal();

@@ -4,10 +4,9 @@
  * The output directory appears whole or not at all: files are written to a hidden sibling
  * directory and renamed into place.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { BuildError, UsageError } from "../errors.js";
 import {
@@ -16,18 +15,19 @@ import {
   durationText,
   podMounts,
   type ManifestOptions,
-} from "../manifests/generate.js";
+} from "../kube-manifests/generate.js";
 import {
   checkBinaryDir,
   checkDistinct,
   checkKernelLog,
   checkTextfileDir,
   hostPath,
-} from "../manifests/host-paths.js";
-import { parseImageRef } from "../manifests/image-ref.js";
+} from "../kube-manifests/host-paths.js";
+import { parseImageRef } from "../kube-manifests/image-ref.js";
 import { bundledScriptPath, durationSeconds } from "../verify/script-args.js";
 import { interruptSignal } from "../signals.js";
 import { TOOL_VERSION } from "../version.js";
+import { replaceWith, stagingPathFor } from "../util/fs.js";
 
 /**
  * The default image: the official busybox image, named without a registry host, so the container
@@ -104,9 +104,7 @@ async function writeAtomically(out: string, files: { path: string; content: stri
   await mkdir(parent, { recursive: true }).catch((err: Error) => {
     throw new BuildError(`cannot create ${parent}: ${err.message}`);
   });
-  const tag = `${process.pid}-${randomBytes(3).toString("hex")}`;
-  const stage = join(parent, `.${basename(out)}.partial-${tag}`);
-  const old = join(parent, `.${basename(out)}.old-${tag}`);
+  const stage = stagingPathFor(out);
   const { signal, dispose } = interruptSignal();
   try {
     for (const f of files) {
@@ -117,15 +115,7 @@ async function writeAtomically(out: string, files: { path: string; content: stri
     }
     await writeFile(join(stage, MARKER), `written by kmem-build ${TOOL_VERSION} (kmem-build manifests)\n`);
     if (signal.aborted) throw signal.reason;
-    const replacing = existsSync(out);
-    if (replacing) await rename(out, old);
-    try {
-      await rename(stage, out);
-    } catch (err) {
-      if (replacing) await rename(old, out);
-      throw err;
-    }
-    if (replacing) await rm(old, { recursive: true, force: true });
+    await replaceWith(stage, out);
   } catch (err) {
     if (err instanceof UsageError || (err as Error).name === "InterruptedError") throw err;
     throw new BuildError(

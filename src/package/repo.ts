@@ -1,9 +1,10 @@
 /** Builds a deterministic yum repository from kmem-build outputs and writes a ready `.repo` file. */
-import { chmod, copyFile, mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { run, requireTools } from "../exec.js";
 import { UsageError } from "../errors.js";
+import { replaceWith } from "../util/fs.js";
 import { findInputRpms } from "./repo-inputs.js";
 import { queryRpm } from "./rpm-query.js";
 import { exportPublicKey, resolveSigningKey, signDetached, type GpgOptions } from "./sign.js";
@@ -99,19 +100,6 @@ function checkOptions(o: RepoOptions): { id: string; baseUrl: string; priority: 
   return { id, baseUrl, priority };
 }
 
-/** Replaces `out` with `built` only now that `built` is complete; the old repository is removed last. */
-async function swapIntoPlace(built: string, out: string): Promise<void> {
-  const old = (await stat(out).catch(() => null)) ? `${built}.old` : null;
-  if (old) await rename(out, old);
-  try {
-    await rename(built, out);
-  } catch (err) {
-    if (old) await rename(old, out);
-    throw err;
-  }
-  if (old) await rm(old, { recursive: true, force: true });
-}
-
 export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
   const { id, baseUrl, priority } = checkOptions(o);
   const out = resolve(o.out);
@@ -182,7 +170,7 @@ export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
       priority,
     });
     await writeFile(join(tmp, `${id}.repo`), repoFileText);
-    await swapIntoPlace(tmp, out);
+    await replaceWith(tmp, out);
     return {
       repo: out,
       id,

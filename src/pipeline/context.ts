@@ -68,13 +68,17 @@ export interface Artifact {
   sha256: string;
 }
 
-export interface BuildContext {
+/** What is settled before the first step: the options, the exact version and its recipe. */
+export interface ResolvedBuild {
   opts: BuildOptions;
+  version: string;
+  recipe: Recipe;
+}
+
+export interface BuildContext extends ResolvedBuild {
   signal: AbortSignal;
   log: (line: string) => void;
   logText: () => string;
-  version: string;
-  recipe: Recipe;
   source?: SourceInfo;
   treeDir?: string;
   /** Files the image strategy reads, from the tree without extracting it all. */

@@ -9,38 +9,41 @@ import { randomBytes } from "node:crypto";
 import { progressOptions } from "../progress.js";
 import { acquireLock } from "../util/lock.js";
 import { replaceWith, stagingPathFor } from "../util/fs.js";
-import { loadRecipes } from "../recipes/load.js";
-import { resolveRecipe, resolveVersion } from "./steps/resolve.js";
-import { preflight } from "./steps/preflight.js";
-import { fetchSource } from "./steps/fetch.js";
+import { resolveBuild } from "./steps/resolve.js";
+import { preflight, previewPreflight } from "./steps/preflight.js";
+import { fetchSource, previewSource } from "./steps/fetch-source.js";
 import { checkSource, extractSource } from "./steps/archive.js";
-import { prepareImage } from "./steps/image.js";
-import { planBuild, nothingToCompile } from "./steps/plan.js";
-import { applyPatches } from "./steps/patch.js";
-import { compileSubSteps } from "./steps/compile.js";
+import { previewSourceFiles } from "./steps/check-source-preview.js";
+import { prepareImage, previewImage } from "./steps/image.js";
+import { lookUpCache, nothingToCompile } from "./steps/cache-lookup.js";
+import { applyPatches, previewPatches } from "./steps/patch.js";
+import { compileSubSteps, previewCompile } from "./steps/compile.js";
 import { inspectBinaries } from "./steps/inspect.js";
-import { stageBinaries, packageRpms, signPackages } from "./steps/package.js";
-import { writeManifestAndSums } from "./steps/manifest.js";
+import { stageBinaries } from "./steps/stage.js";
+import { packageRpms, previewRpm } from "./steps/rpm.js";
+import { signPackages, previewSign } from "./steps/sign.js";
+import { writeManifestAndSums } from "./steps/checksums-and-manifest.js";
 import type { BuildContext, BuildOptions } from "./context.js";
 import type { Step, Reporter } from "./step.js";
 
 export const STEPS: Step[] = [
-  { title: "preflight", run: preflight },
-  { title: "fetch source", run: fetchSource },
-  { title: "check source", run: checkSource },
-  { title: "builder image", run: prepareImage },
-  { title: "plan", run: planBuild },
+  { title: "preflight", run: preflight, preview: previewPreflight },
+  { title: "fetch source", run: fetchSource, preview: previewSource },
+  { title: "check source", run: checkSource, preview: previewSourceFiles },
+  { title: "builder image", run: prepareImage, preview: previewImage },
+  { title: "cache lookup", run: lookUpCache },
   { title: "extract", skip: nothingToCompile, run: extractSource },
   {
     title: "patch",
     skip: (c) => nothingToCompile(c) || (!c.patches.length && "the recipe has no patches"),
     run: applyPatches,
+    preview: previewPatches,
   },
-  { title: "compile", skip: nothingToCompile, subSteps: compileSubSteps },
+  { title: "compile", skip: nothingToCompile, subSteps: compileSubSteps, preview: previewCompile },
   { title: "inspect", run: inspectBinaries },
   { title: "stage", run: stageBinaries },
-  { title: "rpm", skip: (c) => !c.opts.rpm && "--no-rpm", run: packageRpms },
-  { title: "sign", skip: (c) => !c.opts.signKey && "no --sign-key", run: signPackages },
+  { title: "rpm", skip: (c) => !c.opts.rpm && "--no-rpm", run: packageRpms, preview: previewRpm },
+  { title: "sign", skip: (c) => !c.opts.signKey && "no --sign-key", run: signPackages, preview: previewSign },
   { title: "checksums and manifest", run: writeManifestAndSums },
 ];
 
@@ -86,11 +89,9 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const started = Date.now();
   const lines: string[] = [];
   const log = (l: string) => lines.push(`${new Date().toISOString()} ${l}`);
-  const recipes = await loadRecipes(opts.recipesDir, opts.patchesDir);
-  const version = await resolveVersion(opts.kubernetes, opts.baseUrl, signal);
-  const { recipe, notices } = resolveRecipe(version, recipes);
+  const { version, recipe, notices } = await resolveBuild(opts, signal);
   log(`kmem-build: Kubernetes ${version}, recipe ${recipe.name} (${recipe.file})`);
-  const release = join(opts.outDir, version);
+  const release = releaseDir(opts, version);
   const unlock = await acquireLock(opts.outDir, `build ${version}`);
   const ctx: BuildContext = {
     opts,
@@ -155,6 +156,11 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     notices: ctx.notices,
     seconds: Math.round((Date.now() - started) / 100) / 10,
   };
+}
+
+/** `<out>/<version>/`: where a build's files land (renamed there from the staging directory). */
+export function releaseDir(opts: BuildOptions, version: string): string {
+  return join(opts.outDir, version);
 }
 
 export function defaultWorkDir(cacheDir: string): string {

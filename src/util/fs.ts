@@ -7,7 +7,10 @@ export function stagingPathFor(target: string, tag = "partial"): string {
   return join(dirname(target), `.${basename(target)}.${tag}-${randomBytes(4).toString("hex")}`);
 }
 
-/** Replace `target` (file or directory) by `staged` with renames only; the old one is removed after. */
+/**
+ * Replace `target` (file or directory) by the complete `staged` with renames only: the old one
+ * is put back if `staged` cannot take its place, and removed once it has.
+ */
 export async function replaceWith(staged: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const old = stagingPathFor(target, "old");
@@ -18,7 +21,12 @@ export async function replaceWith(staged: string, target: string): Promise<void>
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  await rename(staged, target);
+  try {
+    await rename(staged, target);
+  } catch (err) {
+    if (moved) await rename(old, target);
+    throw err;
+  }
   if (moved) await rm(old, { recursive: true, force: true });
 }
 

@@ -46,7 +46,8 @@ export interface Check {
   conclusive: boolean;
 }
 
-export interface CgroupRow {
+/** Whose cgroup a row or an OOM kill is: a pod's or one of its containers'. */
+export interface CgroupOwner {
   level: "pod" | "container";
   qos: string;
   pod_uid: string;
@@ -56,6 +57,9 @@ export interface CgroupRow {
   pod_name: string | null;
   /** null on pod rows and when unknown; "POD" for the pod sandbox. */
   container_name: string | null;
+}
+
+export interface CgroupRow extends CgroupOwner {
   path: string;
   usage_bytes: number | null;
   total_rss_bytes: number | null;
@@ -74,19 +78,12 @@ export interface CgroupRow {
 }
 
 /** One memcg OOM kill of a pod or container cgroup, from the kernel log. */
-export interface OomKill {
+export interface OomKill extends CgroupOwner {
   /** ISO 8601; "Z" when converted from dmesg's seconds since boot, no offset for syslog local time. */
   time: string | null;
   /** The memcg whose limit was hit (relative to the hierarchy root). */
   memcg: string;
   task_memcg: string | null;
-  level: "pod" | "container";
-  qos: string;
-  pod_uid: string;
-  container: string | null;
-  pod_namespace: string | null;
-  pod_name: string | null;
-  container_name: string | null;
   usage_bytes: number | null;
   limit_bytes: number | null;
   kmem_usage_bytes: number | null;

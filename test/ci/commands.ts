@@ -12,7 +12,7 @@ export interface RunBlock {
 export interface CliCall {
   where: string;
   line: string;
-  /** Arguments after the program (`node dist/src/cli.js` or `kmem-build`), variables replaced. */
+  /** Arguments after the program (`node lib/cli.js` or `kmem-build`), variables replaced. */
   args: string[];
 }
 
@@ -31,8 +31,7 @@ export function runBlocks(file: string, text: string): RunBlock[] {
 }
 
 // The program at command position: line start, after `;`, `&&`, `||`, `|`, `$(`, then/else/do.
-const PROGRAM =
-  /(?:^|\$\(|[;&|]\s*|\b(?:then|else|do)\s+)\s*(?:node\s+dist\/src\/cli\.js|kmem-build)(?=\s|$)/g;
+const PROGRAM = /(?:^|\$\(|[;&|]\s*|\b(?:then|else|do)\s+)\s*(?:node\s+lib\/cli\.js|kmem-build)(?=\s|$)/g;
 
 export function cliCalls(block: RunBlock, vars: Record<string, string>): CliCall[] {
   const logical = block.script.replace(/\\\n/g, " ").split("\n");

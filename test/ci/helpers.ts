@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { execa } from "execa";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const CLI = join(ROOT, "dist/src/cli.js");
+export const CLI = join(ROOT, "lib/cli.js");
 
 /** Latest patch per minor as dl.k8s.io published them (1.19's marker answers 500 before each 200). */
 // prettier-ignore

@@ -1,10 +1,10 @@
-/** Runs the built CLI (dist/src/cli.js) as a user would, and returns what it printed. */
+/** Runs the built CLI (lib/cli.js) as a user would, and returns what it printed. */
 import { execa, type Options } from "execa";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
-export const CLI = join(REPO, "dist", "src", "cli.js");
+export const CLI = join(REPO, "lib", "cli.js");
 
 export interface CliResult {
   code: number;

@@ -15,7 +15,7 @@ import { removeTempDirs, SDE, standInKubelet, stopAgent, tempDir, throwawayKey }
 
 let dist: string;
 // The end-to-end CLI check needs `npm run build` (npm test does it) and the other commands to exist.
-const cli = resolve("dist/src/cli.js");
+const cli = resolve("lib/cli.js");
 const cliWorks = await run("node", [cli, "repo", "--help"], { allowFailure: true }).then(
   (r) => r.exitCode === 0,
   () => false,

@@ -97,7 +97,7 @@ describe("every fixture report matches schemas/verify-report.schema.json", () =>
 
 test("a large --json report survives a slow pipe whole (stdout is flushed before exit)", () => {
   const big = S.manyPods(join(TMP, "big"), 110);
-  const cliPath = join(REPO, "dist/src/cli.js");
+  const cliPath = join(REPO, "lib/cli.js");
   const args = ["verify", ...big.args, "--no-binaries", "--json"]
     .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
     .join(" ");

@@ -6,10 +6,11 @@ import semver from "semver";
 import { BuildError } from "../../errors.js";
 import { copyAtomic } from "../../util/fs.js";
 import { ensureDirIn, isRegularFileIn, removeFileIn, writeFileIn } from "../../util/tree-guard.js";
-import { cachedBinaryPath } from "./plan.js";
+import { cachedBinaryPath } from "./cache-lookup.js";
 import type { Arch } from "../../options.js";
 import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter, SubStep } from "../step.js";
+import type { PreviewContext } from "../preview.js";
 
 const TREE_IN_CONTAINER = "/go/src/k8s.io/kubernetes";
 const CACHE_IN_CONTAINER = "/kmem-cache";
@@ -50,7 +51,7 @@ export function goCacheKey(source: Pick<SourceInfo, "sha512" | "path">): string 
 }
 
 /** The make command line: the recipe's command, its variables, the platform and version file. */
-export function compileCommand(ctx: BuildContext, arch: Arch): string[] {
+export function compileCommand(ctx: Pick<BuildContext, "recipe">, arch: Arch): string[] {
   return [
     ...ctx.recipe.build.command,
     ...Object.entries(ctx.recipe.build.env).map(([k, v]) => `${k}=${v}`),
@@ -107,6 +108,11 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
     await mkdir(join(cached, ".."), { recursive: true });
     await copyAtomic(built, cached);
   }
+}
+
+export function previewCompile(ctx: PreviewContext): void {
+  ctx.shown.arches = ctx.opts.arches;
+  ctx.shown.commands = Object.fromEntries(ctx.opts.arches.map((a) => [a, compileCommand(ctx, a).join(" ")]));
 }
 
 export function compileSubSteps(ctx: BuildContext): SubStep[] {

@@ -9,6 +9,7 @@ import { goFromTable } from "../../recipes/resolve.js";
 import type { Recipe } from "../../recipes/types.js";
 import type { BuildContext, ImageInfo } from "../context.js";
 import type { Reporter } from "../step.js";
+import type { PreviewContext } from "../preview.js";
 
 /** `.go-version` holds `1.16.15`; kube-cross VERSION holds `v1.15.15-legacy-1` (Go 1.15.15). */
 function goFromFile(text: string): string | null {
@@ -62,6 +63,20 @@ export function chooseImage(
     );
   }
   return { reference: recipe.image.reference.replaceAll("{go}", go), from: "recipe table", goVersion: go };
+}
+
+/** Without a source tree or --image the choice is the recipe's; the tree may record another Go. */
+export function previewImage(ctx: PreviewContext): void {
+  let image: PreviewContext["shown"]["image"];
+  try {
+    image = chooseImage(ctx.recipe, ctx.version, ctx.treeFiles, ctx.opts.image);
+  } catch (err) {
+    image = { reference: null, from: (err as Error).message };
+  }
+  ctx.shown.image =
+    ctx.opts.source || ctx.opts.image
+      ? image
+      : { ...image, note: "the source tree may record another Go version" };
 }
 
 export async function prepareImage(ctx: BuildContext, task: Reporter): Promise<void> {

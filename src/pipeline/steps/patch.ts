@@ -4,6 +4,7 @@ import { run } from "../../exec.js";
 import { UsageError } from "../../errors.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
+import type { PreviewContext } from "../preview.js";
 
 function patchArgs(tree: string, file: string, dryRun: boolean): string[] {
   return [
@@ -52,4 +53,8 @@ export async function applyPatches(ctx: BuildContext, task: Reporter): Promise<v
     ctx.log(`applied ${p.file} sha256=${p.sha256}`);
   }
   task.output = `applied ${ctx.patches.map((p) => p.file).join(", ")}`;
+}
+
+export function previewPatches(ctx: PreviewContext): void {
+  ctx.shown.patches = ctx.recipe.patches;
 }

@@ -4,6 +4,7 @@ import { detectEngine } from "../../engine/index.js";
 import { resolveSigningKey } from "../../package/sign.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
+import type { PreviewContext } from "../preview.js";
 
 export async function preflight(ctx: BuildContext, task: Reporter): Promise<void> {
   const tools: string[] = [];
@@ -14,4 +15,8 @@ export async function preflight(ctx: BuildContext, task: Reporter): Promise<void
   ctx.engine = await detectEngine(ctx.opts.engine);
   if (ctx.opts.signKey) await resolveSigningKey(ctx.opts.signKey, { gnupgHome: ctx.opts.gnupgHome });
   task.output = `engine ${ctx.engine.name}${tools.length ? `; ${tools.join(", ")} found` : ""}`;
+}
+
+export function previewPreflight(ctx: PreviewContext): void {
+  ctx.shown.engine = ctx.opts.engine;
 }

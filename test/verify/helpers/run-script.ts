@@ -7,7 +7,7 @@ import type { NodeReport } from "../../../src/verify/report.js";
 
 export const REPO = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 export const SCRIPT = resolve(REPO, "scripts/verify-kmem.sh");
-export const CLI = resolve(REPO, "dist/src/cli.js");
+export const CLI = resolve(REPO, "lib/cli.js");
 
 /** The POSIX shells the script must run under with identical output. */
 export const SHELLS: Record<string, string[]> = {

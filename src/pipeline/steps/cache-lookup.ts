@@ -30,7 +30,7 @@ export function binaryCacheKey(ctx: BuildContext, arch: Arch): string | null {
   );
 }
 
-export async function planBuild(ctx: BuildContext, task: Reporter): Promise<void> {
+export async function lookUpCache(ctx: BuildContext, task: Reporter): Promise<void> {
   ctx.patches = [];
   for (const p of ctx.recipe.patches)
     ctx.patches.push({ file: p, sha256: await hashFile(join(ctx.opts.patchesDir, p), "sha256") });

@@ -13,6 +13,7 @@ import { stagingPathFor } from "../../util/fs.js";
 import { readPinnedSha512 } from "../../recipes/pins.js";
 import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter } from "../step.js";
+import type { PreviewContext } from "../preview.js";
 
 const SHA512 = /^[0-9a-f]{128}$/;
 
@@ -20,6 +21,10 @@ export function sourceUrl(ctx: Pick<BuildContext, "opts" | "version">): string {
   return ctx.opts.origin === "github"
     ? `${githubUrl()}/kubernetes/kubernetes/archive/refs/tags/v${ctx.version}.tar.gz`
     : `${ctx.opts.baseUrl}/v${ctx.version}/kubernetes-src.tar.gz`;
+}
+
+export function previewSource(ctx: PreviewContext): void {
+  ctx.shown.source = ctx.opts.source ? { path: resolve(ctx.opts.source) } : { url: sourceUrl(ctx) };
 }
 
 /** Accepts `<hex>`, `<hex>  name` or `<hex> *name`; anything else is a malformed checksum. */

@@ -1,52 +1,22 @@
 /**
- * Stages binaries, the node verification script and one RPM per architecture. RPMs are cached
- * by content key like binaries (a rebuild with unchanged inputs reuses them; --rebuild does not)
- * and built concurrently, one rpmbuild per arch: its gzip payload compression is single-threaded.
+ * One RPM per architecture. RPMs are cached by content key like binaries (a rebuild with
+ * unchanged inputs reuses them; --rebuild does not) and built concurrently, one rpmbuild per
+ * arch: its gzip payload compression is single-threaded.
  */
-import { copyFile, mkdir, stat, chmod } from "node:fs/promises";
+import { copyFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildRpm, defaultRelease, rpmArch } from "../../package/rpm.js";
 import { readTemplate } from "../../package/template.js";
-import { signRpms } from "../../package/sign.js";
 import { run } from "../../exec.js";
 import { copyAtomic } from "../../util/fs.js";
-import { hashFile, hashText } from "../../util/hash.js";
-import { PKG_ROOT, TOOL_VERSION } from "../../version.js";
-import type { Artifact, BinaryOutput, BuildContext } from "../context.js";
+import { hashText } from "../../util/hash.js";
+import { TOOL_VERSION } from "../../version.js";
+import { bundledScriptPath } from "../../verify/script-args.js";
+import { addArtifact } from "../artifacts.js";
+import type { BinaryOutput, BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
-
-export const VERIFY_SCRIPT = join(PKG_ROOT, "scripts", "verify-kmem.sh");
-
-/** `sha256` may be given when the caller already hashed exactly these bytes (saves a read of a ~100 MB kubelet). */
-export async function addArtifact(
-  ctx: BuildContext,
-  file: string,
-  kind: Artifact["kind"],
-  arch?: Artifact["arch"],
-  sha256?: string,
-): Promise<void> {
-  const path = join(ctx.stageDir, file);
-  const size = (await stat(path)).size;
-  const digest = sha256 ?? (await hashFile(path, "sha256"));
-  ctx.artifacts = ctx.artifacts.filter((a) => a.file !== file);
-  ctx.artifacts.push({ file, kind, arch, size, sha256: digest });
-}
-
-export async function stageBinaries(ctx: BuildContext, task: Reporter): Promise<void> {
-  await mkdir(ctx.stageDir, { recursive: true });
-  for (const b of ctx.binaries) {
-    const name = `kubelet-linux-${b.arch}`;
-    await copyFile(b.path, join(ctx.stageDir, name));
-    await chmod(join(ctx.stageDir, name), 0o755);
-    // inspect hashed these bytes already (b.sha256)
-    await addArtifact(ctx, name, "binary", b.arch, b.sha256 || undefined);
-  }
-  await copyFile(VERIFY_SCRIPT, join(ctx.stageDir, "verify-kmem.sh"));
-  await chmod(join(ctx.stageDir, "verify-kmem.sh"), 0o755);
-  await addArtifact(ctx, "verify-kmem.sh", "script");
-  task.output = `${ctx.binaries.length} binaries and verify-kmem.sh staged`;
-}
+import type { PreviewContext } from "../preview.js";
 
 export function rpmRelease(ctx: BuildContext): string {
   return ctx.opts.release ?? defaultRelease();
@@ -102,7 +72,7 @@ async function packageOne(ctx: BuildContext, b: BinaryOutput, rpmbuild: string):
     release: rpmRelease(ctx),
     arch: b.arch,
     binary: join(ctx.stageDir, `kubelet-linux-${b.arch}`),
-    verifyScript: VERIFY_SCRIPT,
+    verifyScript: bundledScriptPath(),
     sourceDateEpoch: ctx.sourceDateEpoch!,
     workDir: join(ctx.opts.workDir, "rpm"),
     outDir: ctx.stageDir,
@@ -143,14 +113,6 @@ export async function packageRpms(ctx: BuildContext, task: Reporter): Promise<vo
     .join(", ");
 }
 
-export async function signPackages(ctx: BuildContext, task: Reporter): Promise<void> {
-  const rpms = ctx.artifacts.filter((a) => a.kind === "rpm");
-  await signRpms(
-    rpms.map((a) => join(ctx.stageDir, a.file)),
-    ctx.opts.signKey!,
-    { gnupgHome: ctx.opts.gnupgHome },
-  );
-  // Signing rewrites the files: their checksums are taken again.
-  for (const a of rpms) await addArtifact(ctx, a.file, "rpm", a.arch);
-  task.output = `signed ${rpms.length} RPMs (v3+v4)`;
+export function previewRpm(ctx: PreviewContext): void {
+  ctx.shown.rpm = ctx.opts.rpm;
 }

@@ -5,7 +5,8 @@ import { formatSha256Sums, SUMS_FILE } from "../../package/checksums.js";
 import { hashText } from "../../util/hash.js";
 import { signDetached, exportPublicKey } from "../../package/sign.js";
 import { TOOL_VERSION } from "../../version.js";
-import { addArtifact, rpmRelease } from "./package.js";
+import { addArtifact } from "../artifacts.js";
+import { rpmRelease } from "./rpm.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
 
