@@ -255,4 +255,13 @@ describe("issue 17 item 5: flags the real run refuses are refused by --dry-run t
     expectUsage(r);
     expect(r.stderr).toMatch(message);
   });
+
+  it("--dry-run --source naming nothing: the run's usage error, not an internal error", async () => {
+    const missing = join(await tmp("nosource"), "kubernetes-src.tar.gz");
+    for (const dry of [["--dry-run"], []]) {
+      const r = await build(["--kubernetes", "1.20.15", "--source", missing, ...dry]);
+      expectUsage(r);
+      expect(r.stderr).toContain(`--source ${missing} does not exist`);
+    }
+  });
 });

@@ -23,8 +23,19 @@ export function sourceUrl(ctx: Pick<BuildContext, "opts" | "version">): string {
     : `${ctx.opts.baseUrl}/v${ctx.version}/kubernetes-src.tar.gz`;
 }
 
-export function previewSource(ctx: PreviewContext): void {
+export async function previewSource(ctx: PreviewContext): Promise<void> {
+  if (ctx.opts.source) await statLocalSource(ctx.opts.source);
   ctx.shown.source = ctx.opts.source ? { path: resolve(ctx.opts.source) } : { url: sourceUrl(ctx) };
+}
+
+/** A --source must exist: the same usage error for the build and its --dry-run. */
+async function statLocalSource(source: string) {
+  return stat(resolve(source)).catch(() => {
+    throw new UsageError(
+      `--source ${source} does not exist`,
+      "give a kubernetes-src.tar.gz or an extracted source directory",
+    );
+  });
 }
 
 /** Accepts `<hex>`, `<hex>  name` or `<hex> *name`; anything else is a malformed checksum. */
@@ -76,12 +87,7 @@ function mismatch(what: string, expected: string, actual: string): UsageError {
 export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<void> {
   if (ctx.opts.source) {
     const path = resolve(ctx.opts.source);
-    const st = await stat(path).catch(() => {
-      throw new UsageError(
-        `--source ${ctx.opts.source} does not exist`,
-        "give a kubernetes-src.tar.gz or an extracted source directory",
-      );
-    });
+    const st = await statLocalSource(ctx.opts.source);
     if (st.isDirectory()) {
       ctx.source = {
         kind: "directory",
