@@ -114,7 +114,10 @@
 #   NkB, limit NkB", "kmem: usage NkB", "Memory cgroup stats for B: cache:NKB rss:NKB"
 #   (one line per memcg, summed) or one "key N" per line (total_rss/total_cache, rss/
 #   cache, v2 anon/file/kernel), "Killed process PID (COMM)".  B is the memcg whose limit
-#   was hit: a kill counts when B is a pod or container cgroup (anywhere in the path).
+#   was hit: a kill counts when B is a pod or container cgroup (anywhere in the path) under the
+#   scanned root's path in the hierarchy (kernel_log.scope; the mount point's root plus the part
+#   of --cgroup-root below the mount point, "/" when it is not below it); pod kills outside it
+#   are counted apart (kernel_log.outside_root_oom_kills), never judged.
 #   A report cut before "Task in"/"oom-kill:" is not counted; one cut after it is, with
 #   null for what it lacks.
 #
@@ -162,7 +165,8 @@
 #         unlimited), usage_limit_ratio, rss_cache_limit_ratio (4 decimals, null without
 #         a limit);
 #   kernel_log: source "dmesg"|"journalctl -k"|"file"|null (not read), path, lines,
-#         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container);
+#         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container),
+#         scope (the scanned root in the hierarchy), outside_root_oom_kills (pods outside scope);
 #   oom_kills[]: time (ISO 8601; "Z" when converted from dmesg, no offset for syslog
 #         local time; null when the log has none), memcg (the one whose limit was hit),
 #         task_memcg, level, qos, pod_uid, container, pod_namespace, pod_name,
@@ -350,7 +354,8 @@ END {
 }'
 
 # Kernel log (syslog file, journalctl -k, dmesg) -> one "oom" record per memcg OOM kill of a
-# pod or container cgroup, then "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs".
+# pod or container cgroup under SCOPE (the scanned root's path in the hierarchy), then
+# "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs<TAB>kills of pod cgroups outside SCOPE".
 # One streaming pass; exit 3 when the log had no lines.  Report formats: DOMAIN.md section 7
 # (3.10: "Task in A killed as a result of limit of B"; >= 4.19: "oom-kill:...,oom_memcg=B,...").
 # A kill is counted from "Task in" or "oom-kill:"; a report cut before either is not a kill.
@@ -409,6 +414,7 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   podof(TCG); lv = LV; uid = UID; ctr = CTR
   podof(OCG)
   if (LV == "") { OTHER++; reset(); return }
+  if (SCOPE != "/" && OCG != SCOPE && substr(OCG, 1, length(SCOPE) + 1) != SCOPE "/") { OUTSIDE++; reset(); return }
   if (LV == "pod" && lv == "container" && uid == UID) CTR = ctr
   rss = (TRS != "") ? TRS : (RSS != "" ? RSS : AN)
   cache = (TCA != "") ? TCA : (CA != "" ? CA : FI)
@@ -428,7 +434,8 @@ BEGIN {
   for (i = 1; i <= 12; i++) MON[a[i]] = i
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
   if (BTIME !~ /^[0-9]+$/) BTIME = ""
-  KILLS = 0; OTHER = 0; reset()
+  SCOPE = ENVIRON["SCOPE"]; if (SCOPE == "") SCOPE = "/"
+  KILLS = 0; OTHER = 0; OUTSIDE = 0; reset()
 }
 NR == 1 { FIRST = $0 }
 !INST && !/oom|emory|kmem: usage|Task in|Kill/ { next }
@@ -495,7 +502,7 @@ NR == 1 { FIRST = $0 }
 END {
   flush()
   n = NR; if (n == 1 && substr(FIRST, 1, 3) == "-- ") n = 0
-  print "oomlog\t" n "\t" KILLS "\t" OTHER
+  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE
   exit (n > 0 ? 0 : 3)
 }'
 
@@ -684,7 +691,7 @@ $1 == "oom" {
   OUS[n] = $9; OLI[n] = $10; OKM[n] = $11; OKRSS[n] = $12; OKCA[n] = $13; OPID[n] = $14; OCM[n] = dec($15)
   next
 }
-$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; next }
+$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }
 $1 == "sample" {
   NS++
   if (num($5) && ($5 + 0 > SMAX + 0 || SMAXAT == "")) { SMAX = $5; SMAXAT = $2; SMAXP = dec($6) }
@@ -1000,6 +1007,7 @@ END {
   else {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
+    if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
     if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks, kmemfix, kmemwho, 1)
     else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", t12, "INFO", s, "", "", 1)
     else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
@@ -1165,8 +1173,9 @@ function json(   i, k, nt, ta, tags) {
 }
 
 function oomjson(   i, u, c, rc) {
-  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s},\n", \
-    jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0))
+  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s},\n", \
+    jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0)), \
+    js(fact("oomscope")), (klsrc == "" ? "null" : jn(OOUT + 0))
   print "  \"oom_kills\": ["
   for (i = 1; i <= NOK; i++) {
     u = OU[i]; c = OC[i]
@@ -1438,6 +1447,9 @@ facts=$tmp/facts
 : >"$facts"
 fact() { printf 'F\t%s\t%s\n' "$1" "$2" >>"$facts"; }
 
+# $1 with links, ".", ".." and repeated slashes resolved (a directory that exists), else nothing
+realdir() { (cd -P -- "$1" 2>/dev/null && pwd -P); }
+
 first_line() { # $1 = file; prints its first line or nothing (no process)
   _l=""
   if [ -r "$1" ]; then { IFS= read -r _l <"$1"; } 2>/dev/null; fi
@@ -1483,6 +1495,18 @@ rootok=0
 if [ -n "$memroot" ] && [ -d "$memroot" ] && [ -r "$memroot" ] && [ -x "$memroot" ]; then rootok=1; fi
 rootkmem=0
 if [ -e "$memroot/memory.kmem.usage_in_bytes" ]; then rootkmem=1; fi
+# The scanned root's path inside the memory hierarchy, as the kernel log names memcgs: kills of
+# memcgs outside it are not its pods.  A root that is not below the mount point (a fixture
+# directory) is taken as the whole hierarchy.
+oomscope=/
+if [ "$rootok" = 1 ] && [ -n "$memmount" ]; then
+  _r=$(realdir "$memroot") _m=$(realdir "$memmount")
+  case $_r in
+    "$_m") oomscope=$memmountroot ;;
+    "$_m"/*) oomscope=${memmountroot%/}${_r#"$_m"} ;;
+  esac
+fi
+[ -n "$oomscope" ] || oomscope=/
 # /proc/cgroups counts the whole hierarchy: compare only when we scan all of it.
 compare=0
 if [ "$memmountroot" = / ] || [ -z "$memmount" ]; then
@@ -1920,7 +1944,7 @@ _ym=$(date +'%Y %m %z' </dev/null)
 tzoff=${_ym##* }
 _ym=${_ym% *}
 oomlog() { # stdin: the log
-  BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
+  BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
 }
 klsrc="" klpath="" klwhy=""
 if [ "$kernellog_off" = 1 ]; then
@@ -1943,6 +1967,7 @@ else
 fi
 [ -n "$klsrc" ] || : >"$tmp/oom"
 fact klsrc "$klsrc"
+fact oomscope "$oomscope"
 fact btime "$btime"
 fact since "$since"
 fact tzoff "$tzoff"

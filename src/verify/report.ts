@@ -110,6 +110,10 @@ export interface KernelLogInfo {
   /** every memcg OOM kill in the log; other_memcg_oom_kills of them were not pod/container cgroups. */
   memcg_oom_kills: number | null;
   other_memcg_oom_kills: number | null;
+  /** the scanned root's path in the memory hierarchy ("/": all of it; absent in older reports). */
+  scope?: string;
+  /** kills of pod/container cgroups outside scope: not this root's pods, not in oom_kills. */
+  outside_root_oom_kills?: number | null;
 }
 
 export interface BinaryRow {

@@ -126,6 +126,8 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
       lines: lines(text),
       memcg_oom_kills: 4,
       other_memcg_oom_kills: 1,
+      scope: "/",
+      outside_root_oom_kills: 0,
     });
     expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
   });
@@ -419,6 +421,8 @@ describe("what the check says without kmem-caused kills", () => {
       lines: null,
       memcg_oom_kills: null,
       other_memcg_oom_kills: null,
+      scope: "/",
+      outside_root_oom_kills: null,
     });
   });
   test("--no-kernel-log", () => {
@@ -453,6 +457,75 @@ describe("what the check says without kmem-caused kills", () => {
     const r = runScript([...f.args, "--kernel-log", join(TMP, "nope")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("cannot read --kernel-log file");
+  });
+});
+
+/** One 3.10 memcg OOM report (syslog lines) of `memcg`, usage at its 1 GiB limit, `kmemKb` of it kmem. */
+function report310(time: string, memcg: string, kmemKb: number, pid: number): string {
+  const k = (m: string) => `Nov 28 ${time} node-a kernel: ${m}`;
+  return [
+    k("app invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=999"),
+    k(`Task in ${memcg} killed as a result of limit of ${memcg}`),
+    k("memory: usage 1048576kB, limit 1048576kB, failcnt 7"),
+    k(`kmem: usage ${kmemKb}kB, limit 9007199254740988kB, failcnt 0`),
+    k(`Memory cgroup stats for ${memcg}: cache:0KB rss:${1048576 - kmemKb}KB`),
+    k(`Killed process ${pid} (app) total-vm:10000kB, anon-rss:9000kB, file-rss:0kB`),
+  ].join("\n");
+}
+
+describe("kills of memory cgroups outside the scanned --cgroup-root are not that root's pods (issue 16)", () => {
+  // The memory hierarchy is mounted at the fixture's directory; the scanned root is its cg/ below it
+  // (as one kind/k3d node's cgroup among others'): /cg/kubepods/... is this root's, /other/... and
+  // /kubepods/... (the hierarchy's own) are not.
+  const f = node("scoped");
+  const mi = readFileSync(join(f.proc, "self", "mountinfo"), "utf8")
+    .split("\n")
+    .map((l) =>
+      / - cgroup cgroup .*memory/.test(l) ? l.replace(/ \/sys\/fs\/cgroup\/memory /, ` ${f.dir} `) : l,
+    )
+    .join("\n");
+  writeFileSync(join(f.proc, "self", "mountinfo"), mi);
+  const inside = `/cg/kubepods/burstable/pod${S.UID.B}`;
+  const outsidePod = "/other/kubepods/burstable/pod0000dead-0000-0000-0000-00000000beef";
+  const hostPod = "/kubepods/besteffort/pod0000f00d-0000-0000-0000-00000000cafe";
+  const log = write(
+    "scoped-messages",
+    [
+      report310("03:00:01", inside, 524288, 101),
+      report310("03:00:02", outsidePod, 524288, 102),
+      report310("03:00:03", hostPod, 524288, 103),
+      report310("03:00:04", "/system.slice/docker.service", 0, 104),
+    ].join("\n") + "\n",
+  );
+
+  test("only the kill under the scanned root is its pod's; the others are counted apart and said so", () => {
+    const { report: r } = runJson([...f.args, "--kernel-log", log]);
+    expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
+    expect(r.oom_kills.map((k) => [k.memcg, k.pod_uid])).toEqual([[inside, S.UID.B]]);
+    expect(r.kernel_log).toMatchObject({
+      scope: "/cg",
+      memcg_oom_kills: 4,
+      other_memcg_oom_kills: 1,
+      outside_root_oom_kills: 2,
+    });
+    const c = check(r, "oom-kills-kmem");
+    expect(c.seen).toContain("1 memcg OOM kill of pod/container cgroups");
+    expect(c.seen).toContain(
+      "(2 more of pod/container cgroups outside the scanned root /cg: not its pods, not judged)",
+    );
+    expect(c.seen).not.toContain("0000dead");
+  });
+
+  test("with the whole hierarchy scanned (--cgroup-root at the mount point) all three are pods", () => {
+    const { report: r } = runJson([...f.args, "--cgroup-root", f.dir, "--kernel-log", log]);
+    expect(r.kernel_log).toMatchObject({ scope: "/", outside_root_oom_kills: 0 });
+    expect(r.oom_kills.map((k) => k.memcg)).toEqual([inside, outsidePod, hostPod]);
+  });
+
+  test("a root given with doubled slashes and /./ is placed the same", () => {
+    const odd = f.dir.replace(/\//g, "//") + "/./cg/";
+    const { report: r } = runJson([...f.args, "--cgroup-root", odd, "--kernel-log", log]);
+    expect(r.kernel_log).toMatchObject({ scope: "/cg", outside_root_oom_kills: 2 });
   });
 });
 
