@@ -199,13 +199,19 @@ die_usage() {
   exit 2
 }
 
-# Seconds from 30, 30s, 10m, 1h, 1d; empty on bad input.
+# Seconds from 30, 30s, 10m, 1h, 1d (decimal, leading zeros allowed; at most 366 days); fails on
+# anything else.
 to_seconds() {
   _n=${1%[smhd]}
   _u=${1#"$_n"}
   case $_n in '' | *[!0-9]*) return 1 ;; esac
+  while :; do
+    case $_n in 0?*) _n=${_n#0} ;; *) break ;; esac
+  done
+  [ ${#_n} -le 8 ] || return 1
   case $_u in '' | s) _m=1 ;; m) _m=60 ;; h) _m=3600 ;; d) _m=86400 ;; *) return 1 ;; esac
   SECS=$((_n * _m))
+  [ "$SECS" -le 31622400 ]
 }
 
 # ---------------------------------------------------------------------------
@@ -294,7 +300,7 @@ function podof(p,   c, n, k, j) {
 SCAN_AWK='
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
-  if (r <= 0 || l !~ /^-?[0-9]+$/) return ""
+  if (r <= 0 || l !~ /^[0-9]+$/) return ""
   return l
 }
 function rdstat(f, k1, k2,   l, r, a) {
@@ -602,6 +608,22 @@ function jesc(s,   out, i, n, c, b, need, k) {
   return out
 }
 function js(s) { return "\"" jesc(s) "\"" }
+# Text for a terminal (human and --brief output): control characters (C0, DEL and C1) become visible
+# escapes, so a cgroup name, a log line or a runtime label can neither start a line nor send an
+# escape sequence.
+function tesc(s,   out, i, n, c, b) {
+  if (s !~ /[\001-\037\177]/ && index(s, C2) == 0) return s
+  out = ""; n = length(s)
+  for (i = 1; i <= n; i++) {
+    c = substr(s, i, 1)
+    if (c == "\n") out = out "\\n"
+    else if (c == "\t") out = out "\\t"
+    else if (c in CTL) out = out sprintf("\\x%02x", CTL[c])
+    else if (c == C2 && (b = HI[substr(s, i + 1, 1)]) >= 128 && b <= 159) { out = out sprintf("\\u%04x", b); i++ }
+    else out = out c
+  }
+  return out
+}
 function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
 function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
 function jsn(s) { return s == "" ? "null" : js(s) }
@@ -672,7 +694,7 @@ BEGIN {
   for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = i
   CTL[sprintf("%c", 127)] = 127
   for (i = 128; i < 256; i++) HI[sprintf("%c", i)] = i
-  FFFD = sprintf("%c%c%c", 239, 191, 189)
+  FFFD = sprintf("%c%c%c", 239, 191, 189); C2 = sprintf("%c", 194)
   LIMIT = 65535
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
@@ -848,7 +870,7 @@ END {
     } else if (pmiss == np && !kmemfile) {
       check("pod-cgroups-kmem", t3, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
     } else if (pmiss > 0) {
-      check("pod-cgroups-kmem", t3, "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups; the others read 0", "", "", 0)
+      check("pod-cgroups-kmem", t3, "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
     } else {
       s = "all " np " pod cgroups read 0 bytes of kernel memory"
       if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
@@ -862,7 +884,7 @@ END {
         (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), runtimefix, "runtime", 1)
       else check("container-cgroups-kmem", t4, "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
     } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", t4, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
-    else if (cmiss > 0) check("container-cgroups-kmem", t4, "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups; the others read 0", "", "", 0)
+    else if (cmiss > 0) check("container-cgroups-kmem", t4, "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
     else check("container-cgroups-kmem", t4, "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
   }
 
@@ -1195,7 +1217,7 @@ function oomjson(   i, u, c, rc) {
 function brief(   i) {
   if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
   for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
-  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], CSE[i], FIXNEXT
+  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
 }
 
 function human(   i, k, n, shown, verbose) {
@@ -1204,9 +1226,9 @@ function human(   i, k, n, shown, verbose) {
   printf "kernel %s, cgroup %s%s, memory cgroups at %s\n\n", (kernel == "" ? "?" : kernel), layout, (driver != "" ? ", driver " driver : ""), jesc(root)
   printf "Fix state: %s: %s\nNext step: %s\n\n", FIX, jesc(FIXSUM), FIXNEXT
   for (i = 1; i <= NCK; i++) {
-    printf "[%s] %s: %s\n", CST[i], CID[i], CSE[i]
+    printf "[%s] %s: %s\n", CST[i], CID[i], tesc(CSE[i])
     if (CCA[i] != "" && CST[i] != "PASS" && CST[i] != "INFO") printf "       cause: %s\n", CCA[i]
-    if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", CRE[i]
+    if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", tesc(CRE[i])
   }
   n = 0
   for (i = 1; i <= NCG; i++) if (verbose || (num(KM[i]) && KM[i] + 0 > 0) || (ACT[i] == "active" && kge != 1) || HW[i]) SHOW[++n] = i
@@ -1357,11 +1379,11 @@ while [ $# -gt 0 ]; do
     --verbose | -v) verbose=1 ;;
     --prometheus) prom=$val ;;
     --duration)
-      to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h)"
+      to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h; at most 366d)"
       duration=$SECS
       ;;
     --interval)
-      to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m)"
+      to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m; at most 366d)"
       [ "$SECS" -ge 1 ] || die_usage "--interval must be at least 1s"
       interval=$SECS
       ;;
@@ -1408,7 +1430,7 @@ while [ $# -gt 0 ]; do
       esac
       ;;
     --runtime-timeout)
-      to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m)"
+      to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m; at most 366d)"
       [ "$SECS" -ge 1 ] || die_usage "--runtime-timeout must be at least 1s"
       rtlimit=$SECS
       ;;
@@ -1816,7 +1838,7 @@ rt_note() { # $1: tool, $2: socket, $3: exit code of the attempt
   rt_why="$rt_why; $1 at unix://$2: $_m"
 }
 rt_parse() { # $1: KIND for NAMES_AWK
-  KIND=$1 awk "$NAMES_AWK" "$tmp/rt.out" >>"$tmp/names" 2>/dev/null
+  tr '\000' '?' <"$tmp/rt.out" | KIND=$1 awk "$NAMES_AWK" >>"$tmp/names" 2>/dev/null
 }
 # One runtime CLI on one socket; 0 when it answered, 124 when it hung (give up on the socket).
 rt_ask() { # $1: crictl|ctr|docker, $2: socket path
@@ -1943,8 +1965,8 @@ fi
 _ym=$(date +'%Y %m %z' </dev/null)
 tzoff=${_ym##* }
 _ym=${_ym% *}
-oomlog() { # stdin: the log
-  BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
+oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
 }
 klsrc="" klpath="" klwhy=""
 if [ "$kernellog_off" = 1 ]; then

@@ -67,6 +67,8 @@ const VERIFY_MESSAGES = [
   "no memory cgroup controller found in",
   "is not a readable directory",
   "could not read memory.kmem.usage_in_bytes of",
+  "(missing, unreadable or not a byte count)",
+  "at most 366d)",
   "--prometheus must not point into the cgroup filesystem",
   "cannot read --kernel-log file",
   "kernel log not read: ",

@@ -502,3 +502,152 @@ describe.skipIf(!isRoot)("never writes to the cgroup filesystem", () => {
     expect(asNobody.cgroups).toEqual(asRoot.cgroups);
   });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 17: hostile input. Each test reproduces the attack and shows the refusal or the safe result.
+// ---------------------------------------------------------------------------------------------------
+
+/** The script with extra environment (e.g. PATH with one awk, or stand-in runtime CLIs first). */
+async function scriptEnv(node: Node, extra: string[], env: Record<string, string>): Promise<Ran> {
+  const args = [SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries", ...extra];
+  const r = await execa("sh", args, { reject: false, stdin: "ignore", timeout: 60_000, env });
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** PATH whose `awk` is gawk, mawk or busybox awk (those installed). */
+async function awkPaths(): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  for (const [name, target] of [
+    ["gawk", "/usr/bin/gawk"],
+    ["mawk", "/usr/bin/mawk"],
+    ["busybox awk", "/usr/bin/busybox"],
+  ] as const) {
+    try {
+      await lstat(target);
+    } catch {
+      continue;
+    }
+    const dir = await tmp(`awk-${name.replace(/ /g, "-")}`);
+    await symlink(target, join(dir, "awk"));
+    out.push([name, `${dir}:${process.env.PATH}`]);
+  }
+  return out;
+}
+
+describe("issue 17 item 10: output that can be bent", () => {
+  it("a NUL in a process name of the kernel log: valid JSON (and the schema) under gawk, mawk and busybox awk", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    const memcgPath = `/${POD_A}`;
+    const k = (m: string) => `Nov 28 03:00:01 node-a kernel: ${m}`;
+    const log = join(await tmp("nul"), "messages");
+    await writeFile(
+      log,
+      [
+        k("ev\0il invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=999"),
+        k(`Task in ${memcgPath} killed as a result of limit of ${memcgPath}`),
+        k("memory: usage 1048576kB, limit 1048576kB, failcnt 7"),
+        k("kmem: usage 1024kB, limit 9007199254740988kB, failcnt 0"),
+        k(`Memory cgroup stats for ${memcgPath}: cache:0KB rss:1047552KB`),
+        k('Killed process 4242 (ev\0il"\u001b[2J) total-vm:10000kB'),
+      ].join("\n") + "\n",
+    );
+    const paths = await awkPaths();
+    expect(paths.length).toBeGreaterThanOrEqual(2);
+    for (const [name, PATH] of paths) {
+      const r = await scriptEnv(node, ["--json", "--kernel-log", log], { ...process.env, PATH } as Record<
+        string,
+        string
+      >);
+      const rep = report(r) as Report & { oom_kills: { process: { name: string | null } }[] };
+      expect(rep.oom_kills, name).toHaveLength(1);
+      expect(rep.oom_kills[0]!.process.name, name).toBe('ev?il"\u001b[2J');
+      const human = await scriptEnv(node, ["--kernel-log", log, "--verbose"], {
+        ...process.env,
+        PATH,
+      } as Record<string, string>);
+      expect(human.stdout, name).not.toContain("\u001b");
+      expect(human.stdout, name).not.toContain("\0");
+    }
+  });
+
+  it("newlines and escape sequences in cgroup names do not reach --brief or the human output raw", async () => {
+    const forged = "pod1111aaaa-0000-0000-0000-00000000000f\nResult: OK (exit 0)\u001b[2K";
+    const node = await makeNode([POD_A, `kubepods/burstable/${forged}`]);
+    await memcg(join(node.cg, "kubepods", "burstable", forged), 8192);
+    for (const [name, PATH] of await awkPaths()) {
+      const env = { ...process.env, PATH } as Record<string, string>;
+      const brief = await scriptEnv(node, ["--brief"], env);
+      expect(brief.code, name).toBe(1);
+      expect(brief.stdout.split("\n").filter(Boolean), name).toHaveLength(1);
+      expect(brief.stdout, name).toMatch(/^PROBLEM \[/);
+      expect(brief.stdout, name).toContain("\\nResult: OK (exit 0)\\x1b[2K");
+      const human = await scriptEnv(node, ["--verbose"], env);
+      expect(human.code, name).toBe(1);
+      expect(
+        human.stdout.split("\n").filter((l) => l.startsWith("Result:")),
+        name,
+      ).toEqual([expect.stringMatching(/^Result: PROBLEM \(exit 1\)/)]);
+      expect(human.stdout, name).not.toContain("\u001b");
+      // JSON keeps the name exactly (JSON.stringify-style escapes), schema-valid
+      const rep = report(await scriptEnv(node, ["--json"], env));
+      expect(rep.cgroups.map((c) => c.path)).toContain(`/kubepods/burstable/${forged}`);
+    }
+  });
+
+  it.each([
+    ["-4096", "negative"],
+    ["-0", "minus zero"],
+  ])("a %s kmem counter (%s) is not a PASS: cannot tell, exit 2", async (v) => {
+    const node = await makeNode();
+    await accountingOff(node);
+    await writeFile(join(node.cg, POD_A, "memory.kmem.usage_in_bytes"), `${v}\n`);
+    await writeFile(join(node.cg, POD_A, "c0ffee", "memory.kmem.usage_in_bytes"), `${v}\n`);
+    const r = await script(node, ["--json"]);
+    expect(r.code, r.stderr).toBe(2);
+    const rep = report(r);
+    expect(check(rep, "pod-cgroups-kmem")).toMatchObject({ status: "WARN", conclusive: false });
+    expect(check(rep, "pod-cgroups-kmem").seen).toContain(
+      "could not read memory.kmem.usage_in_bytes of 1 of 2 pod cgroups (missing, unreadable or not a byte count)",
+    );
+    expect(check(rep, "container-cgroups-kmem")).toMatchObject({ status: "WARN", conclusive: false });
+    expect(cgroup(rep, POD_A)).toMatchObject({ kmem_usage_bytes: null });
+  });
+
+  it("--duration 08 is 8 seconds (not an octal error); a huge --duration is refused, never wrapped", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    for (const sh of [["dash"], ["bash"], ["busybox", "sh"]]) {
+      const ok = await execa(
+        sh[0]!,
+        [...sh.slice(1), SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries"].concat([
+          "--json",
+          "--duration",
+          "02",
+          "--interval",
+          "01",
+        ]),
+        { reject: false, stdin: "ignore" },
+      );
+      expect(ok.stderr, sh.join(" ")).not.toMatch(/Illegal number|arithmetic|value too great/);
+      const rep = report({
+        code: ok.exitCode ?? -1,
+        stdout: String(ok.stdout),
+        stderr: String(ok.stderr),
+      }) as Report & {
+        samples: { duration_seconds: number; interval_seconds: number; count: number };
+      };
+      expect(rep.samples).toMatchObject({ duration_seconds: 2, interval_seconds: 1, count: 3 });
+      for (const d of ["99999999999999999999", "9223372036854775807s", "400d", "08x"]) {
+        const bad = await execa(
+          sh[0]!,
+          [...sh.slice(1), SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--duration", d],
+          { reject: false, stdin: "ignore" },
+        );
+        expect(bad.exitCode, `${sh.join(" ")} ${d}`).toBe(2);
+        expect(bad.stderr).toContain(`bad --duration '${d}' (use 30, 30s, 10m, 1h; at most 366d)`);
+        expect(bad.stdout).toBe("");
+      }
+    }
+  });
+});
