@@ -24,7 +24,10 @@
 #   --reboot-required      print nothing; exit 0 exactly when the fix state is "reboot", 1 when
 #                          it is another, 2 when it cannot tell (kured --reboot-sentinel-command)
 #   --verbose              human output lists every pod/container cgroup
-#   --prometheus FILE      also write node_exporter textfile metrics (temp file + rename)
+#   --prometheus FILE      also write node_exporter textfile metrics: FILE is a regular file or a
+#                          new name (never a link, device or directory), outside the cgroup
+#                          filesystem (resolved path); written to a new O_EXCL temp file of an
+#                          unpredictable name in its directory, then renamed; no temp file is left
 #   --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
 #   --interval D           time between samples (default 10s)
 #   --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
@@ -1460,9 +1463,10 @@ promtmp=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   rm -rf "$tmp"
-  if [ -n "$promtmp" ]; then rm -f "$promtmp"; fi
+  if [ -n "$promtmp" ] && [ -f "$promtmp" ] && [ ! -L "$promtmp" ]; then rm -f "$promtmp"; fi
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 facts=$tmp/facts
@@ -1509,10 +1513,6 @@ case $memroot in
   /* | "") ;;
   *) memroot=./$memroot ;;
 esac
-case $prom in
-  "") ;;
-  /sys/fs/cgroup/* | "$memroot"/*) die_usage "--prometheus must not point into the cgroup filesystem" ;;
-esac
 rootok=0
 if [ -n "$memroot" ] && [ -d "$memroot" ] && [ -r "$memroot" ] && [ -x "$memroot" ]; then rootok=1; fi
 rootkmem=0
@@ -1548,12 +1548,35 @@ if [ -r "$procroot/cgroups" ]; then
 fi
 : "${_hier:=}" "${_en:=}"
 
+# --prometheus FILE: a regular file or a new name, in a directory outside the cgroup filesystem
+# (checked on the resolved path: no //, /./, .. or link gets round it).  Written at the end through a
+# new temp file in the same directory, then renamed over FILE.
 if [ -n "$prom" ]; then
-  promtmp=$prom.$$.tmp
-  : >"$promtmp" 2>/dev/null || {
-    promtmp=""
-    die_usage "cannot write --prometheus file next to '$prom'"
-  }
+  _b=${prom##*/}
+  case $prom in
+    */*) _d=${prom%/*} ;;
+    *) _d=. ;;
+  esac
+  case $_b in "" | . | ..) die_usage "--prometheus '$prom' is not a file name" ;; esac
+  _dr=$(realdir "${_d:-/}")
+  [ -n "$_dr" ] || die_usage "--prometheus '$prom': no directory '${_d:-/}'"
+  _in=""
+  case ${_dr%/}/ in /sys/fs/cgroup/*) _in=1 ;; esac
+  [ -e "$_dr/cgroup.procs" ] && _in=1
+  case $(stat -f -c %T "$_dr" 2>/dev/null </dev/null) in cgroup*) _in=1 ;; esac
+  for _x in "$memroot" "$memmount"; do
+    [ -n "$_x" ] || continue
+    _x=$(realdir "$_x")
+    case ${_dr%/}/ in "${_x%/}"/*) [ -z "$_x" ] || _in=1 ;; esac
+  done
+  [ -z "$_in" ] || die_usage "--prometheus must not point into the cgroup filesystem"
+  if [ -L "$prom" ]; then
+    die_usage "--prometheus '$prom' is a symbolic link: not followed (name the file itself)"
+  elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
+    die_usage "--prometheus '$prom' is not a regular file (a directory, device or fifo is never replaced)"
+  fi
+  [ -w "$_dr" ] || die_usage "cannot write --prometheus file next to '$prom'"
+  prom=${_dr%/}/$_b
 fi
 
 fact version "$SCRIPT_VERSION"
@@ -1576,7 +1599,7 @@ fact duration "$duration"
 fact interval "$interval"
 fact nobinaries "$nobinaries"
 fact euid "$(id -u 2>/dev/null)"
-fact promtmp "$promtmp"
+if [ -n "$prom" ]; then fact promtmp "$tmp/prom"; fi
 
 # ---------------------------------------------------------------------------
 # binaries: the same byte rules as the build's inspection (DOMAIN.md section 2)
@@ -2001,7 +2024,15 @@ fact epoch "$(date +%s </dev/null)"
 awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples" "$tmp/names" "$tmp/oom"
 code=$?
 case $code in 0 | 1 | 2) ;; *) code=2 ;; esac
-if [ -n "$promtmp" ]; then
-  if mv -f "$promtmp" "$prom"; then promtmp=""; else code=2; fi
+# The metrics go to a new file of an unpredictable name next to FILE, created and written through one
+# O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
+if [ -n "$prom" ]; then
+  promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
+  if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
+    promtmp=""
+  else
+    printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
+    code=2
+  fi
 fi
 exit $code

@@ -70,6 +70,11 @@ const VERIFY_MESSAGES = [
   "(missing, unreadable or not a byte count)",
   "at most 366d)",
   "--prometheus must not point into the cgroup filesystem",
+  "is a symbolic link: not followed (name the file itself)",
+  "is not a regular file (a directory, device or fifo is never replaced)",
+  "is not a file name",
+  "cannot write --prometheus file next to",
+  "cannot write --prometheus file '",
   "cannot read --kernel-log file",
   "kernel log not read: ",
 ];

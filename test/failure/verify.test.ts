@@ -651,3 +651,127 @@ describe("issue 17 item 10: output that can be bent", () => {
     }
   });
 });
+
+describe("issue 17 item 8: --prometheus FILE in a directory others can write to", () => {
+  async function textfileDir(): Promise<string> {
+    const d = await tmp("textfile");
+    await chmod(d, 0o775); // group-writable, as node_exporter's textfile directories often are
+    return d;
+  }
+  const names = async (d: string) => (await readdir(d)).sort();
+
+  it("a link planted at the old predictable temp name (FILE.<pid>.tmp) is never followed", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    const dir = await textfileDir();
+    const victim = join(await tmp("victim"), "shadow");
+    await writeFile(victim, "root:secret\n");
+    const prom = join(dir, "kmem.prom");
+    const child = execa(
+      "sh",
+      [SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries"].concat([
+        "--brief",
+        "--duration",
+        "2",
+        "--interval",
+        "1",
+        "--prometheus",
+        prom,
+      ]),
+      { reject: false, stdin: "ignore" },
+    );
+    // the attacker sees the pid and plants the link before the run writes its metrics
+    await symlink(victim, `${prom}.${child.pid}.tmp`);
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(await readFile(victim, "utf8")).toBe("root:secret\n");
+    expect(await readFile(prom, "utf8")).toMatch(/^kmem_build_verify_exit_code 0$/m);
+    expect((await lstat(prom)).isFile()).toBe(true);
+    // nothing of ours is left: only the metrics and the attacker's link
+    expect(await names(dir)).toEqual([`kmem.prom`, `kmem.prom.${child.pid}.tmp`]);
+  });
+
+  it.each([
+    ["a symbolic link as FILE", "link", /is a symbolic link: not followed/],
+    ["/dev/stdout (a link to the terminal)", "/dev/stdout", /is a symbolic link: not followed/],
+    ["a device node", "/dev/null", /is not a regular file/],
+    ["a directory", "dir", /is not a regular file/],
+    ["a name ending in /", "dir/", /is not a file name/],
+  ])("%s is refused before anything is written, nothing left behind", async (_n, what, msg) => {
+    const node = await makeNode();
+    const dir = await textfileDir();
+    const victim = join(await tmp("victim"), "target");
+    await writeFile(victim, "keep\n");
+    await symlink(victim, join(dir, "link"));
+    await mkdir(join(dir, "dir"));
+    const before = await names(dir);
+    const target = what.startsWith("/") ? what : join(dir, what);
+    const r = await script(node, ["--prometheus", target]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(msg);
+    expect(r.stdout).toBe("");
+    expect(await names(dir)).toEqual(before);
+    expect(await names(join(dir, "dir"))).toEqual([]);
+    expect(await readFile(victim, "utf8")).toBe("keep\n");
+    expect((await lstat("/dev/null")).isCharacterDevice()).toBe(true);
+  });
+
+  it("// and /./ do not get round the cgroup-filesystem guard (the real /sys/fs/cgroup and the scanned root)", async () => {
+    const node = await makeNode();
+    const before = await readdir(node.cg);
+    const tries = [
+      "//sys/fs/cgroup/memory/kmem.prom",
+      "/sys/fs/cgroup/./memory/kmem.prom",
+      "/sys//fs/cgroup/memory/../memory/kmem.prom",
+      node.cg.replace(/\//g, "//") + "//kmem.prom",
+      `${node.cg}/./kubepods/kmem.prom`,
+    ];
+    for (const p of tries) {
+      const r = await script(node, ["--prometheus", p]);
+      expect(r.code, p).toBe(2);
+      expect(r.stderr, p).toContain("--prometheus must not point into the cgroup filesystem");
+    }
+    expect(await readdir(node.cg)).toEqual(before);
+    expect((await readdir("/sys/fs/cgroup/memory")).filter((n) => n.includes("kmem.prom"))).toEqual([]);
+  });
+
+  it("no temp file is left, after good runs or a signal", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    const dir = await textfileDir();
+    const prom = join(dir, "kmem.prom");
+    for (let i = 0; i < 3; i++) expect((await script(node, ["--brief", "--prometheus", prom])).code).toBe(0);
+    expect(await names(dir)).toEqual(["kmem.prom"]);
+    // killed while sampling: no metrics, no temp
+    const child = execa(
+      "sh",
+      [SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries"].concat([
+        "--duration",
+        "30",
+        "--interval",
+        "1",
+        "--prometheus",
+        join(dir, "killed.prom"),
+      ]),
+      { reject: false, stdin: "ignore" },
+    );
+    await new Promise((res) => setTimeout(res, 1500));
+    process.kill(child.pid!, "SIGTERM");
+    const k = await child;
+    expect(k.exitCode).toBe(143);
+    expect(await names(dir)).toEqual(["kmem.prom"]);
+  });
+
+  it.skipIf(!isRoot)(
+    "a directory the writer may not write to: refused up front (as nobody), nothing written",
+    async () => {
+      const node = await makeNode();
+      const dir = await tmp("ro-textfile");
+      await chmod(dir, 0o755);
+      const r = await script(node, ["--prometheus", join(dir, "kmem.prom")], { nobody: true });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("cannot write --prometheus file next to");
+      expect(await names(dir)).toEqual([]);
+    },
+  );
+});
