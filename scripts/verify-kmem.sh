@@ -88,7 +88,10 @@
 #   watchdog where there is none), once per run: `crictl pods -o json` + `crictl ps -a
 #   -o json` (containerd, CRI-O, cri-dockerd), else for containerd `ctr -n k8s.io
 #   containers list -q` + one `ctr containers info` per container cgroup found (ctr
-#   cannot list labels), or for docker `docker ps -a --no-trunc --format ...`.  Container
+#   cannot list labels), or for docker `docker ps -a --no-trunc --format ...`.  The JSON is
+#   read by its structure: names come only from each record's own id and labels object, never
+#   from annotations or the OCI spec (a pod author's), so a forged annotation renames nothing
+#   (crictl pods/ps know no --template: -o json|yaml|table only).  Container
 #   cgroup names are container IDs (<id>, cri-containerd-<id>.scope, docker-<id>.scope,
 #   crio-<id>.scope).  Pod sandboxes are named "POD" (the kubelet's name for them).  No
 #   runtime reachable: rows keep their UIDs and pod-names (INFO) says why.  With
@@ -516,9 +519,12 @@ END {
 }'
 
 # What a container runtime says -> "nm" records: container id, pod uid, namespace, pod name,
-# container name.  KIND: json (crictl ps -a -o json, ctr containers info: one record per
-# "id"/"ID" key), pods (crictl pods -o json: sandboxes, named POD) or docker (tab-separated
-# docker ps lines).  Only key/value pairs of strings are read, so pretty or compact JSON.
+# container name.  KIND: pods (crictl pods -o json: sandboxes, named POD), ctrs (crictl ps -a -o
+# json), ctr (ctr containers info, one JSON document per container) or docker (tab-separated docker
+# ps lines).  The JSON is read by its structure, pretty or compact: a record is one element of
+# "items"/"containers" (crictl) or one top-level document (ctr), and names come only from its own
+# "id"/"ID" and the entries of its own "labels"/"Labels" object -- never from annotations or the
+# OCI spec, which any pod author fills.
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 NAMES_AWK='
 function unj(s,   out, i, c) {
@@ -540,12 +546,32 @@ function flush() {
   }
   id = ""; sandbox = (kind == "pods"); split("", lab)
 }
-function pair(k, v) {
-  if (k == "id" || k == "ID") { flush(); id = v }
-  else if (k ~ /^io\.kubernetes\.(pod\.(name|namespace|uid)|container\.name)$/) { if (!(k in lab)) lab[k] = v }
+function label(k, v) {
+  if (k ~ /^io\.kubernetes\.(pod\.(name|namespace|uid)|container\.name)$/) lab[k] = v
   else if (k == "io.cri-containerd.kind" && v == "sandbox") sandbox = 1
 }
-BEGIN { kind = ENVIRON["KIND"]; id = ""; sandbox = (kind == "pods"); split("", lab) }
+# JSON structure: depth D, TY[d] "o" (object) or "a" (array), K[d] the key whose value is being read
+# at depth d, EK[d] 1 while a key is expected; a record is the object at depth RD.
+function push(t) {
+  if (t == "o" && D + 1 == RD && (RD == 1 || (TY[D] == "a" && K[D - 1] == LIST))) { INREC = 1; id = ""; sandbox = (kind == "pods"); split("", lab) }
+  D++; TY[D] = t; K[D] = ""; EK[D] = (t == "o")
+}
+function pop() {
+  if (D == RD && INREC) { flush(); INREC = 0 }
+  if (D > 0) D--
+}
+function str(v) {
+  if (TY[D] == "o" && EK[D]) { K[D] = v; EK[D] = 0; return }
+  if (!INREC || TY[D] != "o") return
+  if (D == RD && K[D] == IDK) id = v
+  else if (D == RD + 1 && K[RD] == LABK) label(K[D], v)
+}
+BEGIN {
+  kind = ENVIRON["KIND"]; id = ""; sandbox = (kind == "pods"); split("", lab)
+  D = 0; INREC = 0
+  if (kind == "ctr") { RD = 1; IDK = "ID"; LABK = "Labels"; LIST = "" }
+  else { RD = 3; IDK = "id"; LABK = "labels"; LIST = (kind == "pods" ? "items" : "containers") }
+}
 kind == "docker" {
   n = split($0, f, "\t")
   if (n >= 5 && f[1] != "") {
@@ -558,15 +584,18 @@ kind == "docker" {
 }
 {
   s = $0
-  while (match(s, /"([^"\\]|\\.)*"[ \t]*:[ \t]*"([^"\\]|\\.)*"/)) {
-    pr = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
-    match(pr, /^"([^"\\]|\\.)*"/)
-    k = unj(substr(pr, 2, RLENGTH - 2)); v = substr(pr, RLENGTH + 1)
-    sub(/^[ \t]*:[ \t]*"/, "", v)
-    pair(k, unj(substr(v, 1, length(v) - 1)))
+  while (s != "") {
+    c = substr(s, 1, 1)
+    if (c == "\"") {
+      if (!match(s, /^"([^"\\]|\\.)*"/)) break
+      str(unj(substr(s, 2, RLENGTH - 2))); s = substr(s, RLENGTH + 1)
+    } else if (c == "{" || c == "[") { push(c == "{" ? "o" : "a"); s = substr(s, 2) }
+    else if (c == "}" || c == "]") { pop(); s = substr(s, 2) }
+    else if (c == ",") { if (TY[D] == "o") EK[D] = 1; s = substr(s, 2) }
+    else if (match(s, /^[^"{}\[\],]+/)) s = substr(s, RLENGTH + 1)
+    else s = substr(s, 2)
   }
-}
-END { flush() }'
+}'
 
 # Everything gathered -> checks, verdict and the report (human, json or brief on stdout,
 # Prometheus textfile to PROMTMP).  Exit code 0/1/2.
@@ -1881,7 +1910,7 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
         rt_note crictl "$2" "$_r"
         return "$_r"
       fi
-      rt_parse json
+      rt_parse ctrs
       ;;
     ctr)
       limited ctr --address "$2" -n k8s.io containers list -q
@@ -1901,7 +1930,7 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
         limited sh -c 'a=$1; shift; for i in "$@"; do ctr --address "$a" -n k8s.io containers info "$i"; done' sh "$2" $_ids
         _r=$?
         if [ "$_r" -eq 124 ]; then rt_timeout=1; fi
-        rt_parse json
+        rt_parse ctr
       fi
       ;;
     docker)
