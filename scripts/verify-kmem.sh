@@ -50,6 +50,10 @@
 #                          dmesg, else `journalctl -k`, else /var/log/messages, the first
 #                          with lines; not read with --proc-root unless given)
 #   --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
+#   --trust-kernel-log     take kills read from a plain file (--kernel-log FILE, or the
+#                          /var/log/messages fallback) as the kernel's: kmem-caused ones FAIL.
+#                          Without it they are a WARN: any local user can write syslog
+#                          (logger -t kernel); dmesg and journalctl -k are always trusted
 #   --since TIME           OOM kills before TIME (and before the current boot, btime of
 #                          <proc>/stat) are history: listed, counted apart, never a FAIL
 #   --help | --version
@@ -71,7 +75,9 @@
 #                          dashboards show, is below 75% of it: HIDDEN (kmem) fills the rest
 #   oom-kills-kmem         memcg OOM kills of pod/container cgroups in the kernel log: FAIL
 #                          when one had kernel memory >= 10% of usage (kmem made the kill);
-#                          kills without kmem are listed (INFO), not blamed
+#                          kills without kmem are listed (INFO), not blamed; kills read only
+#                          from a plain file are a WARN (not authenticated) unless
+#                          --trust-kernel-log
 #   Status: PASS, FAIL, WARN or INFO.  A kernel that charges kmem by itself (v1,
 #   kernel >= 4.6, no cgroup.memory=nokmem) is reported as the cause, never the kubelet.
 #   The zero assertion decides: kmem > 0 in a pod/container cgroup exits 1 whatever the
@@ -107,7 +113,8 @@
 #   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
 #   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds,
 #   kmem_build_cgroup_limit_bytes, kmem_build_oom_kills_total and kmem_build_oom_kills_
-#   kmem_total {pod_uid,pod_namespace,pod_name} (kills in the log read; kmem-caused ones).
+#   kmem_total {pod_uid,pod_namespace,pod_name,source,authenticated} (kills in the log read;
+#   kmem-caused ones; authenticated="false" for a plain file: the alert rule skips those).
 #
 # KERNEL LOG (one awk, one streaming pass; lines of other programs are skipped)
 #   Line prefixes understood: syslog "Mon dd hh:mm:ss host kernel: " (the year is taken
@@ -172,13 +179,14 @@
 #         a limit);
 #   kernel_log: source "dmesg"|"journalctl -k"|"file"|null (not read), path, lines,
 #         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container),
-#         scope (the scanned root in the hierarchy), outside_root_oom_kills (pods outside scope);
+#         scope (the scanned root in the hierarchy), outside_root_oom_kills (pods outside scope),
+#         authenticated (false: a plain file without --trust-kernel-log; null: not read);
 #   oom_kills[]: time (ISO 8601; "Z" when converted from dmesg, no offset for syslog
 #         local time; null when the log has none), memcg (the one whose limit was hit),
 #         task_memcg, level, qos, pod_uid, container, pod_namespace, pod_name,
 #         container_name (null when unknown), usage_bytes, limit_bytes, kmem_usage_bytes,
 #         rss_bytes, cache_bytes, hidden_bytes, kmem_share (kmem / usage), kmem_caused
-#         (share >= 0.10), process {pid, name}.
+#         (share >= 0.10), history, source ("dmesg"|"journalctl -k"|"file"), process {pid, name}.
 # =============================================================================
 LC_ALL=C
 export LC_ALL
@@ -1031,6 +1039,9 @@ END {
   # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
   t12 = "no OOM kill of a pod was caused by kernel memory"
   klsrc = fact("klsrc")
+  # dmesg and journalctl -k (the kernel transport of the journal) come from the kernel; a plain file only
+  # with --trust-kernel-log
+  klauth = (klsrc != "" && (klsrc != "file" || fact("kltrust") == 1))
   nkk = 0; kks = ""; NPO = 0; nhist = 0
   # kills before the current boot (btime) or before --since are history: never a FAIL
   cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
@@ -1062,7 +1073,11 @@ END {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
-    if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks, kmemfix, kmemwho, 1)
+    s2 = ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
+    # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
+    if (nkk > 0 && !klauth) check("oom-kills-kmem", t12, "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
+      "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
+    else if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s s2, kmemfix, kmemwho, 1)
     else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", t12, "INFO", s, "", "", 1)
     else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
@@ -1227,9 +1242,9 @@ function json(   i, k, nt, ta, tags) {
 }
 
 function oomjson(   i, u, c, rc) {
-  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s},\n", \
+  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s},\n", \
     jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0)), \
-    js(fact("oomscope")), (klsrc == "" ? "null" : jn(OOUT + 0))
+    js(fact("oomscope")), (klsrc == "" ? "null" : jn(OOUT + 0)), (klsrc == "" ? "null" : (klauth ? "true" : "false"))
   print "  \"oom_kills\": ["
   for (i = 1; i <= NOK; i++) {
     u = OU[i]; c = OC[i]
@@ -1240,7 +1255,7 @@ function oomjson(   i, u, c, rc) {
     printf "\"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, ", jsn(WN), jsn(WP), jsn(WC)
     printf "\"usage_bytes\": %s, \"limit_bytes\": %s, \"kmem_usage_bytes\": %s, \"rss_bytes\": %s, \"cache_bytes\": %s, \"hidden_bytes\": %s, \"kmem_share\": %s, \"kmem_caused\": %s, ", \
       jn(OUS[i]), jn(OLI[i]), jn(OKM[i]), jn(OKRSS[i]), jn(OKCA[i]), jn((num(OUS[i]) && rc != "") ? sprintf("%.0f", OUS[i] - rc) : ""), ratio(OSH[i]), (OKC[i] ? "true" : "false")
-    printf "\"history\": %s, ", (OH[i] ? "true" : "false")
+    printf "\"history\": %s, \"source\": %s, ", (OH[i] ? "true" : "false"), js(klsrc)
     printf "\"process\": {\"pid\": %s, \"name\": %s}}%s\n", jn(OPID[i]), jsn(OCM[i]), (i < NOK ? "," : "")
   }
   print "  ]"
@@ -1279,12 +1294,13 @@ function human(   i, k, n, shown, verbose) {
     print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
   }
   if (NOK > 0) {
-    printf "\nOOM kills in %s (%d):\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK
+    printf "\nOOM kills in %s (%d)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK, \
+      (klauth ? "" : ", not authenticated: any local user can write it (logger -t kernel)")
     k = (verbose || NOK <= 20) ? 1 : NOK - 19
     if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
     for (; k <= NOK; k++) {
-      printf "%s  %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
-        (OT[k] == "" ? "(no time)" : OT[k]), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
+      printf "%s  [%s] %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
+        (OT[k] == "" ? "(no time)" : OT[k]), klsrc (klauth ? "" : ", unauthenticated"), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
         ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
     }
   }
@@ -1346,7 +1362,10 @@ function prom(f,   i, lb, m) {
   close(f)
 }
 # labels of a pod in the OOM kill series: its uid, and its namespace and name when known ("" if not)
-function oomlb(uid) { wnames(uid, ""); return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\"}" }
+function oomlb(uid) {
+  wnames(uid, "")
+  return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\",source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
+}
 function pm(f, name, type, help) { print "# HELP " name " " help > f; print "# TYPE " name " " type > f }
 function pser(f, name, m, what,   i, v, lb) {
   pm(f, name, "gauge", m[name])
@@ -1381,6 +1400,7 @@ expects=""
 nobinaries=0
 kernellog=""
 kernellog_off=0
+kltrust=0
 rtendpoints=""
 rtlimit=10
 
@@ -1454,6 +1474,7 @@ while [ $# -gt 0 ]; do
       kernellog=$val
       ;;
     --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
+    --trust-kernel-log) kltrust=1 ;;
     --runtime-endpoint)
       case $val in
         unix:///*) rtendpoints="$rtendpoints${val#unix://}$NL" ;;
@@ -2041,6 +2062,7 @@ else
 fi
 [ -n "$klsrc" ] || : >"$tmp/oom"
 fact klsrc "$klsrc"
+fact kltrust "$kltrust"
 fact oomscope "$oomscope"
 fact btime "$btime"
 fact since "$since"

@@ -99,6 +99,8 @@ export interface OomKill {
   kmem_caused: boolean;
   /** Before the current boot or --since: listed, never a FAIL (absent in reports of older scripts). */
   history?: boolean;
+  /** Where it was read from (absent in reports of older scripts). */
+  source?: "dmesg" | "journalctl -k" | "file";
   process: { pid: number | null; name: string | null };
 }
 
@@ -114,6 +116,8 @@ export interface KernelLogInfo {
   scope?: string;
   /** kills of pod/container cgroups outside scope: not this root's pods, not in oom_kills. */
   outside_root_oom_kills?: number | null;
+  /** false: a plain file any local user can write (kmem-caused kills WARN, not FAIL); null: not read. */
+  authenticated?: boolean | null;
 }
 
 export interface BinaryRow {

@@ -77,6 +77,7 @@ const VERIFY_MESSAGES = [
   "cannot write --prometheus file '",
   "cannot read --kernel-log file",
   "kernel log not read: ",
+  "which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k",
 ];
 
 let doc: string;
