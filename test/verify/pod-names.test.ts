@@ -258,9 +258,13 @@ describe.skipIf(!HAVE_CONTAINERD)("a real containerd, read with ctr over --runti
         `"annotations": \\{\\s+"id": "${FORGE.victim}",\\s+"io\\.kubernetes\\.container\\.name": "web"`,
       ),
     );
-    const { report } = runJson([...forgedNode(join(TMP, "forged")), "--runtime-endpoint", endpoint]);
-    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
-    expect(rows(report)).toEqual(FORGED_NAMED);
+    try {
+      const { report } = runJson([...forgedNode(join(TMP, "forged")), "--runtime-endpoint", endpoint]);
+      expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+      expect(rows(report)).toEqual(FORGED_NAMED);
+    } finally {
+      cd.ctr(["containers", "delete", FORGE.attacker, FORGE.victim], "delete the forged containers");
+    }
   });
 
   test("systemd driver: cri-containerd-<id>.scope cgroups are mapped to their containers", () => {
