@@ -36,6 +36,11 @@
 #   --runtime PATH         runc binary of the container runtime (repeatable; default:
 #                          runc, docker-runc, docker-runc-current on PATH and usual places)
 #   --no-binaries          skip the kubelet/runtime binary checks
+#   --cache-dir DIR        keep binary verdicts in DIR/verify-kmem.<euid>/ (mode 700, created):
+#                          a binary whose identity (device, inode, size, mtime, ctime) is
+#                          unchanged since the last run keeps its verdict (binaries[].reused);
+#                          anything else is read in full.  A directory or file not this user's
+#                          alone is ignored (said in kubelet-binary); DIR unwritable: no cache
 #   --runtime-endpoint unix:///PATH  container runtime socket to read pod and container
 #                          names from (as crictl's flag; repeatable, tried in order; default:
 #                          the usual containerd, k3s, CRI-O, cri-dockerd and docker sockets)
@@ -170,7 +175,7 @@
 #         on cgroup v2: usage = memory.current, rss = anon, cache = file, kmem fields null);
 #   binaries[]: role "kubelet"|"runtime", path, found_by, readable, verdict
 #         "kmem-code-linked"|"nokmem-variant-linked"|"no-kmem-code"|null, build_tags
-#         [..]|null, sha256|null, checksum_match (name)|null;
+#         [..]|null, sha256|null, checksum_match (name)|null, reused (from --cache-dir);
 #   memcgs: num_cgroups, directories, leaked, limit 65535, compared (bool);
 #   samples: count, duration_seconds, interval_seconds, max_kmem_bytes, max_at,
 #         max_path, nonzero_samples;
@@ -761,7 +766,7 @@ $1 == "sample" {
   next
 }
 $1 == "bin" {
-  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9
+  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9; BRU[n] = ($10 == 1)
   next
 }
 $1 == "sum" { SUMS[tolower($2)] = $3; NSUMS++; next }
@@ -960,7 +965,8 @@ END {
   else if (!kb || BS[kb] == "missing") check("kubelet-binary", t6, "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
   else if (BS[kb] != "ok") check("kubelet-binary", t6, "WARN", "cannot read " BP[kb], "run as root", "", 0)
   else {
-    tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "")
+    tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "") (BRU[kb] ? "; verdict reused: identity (device, inode, size, mtime, ctime) unchanged since the last run" : "") \
+      (fact("cache_why") != "" ? "; verdict cache not used: " fact("cache_why") : "")
     if (BV[kb] == "kmem-code-linked")
       check("kubelet-binary", t6, binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
         "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
@@ -977,7 +983,7 @@ END {
     nr++
     if (BS[i] != "ok") { rbad++; rs = rs "; " BP[i] ": unreadable"; continue }
     if (BV[i] == "kmem-code-linked") rk++
-    rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "")
+    rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "") (BRU[i] ? " (reused: unchanged)" : "")
   }
   rs = substr(rs, 3)
   if (nokbin) check("runtime-binaries", t8, "INFO", "skipped (--no-binaries)", "", "", 1)
@@ -1229,8 +1235,8 @@ function json(   i, k, nt, ta, tags) {
   for (i = 1; i <= NB; i++) {
     tags = "null"
     if (BS[i] == "ok" && BT[i] != "") { nt = split(BT[i], ta, ","); tags = "["; for (k = 1; k <= nt; k++) tags = tags (k > 1 ? ", " : "") js(ta[k]); tags = tags "]" }
-    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s}%s\n", \
-      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (i < NB ? "," : "")
+    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s, \"reused\": %s}%s\n", \
+      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (BRU[i] ? "true" : "false"), (i < NB ? "," : "")
   }
   print "  ],"
   printf "  \"memcgs\": {\"num_cgroups\": %s, \"directories\": %s, \"leaked\": %s, \"limit\": %d, \"compared\": %s},\n", \
@@ -1401,6 +1407,7 @@ nobinaries=0
 kernellog=""
 kernellog_off=0
 kltrust=0
+cachedir=""
 rtendpoints=""
 rtlimit=10
 
@@ -1416,7 +1423,7 @@ while [ $# -gt 0 ]; do
       ;;
   esac
   case $opt in
-    --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
+    --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
       [ $# -ge 2 ] || die_usage "$opt needs a value"
       val=$2
       shift 2
@@ -1475,6 +1482,10 @@ while [ $# -gt 0 ]; do
       ;;
     --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
     --trust-kernel-log) kltrust=1 ;;
+    --cache-dir)
+      [ -n "$val" ] || die_usage "--cache-dir needs a directory"
+      cachedir=$val
+      ;;
     --runtime-endpoint)
       case $val in
         unix:///*) rtendpoints="$rtendpoints${val#unix://}$NL" ;;
@@ -1658,8 +1669,56 @@ S_KMEM='failed to set %s, because either tasks have already joined this cgroup o
 S_NOKMEM='kernel memory accounting disabled in this runc build'
 S_TAGS="build${TAB}-tags="
 
+# The verdict cache (--cache-dir DIR): DIR/verify-kmem.<euid>/binaries, lines "path, identity, kmem
+# count, nokmem count, tags, sha256" (tab-separated).  It is used only when that directory is a real
+# directory of this user with mode 700 and the file is this user's and writable by no one else: a
+# forged entry needs this user's rights (root's, in the DaemonSet).  An entry is reused only for the
+# same path with the same identity (device, inode, size, mtime, ctime: any write, touch, chmod,
+# rename or replacement changes the ctime, which no one can set back).
+cache_open() {
+  cache_d="" cache_why=""
+  : >"$tmp/cache.old"
+  : >"$tmp/cache.new"
+  [ -n "$cachedir" ] || return 0
+  _u=$(id -u 2>/dev/null)
+  _d=${cachedir%/}/verify-kmem.$_u
+  if [ ! -e "$_d" ] && [ ! -L "$_d" ] && ! mkdir -m 700 "$_d" 2>/dev/null; then
+    cache_why="cannot create $_d"
+    return 0
+  fi
+  _st=$(stat -c '%u %a %F' "$_d" 2>/dev/null </dev/null)
+  if [ -L "$_d" ] || [ "$_st" != "$_u 700 directory" ]; then
+    cache_why="$_d is not a directory of uid $_u with mode 700 ($_st)"
+    return 0
+  fi
+  cache_d=$_d
+  [ -e "$_d/binaries" ] || return 0
+  _st=$(stat -c '%u %a %F' "$_d/binaries" 2>/dev/null </dev/null)
+  case $_st in
+    "$_u "?[0145][0145]" regular file" | "$_u "?[0145][0145]" regular empty file")
+      if [ ! -L "$_d/binaries" ]; then cat "$_d/binaries" >"$tmp/cache.old" 2>/dev/null || : >"$tmp/cache.old"; fi
+      ;;
+    *) cache_why="$_d/binaries ignored: not a file of uid $_u that only it may write ($_st)" ;;
+  esac
+}
+# A new cache file through a temp file in the private directory, renamed over the old one.
+cache_close() {
+  [ -n "$cache_d" ] || return 0
+  _t=$(mktemp "$cache_d/.binaries.XXXXXX" 2>/dev/null </dev/null) || {
+    cache_why="cannot write in $cache_d"
+    return 0
+  }
+  if cat "$tmp/cache.new" >"$_t" 2>/dev/null && mv -f "$_t" "$cache_d/binaries" 2>/dev/null; then :; else
+    rm -f "$_t"
+    cache_why="cannot write $cache_d/binaries"
+  fi
+}
+binary_identity() { # path -> device:inode:size:mtime:ctime (with nanoseconds where stat has them)
+  stat -L -c '%d:%i:%s:%y:%z' "$1" 2>/dev/null </dev/null
+}
+
 inspect_binary() { # role path found_by
-  _k=0 _n=0 _tags="" _sha=""
+  _k=0 _n=0 _tags="" _sha="" _id=""
   if [ ! -e "$2" ]; then
     printf 'bin\t%s\t%s\t%s\tmissing\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
     return
@@ -1667,6 +1726,21 @@ inspect_binary() { # role path found_by
   if [ ! -f "$2" ] || [ ! -r "$2" ]; then
     printf 'bin\t%s\t%s\t%s\tunreadable\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
     return
+  fi
+  if [ -n "$cache_d" ]; then
+    case $2 in *"$TAB"* | *"$NL"*) ;; *) _id=$(binary_identity "$2") ;; esac
+  fi
+  if [ -n "$_id" ]; then
+    while IFS="$TAB" read -r _cp _ci _ck _cn _ct _cs; do
+      if [ "$_cp" != "$2" ] || [ "$_ci" != "$_id" ]; then continue; fi
+      case $_ck$_cn in '' | *[!0-9]*) break ;; esac
+      case $_cs in *[!0-9a-f]*) break ;; esac
+      [ ${#_cs} -eq 64 ] || break
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_ck" "$_cn" "$_ct" "$_cs" >>"$tmp/cache.new"
+      if [ "$_ct" = . ]; then _ct=""; fi
+      printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t1\n' "$1" "$2" "$3" "$_ck" "$_cn" "$_ct" "$_cs" >>"$facts"
+      return
+    done <"$tmp/cache.old"
   fi
   # NULs become newlines so every grep (GNU, busybox) sees short text lines.
   tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" >"$tmp/grep" 2>/dev/null
@@ -1679,7 +1753,12 @@ inspect_binary() { # role path found_by
   done <"$tmp/grep"
   _sha=$(sha256sum "$2" 2>/dev/null </dev/null)
   _sha=${_sha%% *}
-  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t0\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+  # cached only when the file did not change while it was read
+  if [ -n "$_id" ] && [ ${#_sha} -eq 64 ] && [ "$(binary_identity "$2")" = "$_id" ]; then
+    # "." for no tags: read splits on tabs as white space, so an empty field would vanish
+    case $_tags in *"$TAB"*) ;; *) printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_k" "$_n" "${_tags:-.}" "$_sha" >>"$tmp/cache.new" ;; esac
+  fi
 }
 
 # The running kubelet: systemd's MainPID (not with --proc-root: that is a fixture, not this node),
@@ -1724,6 +1803,7 @@ running_kubelet() {
 }
 
 if [ "$nobinaries" = 0 ]; then
+  cache_open
   kfound=""
   if [ -n "$kubelet" ]; then
     kfound=option
@@ -1776,6 +1856,9 @@ if [ "$nobinaries" = 0 ]; then
   done <<EOF
 $_list
 EOF
+  cache_close
+  fact cache_dir "$cache_d"
+  fact cache_why "$cache_why"
 fi
 
 # expected checksums: --checksums FILE lines `<hex>  [*]<name>` and --expect-sha256 HEX[:NAME]

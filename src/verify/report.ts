@@ -129,6 +129,8 @@ export interface BinaryRow {
   build_tags: string[] | null;
   sha256: string | null;
   checksum_match: string | null;
+  /** Verdict from the --cache-dir of an earlier run (identity unchanged); absent in older reports. */
+  reused?: boolean;
 }
 
 export interface NodeReport {

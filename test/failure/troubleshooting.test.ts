@@ -77,6 +77,8 @@ const VERIFY_MESSAGES = [
   "cannot write --prometheus file '",
   "cannot read --kernel-log file",
   "kernel log not read: ",
+  "verdict cache not used: ",
+  "binaries ignored: not a file of uid",
   "which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k",
 ];
 
