@@ -206,6 +206,7 @@ usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--verbose] [--prome
                          [--duration D [--interval D]] [--kubelet PATH] [--kubelet-pid PID] [--runtime PATH]...
                          [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
                          [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
+                         [--trust-kernel-log] [--cache-dir DIR]
                          [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
 Checks that pod and container memory cgroups charge no kernel memory (kmem).
 Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
