@@ -31,6 +31,7 @@ const VERIFY_SECTIONS = [
   { prefix: "verify-tree", heading: "## Verify: the 65,536-cgroup tree" },
   { prefix: "verify-fleet", heading: "## Verify: a fleet of 20 ssh targets" },
   { prefix: "verify-oom-log", heading: "## Verify: OOM kills in a 1 GiB kernel log" },
+  { prefix: "verify-cache", heading: "## Verify: the binary verdict cache (--cache-dir)" },
 ];
 
 function parseArgs(argv) {

@@ -24,7 +24,10 @@
 #   --reboot-required      print nothing; exit 0 exactly when the fix state is "reboot", 1 when
 #                          it is another, 2 when it cannot tell (kured --reboot-sentinel-command)
 #   --verbose              human output lists every pod/container cgroup
-#   --prometheus FILE      also write node_exporter textfile metrics (temp file + rename)
+#   --prometheus FILE      also write node_exporter textfile metrics: FILE is a regular file or a
+#                          new name (never a link, device or directory), outside the cgroup
+#                          filesystem (resolved path); written to a new O_EXCL temp file of an
+#                          unpredictable name in its directory, then renamed; no temp file is left
 #   --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
 #   --interval D           time between samples (default 10s)
 #   --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
@@ -33,6 +36,11 @@
 #   --runtime PATH         runc binary of the container runtime (repeatable; default:
 #                          runc, docker-runc, docker-runc-current on PATH and usual places)
 #   --no-binaries          skip the kubelet/runtime binary checks
+#   --cache-dir DIR        keep binary verdicts in DIR/verify-kmem.<euid>/ (mode 700, created):
+#                          a binary whose identity (device, inode, size, mtime, ctime) is
+#                          unchanged since the last run keeps its verdict (binaries[].reused);
+#                          anything else is read in full.  A directory or file not this user's
+#                          alone is ignored (said in kubelet-binary); DIR unwritable: no cache
 #   --runtime-endpoint unix:///PATH  container runtime socket to read pod and container
 #                          names from (as crictl's flag; repeatable, tried in order; default:
 #                          the usual containerd, k3s, CRI-O, cri-dockerd and docker sockets)
@@ -47,6 +55,10 @@
 #                          dmesg, else `journalctl -k`, else /var/log/messages, the first
 #                          with lines; not read with --proc-root unless given)
 #   --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
+#   --trust-kernel-log     take kills read from a plain file (--kernel-log FILE, or the
+#                          /var/log/messages fallback) as the kernel's: kmem-caused ones FAIL.
+#                          Without it they are a WARN: any local user can write syslog
+#                          (logger -t kernel); dmesg and journalctl -k are always trusted
 #   --since TIME           OOM kills before TIME (and before the current boot, btime of
 #                          <proc>/stat) are history: listed, counted apart, never a FAIL
 #   --help | --version
@@ -68,7 +80,9 @@
 #                          dashboards show, is below 75% of it: HIDDEN (kmem) fills the rest
 #   oom-kills-kmem         memcg OOM kills of pod/container cgroups in the kernel log: FAIL
 #                          when one had kernel memory >= 10% of usage (kmem made the kill);
-#                          kills without kmem are listed (INFO), not blamed
+#                          kills without kmem are listed (INFO), not blamed; kills read only
+#                          from a plain file are a WARN (not authenticated) unless
+#                          --trust-kernel-log
 #   Status: PASS, FAIL, WARN or INFO.  A kernel that charges kmem by itself (v1,
 #   kernel >= 4.6, no cgroup.memory=nokmem) is reported as the cause, never the kubelet.
 #   The zero assertion decides: kmem > 0 in a pod/container cgroup exits 1 whatever the
@@ -85,7 +99,10 @@
 #   watchdog where there is none), once per run: `crictl pods -o json` + `crictl ps -a
 #   -o json` (containerd, CRI-O, cri-dockerd), else for containerd `ctr -n k8s.io
 #   containers list -q` + one `ctr containers info` per container cgroup found (ctr
-#   cannot list labels), or for docker `docker ps -a --no-trunc --format ...`.  Container
+#   cannot list labels), or for docker `docker ps -a --no-trunc --format ...`.  The JSON is
+#   read by its structure: names come only from each record's own id and labels object, never
+#   from annotations or the OCI spec (a pod author's), so a forged annotation renames nothing
+#   (crictl pods/ps know no --template: -o json|yaml|table only).  Container
 #   cgroup names are container IDs (<id>, cri-containerd-<id>.scope, docker-<id>.scope,
 #   crio-<id>.scope).  Pod sandboxes are named "POD" (the kubelet's name for them).  No
 #   runtime reachable: rows keep their UIDs and pod-names (INFO) says why.  With
@@ -101,7 +118,8 @@
 #   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
 #   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds,
 #   kmem_build_cgroup_limit_bytes, kmem_build_oom_kills_total and kmem_build_oom_kills_
-#   kmem_total {pod_uid,pod_namespace,pod_name} (kills in the log read; kmem-caused ones).
+#   kmem_total {pod_uid,pod_namespace,pod_name,source,authenticated} (kills in the log read;
+#   kmem-caused ones; authenticated="false" for a plain file: the alert rule skips those).
 #
 # KERNEL LOG (one awk, one streaming pass; lines of other programs are skipped)
 #   Line prefixes understood: syslog "Mon dd hh:mm:ss host kernel: " (the year is taken
@@ -114,7 +132,10 @@
 #   NkB, limit NkB", "kmem: usage NkB", "Memory cgroup stats for B: cache:NKB rss:NKB"
 #   (one line per memcg, summed) or one "key N" per line (total_rss/total_cache, rss/
 #   cache, v2 anon/file/kernel), "Killed process PID (COMM)".  B is the memcg whose limit
-#   was hit: a kill counts when B is a pod or container cgroup (anywhere in the path).
+#   was hit: a kill counts when B is a pod or container cgroup (anywhere in the path) under the
+#   scanned root's path in the hierarchy (kernel_log.scope; the mount point's root plus the part
+#   of --cgroup-root below the mount point, "/" when it is not below it); pod kills outside it
+#   are counted apart (kernel_log.outside_root_oom_kills), never judged.
 #   A report cut before "Task in"/"oom-kill:" is not counted; one cut after it is, with
 #   null for what it lacks.
 #
@@ -154,7 +175,7 @@
 #         on cgroup v2: usage = memory.current, rss = anon, cache = file, kmem fields null);
 #   binaries[]: role "kubelet"|"runtime", path, found_by, readable, verdict
 #         "kmem-code-linked"|"nokmem-variant-linked"|"no-kmem-code"|null, build_tags
-#         [..]|null, sha256|null, checksum_match (name)|null;
+#         [..]|null, sha256|null, checksum_match (name)|null, reused (from --cache-dir);
 #   memcgs: num_cgroups, directories, leaked, limit 65535, compared (bool);
 #   samples: count, duration_seconds, interval_seconds, max_kmem_bytes, max_at,
 #         max_path, nonzero_samples;
@@ -162,13 +183,15 @@
 #         unlimited), usage_limit_ratio, rss_cache_limit_ratio (4 decimals, null without
 #         a limit);
 #   kernel_log: source "dmesg"|"journalctl -k"|"file"|null (not read), path, lines,
-#         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container);
+#         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container),
+#         scope (the scanned root in the hierarchy), outside_root_oom_kills (pods outside scope),
+#         authenticated (false: a plain file without --trust-kernel-log; null: not read);
 #   oom_kills[]: time (ISO 8601; "Z" when converted from dmesg, no offset for syslog
 #         local time; null when the log has none), memcg (the one whose limit was hit),
 #         task_memcg, level, qos, pod_uid, container, pod_namespace, pod_name,
 #         container_name (null when unknown), usage_bytes, limit_bytes, kmem_usage_bytes,
 #         rss_bytes, cache_bytes, hidden_bytes, kmem_share (kmem / usage), kmem_caused
-#         (share >= 0.10), process {pid, name}.
+#         (share >= 0.10), history, source ("dmesg"|"journalctl -k"|"file"), process {pid, name}.
 # =============================================================================
 LC_ALL=C
 export LC_ALL
@@ -183,6 +206,7 @@ usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--verbose] [--prome
                          [--duration D [--interval D]] [--kubelet PATH] [--kubelet-pid PID] [--runtime PATH]...
                          [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
                          [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
+                         [--trust-kernel-log] [--cache-dir DIR]
                          [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
 Checks that pod and container memory cgroups charge no kernel memory (kmem).
 Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
@@ -195,13 +219,19 @@ die_usage() {
   exit 2
 }
 
-# Seconds from 30, 30s, 10m, 1h, 1d; empty on bad input.
+# Seconds from 30, 30s, 10m, 1h, 1d (decimal, leading zeros allowed; at most 366 days); fails on
+# anything else.
 to_seconds() {
   _n=${1%[smhd]}
   _u=${1#"$_n"}
   case $_n in '' | *[!0-9]*) return 1 ;; esac
+  while :; do
+    case $_n in 0?*) _n=${_n#0} ;; *) break ;; esac
+  done
+  [ ${#_n} -le 8 ] || return 1
   case $_u in '' | s) _m=1 ;; m) _m=60 ;; h) _m=3600 ;; d) _m=86400 ;; *) return 1 ;; esac
   SECS=$((_n * _m))
+  [ "$SECS" -le 31622400 ]
 }
 
 # ---------------------------------------------------------------------------
@@ -290,7 +320,7 @@ function podof(p,   c, n, k, j) {
 SCAN_AWK='
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
-  if (r <= 0 || l !~ /^-?[0-9]+$/) return ""
+  if (r <= 0 || l !~ /^[0-9]+$/) return ""
   return l
 }
 function rdstat(f, k1, k2,   l, r, a) {
@@ -350,7 +380,8 @@ END {
 }'
 
 # Kernel log (syslog file, journalctl -k, dmesg) -> one "oom" record per memcg OOM kill of a
-# pod or container cgroup, then "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs".
+# pod or container cgroup under SCOPE (the scanned root's path in the hierarchy), then
+# "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs<TAB>kills of pod cgroups outside SCOPE".
 # One streaming pass; exit 3 when the log had no lines.  Report formats: DOMAIN.md section 7
 # (3.10: "Task in A killed as a result of limit of B"; >= 4.19: "oom-kill:...,oom_memcg=B,...").
 # A kill is counted from "Task in" or "oom-kill:"; a report cut before either is not a kill.
@@ -409,6 +440,7 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   podof(TCG); lv = LV; uid = UID; ctr = CTR
   podof(OCG)
   if (LV == "") { OTHER++; reset(); return }
+  if (SCOPE != "/" && OCG != SCOPE && substr(OCG, 1, length(SCOPE) + 1) != SCOPE "/") { OUTSIDE++; reset(); return }
   if (LV == "pod" && lv == "container" && uid == UID) CTR = ctr
   rss = (TRS != "") ? TRS : (RSS != "" ? RSS : AN)
   cache = (TCA != "") ? TCA : (CA != "" ? CA : FI)
@@ -428,7 +460,8 @@ BEGIN {
   for (i = 1; i <= 12; i++) MON[a[i]] = i
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
   if (BTIME !~ /^[0-9]+$/) BTIME = ""
-  KILLS = 0; OTHER = 0; reset()
+  SCOPE = ENVIRON["SCOPE"]; if (SCOPE == "") SCOPE = "/"
+  KILLS = 0; OTHER = 0; OUTSIDE = 0; reset()
 }
 NR == 1 { FIRST = $0 }
 !INST && !/oom|emory|kmem: usage|Task in|Kill/ { next }
@@ -495,14 +528,17 @@ NR == 1 { FIRST = $0 }
 END {
   flush()
   n = NR; if (n == 1 && substr(FIRST, 1, 3) == "-- ") n = 0
-  print "oomlog\t" n "\t" KILLS "\t" OTHER
+  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE
   exit (n > 0 ? 0 : 3)
 }'
 
 # What a container runtime says -> "nm" records: container id, pod uid, namespace, pod name,
-# container name.  KIND: json (crictl ps -a -o json, ctr containers info: one record per
-# "id"/"ID" key), pods (crictl pods -o json: sandboxes, named POD) or docker (tab-separated
-# docker ps lines).  Only key/value pairs of strings are read, so pretty or compact JSON.
+# container name.  KIND: pods (crictl pods -o json: sandboxes, named POD), ctrs (crictl ps -a -o
+# json), ctr (ctr containers info, one JSON document per container) or docker (tab-separated docker
+# ps lines).  The JSON is read by its structure, pretty or compact: a record is one element of
+# "items"/"containers" (crictl) or one top-level document (ctr), and names come only from its own
+# "id"/"ID" and the entries of its own "labels"/"Labels" object -- never from annotations or the
+# OCI spec, which any pod author fills.
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 NAMES_AWK='
 function unj(s,   out, i, c) {
@@ -524,12 +560,32 @@ function flush() {
   }
   id = ""; sandbox = (kind == "pods"); split("", lab)
 }
-function pair(k, v) {
-  if (k == "id" || k == "ID") { flush(); id = v }
-  else if (k ~ /^io\.kubernetes\.(pod\.(name|namespace|uid)|container\.name)$/) { if (!(k in lab)) lab[k] = v }
+function label(k, v) {
+  if (k ~ /^io\.kubernetes\.(pod\.(name|namespace|uid)|container\.name)$/) lab[k] = v
   else if (k == "io.cri-containerd.kind" && v == "sandbox") sandbox = 1
 }
-BEGIN { kind = ENVIRON["KIND"]; id = ""; sandbox = (kind == "pods"); split("", lab) }
+# JSON structure: depth D, TY[d] "o" (object) or "a" (array), K[d] the key whose value is being read
+# at depth d, EK[d] 1 while a key is expected; a record is the object at depth RD.
+function push(t) {
+  if (t == "o" && D + 1 == RD && (RD == 1 || (TY[D] == "a" && K[D - 1] == LIST))) { INREC = 1; id = ""; sandbox = (kind == "pods"); split("", lab) }
+  D++; TY[D] = t; K[D] = ""; EK[D] = (t == "o")
+}
+function pop() {
+  if (D == RD && INREC) { flush(); INREC = 0 }
+  if (D > 0) D--
+}
+function str(v) {
+  if (TY[D] == "o" && EK[D]) { K[D] = v; EK[D] = 0; return }
+  if (!INREC || TY[D] != "o") return
+  if (D == RD && K[D] == IDK) id = v
+  else if (D == RD + 1 && K[RD] == LABK) label(K[D], v)
+}
+BEGIN {
+  kind = ENVIRON["KIND"]; id = ""; sandbox = (kind == "pods"); split("", lab)
+  D = 0; INREC = 0
+  if (kind == "ctr") { RD = 1; IDK = "ID"; LABK = "Labels"; LIST = "" }
+  else { RD = 3; IDK = "id"; LABK = "labels"; LIST = (kind == "pods" ? "items" : "containers") }
+}
 kind == "docker" {
   n = split($0, f, "\t")
   if (n >= 5 && f[1] != "") {
@@ -542,15 +598,18 @@ kind == "docker" {
 }
 {
   s = $0
-  while (match(s, /"([^"\\]|\\.)*"[ \t]*:[ \t]*"([^"\\]|\\.)*"/)) {
-    pr = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
-    match(pr, /^"([^"\\]|\\.)*"/)
-    k = unj(substr(pr, 2, RLENGTH - 2)); v = substr(pr, RLENGTH + 1)
-    sub(/^[ \t]*:[ \t]*"/, "", v)
-    pair(k, unj(substr(v, 1, length(v) - 1)))
+  while (s != "") {
+    c = substr(s, 1, 1)
+    if (c == "\"") {
+      if (!match(s, /^"([^"\\]|\\.)*"/)) break
+      str(unj(substr(s, 2, RLENGTH - 2))); s = substr(s, RLENGTH + 1)
+    } else if (c == "{" || c == "[") { push(c == "{" ? "o" : "a"); s = substr(s, 2) }
+    else if (c == "}" || c == "]") { pop(); s = substr(s, 2) }
+    else if (c == ",") { if (TY[D] == "o") EK[D] = 1; s = substr(s, 2) }
+    else if (match(s, /^[^"{}\[\],]+/)) s = substr(s, RLENGTH + 1)
+    else s = substr(s, 2)
   }
-}
-END { flush() }'
+}'
 
 # Everything gathered -> checks, verdict and the report (human, json or brief on stdout,
 # Prometheus textfile to PROMTMP).  Exit code 0/1/2.
@@ -595,6 +654,22 @@ function jesc(s,   out, i, n, c, b, need, k) {
   return out
 }
 function js(s) { return "\"" jesc(s) "\"" }
+# Text for a terminal (human and --brief output): control characters (C0, DEL and C1) become visible
+# escapes, so a cgroup name, a log line or a runtime label can neither start a line nor send an
+# escape sequence.
+function tesc(s,   out, i, n, c, b) {
+  if (s !~ /[\001-\037\177]/ && index(s, C2) == 0) return s
+  out = ""; n = length(s)
+  for (i = 1; i <= n; i++) {
+    c = substr(s, i, 1)
+    if (c == "\n") out = out "\\n"
+    else if (c == "\t") out = out "\\t"
+    else if (c in CTL) out = out sprintf("\\x%02x", CTL[c])
+    else if (c == C2 && (b = HI[substr(s, i + 1, 1)]) >= 128 && b <= 159) { out = out sprintf("\\u%04x", b); i++ }
+    else out = out c
+  }
+  return out
+}
 function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
 function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
 function jsn(s) { return s == "" ? "null" : js(s) }
@@ -665,7 +740,7 @@ BEGIN {
   for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = i
   CTL[sprintf("%c", 127)] = 127
   for (i = 128; i < 256; i++) HI[sprintf("%c", i)] = i
-  FFFD = sprintf("%c%c%c", 239, 191, 189)
+  FFFD = sprintf("%c%c%c", 239, 191, 189); C2 = sprintf("%c", 194)
   LIMIT = 65535
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
@@ -684,7 +759,7 @@ $1 == "oom" {
   OUS[n] = $9; OLI[n] = $10; OKM[n] = $11; OKRSS[n] = $12; OKCA[n] = $13; OPID[n] = $14; OCM[n] = dec($15)
   next
 }
-$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; next }
+$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }
 $1 == "sample" {
   NS++
   if (num($5) && ($5 + 0 > SMAX + 0 || SMAXAT == "")) { SMAX = $5; SMAXAT = $2; SMAXP = dec($6) }
@@ -692,7 +767,7 @@ $1 == "sample" {
   next
 }
 $1 == "bin" {
-  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9
+  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9; BRU[n] = ($10 == 1)
   next
 }
 $1 == "sum" { SUMS[tolower($2)] = $3; NSUMS++; next }
@@ -841,7 +916,7 @@ END {
     } else if (pmiss == np && !kmemfile) {
       check("pod-cgroups-kmem", t3, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
     } else if (pmiss > 0) {
-      check("pod-cgroups-kmem", t3, "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups; the others read 0", "", "", 0)
+      check("pod-cgroups-kmem", t3, "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
     } else {
       s = "all " np " pod cgroups read 0 bytes of kernel memory"
       if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
@@ -855,7 +930,7 @@ END {
         (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), runtimefix, "runtime", 1)
       else check("container-cgroups-kmem", t4, "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
     } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", t4, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
-    else if (cmiss > 0) check("container-cgroups-kmem", t4, "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups; the others read 0", "", "", 0)
+    else if (cmiss > 0) check("container-cgroups-kmem", t4, "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
     else check("container-cgroups-kmem", t4, "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
   }
 
@@ -891,7 +966,8 @@ END {
   else if (!kb || BS[kb] == "missing") check("kubelet-binary", t6, "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
   else if (BS[kb] != "ok") check("kubelet-binary", t6, "WARN", "cannot read " BP[kb], "run as root", "", 0)
   else {
-    tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "")
+    tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "") (BRU[kb] ? "; verdict reused: identity (device, inode, size, mtime, ctime) unchanged since the last run" : "") \
+      (fact("cache_why") != "" ? "; verdict cache not used: " fact("cache_why") : "")
     if (BV[kb] == "kmem-code-linked")
       check("kubelet-binary", t6, binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
         "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
@@ -908,7 +984,7 @@ END {
     nr++
     if (BS[i] != "ok") { rbad++; rs = rs "; " BP[i] ": unreadable"; continue }
     if (BV[i] == "kmem-code-linked") rk++
-    rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "")
+    rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "") (BRU[i] ? " (reused: unchanged)" : "")
   }
   rs = substr(rs, 3)
   if (nokbin) check("runtime-binaries", t8, "INFO", "skipped (--no-binaries)", "", "", 1)
@@ -970,6 +1046,9 @@ END {
   # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
   t12 = "no OOM kill of a pod was caused by kernel memory"
   klsrc = fact("klsrc")
+  # dmesg and journalctl -k (the kernel transport of the journal) come from the kernel; a plain file only
+  # with --trust-kernel-log
+  klauth = (klsrc != "" && (klsrc != "file" || fact("kltrust") == 1))
   nkk = 0; kks = ""; NPO = 0; nhist = 0
   # kills before the current boot (btime) or before --since are history: never a FAIL
   cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
@@ -1000,7 +1079,12 @@ END {
   else {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
-    if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks, kmemfix, kmemwho, 1)
+    if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
+    s2 = ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
+    # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
+    if (nkk > 0 && !klauth) check("oom-kills-kmem", t12, "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
+      "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
+    else if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s s2, kmemfix, kmemwho, 1)
     else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", t12, "INFO", s, "", "", 1)
     else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
@@ -1152,8 +1236,8 @@ function json(   i, k, nt, ta, tags) {
   for (i = 1; i <= NB; i++) {
     tags = "null"
     if (BS[i] == "ok" && BT[i] != "") { nt = split(BT[i], ta, ","); tags = "["; for (k = 1; k <= nt; k++) tags = tags (k > 1 ? ", " : "") js(ta[k]); tags = tags "]" }
-    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s}%s\n", \
-      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (i < NB ? "," : "")
+    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s, \"reused\": %s}%s\n", \
+      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (BRU[i] ? "true" : "false"), (i < NB ? "," : "")
   }
   print "  ],"
   printf "  \"memcgs\": {\"num_cgroups\": %s, \"directories\": %s, \"leaked\": %s, \"limit\": %d, \"compared\": %s},\n", \
@@ -1165,8 +1249,9 @@ function json(   i, k, nt, ta, tags) {
 }
 
 function oomjson(   i, u, c, rc) {
-  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s},\n", \
-    jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0))
+  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s},\n", \
+    jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0)), \
+    js(fact("oomscope")), (klsrc == "" ? "null" : jn(OOUT + 0)), (klsrc == "" ? "null" : (klauth ? "true" : "false"))
   print "  \"oom_kills\": ["
   for (i = 1; i <= NOK; i++) {
     u = OU[i]; c = OC[i]
@@ -1177,7 +1262,7 @@ function oomjson(   i, u, c, rc) {
     printf "\"pod_namespace\": %s, \"pod_name\": %s, \"container_name\": %s, ", jsn(WN), jsn(WP), jsn(WC)
     printf "\"usage_bytes\": %s, \"limit_bytes\": %s, \"kmem_usage_bytes\": %s, \"rss_bytes\": %s, \"cache_bytes\": %s, \"hidden_bytes\": %s, \"kmem_share\": %s, \"kmem_caused\": %s, ", \
       jn(OUS[i]), jn(OLI[i]), jn(OKM[i]), jn(OKRSS[i]), jn(OKCA[i]), jn((num(OUS[i]) && rc != "") ? sprintf("%.0f", OUS[i] - rc) : ""), ratio(OSH[i]), (OKC[i] ? "true" : "false")
-    printf "\"history\": %s, ", (OH[i] ? "true" : "false")
+    printf "\"history\": %s, \"source\": %s, ", (OH[i] ? "true" : "false"), js(klsrc)
     printf "\"process\": {\"pid\": %s, \"name\": %s}}%s\n", jn(OPID[i]), jsn(OCM[i]), (i < NOK ? "," : "")
   }
   print "  ]"
@@ -1186,7 +1271,7 @@ function oomjson(   i, u, c, rc) {
 function brief(   i) {
   if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
   for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
-  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], CSE[i], FIXNEXT
+  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
 }
 
 function human(   i, k, n, shown, verbose) {
@@ -1195,9 +1280,9 @@ function human(   i, k, n, shown, verbose) {
   printf "kernel %s, cgroup %s%s, memory cgroups at %s\n\n", (kernel == "" ? "?" : kernel), layout, (driver != "" ? ", driver " driver : ""), jesc(root)
   printf "Fix state: %s: %s\nNext step: %s\n\n", FIX, jesc(FIXSUM), FIXNEXT
   for (i = 1; i <= NCK; i++) {
-    printf "[%s] %s: %s\n", CST[i], CID[i], CSE[i]
+    printf "[%s] %s: %s\n", CST[i], CID[i], tesc(CSE[i])
     if (CCA[i] != "" && CST[i] != "PASS" && CST[i] != "INFO") printf "       cause: %s\n", CCA[i]
-    if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", CRE[i]
+    if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", tesc(CRE[i])
   }
   n = 0
   for (i = 1; i <= NCG; i++) if (verbose || (num(KM[i]) && KM[i] + 0 > 0) || (ACT[i] == "active" && kge != 1) || HW[i]) SHOW[++n] = i
@@ -1216,12 +1301,13 @@ function human(   i, k, n, shown, verbose) {
     print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
   }
   if (NOK > 0) {
-    printf "\nOOM kills in %s (%d):\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK
+    printf "\nOOM kills in %s (%d)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK, \
+      (klauth ? "" : ", not authenticated: any local user can write it (logger -t kernel)")
     k = (verbose || NOK <= 20) ? 1 : NOK - 19
     if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
     for (; k <= NOK; k++) {
-      printf "%s  %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
-        (OT[k] == "" ? "(no time)" : OT[k]), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
+      printf "%s  [%s] %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
+        (OT[k] == "" ? "(no time)" : OT[k]), klsrc (klauth ? "" : ", unauthenticated"), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
         ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
     }
   }
@@ -1283,7 +1369,10 @@ function prom(f,   i, lb, m) {
   close(f)
 }
 # labels of a pod in the OOM kill series: its uid, and its namespace and name when known ("" if not)
-function oomlb(uid) { wnames(uid, ""); return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\"}" }
+function oomlb(uid) {
+  wnames(uid, "")
+  return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\",source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
+}
 function pm(f, name, type, help) { print "# HELP " name " " help > f; print "# TYPE " name " " type > f }
 function pser(f, name, m, what,   i, v, lb) {
   pm(f, name, "gauge", m[name])
@@ -1318,6 +1407,8 @@ expects=""
 nobinaries=0
 kernellog=""
 kernellog_off=0
+kltrust=0
+cachedir=""
 rtendpoints=""
 rtlimit=10
 
@@ -1333,7 +1424,7 @@ while [ $# -gt 0 ]; do
       ;;
   esac
   case $opt in
-    --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log)
+    --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
       [ $# -ge 2 ] || die_usage "$opt needs a value"
       val=$2
       shift 2
@@ -1348,11 +1439,11 @@ while [ $# -gt 0 ]; do
     --verbose | -v) verbose=1 ;;
     --prometheus) prom=$val ;;
     --duration)
-      to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h)"
+      to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h; at most 366d)"
       duration=$SECS
       ;;
     --interval)
-      to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m)"
+      to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m; at most 366d)"
       [ "$SECS" -ge 1 ] || die_usage "--interval must be at least 1s"
       interval=$SECS
       ;;
@@ -1391,6 +1482,11 @@ while [ $# -gt 0 ]; do
       kernellog=$val
       ;;
     --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
+    --trust-kernel-log) kltrust=1 ;;
+    --cache-dir)
+      [ -n "$val" ] || die_usage "--cache-dir needs a directory"
+      cachedir=$val
+      ;;
     --runtime-endpoint)
       case $val in
         unix:///*) rtendpoints="$rtendpoints${val#unix://}$NL" ;;
@@ -1399,7 +1495,7 @@ while [ $# -gt 0 ]; do
       esac
       ;;
     --runtime-timeout)
-      to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m)"
+      to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m; at most 366d)"
       [ "$SECS" -ge 1 ] || die_usage "--runtime-timeout must be at least 1s"
       rtlimit=$SECS
       ;;
@@ -1429,14 +1525,18 @@ promtmp=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   rm -rf "$tmp"
-  if [ -n "$promtmp" ]; then rm -f "$promtmp"; fi
+  if [ -n "$promtmp" ] && [ -f "$promtmp" ] && [ ! -L "$promtmp" ]; then rm -f "$promtmp"; fi
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 facts=$tmp/facts
 : >"$facts"
 fact() { printf 'F\t%s\t%s\n' "$1" "$2" >>"$facts"; }
+
+# $1 with links, ".", ".." and repeated slashes resolved (a directory that exists), else nothing
+realdir() { (cd -P -- "$1" 2>/dev/null && pwd -P); }
 
 first_line() { # $1 = file; prints its first line or nothing (no process)
   _l=""
@@ -1475,14 +1575,22 @@ case $memroot in
   /* | "") ;;
   *) memroot=./$memroot ;;
 esac
-case $prom in
-  "") ;;
-  /sys/fs/cgroup/* | "$memroot"/*) die_usage "--prometheus must not point into the cgroup filesystem" ;;
-esac
 rootok=0
 if [ -n "$memroot" ] && [ -d "$memroot" ] && [ -r "$memroot" ] && [ -x "$memroot" ]; then rootok=1; fi
 rootkmem=0
 if [ -e "$memroot/memory.kmem.usage_in_bytes" ]; then rootkmem=1; fi
+# The scanned root's path inside the memory hierarchy, as the kernel log names memcgs: kills of
+# memcgs outside it are not its pods.  A root that is not below the mount point (a fixture
+# directory) is taken as the whole hierarchy.
+oomscope=/
+if [ "$rootok" = 1 ] && [ -n "$memmount" ]; then
+  _r=$(realdir "$memroot") _m=$(realdir "$memmount")
+  case $_r in
+    "$_m") oomscope=$memmountroot ;;
+    "$_m"/*) oomscope=${memmountroot%/}${_r#"$_m"} ;;
+  esac
+fi
+[ -n "$oomscope" ] || oomscope=/
 # /proc/cgroups counts the whole hierarchy: compare only when we scan all of it.
 compare=0
 if [ "$memmountroot" = / ] || [ -z "$memmount" ]; then
@@ -1502,12 +1610,35 @@ if [ -r "$procroot/cgroups" ]; then
 fi
 : "${_hier:=}" "${_en:=}"
 
+# --prometheus FILE: a regular file or a new name, in a directory outside the cgroup filesystem
+# (checked on the resolved path: no //, /./, .. or link gets round it).  Written at the end through a
+# new temp file in the same directory, then renamed over FILE.
 if [ -n "$prom" ]; then
-  promtmp=$prom.$$.tmp
-  : >"$promtmp" 2>/dev/null || {
-    promtmp=""
-    die_usage "cannot write --prometheus file next to '$prom'"
-  }
+  _b=${prom##*/}
+  case $prom in
+    */*) _d=${prom%/*} ;;
+    *) _d=. ;;
+  esac
+  case $_b in "" | . | ..) die_usage "--prometheus '$prom' is not a file name" ;; esac
+  _dr=$(realdir "${_d:-/}")
+  [ -n "$_dr" ] || die_usage "--prometheus '$prom': no directory '${_d:-/}'"
+  _in=""
+  case ${_dr%/}/ in /sys/fs/cgroup/*) _in=1 ;; esac
+  [ -e "$_dr/cgroup.procs" ] && _in=1
+  case $(stat -f -c %T "$_dr" 2>/dev/null </dev/null) in cgroup*) _in=1 ;; esac
+  for _x in "$memroot" "$memmount"; do
+    [ -n "$_x" ] || continue
+    _x=$(realdir "$_x")
+    case ${_dr%/}/ in "${_x%/}"/*) [ -z "$_x" ] || _in=1 ;; esac
+  done
+  [ -z "$_in" ] || die_usage "--prometheus must not point into the cgroup filesystem"
+  if [ -L "$prom" ]; then
+    die_usage "--prometheus '$prom' is a symbolic link: not followed (name the file itself)"
+  elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
+    die_usage "--prometheus '$prom' is not a regular file (a directory, device or fifo is never replaced)"
+  fi
+  [ -w "$_dr" ] || die_usage "cannot write --prometheus file next to '$prom'"
+  prom=${_dr%/}/$_b
 fi
 
 fact version "$SCRIPT_VERSION"
@@ -1530,7 +1661,7 @@ fact duration "$duration"
 fact interval "$interval"
 fact nobinaries "$nobinaries"
 fact euid "$(id -u 2>/dev/null)"
-fact promtmp "$promtmp"
+if [ -n "$prom" ]; then fact promtmp "$tmp/prom"; fi
 
 # ---------------------------------------------------------------------------
 # binaries: the same byte rules as the build's inspection (DOMAIN.md section 2)
@@ -1539,8 +1670,56 @@ S_KMEM='failed to set %s, because either tasks have already joined this cgroup o
 S_NOKMEM='kernel memory accounting disabled in this runc build'
 S_TAGS="build${TAB}-tags="
 
+# The verdict cache (--cache-dir DIR): DIR/verify-kmem.<euid>/binaries, lines "path, identity, kmem
+# count, nokmem count, tags, sha256" (tab-separated).  It is used only when that directory is a real
+# directory of this user with mode 700 and the file is this user's and writable by no one else: a
+# forged entry needs this user's rights (root's, in the DaemonSet).  An entry is reused only for the
+# same path with the same identity (device, inode, size, mtime, ctime: any write, touch, chmod,
+# rename or replacement changes the ctime, which no one can set back).
+cache_open() {
+  cache_d="" cache_why=""
+  : >"$tmp/cache.old"
+  : >"$tmp/cache.new"
+  [ -n "$cachedir" ] || return 0
+  _u=$(id -u 2>/dev/null)
+  _d=${cachedir%/}/verify-kmem.$_u
+  if [ ! -e "$_d" ] && [ ! -L "$_d" ] && ! mkdir -m 700 "$_d" 2>/dev/null; then
+    cache_why="cannot create $_d"
+    return 0
+  fi
+  _st=$(stat -c '%u %a %F' "$_d" 2>/dev/null </dev/null)
+  if [ -L "$_d" ] || [ "$_st" != "$_u 700 directory" ]; then
+    cache_why="$_d is not a directory of uid $_u with mode 700 ($_st)"
+    return 0
+  fi
+  cache_d=$_d
+  [ -e "$_d/binaries" ] || return 0
+  _st=$(stat -c '%u %a %F' "$_d/binaries" 2>/dev/null </dev/null)
+  case $_st in
+    "$_u "?[0145][0145]" regular file" | "$_u "?[0145][0145]" regular empty file")
+      if [ ! -L "$_d/binaries" ]; then cat "$_d/binaries" >"$tmp/cache.old" 2>/dev/null || : >"$tmp/cache.old"; fi
+      ;;
+    *) cache_why="$_d/binaries ignored: not a file of uid $_u that only it may write ($_st)" ;;
+  esac
+}
+# A new cache file through a temp file in the private directory, renamed over the old one.
+cache_close() {
+  [ -n "$cache_d" ] || return 0
+  _t=$(mktemp "$cache_d/.binaries.XXXXXX" 2>/dev/null </dev/null) || {
+    cache_why="cannot write in $cache_d"
+    return 0
+  }
+  if cat "$tmp/cache.new" >"$_t" 2>/dev/null && mv -f "$_t" "$cache_d/binaries" 2>/dev/null; then :; else
+    rm -f "$_t"
+    cache_why="cannot write $cache_d/binaries"
+  fi
+}
+binary_identity() { # path -> device:inode:size:mtime:ctime (with nanoseconds where stat has them)
+  stat -L -c '%d:%i:%s:%y:%z' "$1" 2>/dev/null </dev/null
+}
+
 inspect_binary() { # role path found_by
-  _k=0 _n=0 _tags="" _sha=""
+  _k=0 _n=0 _tags="" _sha="" _id=""
   if [ ! -e "$2" ]; then
     printf 'bin\t%s\t%s\t%s\tmissing\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
     return
@@ -1548,6 +1727,21 @@ inspect_binary() { # role path found_by
   if [ ! -f "$2" ] || [ ! -r "$2" ]; then
     printf 'bin\t%s\t%s\t%s\tunreadable\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
     return
+  fi
+  if [ -n "$cache_d" ]; then
+    case $2 in *"$TAB"* | *"$NL"*) ;; *) _id=$(binary_identity "$2") ;; esac
+  fi
+  if [ -n "$_id" ]; then
+    while IFS="$TAB" read -r _cp _ci _ck _cn _ct _cs; do
+      if [ "$_cp" != "$2" ] || [ "$_ci" != "$_id" ]; then continue; fi
+      case $_ck$_cn in '' | *[!0-9]*) break ;; esac
+      case $_cs in *[!0-9a-f]*) break ;; esac
+      [ ${#_cs} -eq 64 ] || break
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_ck" "$_cn" "$_ct" "$_cs" >>"$tmp/cache.new"
+      if [ "$_ct" = . ]; then _ct=""; fi
+      printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t1\n' "$1" "$2" "$3" "$_ck" "$_cn" "$_ct" "$_cs" >>"$facts"
+      return
+    done <"$tmp/cache.old"
   fi
   # NULs become newlines so every grep (GNU, busybox) sees short text lines.
   tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" >"$tmp/grep" 2>/dev/null
@@ -1560,7 +1754,12 @@ inspect_binary() { # role path found_by
   done <"$tmp/grep"
   _sha=$(sha256sum "$2" 2>/dev/null </dev/null)
   _sha=${_sha%% *}
-  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t0\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+  # cached only when the file did not change while it was read
+  if [ -n "$_id" ] && [ ${#_sha} -eq 64 ] && [ "$(binary_identity "$2")" = "$_id" ]; then
+    # "." for no tags: read splits on tabs as white space, so an empty field would vanish
+    case $_tags in *"$TAB"*) ;; *) printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_k" "$_n" "${_tags:-.}" "$_sha" >>"$tmp/cache.new" ;; esac
+  fi
 }
 
 # The running kubelet: systemd's MainPID (not with --proc-root: that is a fixture, not this node),
@@ -1605,6 +1804,7 @@ running_kubelet() {
 }
 
 if [ "$nobinaries" = 0 ]; then
+  cache_open
   kfound=""
   if [ -n "$kubelet" ]; then
     kfound=option
@@ -1657,6 +1857,9 @@ if [ "$nobinaries" = 0 ]; then
   done <<EOF
 $_list
 EOF
+  cache_close
+  fact cache_dir "$cache_d"
+  fact cache_why "$cache_why"
 fi
 
 # expected checksums: --checksums FILE lines `<hex>  [*]<name>` and --expect-sha256 HEX[:NAME]
@@ -1792,7 +1995,7 @@ rt_note() { # $1: tool, $2: socket, $3: exit code of the attempt
   rt_why="$rt_why; $1 at unix://$2: $_m"
 }
 rt_parse() { # $1: KIND for NAMES_AWK
-  KIND=$1 awk "$NAMES_AWK" "$tmp/rt.out" >>"$tmp/names" 2>/dev/null
+  tr '\000' '?' <"$tmp/rt.out" | KIND=$1 awk "$NAMES_AWK" >>"$tmp/names" 2>/dev/null
 }
 # One runtime CLI on one socket; 0 when it answered, 124 when it hung (give up on the socket).
 rt_ask() { # $1: crictl|ctr|docker, $2: socket path
@@ -1812,7 +2015,7 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
         rt_note crictl "$2" "$_r"
         return "$_r"
       fi
-      rt_parse json
+      rt_parse ctrs
       ;;
     ctr)
       limited ctr --address "$2" -n k8s.io containers list -q
@@ -1832,7 +2035,7 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
         limited sh -c 'a=$1; shift; for i in "$@"; do ctr --address "$a" -n k8s.io containers info "$i"; done' sh "$2" $_ids
         _r=$?
         if [ "$_r" -eq 124 ]; then rt_timeout=1; fi
-        rt_parse json
+        rt_parse ctr
       fi
       ;;
     docker)
@@ -1919,8 +2122,8 @@ fi
 _ym=$(date +'%Y %m %z' </dev/null)
 tzoff=${_ym##* }
 _ym=${_ym% *}
-oomlog() { # stdin: the log
-  BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
+oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
 }
 klsrc="" klpath="" klwhy=""
 if [ "$kernellog_off" = 1 ]; then
@@ -1943,6 +2146,8 @@ else
 fi
 [ -n "$klsrc" ] || : >"$tmp/oom"
 fact klsrc "$klsrc"
+fact kltrust "$kltrust"
+fact oomscope "$oomscope"
 fact btime "$btime"
 fact since "$since"
 fact tzoff "$tzoff"
@@ -1954,7 +2159,15 @@ fact epoch "$(date +%s </dev/null)"
 awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples" "$tmp/names" "$tmp/oom"
 code=$?
 case $code in 0 | 1 | 2) ;; *) code=2 ;; esac
-if [ -n "$promtmp" ]; then
-  if mv -f "$promtmp" "$prom"; then promtmp=""; else code=2; fi
+# The metrics go to a new file of an unpredictable name next to FILE, created and written through one
+# O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
+if [ -n "$prom" ]; then
+  promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
+  if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
+    promtmp=""
+  else
+    printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
+    code=2
+  fi
 fi
 exit $code

@@ -45,6 +45,7 @@ interface VerifyOpts {
   cgroupRoot?: string;
   procRoot?: string;
   kernelLog?: string | false;
+  trustKernelLog?: boolean;
   runtimeEndpoint: string[];
   runtimeTimeout?: string;
   kubeconfig?: string;
@@ -106,6 +107,10 @@ export function registerVerify(program: Command): void {
     )
     .option("--no-kernel-log", "do not read OOM kills from a kernel log")
     .option(
+      "--trust-kernel-log",
+      "take kmem-caused kills read from a plain --kernel-log file as proof (FAIL); without it they are a WARN: any local user can write syslog",
+    )
+    .option(
       "--runtime-endpoint <unix:///path>",
       "container runtime socket on the node to read pod and container names from (as crictl's flag; repeatable, tried in order; default: the usual containerd, CRI-O, docker sockets)",
       collect,
@@ -166,6 +171,7 @@ async function verify(o: VerifyOpts): Promise<number> {
     cgroupRoot: o.cgroupRoot,
     procRoot: o.procRoot,
     kernelLog: o.kernelLog,
+    trustKernelLog: o.trustKernelLog,
     runtimeEndpoint: o.runtimeEndpoint,
     runtimeTimeout: o.runtimeTimeout,
     prometheus: o.prometheus,

@@ -147,7 +147,9 @@ export function podMounts(o: ManifestOptions): PodMount[] {
 }
 
 export function scriptArgsInPod(o: ManifestOptions): string[] {
-  const args = ["--kubelet", `/host${o.kubelet}`];
+  // binary verdicts kept between runs in the pod's own emptyDir (/tmp): an unchanged kubelet is not
+  // read again (verify-kmem.sh --cache-dir; a directory of root's alone, never the host's)
+  const args = ["--cache-dir", "/tmp", "--kubelet", `/host${o.kubelet}`];
   for (const r of o.runtimes) args.push("--runtime", `/host${r}`);
   if (o.kernelLog) args.push("--kernel-log", `/host${o.kernelLog}`);
   return args;

@@ -29,14 +29,16 @@ export function cgroupName(c: CgroupRow): string {
 }
 
 /** One OOM kill from the kernel log: when, whom, and how much of the usage was kernel memory. */
-export function oomKillLine(k: OomKill): string {
+/** One kill; `unauthenticated`: read from a plain file (the report's kernel_log.authenticated false). */
+export function oomKillLine(k: OomKill, unauthenticated = false): string {
   const pod = k.pod_name ? (k.pod_namespace ? `${k.pod_namespace}/` : "") + k.pod_name : k.pod_uid;
   const ctr = k.container_name ?? k.container;
   const share = k.kmem_share === null ? "?" : `${(k.kmem_share * 100).toFixed(2)}%`;
   return (
     `OOM kill ${k.time ?? "(no time)"} of ${ctr ? `container ${ctr} of ` : ""}pod ${pod}: ` +
     `kmem ${humanBytes(k.kmem_usage_bytes)} = ${share} of usage ${humanBytes(k.usage_bytes)} (limit ${humanBytes(k.limit_bytes)})` +
-    (k.kmem_caused ? " <- kernel memory" : "")
+    (k.kmem_caused ? " <- kernel memory" : "") +
+    (unauthenticated ? " [not authenticated: read from a file any local user can write]" : "")
   );
 }
 
@@ -110,7 +112,8 @@ export function renderFleet(report: FleetReport, verbose = false): string {
       out.push(`  ... ${charged.length - 5} more charged cgroups (--verbose)`);
     // kills kernel memory caused (every kill with --verbose); reports of older scripts have none
     const kills = (h.report!.oom_kills ?? []).filter((k) => verbose || k.kmem_caused);
-    for (const k of kills.slice(0, verbose ? kills.length : 5)) out.push(`  ${oomKillLine(k)}`);
+    const unauth = h.report!.kernel_log?.authenticated === false;
+    for (const k of kills.slice(0, verbose ? kills.length : 5)) out.push(`  ${oomKillLine(k, unauth)}`);
     if (!verbose && kills.length > 5)
       out.push(`  ... ${kills.length - 5} more kmem-caused OOM kills (--verbose)`);
   }

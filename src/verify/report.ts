@@ -96,6 +96,8 @@ export interface OomKill extends CgroupOwner {
   kmem_caused: boolean;
   /** Before the current boot or --since: listed, never a FAIL (absent in reports of older scripts). */
   history?: boolean;
+  /** Where it was read from (absent in reports of older scripts). */
+  source?: "dmesg" | "journalctl -k" | "file";
   process: { pid: number | null; name: string | null };
 }
 
@@ -107,6 +109,12 @@ export interface KernelLogInfo {
   /** every memcg OOM kill in the log; other_memcg_oom_kills of them were not pod/container cgroups. */
   memcg_oom_kills: number | null;
   other_memcg_oom_kills: number | null;
+  /** the scanned root's path in the memory hierarchy ("/": all of it; absent in older reports). */
+  scope?: string;
+  /** kills of pod/container cgroups outside scope: not this root's pods, not in oom_kills. */
+  outside_root_oom_kills?: number | null;
+  /** false: a plain file any local user can write (kmem-caused kills WARN, not FAIL); null: not read. */
+  authenticated?: boolean | null;
 }
 
 export interface BinaryRow {
@@ -118,6 +126,8 @@ export interface BinaryRow {
   build_tags: string[] | null;
   sha256: string | null;
   checksum_match: string | null;
+  /** Verdict from the --cache-dir of an earlier run (identity unchanged); absent in older reports. */
+  reused?: boolean;
 }
 
 export interface NodeReport {

@@ -19,6 +19,8 @@ export interface ScriptPassthrough {
   procRoot?: string;
   /** Kernel log on the node to read OOM kills from; false: none (--no-kernel-log); unset: the node's. */
   kernelLog?: string | false;
+  /** Take kmem-caused kills read from a plain kernel log file as proof (the script's --trust-kernel-log). */
+  trustKernelLog?: boolean;
   prometheus?: string;
   verbose?: boolean;
   /** Container runtime socket for pod/container names (unix:///PATH, as crictl's flag). */
@@ -47,6 +49,7 @@ export function scriptArgs(p: ScriptPassthrough): string[] {
   if (p.procRoot) a.push("--proc-root", p.procRoot);
   if (p.kernelLog === false) a.push("--no-kernel-log");
   else if (p.kernelLog) a.push("--kernel-log", p.kernelLog);
+  if (p.trustKernelLog) a.push("--trust-kernel-log");
   if (p.prometheus) a.push("--prometheus", p.prometheus);
   if (p.verbose) a.push("--verbose");
   for (const e of p.expectSha256) a.push("--expect-sha256", e);

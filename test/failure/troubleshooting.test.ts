@@ -67,9 +67,19 @@ const VERIFY_MESSAGES = [
   "no memory cgroup controller found in",
   "is not a readable directory",
   "could not read memory.kmem.usage_in_bytes of",
+  "(missing, unreadable or not a byte count)",
+  "at most 366d)",
   "--prometheus must not point into the cgroup filesystem",
+  "is a symbolic link: not followed (name the file itself)",
+  "is not a regular file (a directory, device or fifo is never replaced)",
+  "is not a file name",
+  "cannot write --prometheus file next to",
+  "cannot write --prometheus file '",
   "cannot read --kernel-log file",
   "kernel log not read: ",
+  "verdict cache not used: ",
+  "binaries ignored: not a file of uid",
+  "which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k",
 ];
 
 let doc: string;

@@ -6,13 +6,26 @@
  * and never writes to the cgroup filesystem (a read-only bind mount, and listings+mtimes compared).
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { chmod, chown, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { execa } from "execa";
 import { Ajv } from "ajv";
 import { kb, tmp, removeTmp, start, finish, descendants, waitFor, CLI, REPO } from "./helpers.js";
+import { fakeGoBinary } from "../verify/helpers/binaries.js";
 
 const SCRIPT = join(REPO, "scripts", "verify-kmem.sh");
 const isRoot = process.getuid?.() === 0;
@@ -501,4 +514,446 @@ describe.skipIf(!isRoot)("never writes to the cgroup filesystem", () => {
     expect(asNobody.result).toBe(asRoot.result);
     expect(asNobody.cgroups).toEqual(asRoot.cgroups);
   });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 17: hostile input. Each test reproduces the attack and shows the refusal or the safe result.
+// ---------------------------------------------------------------------------------------------------
+
+/** The script with extra environment (e.g. PATH with one awk, or stand-in runtime CLIs first). */
+async function scriptEnv(node: Node, extra: string[], env: Record<string, string>): Promise<Ran> {
+  const args = [SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries", ...extra];
+  const r = await execa("sh", args, { reject: false, stdin: "ignore", timeout: 60_000, env });
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** PATH whose `awk` is gawk, mawk or busybox awk (those installed). */
+async function awkPaths(): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  for (const [name, target] of [
+    ["gawk", "/usr/bin/gawk"],
+    ["mawk", "/usr/bin/mawk"],
+    ["busybox awk", "/usr/bin/busybox"],
+  ] as const) {
+    try {
+      await lstat(target);
+    } catch {
+      continue;
+    }
+    const dir = await tmp(`awk-${name.replace(/ /g, "-")}`);
+    await symlink(target, join(dir, "awk"));
+    out.push([name, `${dir}:${process.env.PATH}`]);
+  }
+  return out;
+}
+
+describe("issue 17 item 10: output that can be bent", () => {
+  it("a NUL in a process name of the kernel log: valid JSON (and the schema) under gawk, mawk and busybox awk", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    const memcgPath = `/${POD_A}`;
+    const k = (m: string) => `Nov 28 03:00:01 node-a kernel: ${m}`;
+    const log = join(await tmp("nul"), "messages");
+    await writeFile(
+      log,
+      [
+        k("ev\0il invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=999"),
+        k(`Task in ${memcgPath} killed as a result of limit of ${memcgPath}`),
+        k("memory: usage 1048576kB, limit 1048576kB, failcnt 7"),
+        k("kmem: usage 1024kB, limit 9007199254740988kB, failcnt 0"),
+        k(`Memory cgroup stats for ${memcgPath}: cache:0KB rss:1047552KB`),
+        k('Killed process 4242 (ev\0il"\u001b[2J) total-vm:10000kB'),
+      ].join("\n") + "\n",
+    );
+    const paths = await awkPaths();
+    expect(paths.length).toBeGreaterThanOrEqual(2);
+    for (const [name, PATH] of paths) {
+      const r = await scriptEnv(node, ["--json", "--kernel-log", log], { ...process.env, PATH } as Record<
+        string,
+        string
+      >);
+      const rep = report(r) as Report & { oom_kills: { process: { name: string | null } }[] };
+      expect(rep.oom_kills, name).toHaveLength(1);
+      expect(rep.oom_kills[0]!.process.name, name).toBe('ev?il"\u001b[2J');
+      const human = await scriptEnv(node, ["--kernel-log", log, "--verbose"], {
+        ...process.env,
+        PATH,
+      } as Record<string, string>);
+      expect(human.stdout, name).not.toContain("\u001b");
+      expect(human.stdout, name).not.toContain("\0");
+    }
+  });
+
+  it("newlines and escape sequences in cgroup names do not reach --brief or the human output raw", async () => {
+    const forged = "pod1111aaaa-0000-0000-0000-00000000000f\nResult: OK (exit 0)\u001b[2K";
+    const node = await makeNode([POD_A, `kubepods/burstable/${forged}`]);
+    await memcg(join(node.cg, "kubepods", "burstable", forged), 8192);
+    for (const [name, PATH] of await awkPaths()) {
+      const env = { ...process.env, PATH } as Record<string, string>;
+      const brief = await scriptEnv(node, ["--brief"], env);
+      expect(brief.code, name).toBe(1);
+      expect(brief.stdout.split("\n").filter(Boolean), name).toHaveLength(1);
+      expect(brief.stdout, name).toMatch(/^PROBLEM \[/);
+      expect(brief.stdout, name).toContain("\\nResult: OK (exit 0)\\x1b[2K");
+      const human = await scriptEnv(node, ["--verbose"], env);
+      expect(human.code, name).toBe(1);
+      expect(
+        human.stdout.split("\n").filter((l) => l.startsWith("Result:")),
+        name,
+      ).toEqual([expect.stringMatching(/^Result: PROBLEM \(exit 1\)/)]);
+      expect(human.stdout, name).not.toContain("\u001b");
+      // JSON keeps the name exactly (JSON.stringify-style escapes), schema-valid
+      const rep = report(await scriptEnv(node, ["--json"], env));
+      expect(rep.cgroups.map((c) => c.path)).toContain(`/kubepods/burstable/${forged}`);
+    }
+  });
+
+  it.each([
+    ["-4096", "negative"],
+    ["-0", "minus zero"],
+  ])("a %s kmem counter (%s) is not a PASS: cannot tell, exit 2", async (v) => {
+    const node = await makeNode();
+    await accountingOff(node);
+    await writeFile(join(node.cg, POD_A, "memory.kmem.usage_in_bytes"), `${v}\n`);
+    await writeFile(join(node.cg, POD_A, "c0ffee", "memory.kmem.usage_in_bytes"), `${v}\n`);
+    const r = await script(node, ["--json"]);
+    expect(r.code, r.stderr).toBe(2);
+    const rep = report(r);
+    expect(check(rep, "pod-cgroups-kmem")).toMatchObject({ status: "WARN", conclusive: false });
+    expect(check(rep, "pod-cgroups-kmem").seen).toContain(
+      "could not read memory.kmem.usage_in_bytes of 1 of 2 pod cgroups (missing, unreadable or not a byte count)",
+    );
+    expect(check(rep, "container-cgroups-kmem")).toMatchObject({ status: "WARN", conclusive: false });
+    expect(cgroup(rep, POD_A)).toMatchObject({ kmem_usage_bytes: null });
+  });
+
+  it("--duration 08 is 8 seconds (not an octal error); a huge --duration is refused, never wrapped", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    for (const sh of [["dash"], ["bash"], ["busybox", "sh"]]) {
+      const ok = await execa(
+        sh[0]!,
+        [...sh.slice(1), SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries"].concat([
+          "--json",
+          "--duration",
+          "02",
+          "--interval",
+          "01",
+        ]),
+        { reject: false, stdin: "ignore" },
+      );
+      expect(ok.stderr, sh.join(" ")).not.toMatch(/Illegal number|arithmetic|value too great/);
+      const rep = report({
+        code: ok.exitCode ?? -1,
+        stdout: String(ok.stdout),
+        stderr: String(ok.stderr),
+      }) as Report & {
+        samples: { duration_seconds: number; interval_seconds: number; count: number };
+      };
+      expect(rep.samples).toMatchObject({ duration_seconds: 2, interval_seconds: 1, count: 3 });
+      for (const d of ["99999999999999999999", "9223372036854775807s", "400d", "08x"]) {
+        const bad = await execa(
+          sh[0]!,
+          [...sh.slice(1), SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--duration", d],
+          { reject: false, stdin: "ignore" },
+        );
+        expect(bad.exitCode, `${sh.join(" ")} ${d}`).toBe(2);
+        expect(bad.stderr).toContain(`bad --duration '${d}' (use 30, 30s, 10m, 1h; at most 366d)`);
+        expect(bad.stdout).toBe("");
+      }
+    }
+  });
+});
+
+describe("issue 17 item 8: --prometheus FILE in a directory others can write to", () => {
+  async function textfileDir(): Promise<string> {
+    const d = await tmp("textfile");
+    await chmod(d, 0o775); // group-writable, as node_exporter's textfile directories often are
+    return d;
+  }
+  const names = async (d: string) => (await readdir(d)).sort();
+
+  it("a link planted at the old predictable temp name (FILE.<pid>.tmp) is never followed", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    const dir = await textfileDir();
+    const victim = join(await tmp("victim"), "shadow");
+    await writeFile(victim, "root:secret\n");
+    const prom = join(dir, "kmem.prom");
+    const child = execa(
+      "sh",
+      [SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries"].concat([
+        "--brief",
+        "--duration",
+        "2",
+        "--interval",
+        "1",
+        "--prometheus",
+        prom,
+      ]),
+      { reject: false, stdin: "ignore" },
+    );
+    // the attacker sees the pid and plants the link before the run writes its metrics
+    await symlink(victim, `${prom}.${child.pid}.tmp`);
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(await readFile(victim, "utf8")).toBe("root:secret\n");
+    expect(await readFile(prom, "utf8")).toMatch(/^kmem_build_verify_exit_code 0$/m);
+    expect((await lstat(prom)).isFile()).toBe(true);
+    // nothing of ours is left: only the metrics and the attacker's link
+    expect(await names(dir)).toEqual([`kmem.prom`, `kmem.prom.${child.pid}.tmp`]);
+  });
+
+  it.each([
+    ["a symbolic link as FILE", "link", /is a symbolic link: not followed/],
+    ["/dev/stdout (a link to the terminal)", "/dev/stdout", /is a symbolic link: not followed/],
+    ["a device node", "/dev/null", /is not a regular file/],
+    ["a directory", "dir", /is not a regular file/],
+    ["a name ending in /", "dir/", /is not a file name/],
+  ])("%s is refused before anything is written, nothing left behind", async (_n, what, msg) => {
+    const node = await makeNode();
+    const dir = await textfileDir();
+    const victim = join(await tmp("victim"), "target");
+    await writeFile(victim, "keep\n");
+    await symlink(victim, join(dir, "link"));
+    await mkdir(join(dir, "dir"));
+    const before = await names(dir);
+    const target = what.startsWith("/") ? what : join(dir, what);
+    const r = await script(node, ["--prometheus", target]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(msg);
+    expect(r.stdout).toBe("");
+    expect(await names(dir)).toEqual(before);
+    expect(await names(join(dir, "dir"))).toEqual([]);
+    expect(await readFile(victim, "utf8")).toBe("keep\n");
+    expect((await lstat("/dev/null")).isCharacterDevice()).toBe(true);
+  });
+
+  it("// and /./ do not get round the cgroup-filesystem guard (the real /sys/fs/cgroup and the scanned root)", async () => {
+    const node = await makeNode();
+    const before = await readdir(node.cg);
+    const tries = [
+      "//sys/fs/cgroup/memory/kmem.prom",
+      "/sys/fs/cgroup/./memory/kmem.prom",
+      "/sys//fs/cgroup/memory/../memory/kmem.prom",
+      node.cg.replace(/\//g, "//") + "//kmem.prom",
+      `${node.cg}/./kubepods/kmem.prom`,
+    ];
+    for (const p of tries) {
+      const r = await script(node, ["--prometheus", p]);
+      expect(r.code, p).toBe(2);
+      expect(r.stderr, p).toContain("--prometheus must not point into the cgroup filesystem");
+    }
+    expect(await readdir(node.cg)).toEqual(before);
+    expect((await readdir("/sys/fs/cgroup/memory")).filter((n) => n.includes("kmem.prom"))).toEqual([]);
+  });
+
+  it("no temp file is left, after good runs or a signal", async () => {
+    const node = await makeNode();
+    await accountingOff(node);
+    const dir = await textfileDir();
+    const prom = join(dir, "kmem.prom");
+    for (let i = 0; i < 3; i++) expect((await script(node, ["--brief", "--prometheus", prom])).code).toBe(0);
+    expect(await names(dir)).toEqual(["kmem.prom"]);
+    // killed while sampling: no metrics, no temp
+    const child = execa(
+      "sh",
+      [SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries"].concat([
+        "--duration",
+        "30",
+        "--interval",
+        "1",
+        "--prometheus",
+        join(dir, "killed.prom"),
+      ]),
+      { reject: false, stdin: "ignore" },
+    );
+    await new Promise((res) => setTimeout(res, 1500));
+    process.kill(child.pid!, "SIGTERM");
+    const k = await child;
+    expect(k.exitCode).toBe(143);
+    expect(await names(dir)).toEqual(["kmem.prom"]);
+  });
+
+  it.skipIf(!isRoot)(
+    "a directory the writer may not write to: refused up front (as nobody), nothing written",
+    async () => {
+      const node = await makeNode();
+      const dir = await tmp("ro-textfile");
+      await chmod(dir, 0o755);
+      const r = await script(node, ["--prometheus", join(dir, "kmem.prom")], { nobody: true });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("cannot write --prometheus file next to");
+      expect(await names(dir)).toEqual([]);
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 20 item 2: the binary verdict cache (--cache-dir). Replaced and touched binaries are read
+// again; a forged cache entry never turns a FAIL into a PASS; an unwritable cache directory only costs
+// the full read.
+// ---------------------------------------------------------------------------------------------------
+describe("issue 20 item 2: binary verdicts kept between runs (--cache-dir)", () => {
+  /** A fake kubelet of a fixed size: with or without runc's kmem-enabling code. */
+  const kubeletBytes = (kmem: boolean) => {
+    const b = fakeGoBinary(kmem ? { kmem: true } : { nokmem: true });
+    return Buffer.concat([b, Buffer.alloc(16384 - b.length, 0x2e)]);
+  };
+  async function setup(kmem: boolean): Promise<{ node: Node; kubelet: string; cache: string }> {
+    const node = await makeNode();
+    await accountingOff(node);
+    const d = await tmp("bins");
+    await chmod(d, 0o755);
+    const kubelet = join(d, "kubelet");
+    await writeFile(kubelet, kubeletBytes(kmem), { mode: 0o755 });
+    const cache = await tmp("cache");
+    await chmod(cache, 0o777); // an emptyDir: anyone in the pod may write there
+    return { node, kubelet, cache };
+  }
+  type BinReport = Report & { binaries: { role: string; verdict: string | null; reused?: boolean }[] };
+  async function run(node: Node, kubelet: string, cache: string | null, nobody = false) {
+    const args = [
+      "sh",
+      SCRIPT,
+      "--cgroup-root",
+      node.cg,
+      "--proc-root",
+      node.proc,
+      "--kubelet",
+      kubelet,
+      "--runtime",
+      kubelet,
+      ...(cache ? ["--cache-dir", cache] : []),
+      "--json",
+    ];
+    const cmd = nobody ? [...AS_NOBODY, ...args] : args;
+    const r = await execa(cmd[0]!, cmd.slice(1), { reject: false, stdin: "ignore" });
+    const rep = report({
+      code: r.exitCode ?? -1,
+      stdout: String(r.stdout),
+      stderr: String(r.stderr),
+    }) as BinReport;
+    const kb = rep.binaries.find((b) => b.role === "kubelet")!;
+    return {
+      code: r.exitCode,
+      rep,
+      kb,
+      seen: check(rep, "kubelet-binary").seen,
+      status: check(rep, "kubelet-binary").status,
+    };
+  }
+
+  it("an unchanged kubelet keeps its verdict; a replaced one (same size and mtime) is read again", async () => {
+    const { node, kubelet, cache } = await setup(false);
+    const first = await run(node, kubelet, cache);
+    expect(first.kb).toMatchObject({ verdict: "nokmem-variant-linked", reused: false });
+    const second = await run(node, kubelet, cache);
+    expect(second.kb).toMatchObject({ verdict: "nokmem-variant-linked", reused: true });
+    expect(second.seen).toContain(
+      "verdict reused: identity (device, inode, size, mtime, ctime) unchanged since the last run",
+    );
+    expect(second.rep.binaries.every((b) => b.reused)).toBe(true);
+    // replaced by rename with a kmem build of the same size, its mtime set to the old one's
+    const old = await lstat(kubelet);
+    const next = `${kubelet}.new`;
+    await writeFile(next, kubeletBytes(true), { mode: 0o755 });
+    await utimes(next, old.atime, old.mtime);
+    await rename(next, kubelet);
+    expect((await lstat(kubelet)).size).toBe(old.size);
+    const third = await run(node, kubelet, cache);
+    expect(third.kb).toMatchObject({ verdict: "kmem-code-linked", reused: false });
+    expect(third.status).toBe("FAIL");
+    expect(third.code).toBe(1);
+  });
+
+  it("a touched kubelet (mtime changed, content the same) is read again", async () => {
+    const { node, kubelet, cache } = await setup(false);
+    await run(node, kubelet, cache);
+    const later = new Date(Date.now() + 5000);
+    await utimes(kubelet, later, later);
+    expect((await run(node, kubelet, cache)).kb.reused).toBe(false);
+    expect((await run(node, kubelet, cache)).kb.reused).toBe(true);
+  });
+
+  it("content changed in place with size and mtime put back: the ctime still changes, read again", async () => {
+    const { node, kubelet, cache } = await setup(false);
+    await run(node, kubelet, cache);
+    const old = await lstat(kubelet);
+    await writeFile(kubelet, kubeletBytes(true));
+    await utimes(kubelet, old.atime, old.mtime);
+    const r = await run(node, kubelet, cache);
+    expect(r.kb).toMatchObject({ verdict: "kmem-code-linked", reused: false });
+    expect(r.status).toBe("FAIL");
+  });
+
+  it.skipIf(!isRoot)("a forged cache entry does not turn FAIL into PASS", async () => {
+    const { node, kubelet, cache } = await setup(true);
+    const first = await run(node, kubelet, cache);
+    expect(first.status).toBe("FAIL");
+    const dir = join(cache, "verify-kmem.0");
+    const file = join(dir, "binaries");
+    const genuine = await readFile(file, "utf8");
+    // the forger rewrites the kmem count to 0 and a nokmem count of 1 for the same identity
+    const forged = genuine
+      .split("\n")
+      .map((l) => l.replace(/^([^\t]*\t[^\t]*)\t\d+\t\d+\t/, "$1\t0\t1\t"))
+      .join("\n");
+    expect(forged).not.toBe(genuine);
+    // (a) a file others may write (a forger's chmod, or one left group-writable): ignored
+    await writeFile(file, forged);
+    await chmod(file, 0o666);
+    let r = await run(node, kubelet, cache);
+    expect(r.status).toBe("FAIL");
+    expect(r.kb).toMatchObject({ verdict: "kmem-code-linked", reused: false });
+    expect(r.seen).toContain("verdict cache not used: ");
+    expect(r.seen).toContain("binaries ignored: not a file of uid 0 that only it may write");
+    // (b) a file owned by another user (nobody wrote it): ignored
+    await rm(file, { force: true });
+    await writeFile(file, forged, { mode: 0o600 });
+    await chown(file, 65534, 65534);
+    r = await run(node, kubelet, cache);
+    expect(r.status).toBe("FAIL");
+    expect(r.kb.reused).toBe(false);
+    // (c) the directory planted by another user before root's first run: ignored
+    const other = await setup(true);
+    const planted = join(other.cache, "verify-kmem.0");
+    await mkdir(planted, { mode: 0o700 });
+    await writeFile(join(planted, "binaries"), forged.replaceAll(kubelet, other.kubelet), { mode: 0o600 });
+    await chown(join(planted, "binaries"), 65534, 65534);
+    await chown(planted, 65534, 65534);
+    r = await run(other.node, other.kubelet, other.cache);
+    expect(r.status).toBe("FAIL");
+    expect(r.seen).toMatch(
+      /verdict cache not used: .*verify-kmem\.0 is not a directory of uid 0 with mode 700 \(65534 700 directory\)/,
+    );
+    // (d) root's own file with an entry for another identity: not used for this one
+    await run(node, kubelet, cache); // a fresh genuine cache again
+    const bad = (await readFile(file, "utf8")).replace(
+      /^([^\t]*)\t[^\t]*\t\d+\t\d+\t/gm,
+      "$1\t1:2:3:x:y\t0\t1\t",
+    );
+    await writeFile(file, bad);
+    r = await run(node, kubelet, cache);
+    expect(r.status).toBe("FAIL");
+    expect(r.kb.reused).toBe(false);
+  });
+
+  it.skipIf(!isRoot)(
+    "a cache directory the checker may not write to: read in full, said so, same result",
+    async () => {
+      const { node, kubelet, cache } = await setup(false);
+      await chmod(cache, 0o755); // root's, and nobody runs the check
+      const without = await run(node, kubelet, null, true);
+      const r1 = await run(node, kubelet, cache, true);
+      const r2 = await run(node, kubelet, cache, true);
+      for (const r of [r1, r2]) {
+        expect(r.kb).toMatchObject({ verdict: "nokmem-variant-linked", reused: false });
+        expect(r.seen).toContain(`verdict cache not used: cannot create ${cache}/verify-kmem.65534`);
+        expect(r.code).toBe(without.code);
+        expect(r.status).toBe(without.status);
+      }
+      expect(await readdir(cache)).toEqual([]);
+    },
+  );
 });

@@ -217,6 +217,8 @@ describe("kmem-build manifests", () => {
     });
     expect(c.securityContext.runAsUser).toBe(0);
     expect(c.args).toEqual([
+      "--cache-dir",
+      "/tmp",
       "--kubelet",
       "/host/usr/local/bin/kubelet",
       "--runtime",
@@ -230,7 +232,7 @@ describe("kmem-build manifests", () => {
       value: "/var/lib/node_exporter/textfile_collector/kmem-build.prom",
     });
     // every option the loop passes exists in the script
-    for (const opt of ["--kubelet", "--runtime", "--proc-root", "--prometheus"])
+    for (const opt of ["--cache-dir", "--kubelet", "--runtime", "--proc-root", "--prometheus"])
       expect(script).toContain(`    ${opt})`);
   });
 

@@ -198,6 +198,7 @@ describe("CentOS 7, cgroupfs driver, kmem switched on by kubelet and runtime", (
         build_tags: null,
         sha256: sha(join(f.dir, "kubelet")),
         checksum_match: null,
+        reused: false,
       },
       {
         role: "runtime",
@@ -208,6 +209,7 @@ describe("CentOS 7, cgroupfs driver, kmem switched on by kubelet and runtime", (
         build_tags: null,
         sha256: sha(join(f.dir, "docker-runc-current")),
         checksum_match: null,
+        reused: false,
       },
     ]);
     expect(r.memcgs).toEqual({

@@ -34,10 +34,14 @@ function write(name: string, text: string): string {
   writeFileSync(p, text);
   return p;
 }
-/** A fixture node with btime in <proc>/stat. */
+/**
+ * A fixture node with btime in <proc>/stat. Its args take the logs below as the kernel's own
+ * (--trust-kernel-log: we wrote them); what an untrusted file gives is tested on its own (issue 17).
+ */
 function node(name: string, build: (d: string) => S.Laid = S.centos7Cgroupfs): S.Laid {
   const f = build(join(TMP, name));
   writeFileSync(join(f.proc, "stat"), `cpu  1 2 3 4\nintr 0\nctxt 99\nbtime ${BTIME}\nprocesses 10\n`);
+  f.args.push("--trust-kernel-log");
   return f;
 }
 const check = (r: NodeReport, id: string) => r.checks.find((c) => c.id === id)!;
@@ -63,6 +67,7 @@ const SEED_KILL = {
   kmem_share: 0.5728,
   kmem_caused: true,
   history: false,
+  source: "file",
   process: { pid: 23456, name: "java" },
 };
 const sysCtr = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD.rss.replace(/-/g, "_")}.slice/docker-${CTR.rss}.scope`;
@@ -86,6 +91,7 @@ const RSS_KILL = {
   kmem_share: 0,
   kmem_caused: false,
   history: false,
+  source: "file",
   process: { pid: 4242, name: "nginx" },
 };
 const cutCg = `/kubepods/besteffort/pod${POD.cut}/${CTR.cut}`;
@@ -109,6 +115,7 @@ const CUT_KILL = {
   kmem_share: null,
   kmem_caused: false,
   history: false,
+  source: "file",
   process: { pid: null, name: null },
 };
 
@@ -126,6 +133,9 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
       lines: lines(text),
       memcg_oom_kills: 4,
       other_memcg_oom_kills: 1,
+      scope: "/",
+      outside_root_oom_kills: 0,
+      authenticated: true,
     });
     expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
   });
@@ -163,10 +173,10 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     expect(validate(since.report), JSON.stringify(validate.errors)).toBe(true);
     const metrics = readFileSync(prom, "utf8");
     expect(metrics).toContain(
-      `kmem_build_oom_kills_history_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 1\n`,
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.seed}",pod_namespace="",pod_name="",source="file",authenticated="true"} 1\n`,
     );
     expect(metrics).toContain(
-      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 0\n`,
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0\n`,
     );
     // the same log on a node booted after the kills (btime of <proc>/stat)
     const g = node("rebooted");
@@ -212,13 +222,13 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     const out = runScript([...f.args, "--kernel-log", log]).stdout;
     expect(out).toContain(`\nOOM kills in file ${log} (3):\n`);
     expect(out).toContain(
-      `${YEAR}-11-28T03:14:07  pod ${POD.seed} container ${CTR.seed.slice(0, 12)}: usage 5.59 GiB, limit 5.59 GiB, kmem 3.20 GiB (57.28% of usage), rss + cache 2.39 GiB; killed java (pid 23456)  <- kernel memory\n`,
+      `${YEAR}-11-28T03:14:07  [file] pod ${POD.seed} container ${CTR.seed.slice(0, 12)}: usage 5.59 GiB, limit 5.59 GiB, kmem 3.20 GiB (57.28% of usage), rss + cache 2.39 GiB; killed java (pid 23456)  <- kernel memory\n`,
     );
     expect(out).toContain(
-      `${YEAR}-11-28T04:02:11  pod ${POD.rss} container ${CTR.rss.slice(0, 12)}: usage 512.0 MiB, limit 512.0 MiB, kmem 0 B (0.00% of usage), rss + cache 512.0 MiB; killed nginx (pid 4242)\n`,
+      `${YEAR}-11-28T04:02:11  [file] pod ${POD.rss} container ${CTR.rss.slice(0, 12)}: usage 512.0 MiB, limit 512.0 MiB, kmem 0 B (0.00% of usage), rss + cache 512.0 MiB; killed nginx (pid 4242)\n`,
     );
     expect(out).toContain(
-      `${YEAR}-11-28T05:00:01  pod ${POD.cut} container ${CTR.cut.slice(0, 12)}: usage 256.0 MiB, limit 256.0 MiB, kmem - (? of usage), rss + cache -; killed  (pid ?)\n`,
+      `${YEAR}-11-28T05:00:01  [file] pod ${POD.cut} container ${CTR.cut.slice(0, 12)}: usage 256.0 MiB, limit 256.0 MiB, kmem - (? of usage), rss + cache -; killed  (pid ?)\n`,
     );
   });
 
@@ -259,15 +269,15 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
     expect(t).toContain("# TYPE kmem_build_oom_kills_kmem_total counter\n");
     const series = t.split("\n").filter((l) => l.startsWith("kmem_build_oom_kills"));
     expect(series).toEqual([
-      `kmem_build_oom_kills_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 1`,
-      `kmem_build_oom_kills_total{pod_uid="${POD.rss}",pod_namespace="",pod_name=""} 1`,
-      `kmem_build_oom_kills_total{pod_uid="${POD.cut}",pod_namespace="",pod_name=""} 1`,
-      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 1`,
-      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.rss}",pod_namespace="",pod_name=""} 0`,
-      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.cut}",pod_namespace="",pod_name=""} 0`,
-      `kmem_build_oom_kills_history_total{pod_uid="${POD.seed}",pod_namespace="",pod_name=""} 0`,
-      `kmem_build_oom_kills_history_total{pod_uid="${POD.rss}",pod_namespace="",pod_name=""} 0`,
-      `kmem_build_oom_kills_history_total{pod_uid="${POD.cut}",pod_namespace="",pod_name=""} 0`,
+      `kmem_build_oom_kills_total{pod_uid="${POD.seed}",pod_namespace="",pod_name="",source="file",authenticated="true"} 1`,
+      `kmem_build_oom_kills_total{pod_uid="${POD.rss}",pod_namespace="",pod_name="",source="file",authenticated="true"} 1`,
+      `kmem_build_oom_kills_total{pod_uid="${POD.cut}",pod_namespace="",pod_name="",source="file",authenticated="true"} 1`,
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name="",source="file",authenticated="true"} 1`,
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.rss}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.cut}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.seed}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.rss}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
+      `kmem_build_oom_kills_history_total{pod_uid="${POD.cut}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
     ]);
   });
 });
@@ -282,7 +292,7 @@ describe("dmesg dump of a >= 4.19 kernel (oom-kill: lines, seconds since boot)",
   const cut = `/kubepods/besteffort/pod${POD.cut419}/${CTR.cut419}`;
 
   test("kills below other directories, one-per-line and one-line stats, a cut report; times = btime + seconds", () => {
-    const none = { pod_namespace: null, pod_name: null, container_name: null };
+    const none = { pod_namespace: null, pod_name: null, container_name: null, source: "file" };
     expect(r.oom_kills).toEqual([
       {
         time: utc(BTIME + 3600),
@@ -419,6 +429,9 @@ describe("what the check says without kmem-caused kills", () => {
       lines: null,
       memcg_oom_kills: null,
       other_memcg_oom_kills: null,
+      scope: "/",
+      outside_root_oom_kills: null,
+      authenticated: null,
     });
   });
   test("--no-kernel-log", () => {
@@ -453,6 +466,139 @@ describe("what the check says without kmem-caused kills", () => {
     const r = runScript([...f.args, "--kernel-log", join(TMP, "nope")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("cannot read --kernel-log file");
+  });
+});
+
+/** One 3.10 memcg OOM report (syslog lines) of `memcg`, usage at its 1 GiB limit, `kmemKb` of it kmem. */
+function report310(time: string, memcg: string, kmemKb: number, pid: number): string {
+  const k = (m: string) => `Nov 28 ${time} node-a kernel: ${m}`;
+  return [
+    k("app invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=999"),
+    k(`Task in ${memcg} killed as a result of limit of ${memcg}`),
+    k("memory: usage 1048576kB, limit 1048576kB, failcnt 7"),
+    k(`kmem: usage ${kmemKb}kB, limit 9007199254740988kB, failcnt 0`),
+    k(`Memory cgroup stats for ${memcg}: cache:0KB rss:${1048576 - kmemKb}KB`),
+    k(`Killed process ${pid} (app) total-vm:10000kB, anon-rss:9000kB, file-rss:0kB`),
+  ].join("\n");
+}
+
+describe("kills of memory cgroups outside the scanned --cgroup-root are not that root's pods (issue 16)", () => {
+  // The memory hierarchy is mounted at the fixture's directory; the scanned root is its cg/ below it
+  // (as one kind/k3d node's cgroup among others'): /cg/kubepods/... is this root's, /other/... and
+  // /kubepods/... (the hierarchy's own) are not.
+  const f = node("scoped");
+  const mi = readFileSync(join(f.proc, "self", "mountinfo"), "utf8")
+    .split("\n")
+    .map((l) =>
+      / - cgroup cgroup .*memory/.test(l) ? l.replace(/ \/sys\/fs\/cgroup\/memory /, ` ${f.dir} `) : l,
+    )
+    .join("\n");
+  writeFileSync(join(f.proc, "self", "mountinfo"), mi);
+  const inside = `/cg/kubepods/burstable/pod${S.UID.B}`;
+  const outsidePod = "/other/kubepods/burstable/pod0000dead-0000-0000-0000-00000000beef";
+  const hostPod = "/kubepods/besteffort/pod0000f00d-0000-0000-0000-00000000cafe";
+  const log = write(
+    "scoped-messages",
+    [
+      report310("03:00:01", inside, 524288, 101),
+      report310("03:00:02", outsidePod, 524288, 102),
+      report310("03:00:03", hostPod, 524288, 103),
+      report310("03:00:04", "/system.slice/docker.service", 0, 104),
+    ].join("\n") + "\n",
+  );
+
+  test("only the kill under the scanned root is its pod's; the others are counted apart and said so", () => {
+    const { report: r } = runJson([...f.args, "--kernel-log", log]);
+    expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
+    expect(r.oom_kills.map((k) => [k.memcg, k.pod_uid])).toEqual([[inside, S.UID.B]]);
+    expect(r.kernel_log).toMatchObject({
+      scope: "/cg",
+      memcg_oom_kills: 4,
+      other_memcg_oom_kills: 1,
+      outside_root_oom_kills: 2,
+    });
+    const c = check(r, "oom-kills-kmem");
+    expect(c.seen).toContain("1 memcg OOM kill of pod/container cgroups");
+    expect(c.seen).toContain(
+      "(2 more of pod/container cgroups outside the scanned root /cg: not its pods, not judged)",
+    );
+    expect(c.seen).not.toContain("0000dead");
+  });
+
+  test("with the whole hierarchy scanned (--cgroup-root at the mount point) all three are pods", () => {
+    const { report: r } = runJson([...f.args, "--cgroup-root", f.dir, "--kernel-log", log]);
+    expect(r.kernel_log).toMatchObject({ scope: "/", outside_root_oom_kills: 0 });
+    expect(r.oom_kills.map((k) => k.memcg)).toEqual([inside, outsidePod, hostPod]);
+  });
+
+  test("a root given with doubled slashes and /./ is placed the same", () => {
+    const odd = f.dir.replace(/\//g, "//") + "/./cg/";
+    const { report: r } = runJson([...f.args, "--cgroup-root", odd, "--kernel-log", log]);
+    expect(r.kernel_log).toMatchObject({ scope: "/cg", outside_root_oom_kills: 2 });
+  });
+});
+
+describe("a syslog file alone is not proof: kills read from a plain file (issue 17 item 11)", () => {
+  // /var/log/messages takes `logger -t kernel` lines from any local user: this report may be forged.
+  const f = S.centos7Cgroupfs(join(TMP, "untrusted"));
+  writeFileSync(join(f.proc, "stat"), `cpu  1 2 3 4\nbtime ${BTIME}\n`);
+  const log = write("untrusted-messages", el7Messages());
+  const { code, report: r } = runJson([...f.args, "--kernel-log", log]);
+
+  test("kmem-caused kills from a file are a WARN that says so, never a FAIL; the kills are still listed", () => {
+    expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
+    const c = check(r, "oom-kills-kmem");
+    expect(c.status).toBe("WARN");
+    expect(c.conclusive).toBe(true);
+    expect(c.seen).toContain("1 with kernel memory >= 10% of usage (kmem made the kill)");
+    expect(c.seen).toContain(
+      `; read from ${log}, which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k`,
+    );
+    expect(c.remedy).toContain("pass --trust-kernel-log when only the kernel writes");
+    expect(r.kernel_log).toMatchObject({ source: "file", path: log, authenticated: false });
+    expect(r.oom_kills.map((k) => [k.pod_uid, k.source, k.kmem_caused])).toEqual([
+      [POD.seed, "file", true],
+      [POD.rss, "file", false],
+      [POD.cut, "file", false],
+    ]);
+    // the node's exit code is what the other checks make it, as without the log
+    expect(code).toBe(runJson([...f.args, "--no-kernel-log"]).code);
+  });
+
+  test("the human list and the metrics say where the kills were read from", () => {
+    const out = runScript([...f.args, "--kernel-log", log]).stdout;
+    expect(out).toContain(
+      `\nOOM kills in file ${log} (3), not authenticated: any local user can write it (logger -t kernel):\n`,
+    );
+    expect(out).toContain(`${YEAR}-11-28T03:14:07  [file, unauthenticated] pod ${POD.seed}`);
+    expect(out).toMatch(/^\[WARN\] oom-kills-kmem: /m);
+    const prom = join(TMP, "untrusted.prom");
+    runScript([...f.args, "--kernel-log", log, "--prometheus", prom]);
+    expect(readFileSync(prom, "utf8")).toContain(
+      `kmem_build_oom_kills_kmem_total{pod_uid="${POD.seed}",pod_namespace="",pod_name="",source="file",authenticated="false"} 1\n`,
+    );
+  });
+
+  test("--trust-kernel-log (the operator vouches for the file): FAIL as from dmesg", () => {
+    const t = runJson([...f.args, "--kernel-log", log, "--trust-kernel-log"]);
+    expect(t.code).toBe(1);
+    expect(check(t.report, "oom-kills-kmem").status).toBe("FAIL");
+    expect(check(t.report, "oom-kills-kmem").seen).not.toContain("not authenticated");
+    expect(t.report.kernel_log.authenticated).toBe(true);
+    // kmem-build verify passes it on
+    const cli = JSON.parse(
+      runCli(["verify", ...f.args, "--kernel-log", log, "--trust-kernel-log", "--json"]).stdout,
+    ) as NodeReport;
+    expect(check(cli, "oom-kills-kmem").status).toBe("FAIL");
+  });
+
+  test("fleet table: the kill is marked as read from a file", () => {
+    const fleet = fleetReport([
+      { host: "el7", result: r.result, exit_code: r.exit_code, error: null, seconds: 1, report: r },
+    ]);
+    expect(renderFleet(fleet)).toContain(
+      "<- kernel memory [not authenticated: read from a file any local user can write]",
+    );
   });
 });
 

@@ -125,6 +125,34 @@ const NONE_NAMED = Object.fromEntries(Object.keys(ALL_NAMED).map((k) => [k, [nul
 
 const podNames = (r: NodeReport) => r.checks.find((c) => c.id === "pod-names")!;
 
+/** Issue 17 item 9: an attacker pod whose annotations forge another pod's record, and its victim. */
+export const FORGE = {
+  shopUid: "a5a5a5a5-0000-4000-8000-00000000a5a5",
+  victimUid: "b6b6b6b6-0000-4000-8000-00000000b6b6",
+  attacker: "a1".repeat(32),
+  victim: "b1".repeat(32),
+};
+const FORGED_NAMED = {
+  [`pod ${FORGE.shopUid}`]: ["shop", "shop-web-0", null],
+  [`pod ${FORGE.victimUid}`]: ["payments", "api-0", null],
+  [FORGE.attacker]: ["shop", "shop-web-0", "web"],
+  [FORGE.victim]: ["payments", "api-0", "api"],
+};
+/** A cgroupfs node with the attacker's pod and the victim's, one container each. */
+function forgedNode(dir: string): string[] {
+  layTree(join(dir, "cg"), {
+    kubepods: v1cg(
+      {},
+      {
+        [`pod${FORGE.shopUid}`]: v1cg({ rss: MiB }, { [FORGE.attacker]: v1cg({ rss: MiB }) }),
+        [`pod${FORGE.victimUid}`]: v1cg({ rss: MiB }, { [FORGE.victim]: v1cg({ rss: MiB }) }),
+      },
+    ),
+  });
+  layTree(join(dir, "proc"), procTree({ layout: "v1", kernel: "3.10.0-1160.el7.x86_64", numCgroups: 40 }));
+  return ["--proc-root", join(dir, "proc"), "--cgroup-root", join(dir, "cg"), "--no-binaries"];
+}
+
 /** The script without blocking this process (a socket server in it may need to answer). */
 function runAsync(
   args: string[],
@@ -212,6 +240,31 @@ describe.skipIf(!HAVE_CONTAINERD)("a real containerd, read with ctr over --runti
     expect(text).toContain(
       `kmem_build_cgroup_usage_bytes{level="pod",qos="besteffort",pod_uid="${UID.gone}",container="",pod_namespace="",pod_name="",container_name=""} 0`,
     );
+  });
+
+  test("issue 17 item 9: a pod author's annotation \"id\" does not start another container's record", () => {
+    // shop/shop-web-0's container carries the annotation id=<the victim's container id>; ctr prints it
+    // in the OCI spec, next to the kubelet's label keys (ctr copies the labels there too). The victim,
+    // payments/api-0, is read after it (its ids sort later): the old parser gave it the attacker's names.
+    cd.create(
+      FORGE.attacker,
+      { namespace: "shop", pod: "shop-web-0", uid: FORGE.shopUid, container: "web" },
+      { id: FORGE.victim },
+    );
+    cd.create(FORGE.victim, { namespace: "payments", pod: "api-0", uid: FORGE.victimUid, container: "api" });
+    const info = cd.ctr(["containers", "info", FORGE.attacker]);
+    expect(info).toMatch(
+      new RegExp(
+        `"annotations": \\{\\s+"id": "${FORGE.victim}",\\s+"io\\.kubernetes\\.container\\.name": "web"`,
+      ),
+    );
+    try {
+      const { report } = runJson([...forgedNode(join(TMP, "forged")), "--runtime-endpoint", endpoint]);
+      expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+      expect(rows(report)).toEqual(FORGED_NAMED);
+    } finally {
+      cd.ctr(["containers", "delete", FORGE.attacker, FORGE.victim], "delete the forged containers");
+    }
   });
 
   test("systemd driver: cri-containerd-<id>.scope cgroups are mapped to their containers", () => {

@@ -100,8 +100,8 @@ export class Containerd {
     this.ctr(["images", "import", "--snapshotter", "native", archive], "ctr images import");
   }
 
-  /** A container with the kubelet's labels (no task: nothing runs). */
-  create(id: string, l: KubeLabels): void {
+  /** A container with the kubelet's labels (no task: nothing runs), and OCI annotations (a pod author's). */
+  create(id: string, l: KubeLabels, annotations: Record<string, string> = {}): void {
     const labels = [
       `io.kubernetes.pod.name=${l.pod}`,
       `io.kubernetes.pod.namespace=${l.namespace}`,
@@ -117,6 +117,7 @@ export class Containerd {
         "--snapshotter",
         "native",
         ...labels.flatMap((x) => ["--label", x]),
+        ...Object.entries(annotations).flatMap(([k, v]) => ["--annotation", `${k}=${v}`]),
         this.image,
         id,
       ],
