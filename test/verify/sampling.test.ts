@@ -1,6 +1,6 @@
 /** --duration/--interval: "stays at zero" samples repeatedly and FAILs on any non-zero sample. */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
@@ -32,16 +32,29 @@ test("kmem that appears between samples and goes away is caught: FAIL with the m
   const f = S.centos7Systemd(join(TMP, "blip"));
   const ctr = `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${S.UID.E.replace(/-/g, "_")}.slice/crio-${S.CTR.e1}.scope`;
   const counter = join(f.cg, ctr, "memory.kmem.usage_in_bytes");
-  const child = spawn("dash", [SCRIPT, ...f.args, "--duration", "3", "--interval", "1", "--json"]);
+  // The counter changes right after the script's own record of each sample (its $TMPDIR/verify-kmem.*/
+  // samples file gains a line), not at fixed times: load on the machine cannot move a sample past it.
+  const tmpdir = mkdtempSync(join(TMP, "tmpdir-"));
+  const child = spawn("dash", [SCRIPT, ...f.args, "--duration", "3", "--interval", "1", "--json"], {
+    env: { ...process.env, TMPDIR: tmpdir },
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const done = new Promise<number | null>((res) => child.on("close", res));
-  // samples at about 0, 1, 2 and 3 s: the counter is non-zero from 0.4 s to 2.5 s
-  await sleep(400);
+  const samplesTaken = () => {
+    const work = readdirSync(tmpdir).find((d) => d.startsWith("verify-kmem."));
+    const file = work && join(tmpdir, work, "samples");
+    return file && existsSync(file) ? readFileSync(file, "utf8").split("\n").length - 1 : 0;
+  };
+  const afterSample = async (n: number) => {
+    while (samplesTaken() < n) await sleep(10);
+  };
+  // samples 1..4 read 0, 4096, 12288, 0
+  await afterSample(1);
   writeFileSync(counter, "4096\n");
-  await sleep(1100);
+  await afterSample(2);
   writeFileSync(counter, "12288\n");
-  await sleep(1000);
+  await afterSample(3);
   writeFileSync(counter, "0\n");
   const code = await done;
   const r = JSON.parse(out) as NodeReport;
