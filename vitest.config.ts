@@ -13,6 +13,7 @@ export const HOST_TESTS = [
   "test/failure/archive-readers.test.ts",
   "test/failure/arguments.test.ts",
   "test/failure/concurrency.test.ts",
+  "test/failure/daemonset-mounts.test.ts",
   "test/failure/interrupt.test.ts",
   "test/failure/network.test.ts",
   "test/failure/sources.test.ts",
