@@ -89,6 +89,9 @@ function inPod(layout: HostMount[], p: string): { mount: HostMount; path: string
     .map((m) => ({ mount: m, path: posix.join(m.mountPath, p.slice(m.hostPath.length)) }));
 }
 
+/** A write attempt in the pod: `value` into the file at `path` (pod path), or a new directory there. */
+type Attempt = { name: string; path: string } & ({ value: string } | { mkdir: true });
+
 /**
  * In a new mount namespace: a tmpfs as the pod's root, each host mount bound into it as the runtime
  * does (rbind, rprivate, then remount,bind,ro of the top mount only), then the write attempts. Prints
@@ -98,7 +101,7 @@ const POD_SCRIPT = String.raw`
 set -eu
 root=$1; shift
 mount -t tmpfs kmem-build-pod-root "$root"
-while [ $# -gt 3 ] && [ "$1" != -- ]; do
+while [ "$1" != -- ]; do
   src=$1 dst=$root$2 kind=$3 mode=$4; shift 4
   if [ "$kind" = file ]; then mkdir -p "$(dirname "$dst")"; : > "$dst"; else mkdir -p "$dst"; fi
   mount --rbind "$src" "$dst"
@@ -106,54 +109,49 @@ while [ $# -gt 3 ] && [ "$1" != -- ]; do
   if [ "$mode" = ro ]; then mount -o remount,bind,ro "$dst"; fi
 done
 shift
-limit=$1 value=$2 newdir=$3
 awk -v r="$root" 'index($5, r) == 1 { sub(/,.*/, "", $6); print "mount", substr($5, length(r) + 1), $6 }' /proc/self/mountinfo
-if ( printf '%s\n' "$value" > "$root$limit" ) 2> "$root/err"; then echo "limit WROTE"
-else echo "limit FAILED $(tr '\n' ' ' < "$root/err")"; fi
-if mkdir "$root$newdir" 2> "$root/err"; then echo "mkdir WROTE"
-else echo "mkdir FAILED $(tr '\n' ' ' < "$root/err")"; fi
+while [ $# -gt 0 ]; do
+  what=$1 name=$2 path=$root$3 value=$4; shift 4
+  if [ "$what" = mkdir ]; then
+    if mkdir "$path" 2> "$root/err"; then echo "$name WROTE"; else echo "$name FAILED $(tr '\n' ' ' < "$root/err")"; fi
+  elif ( printf '%s\n' "$value" > "$path" ) 2> "$root/err"; then echo "$name WROTE"
+  else echo "$name FAILED $(tr '\n' ' ' < "$root/err")"; fi
+done
 `;
 
-async function asPod(
-  layout: HostMount[],
-  limitFile: string,
-  value: string,
-  newDir: string,
-): Promise<{ mounts: string[]; limit: string; mkdir: string }> {
+async function asPod(layout: HostMount[], attempts: Attempt[]): Promise<Record<string, string>> {
   const root = await mkdtemp(join(base, "pod-root-"));
   const args: string[] = [];
   for (const m of layout)
     args.push(m.hostPath, m.mountPath, m.file ? "file" : "dir", m.readOnly ? "ro" : "rw");
+  args.push("--");
+  for (const a of attempts)
+    args.push("value" in a ? "write" : "mkdir", a.name, a.path, "value" in a ? a.value : "");
   const r = await execa(
     "unshare",
-    [
-      "--mount",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      POD_SCRIPT,
-      "pod",
-      root,
-      ...args,
-      "--",
-      limitFile,
-      value,
-      newDir,
-    ],
-    { reject: false },
+    ["--mount", "--propagation", "private", "sh", "-c", POD_SCRIPT, "pod", root, ...args],
+    {
+      reject: false,
+    },
   );
   process.stderr.write(`${r.stdout}\n${r.stderr}`);
   expect(r.exitCode, r.stderr).toBe(0);
   // the namespace is gone with its mounts: nothing left mounted on the host
   expect(await readFile("/proc/self/mountinfo", "utf8")).not.toContain(root);
   await rm(root, { recursive: true, force: true });
-  const lines = r.stdout.split("\n");
-  return {
-    mounts: lines.filter((l) => l.startsWith("mount ")),
-    limit: lines.find((l) => l.startsWith("limit ")) ?? "",
-    mkdir: lines.find((l) => l.startsWith("mkdir ")) ?? "",
-  };
+  const out: Record<string, string> = { mounts: "" };
+  for (const l of r.stdout.split("\n")) {
+    if (l.startsWith("mount ")) out.mounts += `${l}\n`;
+    else if (l) out[l.split(" ")[0]!] = l.slice(l.indexOf(" ") + 1);
+  }
+  return out;
+}
+
+/** The one pod path through which `layout` shows host path `p`. */
+function onlyPath(layout: HostMount[], p: string): string {
+  const via = inPod(layout, p);
+  expect(via, p).toHaveLength(1);
+  return via[0]!.path;
 }
 
 beforeAll(async () => {
@@ -187,17 +185,21 @@ describe("readOnly hostPath mounts, made as the runtime makes them, on the real 
   it("the old layout (/sys/fs/cgroup): the tmpfs is read-only, memory/ below it is not, and a host limit changes", async () => {
     const limitFile = join(child, "memory.limit_in_bytes");
     const before = (await readFile(limitFile, "utf8")).trim();
-    const [via] = inPod(OLD_LAYOUT, limitFile);
-    const r = await asPod(
-      OLD_LAYOUT,
-      via!.path,
-      "67108864",
-      inPod(OLD_LAYOUT, join(child, "probe-old"))[0]!.path,
-    );
-    expect(r.mounts).toContain("mount /sys/fs/cgroup ro");
-    expect(r.mounts).toContain("mount /sys/fs/cgroup/memory rw");
-    expect(r.limit).toBe("limit WROTE");
-    expect(r.mkdir).toBe("mkdir WROTE");
+    const r = await asPod(OLD_LAYOUT, [
+      { name: "limit", path: onlyPath(OLD_LAYOUT, limitFile), value: "67108864" },
+      // "0" moves the writing subshell, which exits at once
+      { name: "procs", path: onlyPath(OLD_LAYOUT, join(child, "cgroup.procs")), value: "0" },
+      { name: "mkdir", path: onlyPath(OLD_LAYOUT, join(child, "probe-old")), mkdir: true },
+      { name: "tmpfs", path: onlyPath(OLD_LAYOUT, "/sys/fs/cgroup/kmem-build-probe"), mkdir: true },
+    ]);
+    expect(r.mounts).toContain("mount /sys/fs/cgroup ro\n");
+    expect(r.mounts).toContain("mount /sys/fs/cgroup/memory rw\n");
+    // the top mount is read-only, as the manifest asked ...
+    expect(r.tmpfs).toMatch(/^FAILED .*Read-only file system/);
+    // ... and the memory controller below it is not
+    expect(r.limit).toBe("WROTE");
+    expect(r.procs).toBe("WROTE");
+    expect(r.mkdir).toBe("WROTE");
     // the host's own cgroup was changed from the "read-only" mount
     expect((await readFile(limitFile, "utf8")).trim()).toBe("67108864");
     expect(existsSync(join(child, "probe-old"))).toBe(true);
@@ -205,27 +207,29 @@ describe("readOnly hostPath mounts, made as the runtime makes them, on the real 
     await writeFile(limitFile, `${before}\n`);
   });
 
-  it("the generated DaemonSet's layout: the same write and mkdir fail with EROFS, the host limit is unchanged", async () => {
+  it("the generated DaemonSet's layout: the same writes, a new cgroup and release_agent fail with EROFS, the host unchanged", async () => {
     const limitFile = join(child, "memory.limit_in_bytes");
+    const agentFile = join(MEMORY, "release_agent");
     const before = (await readFile(limitFile, "utf8")).trim();
+    const agent = (await readFile(agentFile, "utf8")).replace(/\n$/, "");
     // the pod sees the memory cgroups through exactly one mount, and the manifest makes it read-only
-    const via = inPod(productLayout, limitFile);
-    expect(via.map((v) => v.mount)).toEqual([
+    expect(inPod(productLayout, limitFile).map((v) => v.mount)).toEqual([
       { hostPath: MEMORY, mountPath: MEMORY, file: false, readOnly: true },
     ]);
-    // nothing else of the host's cgroup tree is mounted into the pod
+    // nothing else of the host's cgroup tree (or /sys) is mounted into the pod
     expect(productLayout.filter((m) => m.hostPath.startsWith("/sys"))).toHaveLength(1);
-    const r = await asPod(
-      productLayout,
-      via[0]!.path,
-      "67108864",
-      inPod(productLayout, join(child, "probe-product"))[0]!.path,
-    );
-    expect(r.mounts).toContain(`mount ${MEMORY} ro`);
+    const r = await asPod(productLayout, [
+      { name: "limit", path: onlyPath(productLayout, limitFile), value: "67108864" },
+      { name: "procs", path: onlyPath(productLayout, join(child, "cgroup.procs")), value: "0" },
+      { name: "mkdir", path: onlyPath(productLayout, join(child, "probe-product")), mkdir: true },
+      // its current value: harmless even if it were written
+      { name: "agent", path: onlyPath(productLayout, agentFile), value: agent },
+    ]);
+    expect(r.mounts).toContain(`mount ${MEMORY} ro\n`);
     // no mount below the memory controller's: read-only all the way down
-    expect(r.mounts.filter((l) => l.startsWith(`mount ${MEMORY}/`))).toEqual([]);
-    expect(r.limit).toMatch(/^limit FAILED .*Read-only file system/);
-    expect(r.mkdir).toMatch(/^mkdir FAILED .*Read-only file system/);
+    expect(r.mounts).not.toContain(`mount ${MEMORY}/`);
+    for (const k of ["limit", "procs", "mkdir", "agent"])
+      expect(r[k], k).toMatch(/^FAILED .*Read-only file system/);
     expect((await readFile(limitFile, "utf8")).trim()).toBe(before);
     expect(existsSync(join(child, "probe-product"))).toBe(false);
   });
