@@ -410,7 +410,8 @@ describe("kmem-build manifests on a real cluster", () => {
     const r = await c.kubectl(["exec", "-n", NS, dsPod!, "--", "sh", "-c", probe], { reject: false });
     process.stderr.write(`in the DaemonSet pod ${dsPod}:\n${r.stdout}\n${r.stderr}\n`);
     expect(r.code, r.stderr).toBe(0);
-    const said = (what: string) => r.stdout.split("\n").find((l) => l.startsWith(`${what} `)) ?? "";
+    // the line whose first field is `what` (/proc/self/status separates with a tab)
+    const said = (what: string) => r.stdout.split("\n").find((l) => l.split(/\s/)[0] === what) ?? "";
     // the container's own cgroup is a real host cgroup of this node's pods, not something else
     expect(said("own")).toContain(`${node!.cgroupRoot}/kubepods`);
     for (const what of ["own-limit", "subject-limit", "own-procs", "root-procs", "mkdir"])
