@@ -10,8 +10,10 @@ import { defineConfig } from "vitest/config";
 export const HOST_TESTS = [
   "test/build/**/*.test.ts",
   "test/example.test.ts",
+  "test/failure/archive-readers.test.ts",
   "test/failure/arguments.test.ts",
   "test/failure/concurrency.test.ts",
+  "test/failure/daemonset-mounts.test.ts",
   "test/failure/interrupt.test.ts",
   "test/failure/network.test.ts",
   "test/failure/sources.test.ts",

@@ -37,6 +37,8 @@ const BUILD_MESSAGES = [
   "is not a Kubernetes source tree: cmd/kubelet is missing",
   "not kept in the cache",
   "extraction stopped",
+  "refusing the source tree",
+  "as extracted differs from what the archive listing showed",
   "answered HTTP",
   "attempt(s)",
   "no data for",

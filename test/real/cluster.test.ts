@@ -7,6 +7,10 @@
  *     binaries' verdicts;
  *   - the node_exporter textfile with kmem_build_ metrics appears in --textfile-dir, with the test
  *     pod's series, written by rename (no temp file left);
+ *   - from inside the running DaemonSet pod (issue 17 item 6): writes to host memory cgroup files
+ *     (its own container's and another pod's memory.limit_in_bytes, the hierarchy's cgroup.procs, a
+ *     new child cgroup) fail with EROFS, the pod runs as the docs say (uid 0, no capabilities, no
+ *     privilege escalation), and it still writes its report afterwards;
  *   - the node-problem-detector wiring: the JSON patch applied to a node-problem-detector-shaped
  *     DaemonSet, and the plugin run from its mount the way NPD runs it (exit code → status, output
  *     trimmed and cut to max_output_length, the configured timeout).
@@ -102,6 +106,9 @@ describe("kmem-build manifests on a real cluster", () => {
   let out: string;
   let textfileDir: string;
   let kubelet: string;
+  /** Set by the first test: the DaemonSet pod, and the test pod's memory cgroup (relative to the memory root). */
+  let dsPod: string | undefined;
+  let subjectCgroup: string | undefined;
   const t0 = Date.now();
 
   beforeAll(async () => {
@@ -230,7 +237,7 @@ describe("kmem-build manifests on a real cluster", () => {
       () => c.logs(),
     );
 
-    const dsPod = await waitFor(
+    const podName = await waitFor(
       "the DaemonSet pod running on the node",
       180_000,
       async () => {
@@ -254,6 +261,7 @@ describe("kmem-build manifests on a real cluster", () => {
       },
       () => `${c.logs()}\n${node!.containerdLog}`,
     );
+    dsPod = podName;
     // the DaemonSet controller reports the pod ready a moment after it runs
     const ds = await waitFor("the DaemonSet to report 1 of 1 ready", 60_000, async () => {
       const r = (await c.kubectl(["get", "ds", "-n", NS, "-o", "wide"])).stdout;
@@ -293,11 +301,11 @@ describe("kmem-build manifests on a real cluster", () => {
 
     // the loop's own output: one report per interval in the pod's log
     const podLog = await waitFor("a report in the pod log", 60_000, async () => {
-      const r = await c.kubectl(["logs", "-n", NS, dsPod], { reject: false });
+      const r = await c.kubectl(["logs", "-n", NS, podName], { reject: false });
       return r.code === 0 && /verify-kmem\.sh exited [012]/.test(r.stdout) ? r.stdout : false;
     });
     const lastRun = podLog.slice(podLog.lastIndexOf("kmem check of "));
-    process.stderr.write(`$ kubectl logs -n ${NS} ${dsPod} (last run)\n${lastRun}\n`);
+    process.stderr.write(`$ kubectl logs -n ${NS} ${podName} (last run)\n${lastRun}\n`);
     expect(lastRun).toMatch(/^kmem check of /);
     expect(lastRun).toMatch(/Result: (OK|PROBLEM|UNKNOWN) \(exit [012]\)/);
 
@@ -311,7 +319,7 @@ describe("kmem-build manifests on a real cluster", () => {
         "exec",
         "-n",
         NS,
-        dsPod,
+        podName,
         "--",
         "sh",
         "/etc/kmem-build/verify-kmem.sh",
@@ -349,9 +357,9 @@ describe("kmem-build manifests on a real cluster", () => {
         .sort();
     expect(ours(pod).length).toBeGreaterThanOrEqual(2); // the pod and its container(s)
     expect(ours(pod)).toEqual(ours(host));
-    expect(
-      pod.cgroups.find((g) => g.pod_uid === subjectUid && g.level === "pod")!.kmem_usage_bytes,
-    ).not.toBeNull();
+    const subjectPod = pod.cgroups.find((g) => g.pod_uid === subjectUid && g.level === "pod")!;
+    expect(subjectPod.kmem_usage_bytes).not.toBeNull();
+    subjectCgroup = subjectPod.path;
     // the verdicts of the checks that depend only on the node
     const verdicts = (r: Report) =>
       r.checks
@@ -367,6 +375,72 @@ describe("kmem-build manifests on a real cluster", () => {
     }
     expect(lastRun).toMatch(/\[PASS\] kubelet-binary: \/host\S+ is a nokmem build/);
     expect(pod.result).toBe(host.result);
+  });
+
+  it("inside the DaemonSet pod: host memory cgroup files cannot be written (EROFS); uid 0 without capabilities; the loop still reports", async () => {
+    const c = cluster!;
+    expect(dsPod && subjectCgroup, "needs the first test's pod").toBeTruthy();
+    // Each write is harmless should it succeed (the value already there; "0" moves only the writing
+    // subshell, which exits at once; an empty child cgroup, removed again), so a regression shows as a
+    // failed assertion, not a broken node.
+    const probe = [
+      "set -u",
+      "mem=/sys/fs/cgroup/memory",
+      `own=$mem$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)`,
+      `subject=$mem/${subjectCgroup!.replace(/^\//, "")}`,
+      "try() {",
+      '  if ( printf "%s\\n" "$3" > "$2" ) 2> /tmp/probe.err; then echo "$1 WROTE"',
+      '  else echo "$1 FAILED $(tr "\\n" " " < /tmp/probe.err)"; fi',
+      "}",
+      'try own-limit "$own/memory.limit_in_bytes" "$(cat "$own/memory.limit_in_bytes")"',
+      'try subject-limit "$subject/memory.limit_in_bytes" "$(cat "$subject/memory.limit_in_bytes")"',
+      'try own-procs "$own/cgroup.procs" 0',
+      'try root-procs "$mem/cgroup.procs" 0',
+      'if mkdir "$own/kmem-build-write-probe" 2> /tmp/probe.err; then rmdir "$own/kmem-build-write-probe"; echo "mkdir WROTE"',
+      'else echo "mkdir FAILED $(tr "\\n" " " < /tmp/probe.err)"; fi',
+      'echo "own $own"',
+      'grep -E "^(Uid|Gid|CapPrm|CapEff|CapBnd|NoNewPrivs):" /proc/self/status',
+      `awk '$5 == "/sys/fs/cgroup/memory" || index($5, "/sys/fs/cgroup/memory/") == 1 { print "mount", $5, $6 }' /proc/self/mountinfo`,
+    ].join("\n");
+    const before = Number(
+      /^kmem_build_verify_timestamp_seconds (\d+)/m.exec(
+        await readFile(join(textfileDir, "kmem-build.prom"), "utf8"),
+      )![1],
+    );
+    const r = await c.kubectl(["exec", "-n", NS, dsPod!, "--", "sh", "-c", probe], { reject: false });
+    process.stderr.write(`in the DaemonSet pod ${dsPod}:\n${r.stdout}\n${r.stderr}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    // the line whose first field is `what` (/proc/self/status separates with a tab)
+    const said = (what: string) => r.stdout.split("\n").find((l) => l.split(/\s/)[0] === what) ?? "";
+    // the container's own cgroup is a real host cgroup of this node's pods, not something else
+    expect(said("own")).toContain(`${node!.cgroupRoot}/kubepods`);
+    for (const what of ["own-limit", "subject-limit", "own-procs", "root-procs", "mkdir"])
+      expect(said(what), what).toMatch(/ FAILED .*Read-only file system/);
+    // read-only (the runtime's own cgroup mount may lie beneath the hostPath: read-only too), and
+    // nothing mounted below it
+    const mounts = r.stdout.split("\n").filter((l) => l.startsWith("mount "));
+    expect(mounts.length).toBeGreaterThanOrEqual(1);
+    for (const m of mounts) expect(m).toMatch(/^mount \/sys\/fs\/cgroup\/memory ro,/);
+    // what docs/continuous-verify.md says the pod runs as: uid 0, every capability dropped, no escalation
+    expect(said("Uid:")).toMatch(/^Uid:\s+0\s+0\s+0\s+0$/);
+    expect(said("CapPrm:")).toMatch(/^CapPrm:\s+0{16}$/);
+    expect(said("CapEff:")).toMatch(/^CapEff:\s+0{16}$/);
+    expect(said("CapBnd:")).toMatch(/^CapBnd:\s+0{16}$/);
+    expect(said("NoNewPrivs:")).toMatch(/^NoNewPrivs:\s+1$/);
+    // the check itself is unaffected: the loop writes its next report after the attempts
+    const after = await waitFor(
+      "a report written after the write attempts",
+      4 * INTERVAL * 1000,
+      async () => {
+        const m = /^kmem_build_verify_timestamp_seconds (\d+)/m.exec(
+          await readFile(join(textfileDir, "kmem-build.prom"), "utf8"),
+        );
+        return m && Number(m[1]) > before ? Number(m[1]) : false;
+      },
+    );
+    expect(after).toBeGreaterThan(before);
+    const prom = await readFile(join(textfileDir, "kmem-build.prom"), "utf8");
+    expect(prom).toMatch(/^kmem_build_verify_exit_code [012]$/m);
   });
 
   it("node-problem-detector: the patch wires the plugin in, and it runs under NPD's contract", async () => {

@@ -345,9 +345,15 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
     );
     if (ctx.signal.aborted) throw ctx.signal.reason;
     if (r.exitCode !== 0) {
-      // tar's own guards stop what the scan let through: still bad input.
+      // tar's own guards stop what the scan let through: still bad input. Its first line is often
+      // only a warning ("Removing leading `../'"): every diagnostic is kept, the closing summary not.
+      const said = r.stderr
+        .split("\n")
+        .filter((l) => l && !/Exiting with failure status/.test(l))
+        .slice(0, 5)
+        .join("; ");
       throw new UsageError(
-        `refusing ${src.path}: extraction stopped: ${r.stderr.split("\n").find(Boolean) ?? `tar exited ${r.exitCode}`}`,
+        `refusing ${src.path}: extraction stopped: ${said || `tar exited ${r.exitCode}`}`,
         "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag",
       );
     }
