@@ -1923,16 +1923,11 @@ while :; do
 done
 
 # memory.kmem.slabinfo of 3.10 kernels: readable = accounting on, read error = off.
-# Read with the shell builtin (mawk aborts on read errors; no process per file).  The list is taken
-# in with one cat, not `while read` (a shell reads a pipe or file a byte per system call); its
-# paths have no newline (the scan leaves those out) and globbing is off.
+# Read with the shell builtin (mawk aborts on read errors; no process per file).
 : >"$tmp/slab"
 if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
   _i=0
-  set -f
-  _ifs=$IFS
-  IFS=$NL
-  for _p in $(cat "$tmp/slabcands" </dev/null); do
+  while IFS= read -r _p; do
     _i=$((_i + 1))
     _f=$_p/memory.kmem.slabinfo
     if [ ! -e "$_f" ]; then
@@ -1943,9 +1938,7 @@ if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
       _s=inactive
     fi
     printf 'slab\t%s\t%s\n' "$_i" "$_s"
-  done >"$tmp/slab"
-  IFS=$_ifs
-  set +f
+  done <"$tmp/slabcands" >"$tmp/slab"
 fi
 
 # ---------------------------------------------------------------------------
