@@ -14,7 +14,16 @@
  * exits 1 only when the script's report is wrong (kills missed or invented) or it fails.
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -140,6 +149,8 @@ function fakeNode(dir) {
     writeFileSync(join(d, "memory.limit_in_bytes"), "9223372036854771712\n");
     writeFileSync(join(d, "memory.stat"), "total_rss 0\ntotal_cache 0\n");
     writeFileSync(join(d, "memory.kmem.usage_in_bytes"), "0\n");
+    // accounting off, as 3.10 shows it: memory.kmem.slabinfo fails to read (EIO)
+    symlinkSync("/proc/self/mem", join(d, "memory.kmem.slabinfo"));
   }
   return ["--proc-root", proc, "--cgroup-root", cg, "--no-binaries"];
 }
@@ -148,7 +159,8 @@ function timeIt(cmd, args) {
   const t0 = process.hrtime.bigint();
   const r = sh(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0 && r.status !== 1)
+  // 0 OK, 1 problem, 2 could not tell (the fake node has no kubelet to check): all are verdicts
+  if (r.status === null || r.status > 2)
     throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
   return { ms, stdout: r.stdout };
 }
@@ -212,7 +224,7 @@ try {
     const t1 = process.hrtime.bigint();
     const r = sh("sh", scriptArgs, { env, stdio: ["ignore", "pipe", "pipe"] });
     const ms = Number(process.hrtime.bigint() - t1) / 1e6;
-    const n = r.status === 1 ? JSON.parse(r.stdout).oom_kills.length : -1;
+    const n = r.status !== null && r.status <= 2 ? JSON.parse(r.stdout).oom_kills.length : -1;
     others.push({ awk: name, ms, kills: n });
     if (n !== made.reports) exitCode = 1;
   }
