@@ -368,4 +368,56 @@ describe("other sources", () => {
     expect(JSON.parse(r.stdout).compiled).toEqual(["amd64"]);
     expect((await x("find", [tree, "-printf", "%p %s %T@\n"])).stdout).toBe(before);
   });
+
+  // Issue 17 item 4: the tree's own Makefile runs with the Go build cache mounted read-write, and Go
+  // trusts what its cache holds. A hostile tree writes into the cache it is given; that must never be
+  // the cache a trusted tree's build reads.
+  it("a hostile tree's writes into its Go build cache never reach another source's cache", async () => {
+    const { execa: x } = await import("execa");
+    const make = async () => {
+      const tree = join(await tmp("kmem-tree-"), "kubernetes");
+      await x("sh", [
+        join(REPO, "scripts", "make-example.sh"),
+        "--tree",
+        tree,
+        "tag-era",
+        "1.20.15",
+        await tmp("kmem-unused-"),
+      ]);
+      return tree;
+    };
+    const trusted = await make();
+    const hostile = await make();
+    const makefile = join(hostile, "Makefile");
+    const planted = "planted-by-hostile-tree";
+    await writeFile(
+      makefile,
+      (await readFile(makefile, "utf8")).replace(
+        "all:\n",
+        // a function: in a replacement string "$$" would become "$"
+        () =>
+          `all:\n\techo hostile > "$$GOCACHE/${planted}" && mkdir -p "$$GOCACHE/ff" && echo x > "$$GOCACHE/ff/${planted}-a"\n`,
+      ),
+    );
+    const goCaches = join(cache, "go");
+    for (const tree of [trusted, hostile, trusted]) {
+      const r = await build(
+        ["--kubernetes", "1.20.15", "--source", tree, "--no-rpm", "--rebuild"].concat([
+          "--out",
+          await tmp("kmem-out-"),
+          "--json",
+        ]),
+      );
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const found = (await x("find", [goCaches, "-name", `${planted}*`])).stdout.split("\n").filter(Boolean);
+    // the attack ran (into the hostile tree's own cache), and only there
+    expect(found.length).toBe(2);
+    const dirs = new Set(found.map((f) => f.slice(goCaches.length + 1).split("/")[0]));
+    expect(dirs.size).toBe(1);
+    const caches = await readdir(goCaches);
+    expect(caches.length).toBeGreaterThanOrEqual(2);
+    const trustedCache = caches.filter((c) => !dirs.has(c) && c.startsWith("dir-"));
+    expect(trustedCache.length).toBeGreaterThanOrEqual(1);
+  });
 });
