@@ -1,5 +1,5 @@
 /**
- * The shell steps of release.yml, run for real: plan.sh (what to build), merge-release.sh (one
+ * The shell steps of release.yml, run for real: release-jobs.sh (what to build), merge-release.sh (one
  * directory per version) and publish-release.sh (idempotent GitHub release), with a fake `gh`.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -128,7 +128,7 @@ describe("merge-release.sh", () => {
   });
 });
 
-describe("plan.sh", () => {
+describe("release-jobs.sh", () => {
   const matrix = JSON.stringify({
     include: ["1.19.16", "1.20.15"].flatMap((k) =>
       ["amd64", "arm64"].map((arch) => ({ kubernetes: k, arch })),
@@ -138,7 +138,7 @@ describe("plan.sh", () => {
   it("builds what is not yet published; publish jobs get one version each with its arches", async () => {
     await mkdir(join(ghState, "releases", "kubelet-v1.19.16-nokmem"));
     await writeFile(join(tmp, "matrix.json"), matrix);
-    const r = await script("plan.sh", ["matrix.json"]);
+    const r = await script("release-jobs.sh", ["matrix.json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(
       [
@@ -150,18 +150,18 @@ describe("plan.sh", () => {
     );
     expect(r.stderr).toContain("1.19.16 is already published");
 
-    const forced = await script("plan.sh", ["matrix.json"], { FORCE: "true" });
+    const forced = await script("release-jobs.sh", ["matrix.json"], { FORCE: "true" });
     expect(forced.stdout).toContain("count=4\n");
     expect(forced.stdout).toContain('{"kubernetes":"1.19.16","arches":"amd64 arm64"}');
   });
 
-  it("all published: an empty plan; gh failing for another reason: exit 1", async () => {
+  it("all published: no jobs; gh failing for another reason: exit 1", async () => {
     await mkdir(join(ghState, "releases", "kubelet-v1.19.16-nokmem"));
     await mkdir(join(ghState, "releases", "kubelet-v1.20.15-nokmem"));
     await writeFile(join(tmp, "matrix.json"), matrix);
-    const r = await script("plan.sh", ["matrix.json"]);
+    const r = await script("release-jobs.sh", ["matrix.json"]);
     expect(r.stdout).toBe('build={"include":[]}\npublish={"include":[]}\ncount=0\n');
-    const broken = await script("plan.sh", ["matrix.json"], { FAKE_GH_FAIL: "1" });
+    const broken = await script("release-jobs.sh", ["matrix.json"], { FAKE_GH_FAIL: "1" });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain("Bad credentials");
   });

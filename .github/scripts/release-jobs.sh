@@ -5,7 +5,7 @@
 #   count   = number of build jobs
 # A version that already has a GitHub release is left out unless FORCE=true: its RPMs are
 # reproducible, so rebuilding it daily would only find the release unchanged.
-# usage: plan.sh MATRIX_JSON_FILE   (needs gh with GH_TOKEN and GH_REPO, and jq)
+# usage: release-jobs.sh MATRIX_JSON_FILE   (needs gh with GH_TOKEN and GH_REPO, and jq)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -13,7 +13,7 @@ matrix=$(cat "$1")
 keep=()
 for version in $(jq -r '[.include[].kubernetes] | unique | .[]' <<<"$matrix"); do
   if [ "${FORCE:-false}" != true ] && release_exists "$(release_tag "$version")"; then
-    echo "plan: $version is already published as $(release_tag "$version"); skipped (run with force to rebuild)" >&2
+    echo "release-jobs: $version is already published as $(release_tag "$version"); skipped (run with force to rebuild)" >&2
     continue
   fi
   keep+=("$version")
