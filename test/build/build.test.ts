@@ -4,7 +4,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execa } from "execa";
-import { mkdtemp, readFile, readdir, writeFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, writeFile, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
@@ -367,6 +367,30 @@ describe("other sources", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).compiled).toEqual(["amd64"]);
     expect((await x("find", [tree, "-printf", "%p %s %T@\n"])).stdout).toBe(before);
+  });
+
+  // Issue 17 item 2: a --source directory is checked for links like an extracted archive.
+  it("--source DIR with .kmem-build -> a directory outside: refused (exit 2), nothing written there", async () => {
+    const { execa: x } = await import("execa");
+    const tree = join(await tmp("kmem-tree-"), "kubernetes");
+    await x("sh", [
+      join(REPO, "scripts", "make-example.sh"),
+      "--tree",
+      tree,
+      "tag-era",
+      "1.20.15",
+      await tmp("kmem-unused-"),
+    ]);
+    const outside = await tmp("kmem-outside-");
+    await writeFile(join(outside, "precious"), "keep me\n");
+    await symlink(outside, join(tree, ".kmem-build"));
+    const out = await tmp("kmem-out-");
+    const r = await build(["--kubernetes", "1.20.15", "--source", tree, "--no-rpm", "--out", out]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/\.kmem-build is a symbolic link to \//);
+    expect(await readdir(outside)).toEqual(["precious"]);
+    expect(await readFile(join(outside, "precious"), "utf8")).toBe("keep me\n");
+    expect(await readdir(out)).toEqual([]);
   });
 
   // Issue 17 item 4: the tree's own Makefile runs with the Go build cache mounted read-write, and Go
