@@ -274,11 +274,7 @@ export async function scanDirectory(dir: string, wanted: string[]): Promise<Arch
   let maxMtime = 0;
   for (const name of top)
     maxMtime = Math.max(maxMtime, Math.floor((await stat(join(dir, name))).mtimeMs / 1000));
-  const hasKubelet = await stat(join(dir, "cmd", "kubelet")).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  return { entries: top.length, strip: 0, maxMtime, hasKubelet, files };
+  return { entries: top.length, strip: 0, maxMtime, hasKubelet: await hasKubeletDir(dir), files };
 }
 
 const ARCHIVE_VERDICT = "archive-scan";
@@ -308,12 +304,7 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
       if (key && !reused && scan.hasKubelet) await keepVerdict(ctx.opts.cacheDir, ARCHIVE_VERDICT, key, scan);
     } else scan = await scanDirectory(src.path, wanted);
     if (reused) ctx.log(`archive scan: verdict kept for sha512 ${src.sha512!.slice(0, 16)}… reused`);
-    if (!scan.hasKubelet) {
-      throw new UsageError(
-        `${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`,
-        "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
-      );
-    }
+    requireKubelet(scan.hasKubelet, src.path);
     ctx.treeFiles = scan.files;
     ctx.archiveStrip = scan.strip;
     // Reproducible builds: the time comes from the source (git archive sets commit time), never the clock.
@@ -331,17 +322,24 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
   }
 }
 
-async function requireKubeletTree(dir: string, from: string): Promise<void> {
-  const ok = await lstat(join(dir, "cmd", "kubelet")).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  if (!ok) {
+/**
+ * The one check that a tree is a Kubernetes tree: cmd/kubelet is a directory. Made on what
+ * check source read (the archive's listing, or the directory), and again on what landed on disk.
+ */
+function requireKubelet(has: boolean, from: string): void {
+  if (!has)
     throw new UsageError(
       `${from} is not a Kubernetes source tree: cmd/kubelet is missing`,
       "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
     );
-  }
+}
+
+/** Whether `dir`/cmd/kubelet is a real directory (a link there does not count). */
+async function hasKubeletDir(dir: string): Promise<boolean> {
+  return lstat(join(dir, "cmd", "kubelet")).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 export async function extractSource(ctx: BuildContext, task: Reporter): Promise<void> {
@@ -349,7 +347,6 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
   const tree = join(ctx.opts.workDir, "src");
   await mkdir(tree, { recursive: true });
   if (src.kind === "directory") {
-    await requireKubeletTree(src.path, src.path);
     // Never build inside the user's directory: compile writes _output/ into the tree.
     await cp(src.path, tree, {
       recursive: true,
@@ -384,7 +381,7 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
   // What landed on disk is what counts (tar readers disagree on some headers): checked before any
   // host-side step, and the files the plan read from the archive must be the ones extracted.
   const entries = await checkTree(tree);
-  await requireKubeletTree(tree, src.path);
+  requireKubelet(await hasKubeletDir(tree), src.path);
   for (const [rel, text] of Object.entries(ctx.treeFiles)) {
     const onDisk = (await isRegularFileIn(tree, rel)) ? await readFile(join(tree, rel), "utf8") : null;
     if (onDisk !== text)
