@@ -2,8 +2,10 @@
 // source package, fetched and checked by scripts/real-source.sh), Go 1.15 image localhost/kmem-build-go:1.15.
 //
 //   node bench/real-release.mjs [--runs N] [--arches amd64,arm64] [--out FILE|-]
-//                               [--only overhead|noop] [--cache DIR]
+//                               [--only overhead|noop] [--cache DIR] [--cli FILE]
 //
+//   --cli FILE       the kmem-build to measure (default: this checkout's lib/cli.js), e.g. another
+//                    commit's build for a before/after
 //   --only noop      only the no-op figures; give --cache with the binaries of these inputs already
 //                    compiled (e.g. the real test's $KMEM_BUILD_TEST_RUN/cache): a first run that
 //                    compiles anything is reported as a warm-up, not as a no-op
@@ -28,7 +30,7 @@ import { loadavg as osLoad } from "node:os";
 import { timed, must, stats, mmm, machineInfo } from "./lib/util.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "lib", "cli.js");
+let CLI = join(ROOT, "lib", "cli.js");
 const TRACE = join(ROOT, "bench", "lib", "trace.mjs");
 const PLAIN = join(ROOT, "bench", "plain-build.sh");
 const IMAGE = process.env.KMEM_BUILD_REAL_IMAGE ?? "localhost/kmem-build-go:1.15";
@@ -55,9 +57,10 @@ function parseArgs(argv) {
     else if (a === "--out") o.out = argv[++i];
     else if (a === "--only" && ["overhead", "noop"].includes(argv[i + 1])) o.only = argv[++i];
     else if (a === "--cache") o.cache = resolve(argv[++i]);
+    else if (a === "--cli") CLI = resolve(argv[++i]);
     else {
       process.stderr.write(
-        "usage: node bench/real-release.mjs [--runs N] [--arches LIST] [--out FILE|-] [--only overhead|noop] [--cache DIR]\n",
+        "usage: node bench/real-release.mjs [--runs N] [--arches LIST] [--out FILE|-] [--only overhead|noop] [--cache DIR] [--cli FILE]\n",
       );
       process.exit(2);
     }
