@@ -5,7 +5,9 @@
 #   bench/plain-build.sh SRC_TARBALL SHA512 EPOCH IMAGE CACHE_DIR OUT_DIR SPEC_FILE ARCH...
 #
 # Environment: KMEM_PLAIN_VERSION (default 1.20.15, the example release), KMEM_PLAIN_STRIP=1 for a
-# tarball with one top directory (Debian's orig tarball of the real tree, GitHub archives).
+# tarball with one top directory (Debian's orig tarball of the real tree, GitHub archives),
+# KMEM_PLAIN_TIMES=FILE to append a nanosecond time stamp before and after the compile (the
+# benchmark separates the compile from the rest with them).
 #
 # Same work as the tool, step by step:
 #   sha512sum -c of the tarball; tar -xzf into a scratch directory; the version file;
@@ -57,6 +59,8 @@ if [ "$(id -u)" -ne 0 ]; then
 else
   user_flag="--user $(id -u):$(id -g)"
 fi
+stamp() { [ -z "${KMEM_PLAIN_TIMES:-}" ] || date +%s%N >>"$KMEM_PLAIN_TIMES"; }
+stamp
 for arch in "$@"; do
   rm -f "$tree/_output/local/bin/linux/$arch/kubelet"
   # shellcheck disable=SC2086 # user_flag is two words
@@ -67,6 +71,7 @@ for arch in "$@"; do
     "$image" make WHAT=cmd/kubelet GOFLAGS=-tags=nokmem KUBE_STATIC_OVERRIDES=kubelet \
     "KUBE_BUILD_PLATFORMS=linux/$arch" "KUBE_GIT_VERSION_FILE=$tree_in/.kmem-build/version.env"
 done
+stamp
 
 # stage
 mkdir -p "$out"

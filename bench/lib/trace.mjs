@@ -22,7 +22,7 @@ if (out) {
   cp.spawn = function tracedSpawn(command, args, ...rest) {
     const rec = {
       command: String(command),
-      args: Array.isArray(args) ? args.slice(0, 2).map(String) : [],
+      args: Array.isArray(args) ? args.slice(0, 3).map(String) : [],
       start: now(),
     };
     children.push(rec);

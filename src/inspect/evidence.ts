@@ -1,6 +1,7 @@
 /**
- * The byte rules (DOMAIN.md §2) that tell from a compiled binary whether runc's kmem-enabling
- * code was linked. scripts/verify-kmem.sh applies the same rules on nodes.
+ * The byte rules (docs/domain.md, "Telling a nokmem binary from its bytes") that tell from a
+ * compiled binary whether runc's kmem-enabling code was linked. scripts/verify-kmem.sh applies the
+ * same rules on nodes.
  */
 export const KMEM_ENABLING_STRING =
   "failed to set %s, because either tasks have already joined this cgroup or it has children";

@@ -4,12 +4,16 @@
  * install it, exit 3, and it comes from preflight: nothing was downloaded, nothing written.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdir, readdir, symlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { makeExample, type ExampleRelease } from "../helpers/example.js";
 import { serveDirectory, type TestServer } from "../helpers/http-server.js";
 import { kb, tmp, removeTmp, listTree, TEST_IMAGE } from "./helpers.js";
+import { imageVerdictKey } from "../../src/pipeline/steps/image.js";
+import { verdictDir } from "../../src/util/verdicts.js";
+import { loadRecipes } from "../../src/recipes/load.js";
+import { recipeFor } from "../../src/recipes/resolve.js";
 
 let example: ExampleRelease;
 let server: TestServer;
@@ -167,6 +171,62 @@ describe("builder image", () => {
     expect(r.stderr).not.toMatch(/compile amd64/);
     expect(r.ms).toBeLessThan(30_000);
     expect(await readdir(out)).toEqual([]);
+  });
+});
+
+describe("builder image tool check kept by image ID", () => {
+  const needs = async () => recipeFor("1.20.15", await loadRecipes()).build.needs;
+  const imageId = async (ref: string) =>
+    (await execa("podman", ["image", "inspect", "--format", "{{.Id}}", ref])).stdout.trim();
+  const build = (image: string, cache: string, out: string) =>
+    kb(
+      ["build", "--kubernetes", "1.20.15", "--arch", "amd64", "--no-rpm", "--image", image].concat([
+        "--cache-dir",
+        cache,
+        "--out",
+        out,
+      ]),
+      { env: { KMEM_BUILD_BASE_URL: server.url } },
+    );
+  const log = (out: string) => readFile(join(out, "1.20.15", "build.log"), "utf8");
+  const KEPT = /tool check kept for this image ID, reused/;
+
+  it("is made once per image ID and reused by the next build; an image lacking tools is never kept", async () => {
+    const cache = await tmp("cache");
+    const out = await tmp("out");
+    const first = await build(TEST_IMAGE, cache, out);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await log(out)).not.toMatch(KEPT);
+    const second = await build(TEST_IMAGE, cache, out);
+    expect(second.code, second.stderr).toBe(0);
+    expect(await log(out)).toMatch(KEPT);
+    const key = imageVerdictKey("podman", await imageId(TEST_IMAGE), await needs());
+    expect(await readdir(join(verdictDir(cache), "image-tools"))).toEqual([`${key}.json`]);
+
+    const bare = await bareImage();
+    for (let i = 0; i < 2; i++) expect((await build(bare, cache, await tmp("out"))).code).toBe(3);
+    expect(await readdir(join(verdictDir(cache), "image-tools"))).toEqual([`${key}.json`]);
+  });
+
+  it("a forged verdict for an image lacking tools is not trusted: the check runs and refuses it", async () => {
+    const cache = await tmp("cache");
+    const out = await tmp("out");
+    expect((await build(TEST_IMAGE, cache, out)).code).toBe(0); // a key and one genuine verdict
+    const dir = join(verdictDir(cache), "image-tools");
+    const [name] = await readdir(dir);
+    const genuine = JSON.parse(await readFile(join(dir, name!), "utf8")) as Record<string, unknown>;
+    const bare = await bareImage();
+    const bareKey = imageVerdictKey("podman", await imageId(bare), await needs());
+    for (const forged of [
+      { kind: "image-tools", key: bareKey, value: { missing: [] }, mac: "ab".repeat(32) },
+      { ...genuine, key: bareKey },
+      genuine,
+    ]) {
+      await writeFile(join(dir, `${bareKey}.json`), JSON.stringify(forged));
+      const r = await build(bare, cache, await tmp("out"));
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/has no go, make, bash, rsync/);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 /**
- * A real single-node Kubernetes control plane for the tests (DOMAIN.md §7): etcd from Debian
- * (`etcd-server`), kube-apiserver, kube-controller-manager and kube-scheduler built from the
- * genuine 1.20.2 tree (shared.ts controlPlane()), certificates made with openssl, and kubectl
+ * A real single-node Kubernetes control plane for the tests (docs/testing.md, "A real cluster"):
+ * etcd from Debian (`etcd-server`), kube-apiserver, kube-controller-manager and kube-scheduler
+ * built from the genuine 1.20.2 tree (shared.ts controlPlane()), certificates made with openssl, and kubectl
  * 1.20.2 from Debian's `kubernetes-client` package. The node itself (containerd + our kubelet)
  * comes from node-harness.ts.
  *

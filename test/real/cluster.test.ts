@@ -1,7 +1,7 @@
 /**
- * The manifests of `kmem-build manifests` on a real single-node cluster (DOMAIN.md §7): etcd, the
- * 1.20.2 control plane built from the genuine tree, our nokmem kubelet joined with --kubeconfig,
- * containerd + runc (node-harness.ts). `kubectl apply` of the generated files, then:
+ * The manifests of `kmem-build manifests` on a real single-node cluster (docs/testing.md,
+ * "A real cluster"): etcd, the 1.20.2 control plane built from the genuine tree, our nokmem
+ * kubelet joined with --kubeconfig, containerd + runc (node-harness.ts). `kubectl apply` of the generated files, then:
  *   - the DaemonSet pod runs on the node and its report (the same script, run in the pod as the
  *     loop runs it) matches the host's own run: the pod the test runs there, the node facts, the
  *     binaries' verdicts;

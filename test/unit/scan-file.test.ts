@@ -45,4 +45,57 @@ describe("streaming scan of a binary equals reading it whole", () => {
     });
     expect(scan.evidence).toEqual(findEvidence(body));
   });
+
+  it("takes a go1.N.M version whole when a chunk boundary cuts it anywhere", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kmem-scan-"));
+    const file = join(dir, "bin");
+    const chunk = 512;
+    for (const version of ["go1.15.15", "go1.20", "go1.9.7"]) {
+      // A decoy that is no version ("go1.x") first, then the version cut at every position.
+      for (let cut = 0; cut <= version.length; cut++) {
+        const before = Buffer.concat([Buffer.alloc(100, 0x2e), Buffer.from("go1.x")]);
+        const body = Buffer.concat([
+          before,
+          Buffer.alloc(chunk - before.length - cut, 0x2e),
+          Buffer.from(version),
+          Buffer.from(" linux/amd64"),
+          Buffer.alloc(700, 0x2e),
+        ]);
+        await writeFile(file, body);
+        const scan = await scanFile(file, [], chunk);
+        expect(findEvidence(body).goVersion).toBe(version);
+        expect(scan.evidence.goVersion, `${version} cut after ${cut} bytes`).toBe(version);
+      }
+    }
+  });
+
+  it("takes a version that ends the file, and none that is cut by the file's end", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kmem-scan-"));
+    const file = join(dir, "bin");
+    for (const [tail, want] of [
+      ["go1.15.15", "go1.15.15"],
+      ["go1.15.", "go1.15"],
+      ["go1.", null],
+    ] as const) {
+      const body = Buffer.concat([Buffer.alloc(1024 - 3, 0x2e), Buffer.from(tail)]);
+      await writeFile(file, body);
+      for (const chunk of [1024, 1000, 4096]) {
+        const scan = await scanFile(file, [], chunk);
+        expect(findEvidence(body).goVersion).toBe(want);
+        expect(scan.evidence.goVersion, `${tail} at chunk ${chunk}`).toBe(want);
+      }
+    }
+  });
+
+  it("reads a file smaller than the overlap, and an empty one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kmem-scan-"));
+    const file = join(dir, "bin");
+    for (const body of [Buffer.from("go1.16.3"), Buffer.alloc(0)]) {
+      await writeFile(file, body);
+      const scan = await scanFile(file, [], 4);
+      expect(scan.size).toBe(body.length);
+      expect(scan.sha256).toBe(sha256(body));
+      expect(scan.evidence).toEqual(findEvidence(body));
+    }
+  });
 });

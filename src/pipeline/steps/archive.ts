@@ -3,7 +3,7 @@
  * archive on anything unsafe (absolute or `..` paths, links leaving the tree, devices);
  * only then is it extracted. Archives with one top-level directory (GitHub) are stripped.
  */
-import * as tar from "tar";
+import type { ReadEntry } from "tar";
 import { cp, lstat, mkdir, readFile, stat, readdir, rm } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { join, posix } from "node:path";
@@ -11,6 +11,9 @@ import { createGunzip, gunzipSync } from "node:zlib";
 import { checkTree, isRegularFileIn } from "../../util/tree-guard.js";
 import { UsageError } from "../../errors.js";
 import { run } from "../../exec.js";
+import { hashText } from "../../util/hash.js";
+import { keepVerdict, readVerdict } from "../../util/verdicts.js";
+import { TOOL_VERSION } from "../../version.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
 import { imageFilesOf } from "./image.js";
@@ -93,7 +96,9 @@ export const ARCHIVE_LIMITS = {
 
 class ArchiveBomb extends Error {}
 
-async function listArchive(archive: string, onReadEntry: (e: tar.ReadEntry) => void): Promise<boolean> {
+async function listArchive(archive: string, onReadEntry: (e: ReadEntry) => void): Promise<boolean> {
+  // node-tar is loaded only when an archive is actually listed (a no-op build reuses the verdict).
+  const tar = await import("tar");
   let entries = 0;
   const parser = new tar.Parser({
     strict: true,
@@ -269,11 +274,17 @@ export async function scanDirectory(dir: string, wanted: string[]): Promise<Arch
   let maxMtime = 0;
   for (const name of top)
     maxMtime = Math.max(maxMtime, Math.floor((await stat(join(dir, name))).mtimeMs / 1000));
-  const hasKubelet = await stat(join(dir, "cmd", "kubelet")).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  return { entries: top.length, strip: 0, maxMtime, hasKubelet, files };
+  return { entries: top.length, strip: 0, maxMtime, hasKubelet: await hasKubeletDir(dir), files };
+}
+
+const ARCHIVE_VERDICT = "archive-scan";
+
+/**
+ * What an archive's scan depends on: the archive's bytes (its sha512, verified in fetch source just
+ * before), the files read from it, the limits and the scanner (the tool's version).
+ */
+export function archiveVerdictKey(sha512: string, wanted: string[]): string {
+  return hashText(JSON.stringify({ format: 1, tool: TOOL_VERSION, sha512, wanted, limits: ARCHIVE_LIMITS }));
 }
 
 export async function checkSource(ctx: BuildContext, task: Reporter): Promise<void> {
@@ -281,21 +292,24 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
   try {
     // A directory is checked as it is on disk before anything reads it (a link out is refused).
     if (src.kind === "directory") await checkTree(src.path);
-    const scan =
-      src.kind === "tarball"
-        ? await scanArchive(src.path, imageFilesOf(ctx.recipe))
-        : await scanDirectory(src.path, imageFilesOf(ctx.recipe));
-    if (!scan.hasKubelet) {
-      throw new UsageError(
-        `${src.path} is not a Kubernetes source tree: cmd/kubelet is missing`,
-        "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
-      );
-    }
+    const wanted = imageFilesOf(ctx.recipe);
+    let reused = false;
+    let scan: ArchiveScan;
+    if (src.kind === "tarball") {
+      const key = src.sha512 ? archiveVerdictKey(src.sha512, wanted) : null;
+      const kept = key ? await readVerdict<ArchiveScan>(ctx.opts.cacheDir, ARCHIVE_VERDICT, key) : null;
+      // Kept on --rebuild too: the verdict is about these bytes, not a build product.
+      reused = !!kept;
+      scan = reused ? kept! : await scanArchive(src.path, wanted);
+      if (key && !reused && scan.hasKubelet) await keepVerdict(ctx.opts.cacheDir, ARCHIVE_VERDICT, key, scan);
+    } else scan = await scanDirectory(src.path, wanted);
+    if (reused) ctx.log(`archive scan: verdict kept for sha512 ${src.sha512!.slice(0, 16)}… reused`);
+    requireKubelet(scan.hasKubelet, src.path);
     ctx.treeFiles = scan.files;
     ctx.archiveStrip = scan.strip;
     // Reproducible builds: the time comes from the source (git archive sets commit time), never the clock.
     ctx.sourceDateEpoch = Number(process.env.SOURCE_DATE_EPOCH) || scan.maxMtime;
-    task.output = `${scan.entries} entries${scan.strip ? ", one top-level directory (stripped)" : ""}; SOURCE_DATE_EPOCH=${ctx.sourceDateEpoch}`;
+    task.output = `${scan.entries} entries${scan.strip ? ", one top-level directory (stripped)" : ""}${reused ? " (scanned before: verdict kept for this sha512)" : ""}; SOURCE_DATE_EPOCH=${ctx.sourceDateEpoch}`;
   } catch (err) {
     // A download that matched its checksum but is not a usable tree must not stay in the cache
     // (the next run would trust it again). A local --source file is the user's: left alone.
@@ -308,17 +322,24 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
   }
 }
 
-async function requireKubeletTree(dir: string, from: string): Promise<void> {
-  const ok = await lstat(join(dir, "cmd", "kubelet")).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  if (!ok) {
+/**
+ * The one check that a tree is a Kubernetes tree: cmd/kubelet is a directory. Made on what
+ * check source read (the archive's listing, or the directory), and again on what landed on disk.
+ */
+function requireKubelet(has: boolean, from: string): void {
+  if (!has)
     throw new UsageError(
       `${from} is not a Kubernetes source tree: cmd/kubelet is missing`,
       "give the kubernetes-src.tar.gz of a release (or its extracted directory)",
     );
-  }
+}
+
+/** Whether `dir`/cmd/kubelet is a real directory (a link there does not count). */
+async function hasKubeletDir(dir: string): Promise<boolean> {
+  return lstat(join(dir, "cmd", "kubelet")).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 export async function extractSource(ctx: BuildContext, task: Reporter): Promise<void> {
@@ -326,7 +347,6 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
   const tree = join(ctx.opts.workDir, "src");
   await mkdir(tree, { recursive: true });
   if (src.kind === "directory") {
-    await requireKubeletTree(src.path, src.path);
     // Never build inside the user's directory: compile writes _output/ into the tree.
     await cp(src.path, tree, {
       recursive: true,
@@ -361,7 +381,7 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
   // What landed on disk is what counts (tar readers disagree on some headers): checked before any
   // host-side step, and the files the plan read from the archive must be the ones extracted.
   const entries = await checkTree(tree);
-  await requireKubeletTree(tree, src.path);
+  requireKubelet(await hasKubeletDir(tree), src.path);
   for (const [rel, text] of Object.entries(ctx.treeFiles)) {
     const onDisk = (await isRegularFileIn(tree, rel)) ? await readFile(join(tree, rel), "utf8") : null;
     if (onDisk !== text)

@@ -7,9 +7,19 @@ import { ToolMissingError, UsageError } from "../../errors.js";
 import { detectEngine } from "../../engine/index.js";
 import { goFromTable } from "../../recipes/resolve.js";
 import type { Recipe } from "../../recipes/types.js";
+import { hashText } from "../../util/hash.js";
+import { keepVerdict, readVerdict } from "../../util/verdicts.js";
+import { TOOL_VERSION } from "../../version.js";
 import type { BuildContext, ImageInfo } from "../context.js";
 import type { Reporter } from "../step.js";
 import type { PreviewContext } from "../preview.js";
+
+const IMAGE_VERDICT = "image-tools";
+
+/** What the tool check of a builder image depends on: the engine, the image's content (its ID), the tools. */
+export function imageVerdictKey(engine: string, imageId: string, needs: string[]): string {
+  return hashText(JSON.stringify({ format: 1, tool: TOOL_VERSION, engine, imageId, needs }));
+}
 
 /** `.go-version` holds `1.16.15`; kube-cross VERSION holds `v1.15.15-legacy-1` (Go 1.15.15). */
 function goFromFile(text: string): string | null {
@@ -90,8 +100,19 @@ export async function prepareImage(ctx: BuildContext, task: Reporter): Promise<v
   }
   ctx.image = { ...image, id: id ?? undefined };
   const needs = ctx.recipe.build.needs;
-  task.output = `checking ${image.reference} for ${needs.join(", ")}`;
-  const missing = await ctx.engine.missingTools(image.reference, needs);
+  // An image ID is the hash of the image's content: its tool check is kept by it (one container
+  // start saved per build). Without an ID (nothing to bind a verdict to) the check always runs.
+  const key = id ? imageVerdictKey(ctx.engine.name, id, needs) : null;
+  const kept = key ? await readVerdict<{ missing: string[] }>(ctx.opts.cacheDir, IMAGE_VERDICT, key) : null;
+  let missing: string[];
+  if (Array.isArray(kept?.missing) && kept.missing.length === 0) {
+    missing = [];
+    ctx.log(`builder image ${image.reference} (${id}): tool check kept for this image ID, reused`);
+  } else {
+    task.output = `checking ${image.reference} for ${needs.join(", ")}`;
+    missing = await ctx.engine.missingTools(image.reference, needs);
+    if (key && !missing.length) await keepVerdict(ctx.opts.cacheDir, IMAGE_VERDICT, key, { missing });
+  }
   if (missing.length) {
     throw new ToolMissingError(
       `the builder image ${image.reference} (${image.from}) has no ${missing.join(", ")}; the Kubernetes build needs ${needs.join(", ")}`,

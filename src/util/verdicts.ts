@@ -1,0 +1,123 @@
+/**
+ * Verdicts kept by content: the outcome of a slow check (the safety scan of a source archive, the
+ * builder image's tool check), stored in the cache under the hash of exactly what was checked and
+ * reused only for that same content, as binaries and RPMs are.
+ *
+ * A verdict lets a later run skip a check, so it must not be forgeable: each file carries an
+ * HMAC-SHA256 over its kind, its content key and its value, made with a random key kept in
+ * `<cache>/verdicts/hmac.key` (created on first use, mode 0600, owned by the user). A verdict file
+ * written or edited by anyone without that key, copied under another content key, or read while the
+ * key file is readable by others is not trusted: the check runs again.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { constants } from "node:fs";
+import { link, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+const KEY_BYTES = 32;
+
+export function verdictDir(cacheDir: string): string {
+  return join(cacheDir, "verdicts");
+}
+
+function keyPath(cacheDir: string): string {
+  return join(verdictDir(cacheDir), "hmac.key");
+}
+
+function verdictPath(cacheDir: string, kind: string, key: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(kind) || !/^[0-9a-f]{16,128}$/.test(key))
+    throw new Error(`bad verdict name ${kind}/${key}`);
+  return join(verdictDir(cacheDir), kind, `${key}.json`);
+}
+
+/** The HMAC key, or null when there is none or it is not trustworthy (not ours, not 0600, not a plain file). */
+async function readKey(cacheDir: string): Promise<Buffer | null> {
+  let fh;
+  try {
+    fh = await open(keyPath(cacheDir), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    const uid = process.getuid?.();
+    if (!st.isFile() || (st.mode & 0o077) !== 0 || (uid !== undefined && st.uid !== uid)) return null;
+    if (st.size !== KEY_BYTES) return null;
+    const key = Buffer.alloc(KEY_BYTES);
+    const { bytesRead } = await fh.read(key, 0, KEY_BYTES, 0);
+    return bytesRead === KEY_BYTES ? key : null;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Creates the key when there is none (complete before it has its name: link() of a finished file). */
+async function ensureKey(cacheDir: string): Promise<Buffer | null> {
+  const existing = await readKey(cacheDir);
+  if (existing) return existing;
+  const dir = verdictDir(cacheDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.hmac.key.${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    await writeFile(tmp, randomBytes(KEY_BYTES), { flag: "wx", mode: 0o600 });
+    // Whoever links first wins; everyone then uses the key under that name.
+    await link(tmp, keyPath(cacheDir)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  return readKey(cacheDir);
+}
+
+function mac(key: Buffer, kind: string, contentKey: string, value: unknown): Buffer {
+  return createHmac("sha256", key)
+    .update(JSON.stringify([kind, contentKey, value]))
+    .digest();
+}
+
+/** The kept value for exactly this content, or null (none, unreadable, or not signed with our key). */
+export async function readVerdict<T>(cacheDir: string, kind: string, contentKey: string): Promise<T | null> {
+  const key = await readKey(cacheDir);
+  if (!key) return null;
+  let parsed: { kind?: unknown; key?: unknown; value?: unknown; mac?: unknown };
+  try {
+    parsed = JSON.parse(await readFile(verdictPath(cacheDir, kind, contentKey), "utf8")) as typeof parsed;
+  } catch {
+    return null;
+  }
+  if (parsed.kind !== kind || parsed.key !== contentKey || typeof parsed.mac !== "string") return null;
+  const expected = mac(key, kind, contentKey, parsed.value);
+  const given = Buffer.from(parsed.mac, "hex");
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  return parsed.value as T;
+}
+
+/**
+ * Keeps a verdict for this content. Best effort: a cache that cannot be written only means the
+ * check runs again next time.
+ */
+export async function keepVerdict(
+  cacheDir: string,
+  kind: string,
+  contentKey: string,
+  value: unknown,
+): Promise<boolean> {
+  try {
+    const key = await ensureKey(cacheDir);
+    if (!key) return false;
+    const file = verdictPath(cacheDir, kind, contentKey);
+    await mkdir(join(verdictDir(cacheDir), kind), { recursive: true, mode: 0o700 });
+    const body = { kind, key: contentKey, value, mac: mac(key, kind, contentKey, value).toString("hex") };
+    const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}`;
+    try {
+      await writeFile(tmp, JSON.stringify(body), { flag: "wx", mode: 0o600 });
+      await rename(tmp, file);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
