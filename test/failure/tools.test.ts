@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { makeExample, type ExampleRelease } from "../helpers/example.js";
 import { serveDirectory, type TestServer } from "../helpers/http-server.js";
 import { kb, tmp, removeTmp, listTree, TEST_IMAGE } from "./helpers.js";
-import { imageVerdictKey } from "../../src/pipeline/steps/image.js";
+import { imageVerdictKey } from "../../src/pipeline/steps/builder-image.js";
 import { verdictDir } from "../../src/util/verdicts.js";
 import { loadRecipes } from "../../src/recipes/load.js";
 import { recipeFor } from "../../src/recipes/resolve.js";

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { lstat, mkdtemp, readFile, readlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { scanArchive } from "../../src/pipeline/steps/archive.js";
+import { scanArchive } from "../../src/pipeline/steps/check-source.js";
 import { checkTree } from "../../src/util/tree-guard.js";
 import { tarGz, MINIMAL_TREE, type RawEntry } from "../helpers/tarball.js";
 

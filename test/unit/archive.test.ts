@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { scanArchive } from "../../src/pipeline/steps/archive.js";
+import { scanArchive } from "../../src/pipeline/steps/check-source.js";
 import { UsageError } from "../../src/errors.js";
 import { tarGz, MINIMAL_TREE, type RawEntry } from "../helpers/tarball.js";
 

@@ -4,7 +4,7 @@
  * the real 1.20.2 tree is checked in test/real/release.test.ts.
  */
 import { describe, it, expect, beforeAll } from "vitest";
-import { chooseImage, imageFilesOf } from "../../src/pipeline/steps/image.js";
+import { chooseImage, imageFilesOf } from "../../src/pipeline/steps/builder-image.js";
 import { loadRecipes } from "../../src/recipes/load.js";
 import { recipeFor } from "../../src/recipes/resolve.js";
 import type { Recipe } from "../../src/recipes/types.js";

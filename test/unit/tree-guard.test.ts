@@ -15,7 +15,7 @@ import {
   removeFileIn,
   isRegularFileIn,
 } from "../../src/util/tree-guard.js";
-import { scanArchive } from "../../src/pipeline/steps/archive.js";
+import { scanArchive } from "../../src/pipeline/steps/check-source.js";
 import { tarGz, MINIMAL_TREE } from "../helpers/tarball.js";
 
 async function tree(): Promise<{ root: string; outside: string }> {

@@ -8,8 +8,8 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keepVerdict, readVerdict, verdictDir } from "../../src/util/verdicts.js";
-import { archiveVerdictKey, checkSource, type ArchiveScan } from "../../src/pipeline/steps/archive.js";
-import { imageFilesOf } from "../../src/pipeline/steps/image.js";
+import { archiveVerdictKey, checkSource, type ArchiveScan } from "../../src/pipeline/steps/check-source.js";
+import { imageFilesOf } from "../../src/pipeline/steps/builder-image.js";
 import { loadRecipes } from "../../src/recipes/load.js";
 import { recipeFor } from "../../src/recipes/resolve.js";
 import { UsageError } from "../../src/errors.js";

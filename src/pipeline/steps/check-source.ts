@@ -1,22 +1,23 @@
 /**
- * Reading the source archive safely. A first pass lists every entry and refuses the whole
- * archive on anything unsafe (absolute or `..` paths, links leaving the tree, devices);
- * only then is it extracted. Archives with one top-level directory (GitHub) are stripped.
+ * The check source step: reading the source archive safely. A first pass lists every entry and
+ * refuses the whole archive on anything unsafe (absolute or `..` paths, links leaving the tree,
+ * devices); only then is it extracted (extract.ts). Archives with one top-level directory (GitHub)
+ * are stripped. --dry-run runs the same scan (previewSourceFiles).
  */
 import type { ReadEntry } from "tar";
-import { cp, lstat, mkdir, readFile, stat, readdir, rm } from "node:fs/promises";
+import { lstat, readFile, stat, readdir, rm } from "node:fs/promises";
 import { createReadStream } from "node:fs";
-import { join, posix } from "node:path";
+import { join, posix, resolve } from "node:path";
 import { createGunzip, gunzipSync } from "node:zlib";
-import { checkTree, isRegularFileIn } from "../../util/tree-guard.js";
+import { checkTree } from "../../util/tree-guard.js";
 import { UsageError } from "../../errors.js";
-import { run } from "../../exec.js";
 import { hashText } from "../../util/hash.js";
 import { keepVerdict, readVerdict } from "../../util/verdicts.js";
 import { TOOL_VERSION } from "../../version.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
-import { imageFilesOf } from "./image.js";
+import type { PreviewContext } from "../preview.js";
+import { imageFilesOf } from "./builder-image.js";
 
 const SAFE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
 
@@ -326,7 +327,7 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
  * The one check that a tree is a Kubernetes tree: cmd/kubelet is a directory. Made on what
  * check source read (the archive's listing, or the directory), and again on what landed on disk.
  */
-function requireKubelet(has: boolean, from: string): void {
+export function requireKubelet(has: boolean, from: string): void {
   if (!has)
     throw new UsageError(
       `${from} is not a Kubernetes source tree: cmd/kubelet is missing`,
@@ -335,62 +336,21 @@ function requireKubelet(has: boolean, from: string): void {
 }
 
 /** Whether `dir`/cmd/kubelet is a real directory (a link there does not count). */
-async function hasKubeletDir(dir: string): Promise<boolean> {
+export async function hasKubeletDir(dir: string): Promise<boolean> {
   return lstat(join(dir, "cmd", "kubelet")).then(
     (s) => s.isDirectory(),
     () => false,
   );
 }
 
-export async function extractSource(ctx: BuildContext, task: Reporter): Promise<void> {
-  const src = ctx.source!;
-  const tree = join(ctx.opts.workDir, "src");
-  await mkdir(tree, { recursive: true });
-  if (src.kind === "directory") {
-    // Never build inside the user's directory: compile writes _output/ into the tree.
-    await cp(src.path, tree, {
-      recursive: true,
-      verbatimSymlinks: true,
-      filter: (p) => !p.endsWith("/_output"),
-    });
-  } else {
-    // checkSource listed every entry and refused the archive on anything unsafe; what is
-    // extracted is that same checksum-verified file. The system tar does the writing: node-tar's
-    // extraction of the real tree (27,599 entries) peaked at 433 MiB RSS and took ~50 s, GNU tar
-    // needs a few MiB and a fraction of that time.
-    const r = await run(
-      "tar",
-      ["-xzf", src.path, "-C", tree, `--strip-components=${ctx.archiveStrip ?? 0}`, "--no-same-owner"],
-      { signal: ctx.signal, allowFailure: true },
-    );
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    if (r.exitCode !== 0) {
-      // tar's own guards stop what the scan let through: still bad input. Its first line is often
-      // only a warning ("Removing leading `../'"): every diagnostic is kept, the closing summary not.
-      const said = r.stderr
-        .split("\n")
-        .filter((l) => l && !/Exiting with failure status/.test(l))
-        .slice(0, 5)
-        .join("; ");
-      throw new UsageError(
-        `refusing ${src.path}: extraction stopped: ${said || `tar exited ${r.exitCode}`}`,
-        "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag",
-      );
-    }
-  }
-  // What landed on disk is what counts (tar readers disagree on some headers): checked before any
-  // host-side step, and the files the plan read from the archive must be the ones extracted.
-  const entries = await checkTree(tree);
-  requireKubelet(await hasKubeletDir(tree), src.path);
-  for (const [rel, text] of Object.entries(ctx.treeFiles)) {
-    const onDisk = (await isRegularFileIn(tree, rel)) ? await readFile(join(tree, rel), "utf8") : null;
-    if (onDisk !== text)
-      throw new UsageError(
-        `refusing ${src.path}: ${rel} as extracted differs from what the archive listing showed (the archive's headers are read two ways)`,
-        "use an official kubernetes-src.tar.gz or a GitHub archive of a release tag",
-      );
-  }
-  ctx.log(`extracted tree checked: ${entries} entries, no link leaves it`);
-  ctx.treeDir = tree;
-  task.output = `extracted to ${tree}`;
+/** What --dry-run reads of a --source: the small files the image choice needs, by the same scan. */
+export async function previewSourceFiles(ctx: PreviewContext): Promise<void> {
+  if (!ctx.opts.source) return;
+  const src = resolve(ctx.opts.source);
+  const isDir = await stat(src).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  const wanted = imageFilesOf(ctx.recipe);
+  ctx.treeFiles = (isDir ? await scanDirectory(src, wanted) : await scanArchive(src, wanted)).files;
 }
