@@ -1,4 +1,6 @@
 #!/bin/sh
+# GENERATED from scripts/verify-kmem/ (main.sh, lib.awk, *.awk) by scripts/assemble-verify-kmem.mjs:
+# edit the parts, then run `npm run assemble`.
 # shellcheck shell=sh
 # =============================================================================
 # verify-kmem.sh: does this Kubernetes node charge kernel memory (kmem) to pod
@@ -235,12 +237,12 @@ to_seconds() {
 }
 
 # ---------------------------------------------------------------------------
-# awk programs.  Records between them are tab-separated; fields that hold cgroup
-# paths are encoded (backslash, tab and newline as \\ \t \n).
+# awk programs: scripts/verify-kmem/*.awk in the source tree, each embedded here with the helpers
+# it uses from lib.awk (scripts/assemble-verify-kmem.mjs).  Records between them are tab-separated;
+# fields that hold cgroup paths are encoded (backslash, tab and newline as \\ \t \n).
 # ---------------------------------------------------------------------------
 
-# <proc>/self/mountinfo -> layout, memory hierarchy version, mount point, mount root,
-# unified mount point (one per line).
+# <proc>/self/mountinfo -> layout, memory hierarchy version, mount point, mount root, unified mount
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 MOUNT_AWK='
 function unoct(s,   out, o) {
@@ -270,15 +272,16 @@ END {
   print v2mp
 }'
 
-# Functions the scan and the kernel-log programs share (prepended to each): string escaping for the
-# tab-separated records, and how a memcg path names a pod or container.
+# find output -> cgroup records of pod and container cgroups, the directory count, a sample line
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
-PATHS_AWK='
+SCAN_AWK='
+# s with every occurrence of from replaced by to (literal strings, no regular expressions)
 function repl(s, from, to,   out, i) {
   out = ""
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
 }
+# a field of a tab-separated record: backslash, tab and newline as \\ \t \n
 function enc(s) {
   if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
   return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
@@ -311,13 +314,6 @@ function podof(p,   c, n, k, j) {
   if (j == n) LV = "pod"
   else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
-'
-
-# find output (one directory per line) -> cgroup records for pod- and container-level
-# cgroups under kubepods (cgroupfs) or kubepods.slice (systemd), plus the directory count.
-# Reads the counters itself with getline: no process per cgroup or per file.
-# shellcheck disable=SC2016 # awk program: no shell expansion wanted
-SCAN_AWK='
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
   if (r <= 0 || l !~ /^[0-9]+$/) return ""
@@ -331,6 +327,12 @@ function rdstat(f, k1, k2,   l, r, a) {
   }
   close(f)
 }
+# a cgroup whose memory.kmem.slabinfo the shell probes: its line number in SLABS, 0 when there is no
+# probe or its path has a tab or newline (the probe reads paths line by line)
+function slab(p) {
+  if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; return ++nslab }
+  return 0
+}
 function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si, lim) {
   ndirs++
   rel = substr(p, rl + 1)
@@ -338,7 +340,7 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
   podof(rel)
   si = 0
   if (KP != "" || QP != "") {
-    if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
+    si = slab(p)
     if (KP != "") print "kp\t" (KP == "kubepods" ? "cgroupfs" : "systemd") "\t" enc(rel) "\t" si
     else print "qp\t" QP "\t" enc(rel) "\t" si
     return
@@ -355,7 +357,7 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
     kfail = rd(d "memory.kmem.failcnt"); lim = rd(d "memory.limit_in_bytes")
   }
   if (length(lim) > 18) lim = ""
-  if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
+  si = slab(p)
   print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si "\t" lim
   ncg++
   if (kmem != "" && kmem + 0 > 0) { nz++; if (kmem + 0 > smax + 0) { smax = kmem; spath = rel } }
@@ -379,14 +381,48 @@ END {
     print "sample\t" ENVIRON["TS"] "\t" ncg "\t" nz "\t" smax "\t" enc(spath) >> ENVIRON["SAMPLES"]
 }'
 
-# Kernel log (syslog file, journalctl -k, dmesg) -> one "oom" record per memcg OOM kill of a
-# pod or container cgroup under SCOPE (the scanned root's path in the hierarchy), then
-# "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs<TAB>kills of pod cgroups outside SCOPE".
-# One streaming pass; exit 3 when the log had no lines.  Report formats: DOMAIN.md section 7
-# (3.10: "Task in A killed as a result of limit of B"; >= 4.19: "oom-kill:...,oom_memcg=B,...").
-# A kill is counted from "Task in" or "oom-kill:"; a report cut before either is not a kill.
+# kernel log -> one record per memcg OOM kill of a pod or container cgroup, then a summary
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 OOM_AWK='
+# s with every occurrence of from replaced by to (literal strings, no regular expressions)
+function repl(s, from, to,   out, i) {
+  out = ""
+  while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
+  return out s
+}
+# a field of a tab-separated record: backslash, tab and newline as \\ \t \n
+function enc(s) {
+  if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
+  return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
+}
+# memcg path -> LV (pod|container|""), QOS, UID, CTR; KP = "kubepods" or "kubepods.slice" when the
+# path is that directory itself, QP = "burstable" or "besteffort" when it is a QoS parent. Pod level: kubepods/[burstable|besteffort/]pod<uid> (cgroupfs) or
+# kubepods.slice/[kubepods-<qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (systemd);
+# container level: their direct children.
+function podof(p,   c, n, k, j) {
+  LV = ""; QOS = ""; UID = ""; CTR = ""; KP = ""; QP = ""
+  n = split(p, c, "/")
+  for (k = 1; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
+  if (k > n) return
+  if (k == n) { KP = c[k]; return }
+  j = k + 1; QOS = "guaranteed"
+  if (c[k] == "kubepods") {
+    if (c[j] == "burstable" || c[j] == "besteffort") { QOS = c[j]; j++ }
+    if (j > n) { QP = QOS; return }
+    if (c[j] !~ /^pod./) return
+    UID = substr(c[j], 4)
+  } else {
+    if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
+      QOS = substr(c[j], 10); sub(/\.slice$/, "", QOS); j++
+    }
+    if (j > n) { QP = QOS; return }
+    if (c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
+    UID = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", UID); sub(/\.slice$/, "", UID)
+    gsub(/_/, "-", UID)
+  }
+  if (j == n) LV = "pod"
+  else if (j + 1 == n) { LV = "container"; CTR = c[n] }
+}
 # seconds since the epoch -> UTC ISO 8601 (days to civil date, no strftime: not in every awk)
 function iso(e,   d, s, era, doe, yoe, y, doy, mp, dd, m) {
   d = int(e / 86400); s = e - d * 86400; d += 719468
@@ -532,13 +568,7 @@ END {
   exit (n > 0 ? 0 : 3)
 }'
 
-# What a container runtime says -> "nm" records: container id, pod uid, namespace, pod name,
-# container name.  KIND: pods (crictl pods -o json: sandboxes, named POD), ctrs (crictl ps -a -o
-# json), ctr (ctr containers info, one JSON document per container) or docker (tab-separated docker
-# ps lines).  The JSON is read by its structure, pretty or compact: a record is one element of
-# "items"/"containers" (crictl) or one top-level document (ctr), and names come only from its own
-# "id"/"ID" and the entries of its own "labels"/"Labels" object -- never from annotations or the
-# OCI spec, which any pod author fills.
+# what a container runtime says -> name records (container id, pod uid, namespace, pod, container)
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 NAMES_AWK='
 function unj(s,   out, i, c) {
@@ -611,15 +641,28 @@ kind == "docker" {
   }
 }'
 
-# Everything gathered -> checks, verdict and the report (human, json or brief on stdout,
-# Prometheus textfile to PROMTMP).  Exit code 0/1/2.
+# ctr's container list + the scan records -> the container ids to ask ctr about
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+CTRIDS_AWK='
+# container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
+function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
+FNR == NR { have[$0] = 1; next }
+$1 == "cg" && $2 == "container" {
+  id = cid($5)
+  if ((id in have) && id ~ /^[0-9A-Za-z_.-]+$/ && !(id in seen)) { seen[id] = 1; print id }
+}'
+
+# everything gathered -> checks, verdict and the report on stdout (human, json or brief), the
+# Prometheus textfile; exit code 0/1/2
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 REPORT_AWK='
+# s with every occurrence of from replaced by to (literal strings, no regular expressions)
 function repl(s, from, to,   out, i) {
   out = ""
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
 }
+# the inverse of enc()
 function dec(s,   out, i, c) {
   if (index(s, "\\") == 0) return s
   out = ""
@@ -630,9 +673,28 @@ function dec(s,   out, i, c) {
   }
   return out s
 }
+# container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
+function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
+# byte tables for the escaping functions: CTL[c] and HI[c] the code of a control character (1-31, 127)
+# or of a byte >= 128; FFFD the UTF-8 bytes of U+FFFD, C2 the lead byte of U+0080-U+00BF
+function bytetables(   i) {
+  for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = i
+  CTL[sprintf("%c", 127)] = 127
+  for (i = 128; i < 256; i++) HI[sprintf("%c", i)] = i
+  FFFD = sprintf("%c%c%c", 239, 191, 189); C2 = sprintf("%c", 194)
+}
+# UTF-8 at byte i of s (a byte >= 128, bytetables() called): the number of continuation bytes of a
+# valid sequence (1-3), or -1 when it is not valid UTF-8.  Note: HI[] is looked up for the bytes that
+# follow, which adds an empty entry for a byte < 128 (as the two loops it replaces did).
+function u8len(s, i,   b, need, k) {
+  b = HI[substr(s, i, 1)]
+  need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
+  for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+  return need
+}
 # JSON string body: escapes quote, backslash and control characters; bytes that are
 # not valid UTF-8 become U+FFFD so the document stays valid UTF-8.
-function jesc(s,   out, i, n, c, b, need, k) {
+function jesc(s,   out, i, n, c, need) {
   if (s !~ /[\\"\001-\037\177-\377]/) return s
   out = ""; n = length(s)
   for (i = 1; i <= n; i++) {
@@ -644,9 +706,7 @@ function jesc(s,   out, i, n, c, b, need, k) {
     else if (c == "\r") out = out "\\r"
     else if (c in CTL) out = out sprintf("\\u%04x", CTL[c])
     else if (c in HI) {
-      b = HI[c]
-      need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
-      for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+      need = u8len(s, i)
       if (need < 0) out = out "\\ufffd"
       else { out = out substr(s, i, need + 1); i += need }
     } else out = out c
@@ -674,15 +734,13 @@ function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
 function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
 function jsn(s) { return s == "" ? "null" : js(s) }
 # Prometheus label value: valid UTF-8 (bad bytes become U+FFFD); backslash, quote, newline escaped.
-function pesc(s,   out, i, n, c, b, need, k) {
+function pesc(s,   out, i, n, c, need) {
   if (s ~ /[\177-\377]/) {
     out = ""; n = length(s)
     for (i = 1; i <= n; i++) {
       c = substr(s, i, 1)
       if (!(c in HI)) { out = out c; continue }
-      b = HI[c]
-      need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
-      for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+      need = u8len(s, i)
       if (need < 0) out = out FFFD
       else { out = out substr(s, i, need + 1); i += need }
     }
@@ -713,34 +771,27 @@ function check(id, title, status, seen, remedy, cause, conclusive) {
 }
 # container id for messages: docker-<id>.scope -> <id>; 64-hex ids cut to 12 like docker ps
 function short(s,   t) {
-  t = s
-  if (t ~ /\.scope$/) { sub(/\.scope$/, "", t); sub(/^.*-/, "", t) }
+  t = cid(s)
   if (t ~ /^[0-9a-f]+$/ && length(t) > 12) t = substr(t, 1, 12)
   return t
 }
 function fact(k) { return (k in F) ? F[k] : "" }
-# container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
-function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
 # names of cgroup row i from the runtime: RN namespace, RP pod name, RC container name ("" unknown)
-function names(i,   id) {
-  RN[i] = ""; RP[i] = ""; RC[i] = ""
-  if (U[i] in PNP) { RN[i] = PNS[U[i]]; RP[i] = PNP[U[i]] }
-  if (L[i] != "container") return
-  id = cid(C[i])
-  if (!(id in NMC)) return
-  RC[i] = NMC[id]
-  if (RP[i] == "" && NMP[id] != "") { RN[i] = NMS[id]; RP[i] = NMP[id] }
+function names(i) {
+  wnames(U[i], L[i] == "container" ? C[i] : "")
+  RN[i] = WN; RP[i] = WP; RC[i] = WC
 }
-# the pod of row i for people: namespace/name when known, else its UID
-function podref(i) { return RP[i] == "" ? U[i] : (RN[i] == "" ? "" : RN[i] "/") RP[i] }
-function ctrref(i) { return RC[i] == "" ? short(C[i]) : RC[i] " (" short(C[i]) ")" }
+# a pod for people: namespace/name when its name is known, else its UID
+function podname(uid, ns, name) { return name == "" ? uid : (ns == "" ? "" : ns "/") name }
+# a container for people: "name (short id)" when its name is known, else the short id
+function ctrname(ctr, name) { return name == "" ? short(ctr) : name " (" short(ctr) ")" }
+# the pod and container of row i
+function podref(i) { return podname(U[i], RN[i], RP[i]) }
+function ctrref(i) { return ctrname(C[i], RC[i]) }
 
 BEGIN {
   FS = "\t"
-  for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = i
-  CTL[sprintf("%c", 127)] = 127
-  for (i = 128; i < 256; i++) HI[sprintf("%c", i)] = i
-  FFFD = sprintf("%c%c%c", 239, 191, 189); C2 = sprintf("%c", 194)
+  bytetables()
   LIMIT = 65535
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
@@ -986,7 +1037,7 @@ END {
     if (BV[i] == "kmem-code-linked") rk++
     rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "") (BRU[i] ? " (reused: unchanged)" : "")
   }
-  rs = substr(rs, 3)
+  if (rs != "") rs = substr(rs, 3)
   if (nokbin) check("runtime-binaries", t8, "INFO", "skipped (--no-binaries)", "", "", 1)
   else if (nr == 0) check("runtime-binaries", t8, "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
   else if (rk > 0) check("runtime-binaries", t8, binstatus, rs binnote, runtimefix, "runtime", 1)
@@ -1194,8 +1245,8 @@ function wnames(uid, ctr,   id) {
 # "pod <uid>" or "pod <namespace>/<name>" when the names are known, and the container
 function who(uid, ctr,   s) {
   wnames(uid, ctr)
-  s = "pod " (WP == "" ? uid : (WN == "" ? "" : WN "/") WP)
-  if (ctr != "") s = s " container " (WC == "" ? short(ctr) : WC " (" short(ctr) ")")
+  s = "pod " podname(uid, WN, WP)
+  if (ctr != "") s = s " container " ctrname(ctr, WC)
   return s
 }
 function hidden(i) {
@@ -1890,7 +1941,7 @@ scan() { # $1: output file; $2: slab candidate file or ""
   _ts=$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)
   if [ "$rootok" = 1 ]; then
     find "$memroot" -type d 2>/dev/null </dev/null |
-      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$PATHS_AWK$SCAN_AWK" >"$1.raw"
+      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$SCAN_AWK" >"$1.raw"
     _rc=$?
     sort -t "$TAB" -k6,6 "$1.raw" >"$1" 2>/dev/null || cp "$1.raw" "$1"
   else
@@ -2025,11 +2076,7 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
         return "$_r"
       fi
       # containers that have a cgroup here: ctr prints labels one container at a time
-      _ids=$(awk -F "$TAB" 'FNR == NR { have[$0] = 1; next }
-        $1 == "cg" && $2 == "container" {
-          id = $5; if (id ~ /\.scope$/) { sub(/\.scope$/, "", id); sub(/^.*-/, "", id) }
-          if ((id in have) && id ~ /^[0-9A-Za-z_.-]+$/ && !(id in seen)) { seen[id] = 1; print id }
-        }' "$tmp/rt.out" "$tmp/scan" 2>/dev/null)
+      _ids=$(awk -F "$TAB" "$CTRIDS_AWK" "$tmp/rt.out" "$tmp/scan" 2>/dev/null)
       if [ -n "$_ids" ]; then
         # shellcheck disable=SC2086,SC2016 # ids split on purpose (no blanks); $1/$@ are sh -c's
         limited sh -c 'a=$1; shift; for i in "$@"; do ctr --address "$a" -n k8s.io containers info "$i"; done' sh "$2" $_ids
@@ -2123,7 +2170,7 @@ _ym=$(date +'%Y %m %z' </dev/null)
 tzoff=${_ym##* }
 _ym=${_ym% *}
 oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
-  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$OOM_AWK" >"$tmp/oom"
 }
 klsrc="" klpath="" klwhy=""
 if [ "$kernellog_off" = 1 ]; then

@@ -31,6 +31,7 @@ import {
   symlinkSync,
 } from "node:fs";
 import { createServer } from "node:net";
+import { setTimeout, clearTimeout } from "node:timers";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 

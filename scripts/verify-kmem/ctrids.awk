@@ -1,0 +1,9 @@
+# ctrids.awk: which containers to ask ctr about.  Reads two files: the ids `ctr containers list -q`
+# printed (one per line), then the scan records; prints each listed id that has a container cgroup,
+# once, when it is safe to put on a command line.
+
+FNR == NR { have[$0] = 1; next }
+$1 == "cg" && $2 == "container" {
+  id = cid($5)
+  if ((id in have) && id ~ /^[0-9A-Za-z_.-]+$/ && !(id in seen)) { seen[id] = 1; print id }
+}
