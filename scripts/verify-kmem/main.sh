@@ -14,184 +14,15 @@
 #
 # USAGE
 #   sudo sh verify-kmem.sh                        human report
-#   sudo sh verify-kmem.sh --json                 JSON report (schema below)
+#   sudo sh verify-kmem.sh --json                 JSON report
 #   sudo sh verify-kmem.sh --brief                one line (node-problem-detector)
 #   sudo sh verify-kmem.sh --duration 10m --interval 10s    sample repeatedly
 #   sudo sh verify-kmem.sh --prometheus /var/lib/node_exporter/textfile/kmem.prom
+#   sh verify-kmem.sh --help                      all options
 #
-# OPTIONS
-#   --json | --brief       output format (default: human text)
-#   --reboot-required      print nothing; exit 0 exactly when the fix state is "reboot", 1 when
-#                          it is another, 2 when it cannot tell (kured --reboot-sentinel-command)
-#   --verbose              human output lists every pod/container cgroup
-#   --prometheus FILE      also write node_exporter textfile metrics: FILE is a regular file or a
-#                          new name (never a link, device or directory), outside the cgroup
-#                          filesystem (resolved path); written to a new O_EXCL temp file of an
-#                          unpredictable name in its directory, then renamed; no temp file is left
-#   --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
-#   --interval D           time between samples (default 10s)
-#   --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
-#   --kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the
-#                          process named kubelet); its exe is compared with the kubelet binary
-#   --runtime PATH         runc binary of the container runtime (repeatable; default:
-#                          runc, docker-runc, docker-runc-current on PATH and usual places)
-#   --no-binaries          skip the kubelet/runtime binary checks
-#   --cache-dir DIR        keep binary verdicts in DIR/verify-kmem.<euid>/ (mode 700, created):
-#                          a binary whose identity (device, inode, size, mtime, ctime) is
-#                          unchanged since the last run keeps its verdict (binaries[].reused);
-#                          anything else is read in full.  A directory or file not this user's
-#                          alone is ignored (said in kubelet-binary); DIR unwritable: no cache
-#   --runtime-endpoint unix:///PATH  container runtime socket to read pod and container
-#                          names from (as crictl's flag; repeatable, tried in order; default:
-#                          the usual containerd, k3s, CRI-O, cri-dockerd and docker sockets)
-#   --runtime-timeout S    time limit for asking the runtime (default 10)
-#   --checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
-#   --expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
-#   --cgroup-root DIR      memory cgroup hierarchy to scan (default: from mountinfo)
-#   --proc-root DIR        read self/mountinfo, cgroups, cmdline, stat, sys/kernel/{osrelease,
-#                          hostname} under DIR instead of /proc (test fixtures)
-#   --kernel-log FILE      kernel log to read OOM kills from: /var/log/messages (EL7), a
-#                          `journalctl -k` export, a dmesg dump (default: the output of
-#                          dmesg, else `journalctl -k`, else /var/log/messages, the first
-#                          with lines; not read with --proc-root unless given)
-#   --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
-#   --trust-kernel-log     take kills read from a plain file (--kernel-log FILE, or the
-#                          /var/log/messages fallback) as the kernel's: kmem-caused ones FAIL.
-#                          Without it they are a WARN: any local user can write syslog
-#                          (logger -t kernel); dmesg and journalctl -k are always trusted
-#   --since TIME           OOM kills before TIME (and before the current boot, btime of
-#                          <proc>/stat) are history: listed, counted apart, never a FAIL
-#   --help | --version
-#
-# CHECKS (id: what)
-#   cgroup-layout          v1, hybrid or v2, from <proc>/self/mountinfo
-#   kernel-kmem-policy     kernel version and cgroup.memory=nokmem on the command line
-#   pod-cgroups-kmem       memory.kmem.usage_in_bytes == 0 in every pod cgroup
-#   container-cgroups-kmem memory.kmem.usage_in_bytes == 0 in every container cgroup
-#   kmem-accounting-active memory.kmem.slabinfo readable = accounting switched on (3.10)
-#   kubelet-binary         kubelet free of runc's kmem-enabling code
-#   kubelet-checksum       kubelet sha256 listed in --checksums / --expect-sha256
-#   runtime-binaries       runc binaries free of kmem-enabling code
-#   leaked-memcgs          /proc/cgroups num_cgroups vs directories; limit 65535
-#   kmem-stays-zero        with --duration: every sample reads 0
-#   pod-names              where pod/container names came from (INFO), or why UIDs only
-#   oom-headroom           WARN when a pod/container cgroup is above 90% of its limit as
-#                          the OOM killer counts (usage / limit) while rss + cache, what
-#                          dashboards show, is below 75% of it: HIDDEN (kmem) fills the rest
-#   oom-kills-kmem         memcg OOM kills of pod/container cgroups in the kernel log: FAIL
-#                          when one had kernel memory >= 10% of usage (kmem made the kill);
-#                          kills without kmem are listed (INFO), not blamed; kills read only
-#                          from a plain file are a WARN (not authenticated) unless
-#                          --trust-kernel-log
-#   Status: PASS, FAIL, WARN or INFO.  A kernel that charges kmem by itself (v1,
-#   kernel >= 4.6, no cgroup.memory=nokmem) is reported as the cause, never the kubelet.
-#   The zero assertion decides: kmem > 0 in a pod/container cgroup exits 1 whatever the
-#   kernel; all at zero exits 0 with the kernel policy as a WARN.
-#
-# WHAT IS SCANNED
-#   kubepods/ (cgroupfs) or kubepods.slice/ (systemd) anywhere under the memory root;
-#   pod level: kubepods/[burstable|besteffort/]pod<uid>, kubepods.slice/[kubepods-
-#   <qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (kubelet creates
-#   these); container level: their direct children (the runtime's runc creates these).
-#   Pod and container names (namespace, pod name, container name) come from the labels
-#   the kubelet puts on every container (io.kubernetes.pod.{namespace,name,uid},
-#   io.kubernetes.container.name), read-only and under a time limit (timeout(1), or a
-#   watchdog where there is none), once per run: `crictl pods -o json` + `crictl ps -a
-#   -o json` (containerd, CRI-O, cri-dockerd), else for containerd `ctr -n k8s.io
-#   containers list -q` + one `ctr containers info` per container cgroup found (ctr
-#   cannot list labels), or for docker `docker ps -a --no-trunc --format ...`.  The JSON is
-#   read by its structure: names come only from each record's own id and labels object, never
-#   from annotations or the OCI spec (a pod author's), so a forged annotation renames nothing
-#   (crictl pods/ps know no --template: -o json|yaml|table only).  Container
-#   cgroup names are container IDs (<id>, cri-containerd-<id>.scope, docker-<id>.scope,
-#   crio-<id>.scope).  Pod sandboxes are named "POD" (the kubelet's name for them).  No
-#   runtime reachable: rows keep their UIDs and pod-names (INFO) says why.  With
-#   --proc-root (a fixture) the runtime is asked only if --runtime-endpoint is given.
-#   Leaked memcgs are counted only when the whole hierarchy is scanned (a --cgroup-root
-#   subtree on a real /proc is not compared).  Cgroup names with a tab or newline get
-#   kmem_accounting "unknown" (the slabinfo probe reads paths line by line).
-#   Prometheus metrics: kmem_build_cgroup_{usage,rss,cache,hidden,kmem_usage,
-#   kmem_max_usage}_bytes, kmem_build_cgroup_kmem_failcnt, kmem_build_cgroup_kmem_
-#   accounting_active {level,qos,pod_uid,container,pod_namespace,pod_name,container_name
-#   (names "" when unknown)}; kmem_build_check_status{check,
-#   status}; kmem_build_memcgs, kmem_build_memcg_directories, kmem_build_memcgs_leaked,
-#   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
-#   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds,
-#   kmem_build_cgroup_limit_bytes, kmem_build_oom_kills_total and kmem_build_oom_kills_
-#   kmem_total {pod_uid,pod_namespace,pod_name,source,authenticated} (kills in the log read;
-#   kmem-caused ones; authenticated="false" for a plain file: the alert rule skips those).
-#
-# KERNEL LOG (one awk, one streaming pass; lines of other programs are skipped)
-#   Line prefixes understood: syslog "Mon dd hh:mm:ss host kernel: " (the year is taken
-#   as the latest one not in the future; the time is the node's local time, no offset),
-#   ISO 8601 "2026-11-30T04:02:31+0000 host kernel: " (journalctl -o short-iso, rsyslog),
-#   dmesg "[  407.663884] " (seconds since boot + btime of <proc>/stat = UTC time),
-#   dmesg -T "[Mon Nov 30 04:02:31 2026] ", kmsg "<4>".  Report formats (kernel 3.10 and
-#   >= 4.19): "Task in A killed as a result of limit of B" / "oom-kill:constraint=
-#   CONSTRAINT_MEMCG,...,oom_memcg=B,task_memcg=A,task=COMM,pid=PID", "memory: usage
-#   NkB, limit NkB", "kmem: usage NkB", "Memory cgroup stats for B: cache:NKB rss:NKB"
-#   (one line per memcg, summed) or one "key N" per line (total_rss/total_cache, rss/
-#   cache, v2 anon/file/kernel), "Killed process PID (COMM)".  B is the memcg whose limit
-#   was hit: a kill counts when B is a pod or container cgroup (anywhere in the path) under the
-#   scanned root's path in the hierarchy (kernel_log.scope; the mount point's root plus the part
-#   of --cgroup-root below the mount point, "/" when it is not below it); pod kills outside it
-#   are counted apart (kernel_log.outside_root_oom_kills), never judged.
-#   A report cut before "Task in"/"oom-kill:" is not counted; one cut after it is, with
-#   null for what it lacks.
-#
-# FIX STATE (JSON fix_state/fix_summary/next_step, the human "Fix state:" line, --brief,
-#   kmem_build_fix_state{state}; wordings in states(), docs/verify.md): not-affected (v2, or
-#   accounting off everywhere by an effective cgroup.memory=nokmem), kernel (v1, >= 4.6, no
-#   parameter), install (kubelet on disk links the kmem code), restart (nokmem on disk, the running
-#   kubelet is a deleted or another file), reboot (kubepods, a QoS parent or a pod still accounts),
-#   runtime (containers account under clean pods), fixed, unknown.  On v1 kernels < 4.6 every
-#   kubepods, QoS parent, pod and container cgroup is probed (memory.kmem.slabinfo): the command
-#   line alone proves nothing there (cgroup.memory=nokmem needs RHEL 7.8, 3.10.0-1127, or later).
-#
-# EXIT CODES (node-problem-detector plugin convention)
-#   0  OK: no check FAILed and every check could tell
-#   1  problem: at least one check FAILed (e.g. kmem > 0 in a pod or container cgroup)
-#   2  unknown: could not tell (no memory cgroup, no kubepods, unreadable counters,
-#      bad usage)
-#
-# JSON REPORT (--json; JSON Schema: schemas/verify-report.schema.json, schema_version 1)
-#   schema_version 1; script_version; timestamp (UTC, ISO 8601);
-#   result "OK"|"PROBLEM"|"UNKNOWN"; exit_code 0|1|2; fix_state, fix_summary, next_step;
-#   running_kubelet: pid, found_by "systemd"|"proc", exe, matches "same"|"other"|"deleted"|
-#         "unknown" (null when no kubelet runs);
-#   node: hostname, kernel, kernel_nokmem_param (bool), kernel_charges_all_memcgs
-#         (bool|null), cgroup_layout "v1"|"hybrid"|"v2"|"unknown", memory_controller
-#         "v1"|"v2"|null, memory_root, cgroup_driver "cgroupfs"|"systemd"|"mixed"|null,
-#         kubepods [paths];
-#   totals: pass, fail, warn, info (number of checks with that status);
-#   checks[]: id, title, status, seen (what was found), remedy (what to do, "" if
-#         nothing), cause "kernel"|"kubelet"|"runtime"|null, conclusive (false: could not tell);
-#   cgroups[]: level "pod"|"container", qos, pod_uid, container (directory name),
-#         pod_namespace, pod_name, container_name (from the runtime; null when unknown),
-#         path (relative to memory_root), usage_bytes, total_rss_bytes, total_cache_bytes,
-#         kmem_usage_bytes, kmem_max_usage_bytes, kmem_failcnt, hidden_bytes
-#         (= usage - (rss + cache): what rss/cache dashboards miss), kmem_accounting
-#         "active"|"inactive"|"unknown"|"not-applicable"  (numbers are null when unreadable;
-#         on cgroup v2: usage = memory.current, rss = anon, cache = file, kmem fields null);
-#   binaries[]: role "kubelet"|"runtime", path, found_by, readable, verdict
-#         "kmem-code-linked"|"nokmem-variant-linked"|"no-kmem-code"|null, build_tags
-#         [..]|null, sha256|null, checksum_match (name)|null, reused (from --cache-dir);
-#   memcgs: num_cgroups, directories, leaked, limit 65535, compared (bool);
-#   samples: count, duration_seconds, interval_seconds, max_kmem_bytes, max_at,
-#         max_path, nonzero_samples;
-#   cgroups[] also: limit_bytes (memory.limit_in_bytes, v2 memory.max; null when
-#         unlimited), usage_limit_ratio, rss_cache_limit_ratio (4 decimals, null without
-#         a limit);
-#   kernel_log: source "dmesg"|"journalctl -k"|"file"|null (not read), path, lines,
-#         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container),
-#         scope (the scanned root in the hierarchy), outside_root_oom_kills (pods outside scope),
-#         authenticated (false: a plain file without --trust-kernel-log; null: not read);
-#   oom_kills[]: time (ISO 8601; "Z" when converted from dmesg, no offset for syslog
-#         local time; null when the log has none), memcg (the one whose limit was hit),
-#         task_memcg, level, qos, pod_uid, container, pod_namespace, pod_name,
-#         container_name (null when unknown), usage_bytes, limit_bytes, kmem_usage_bytes,
-#         rss_bytes, cache_bytes, hidden_bytes, kmem_share (kmem / usage), kmem_caused
-#         (share >= 0.10), history, source ("dmesg"|"journalctl -k"|"file"), process {pid, name}.
+# Options, checks, what is scanned and read, fix states, exit codes (0 OK, 1 problem, 2 unknown),
+# the JSON report and the Prometheus metrics: docs/verify.md, "What the node script scans and reads"
+# (in the kmem-build source; JSON Schema: schemas/verify-report.schema.json).
 # =============================================================================
 LC_ALL=C
 export LC_ALL
@@ -542,7 +373,7 @@ fact euid "$(id -u 2>/dev/null)"
 if [ -n "$prom" ]; then fact promtmp "$tmp/prom"; fi
 
 # ---------------------------------------------------------------------------
-# binaries: the same byte rules as the build's inspection (DOMAIN.md section 2)
+# binaries: the same byte rules as the build's inspection (docs/domain.md, "Telling a nokmem binary from its bytes")
 # ---------------------------------------------------------------------------
 S_KMEM='failed to set %s, because either tasks have already joined this cgroup or it has children'
 S_NOKMEM='kernel memory accounting disabled in this runc build'
