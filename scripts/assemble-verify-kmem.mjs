@@ -10,10 +10,13 @@
  *              stays in the part, the rest is embedded;
  *   lib.awk    shared helpers: blocks separated by blank lines, one function each (with the comment
  *              above it).  A program gets the blocks whose functions it calls, directly or through
- *              another helper, in lib.awk's order, in front of its own text.
+ *              another helper, in lib.awk's order, in front of its own text;
+ *   checks.tsv the checks in report order with their titles, and the fix for each cause: made into
+ *              the function checktable(), a helper like those of lib.awk.
  *
  *   node scripts/assemble-verify-kmem.mjs           write scripts/verify-kmem.sh
  *   node scripts/assemble-verify-kmem.mjs --check   exit 1 when the committed file differs
+ *   node scripts/assemble-verify-kmem.mjs --table-awk   print checktable() (for gawk --lint)
  *   (npm run assemble / npm run assemble -- --check)
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -52,6 +55,35 @@ function library() {
   });
 }
 
+/** checks.tsv -> { checks: [{ id, title }], fixes: { cause: text } } (the one table of check ids, order, titles, fixes). */
+export function checkTable() {
+  const checks = [];
+  const fixes = {};
+  for (const line of read("checks.tsv").split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const f = line.split("\t");
+    if (f.length !== 3 || /["'\\]/.test(line))
+      throw new Error(`checks.tsv: bad line ${JSON.stringify(line)}`);
+    if (f[0] === "check") checks.push({ id: f[1], title: f[2] });
+    else if (f[0] === "fix") fixes[f[1]] = f[2];
+    else throw new Error(`checks.tsv: unknown kind ${f[0]}`);
+  }
+  return { checks, fixes };
+}
+
+/** The awk function checktable(), made from checks.tsv: CORD[id] (position), CTT[id] (title), FIXW[cause]. */
+export function checkTableAwk() {
+  const { checks, fixes } = checkTable();
+  return [
+    "# from checks.tsv (scripts/assemble-verify-kmem.mjs): CORD[id] the place of a check in the report,",
+    "# CTT[id] its title, FIXW[cause] the fix when the kernel, the kubelet or the runtime is the cause",
+    "function checktable() {",
+    ...checks.map((c, i) => `  CORD["${c.id}"] = ${i + 1}; CTT["${c.id}"] = "${c.title}"`),
+    ...Object.entries(fixes).map(([k, v]) => `  FIXW["${k}"] = "${v}"`),
+    "}",
+  ].join("\n");
+}
+
 const calls = (text, name) => new RegExp(`(^|[^A-Za-z0-9_])${name}\\(`).test(text);
 
 /** The lib blocks a program needs (transitively), in lib order, then the program. */
@@ -77,7 +109,7 @@ function program(part, lib) {
 }
 
 export function assemble() {
-  const lib = library();
+  const lib = [...library(), { name: "checktable", text: checkTableAwk() }];
   const main = read("main.sh");
   const out = main.replace(
     /^([A-Z_]+_AWK)='#include ([a-z0-9-]+\.awk)'$/gm,
@@ -90,6 +122,10 @@ export function assemble() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes("--table-awk")) {
+    console.log(checkTableAwk());
+    process.exit(0);
+  }
   const text = assemble();
   if (process.argv.includes("--check")) {
     let committed = "";

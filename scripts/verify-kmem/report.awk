@@ -73,9 +73,11 @@ function kver_ge(v, maj, min,   a) {
   if (a[1] + 0 != maj) return (a[1] + 0 > maj)
   return (a[2] + 0 >= min)
 }
-function check(id, title, status, seen, remedy, cause, conclusive) {
-  NCK++; CID[NCK] = id; CTI[NCK] = title; CST[NCK] = status; CSE[NCK] = seen; CRE[NCK] = remedy
-  CCA[NCK] = cause; CCO[NCK] = conclusive; TOT[status]++
+# the outcome of a check, kept at its place in checks.tsv (CORD) with its title from there (CTT); every
+# check is judged exactly once per run
+function check(id, status, seen, remedy, cause, conclusive,   k) {
+  NCK++; k = CORD[id]; CID[k] = id; CTI[k] = CTT[id]; CST[k] = status; CSE[k] = seen; CRE[k] = remedy
+  CCA[k] = cause; CCO[k] = conclusive; TOT[status]++
   if (status == "FAIL") FAILS++
   if (!conclusive) UNKNOWNS++
 }
@@ -101,7 +103,7 @@ function ctrref(i) { return ctrname(C[i], RC[i]) }
 
 BEGIN {
   FS = "\t"
-  bytetables()
+  bytetables(); checktable()
   LIMIT = 65535
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
@@ -183,34 +185,33 @@ END {
 
   # ---- 1 cgroup-layout
   if (layout == "unknown" || !rootok) {
-    check("cgroup-layout", "cgroup layout and memory controller", "WARN", \
+    check("cgroup-layout", "WARN", \
       (layout == "unknown" ? "no memory cgroup controller found in " fact("mountinfo") : "memory cgroup root " root " is not a readable directory"), \
       "run on a node with the memory cgroup controller mounted, or pass --cgroup-root DIR", "", 0)
   } else if (layout == "v2") {
-    check("cgroup-layout", "cgroup layout and memory controller", "INFO", \
+    check("cgroup-layout", "INFO", \
       "cgroup v2 (unified) at " root ": kernel memory is part of memory.current and cannot be accounted separately", "", "", 1)
   } else {
     s = (layout == "hybrid" ? "hybrid (v1 controllers, unified hierarchy at " fact("unified") ")" : "cgroup v1 (legacy)")
-    check("cgroup-layout", "cgroup layout and memory controller", "INFO", \
+    check("cgroup-layout", "INFO", \
       s ": memory controller " memver " at " root, "", "", 1)
   }
 
   # ---- 2 kernel-kmem-policy
-  kt = "kernel kmem accounting policy"
-  if (memver == "v2") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
-  else if (memver == "") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
-  else if (nokmem && kge == 1) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
-  else if (nkeff) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all " anyin " probed cgroups (kubepods, QoS parents, pods, containers): the kernel honours it", "", "", 1)
-  else if (nokmem && anyact > 0) check("kernel-kmem-policy", kt, "WARN", \
+  if (memver == "v2") check("kernel-kmem-policy", "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
+  else if (memver == "") check("kernel-kmem-policy", "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
+  else if (nokmem && kge == 1) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
+  else if (nkeff) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all " anyin " probed cgroups (kubepods, QoS parents, pods, containers): the kernel honours it", "", "", 1)
+  else if (nokmem && anyact > 0) check("kernel-kmem-policy", "WARN", \
     "kernel " kernel " ignores cgroup.memory=nokmem: kmem accounting is on in " anyact " probed cgroups (memory.kmem.slabinfo reads); the parameter needs RHEL 7.8 (3.10.0-1127) or later" \
     (kbuild >= 1127 ? " and this build should know it: check that it is the booted kernel" : ", and kernel build " kernel " predates it"), \
     (kbuild >= 1127 ? "reboot into this kernel with the parameter, or install the nokmem kubelet built by kmem-build; then drain and reboot" : "upgrade the kernel to 3.10.0-1127 (RHEL 7.8) or later and reboot, or install the nokmem kubelet built by kmem-build and reboot"), "kernel", 1)
-  else if (nokmem) check("kernel-kmem-policy", kt, "WARN", "kernel " kernel " booted with cgroup.memory=nokmem, but no memory.kmem.slabinfo could be probed: cannot tell whether the kernel honours it (it needs RHEL 7.8 (3.10.0-1127) or later)", "", "", 0)
-  else if (kge < 0) check("kernel-kmem-policy", kt, "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
-  else if (kge == 1) check("kernel-kmem-policy", kt, "WARN", \
+  else if (nokmem) check("kernel-kmem-policy", "WARN", "kernel " kernel " booted with cgroup.memory=nokmem, but no memory.kmem.slabinfo could be probed: cannot tell whether the kernel honours it (it needs RHEL 7.8 (3.10.0-1127) or later)", "", "", 0)
+  else if (kge < 0) check("kernel-kmem-policy", "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
+  else if (kge == 1) check("kernel-kmem-policy", "WARN", \
     "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
     "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
-  else check("kernel-kmem-policy", kt, "INFO", \
+  else check("kernel-kmem-policy", "INFO", \
     "kernel " kernel " accounts kernel memory only in cgroups where memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime does that)", "", "", 1)
 
   # ---- 3/4 pod and container cgroups
@@ -249,68 +250,63 @@ END {
   kmemfile = fact("rootkmem") == 1
   kmemcause = (kall == 1) ? "kernel" : ""
   kerneltxt = "cause: the kernel (" kernel ", cgroup v1, no cgroup.memory=nokmem) charges kmem to every memory cgroup; the kubelet is not to blame"
-  kernelfix = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; reboot)"
-  kubeletfix = "install the nokmem kubelet built by kmem-build, then drain and reboot the node (existing cgroups keep accounting, and 3.10 kernels never free their memcg IDs)"
-  runtimefix = "upgrade runc of the container runtime to 1.0.0-rc94 or later (or a nokmem build), then drain and reboot the node"
+  kernelfix = FIXW["kernel"]; kubeletfix = FIXW["kubelet"]; runtimefix = FIXW["runtime"]
 
-  t3 = "pod-level cgroups have zero kernel memory"; t4 = "container-level cgroups have zero kernel memory"
   if (layout == "unknown" || !rootok) {
-    check("pod-cgroups-kmem", t3, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-    check("container-cgroups-kmem", t4, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+    check("pod-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+    check("container-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
   } else if (!havekp) {
     s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
-    check("pod-cgroups-kmem", t3, "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
-    check("container-cgroups-kmem", t4, "WARN", s, "", "", 0)
+    check("pod-cgroups-kmem", "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
+    check("container-cgroups-kmem", "WARN", s, "", "", 0)
   } else if (memver == "v2") {
-    check("pod-cgroups-kmem", t3, "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
-    check("container-cgroups-kmem", t4, "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
+    check("pod-cgroups-kmem", "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
+    check("container-cgroups-kmem", "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
   } else if (np == 0) {
-    check("pod-cgroups-kmem", t3, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
-    check("container-cgroups-kmem", t4, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+    check("pod-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+    check("container-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
   } else {
     if (pnz > 0) {
       s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
-      if (kmemcause == "kernel") check("pod-cgroups-kmem", t3, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
-      else if (pkub > 0) check("pod-cgroups-kmem", t3, "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
+      if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
+      else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
         (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), kubeletfix, "kubelet", 1)
-      else check("pod-cgroups-kmem", t3, "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", runtimefix, "runtime", 1)
+      else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", runtimefix, "runtime", 1)
     } else if (pmiss == np && !kmemfile) {
-      check("pod-cgroups-kmem", t3, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
+      check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
     } else if (pmiss > 0) {
-      check("pod-cgroups-kmem", t3, "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+      check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
     } else {
       s = "all " np " pod cgroups read 0 bytes of kernel memory"
       if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
-      check("pod-cgroups-kmem", t3, "PASS", s, "", "", 1)
+      check("pod-cgroups-kmem", "PASS", s, "", "", 1)
     }
-    if (nc == 0) check("container-cgroups-kmem", t4, "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
+    if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
     else if (cnz > 0) {
       s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
-      if (kmemcause == "kernel") check("container-cgroups-kmem", t4, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
-      else if (crt > 0) check("container-cgroups-kmem", t4, "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
+      if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
+      else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
         (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), runtimefix, "runtime", 1)
-      else check("container-cgroups-kmem", t4, "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
-    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", t4, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
-    else if (cmiss > 0) check("container-cgroups-kmem", t4, "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    else check("container-cgroups-kmem", t4, "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
+      else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
+    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
+    else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+    else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
   }
 
   # ---- 5 kmem-accounting-active
-  t5 = "kmem accounting switched on per cgroup"
   armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
-  if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", t5, "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
-  else if (kge == 1 && nokmem) check("kmem-accounting-active", t5, "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
-  else if (kge == 1) check("kmem-accounting-active", t5, "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
-  else if (anyact + anyin == 0) check("kmem-accounting-active", t5, "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
+  if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
+  else if (kge == 1 && nokmem) check("kmem-accounting-active", "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
+  else if (kge == 1) check("kmem-accounting-active", "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
+  else if (anyact + anyin == 0) check("kmem-accounting-active", "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
   else if (paract + pact + cact > 0) {
     s = "accounting on (memory.kmem.slabinfo readable) in " (paract > 0 ? pars " (" paract " of " NPA " kubepods/QoS parents), " : "") pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
-    if (paract > 0) check("kmem-accounting-active", t5, "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
-    else if (pact > 0) check("kmem-accounting-active", t5, "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, kubeletfix, "kubelet", 1)
-    else check("kmem-accounting-active", t5, "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, runtimefix, "runtime", 1)
-  } else check("kmem-accounting-active", t5, "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
+    if (paract > 0) check("kmem-accounting-active", "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
+    else if (pact > 0) check("kmem-accounting-active", "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, kubeletfix, "kubelet", 1)
+    else check("kmem-accounting-active", "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, runtimefix, "runtime", 1)
+  } else check("kmem-accounting-active", "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
 
   # ---- 6/7/8 binaries
-  t6 = "kubelet built without kmem-enabling code"; t7 = "kubelet is the one that was built"; t8 = "container runtime runc without kmem-enabling code"
   nokbin = fact("nobinaries") == 1
   # kmem-enabling code in a binary matters where kmem is switched on per cgroup (3.10 kernels)
   if (percg) { binstatus = "FAIL"; binnote = "" }
@@ -323,22 +319,22 @@ END {
     if (BS[i] == "ok") BV[i] = (BK[i] > 0 ? "kmem-code-linked" : (BN[i] > 0 ? "nokmem-variant-linked" : "no-kmem-code"))
     if (BR[i] == "kubelet") kb = i
   }
-  if (nokbin) check("kubelet-binary", t6, "INFO", "skipped (--no-binaries)", "", "", 1)
-  else if (!kb || BS[kb] == "missing") check("kubelet-binary", t6, "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
-  else if (BS[kb] != "ok") check("kubelet-binary", t6, "WARN", "cannot read " BP[kb], "run as root", "", 0)
+  if (nokbin) check("kubelet-binary", "INFO", "skipped (--no-binaries)", "", "", 1)
+  else if (!kb || BS[kb] == "missing") check("kubelet-binary", "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
+  else if (BS[kb] != "ok") check("kubelet-binary", "WARN", "cannot read " BP[kb], "run as root", "", 0)
   else {
     tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "") (BRU[kb] ? "; verdict reused: identity (device, inode, size, mtime, ctime) unchanged since the last run" : "") \
       (fact("cache_why") != "" ? "; verdict cache not used: " fact("cache_why") : "")
     if (BV[kb] == "kmem-code-linked")
-      check("kubelet-binary", t6, binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
+      check("kubelet-binary", binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
         "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
-    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", t6, "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" tg, "", "", 1)
-    else check("kubelet-binary", t6, "PASS", BP[kb] " has no kmem-enabling code linked" tg, "", "", 1)
+    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" tg, "", "", 1)
+    else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" tg, "", "", 1)
   }
-  if (fact("checksums_wanted") != 1) check("kubelet-checksum", t7, "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
-  else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", t7, "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
-  else if (BH[kb] in SUMS) { BM[kb] = SUMS[BH[kb]]; check("kubelet-checksum", t7, "PASS", "sha256 " BH[kb] " of " BP[kb] " matches " SUMS[BH[kb]], "", "", 1) }
-  else check("kubelet-checksum", t7, "FAIL", "sha256 " BH[kb] " of " BP[kb] " matches none of the " NSUMS " expected checksums", "install the kubelet package from the same kmem-build build as the checksums", "kubelet", 1)
+  if (fact("checksums_wanted") != 1) check("kubelet-checksum", "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
+  else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
+  else if (BH[kb] in SUMS) { BM[kb] = SUMS[BH[kb]]; check("kubelet-checksum", "PASS", "sha256 " BH[kb] " of " BP[kb] " matches " SUMS[BH[kb]], "", "", 1) }
+  else check("kubelet-checksum", "FAIL", "sha256 " BH[kb] " of " BP[kb] " matches none of the " NSUMS " expected checksums", "install the kubelet package from the same kmem-build build as the checksums", "kubelet", 1)
   nr = 0; rk = 0; rbad = 0; rs = ""
   for (i = 1; i <= NB; i++) {
     if (BR[i] != "runtime" || BS[i] == "missing") continue
@@ -348,43 +344,40 @@ END {
     rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "") (BRU[i] ? " (reused: unchanged)" : "")
   }
   if (rs != "") rs = substr(rs, 3)
-  if (nokbin) check("runtime-binaries", t8, "INFO", "skipped (--no-binaries)", "", "", 1)
-  else if (nr == 0) check("runtime-binaries", t8, "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
-  else if (rk > 0) check("runtime-binaries", t8, binstatus, rs binnote, runtimefix, "runtime", 1)
-  else if (rbad > 0) check("runtime-binaries", t8, "WARN", rs, "run as root", "", 0)
-  else check("runtime-binaries", t8, "PASS", rs, "", "", 1)
+  if (nokbin) check("runtime-binaries", "INFO", "skipped (--no-binaries)", "", "", 1)
+  else if (nr == 0) check("runtime-binaries", "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
+  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, runtimefix, "runtime", 1)
+  else if (rbad > 0) check("runtime-binaries", "WARN", rs, "run as root", "", 0)
+  else check("runtime-binaries", "PASS", rs, "", "", 1)
 
   # ---- 9 leaked-memcgs
-  t9 = "memory cgroup IDs not running out (65535)"
   numcg = fact("num_cgroups"); cmp = (fact("compare") == 1) && rootok && num(NDIRS) && num(numcg)
   leaked = cmp ? numcg - NDIRS : ""
   if (leaked != "" && leaked < 0) leaked = 0
-  if (!num(numcg)) check("leaked-memcgs", t9, "INFO", "memory controller not listed in " fact("proc") "/cgroups", "", "", 1)
+  if (!num(numcg)) check("leaked-memcgs", "INFO", "memory controller not listed in " fact("proc") "/cgroups", "", "", 1)
   else {
     s = numcg " memory cgroups in the kernel (" fact("proc") "/cgroups)"
     if (cmp) s = s ", " NDIRS " directories under " root ": " leaked " deleted but not freed"
     else if (!rootok) s = s "; no memory cgroup directories to compare"
     else s = s "; directories not compared (scanned " root ", not the whole hierarchy)"
     lf = "find what pins deleted memory cgroups (kmem accounting on 3.10 kernels does) and drain and reboot the node before mkdir fails with \"no space left on device\""
-    if (numcg + 0 >= LIMIT) check("leaked-memcgs", t9, "FAIL", s "; at the limit of " LIMIT ": new cgroups cannot be created", lf, "", 1)
-    else if (numcg + 0 >= LIMIT * 0.8) check("leaked-memcgs", t9, "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
-    else check("leaked-memcgs", t9, "PASS", s "; limit " LIMIT, "", "", 1)
+    if (numcg + 0 >= LIMIT) check("leaked-memcgs", "FAIL", s "; at the limit of " LIMIT ": new cgroups cannot be created", lf, "", 1)
+    else if (numcg + 0 >= LIMIT * 0.8) check("leaked-memcgs", "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
+    else check("leaked-memcgs", "PASS", s "; limit " LIMIT, "", "", 1)
   }
 
   # ---- 10 kmem-stays-zero
-  t10 = "kernel memory stays at zero over time"
   dur = fact("duration"); itv = fact("interval")
-  if (dur == "") check("kmem-stays-zero", t10, "INFO", "one sample taken; pass --duration 10m --interval 10s to watch", "", "", 1)
-  else if (memver != "v1" || NCG == 0) check("kmem-stays-zero", t10, "INFO", NS " samples over " dur " s: no kmem counters to watch", "", "", 1)
+  if (dur == "") check("kmem-stays-zero", "INFO", "one sample taken; pass --duration 10m --interval 10s to watch", "", "", 1)
+  else if (memver != "v1" || NCG == 0) check("kmem-stays-zero", "INFO", NS " samples over " dur " s: no kmem counters to watch", "", "", 1)
   else {
     s = NS " samples over " dur " s every " itv " s"
-    if (SMAX + 0 > 0) check("kmem-stays-zero", t10, "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
+    if (SMAX + 0 > 0) check("kmem-stays-zero", "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
       (kmemcause == "kernel" ? kernelfix : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
-    else check("kmem-stays-zero", t10, "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
+    else check("kmem-stays-zero", "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
   }
 
   # ---- 11 oom-headroom: usage / limit (what the OOM killer compares) beside (rss + cache) / limit
-  t11 = "pods keep headroom below their limit as the OOM killer counts it"
   kmemfix = (kall == 1 || memver == "v2") ? kernelfix : kubeletfix
   kmemwho = (kall == 1 || memver == "v2") ? "kernel" : (percg ? "kubelet" : "")
   nlim = 0; nhw = 0; hws = ""; hmax = -1; hmi = 0
@@ -400,12 +393,11 @@ END {
     }
   }
   if (nhw > 5) hws = hws "; " (nhw - 5) " more"
-  if (nlim == 0) check("oom-headroom", t11, "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
-  else if (nhw > 0) check("oom-headroom", t11, "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above 90% of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below 75%" hws, kmemfix, kmemwho, 1)
-  else check("oom-headroom", t11, "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
+  if (nlim == 0) check("oom-headroom", "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
+  else if (nhw > 0) check("oom-headroom", "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above 90% of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below 75%" hws, kmemfix, kmemwho, 1)
+  else check("oom-headroom", "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
 
   # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
-  t12 = "no OOM kill of a pod was caused by kernel memory"
   klsrc = fact("klsrc")
   # dmesg and journalctl -k (the kernel transport of the journal) come from the kernel; a plain file only
   # with --trust-kernel-log
@@ -436,30 +428,29 @@ END {
       " (limit " hb(OLI[i]) ", rss + cache " ((num(OKRSS[i]) && num(OKCA[i])) ? hb(sprintf("%.0f", OKRSS[i] + OKCA[i])) : "?") ")"
   }
   if (NKPODS > kshown) kks = kks "; " (NKPODS - kshown) " more pod" (NKPODS - kshown == 1 ? "" : "s") " (see oom_kills)"
-  if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
+  if (klsrc == "") check("oom-kills-kmem", "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
     s2 = ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
-    if (nkk > 0 && !klauth) check("oom-kills-kmem", t12, "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
+    if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
-    else if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s s2, kmemfix, kmemwho, 1)
-    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", t12, "INFO", s, "", "", 1)
-    else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
-    else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
+    else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
+    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
+    else if (NOK > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
+    else check("oom-kills-kmem", "PASS", s, "", "", 1)
   }
 
   # ---- 11 pod-names
-  t11 = "pods and containers by name"
   npn = 0; ncn = 0
   for (i = 1; i <= NCG; i++) { if (L[i] == "pod") { if (RP[i] != "") npn++ } else if (RC[i] != "") ncn++ }
   src = fact("names_source")
-  if (fact("names_skipped") == 1) check("pod-names", t11, "INFO", "not asked: --proc-root reads a fixture, not this node (pass --runtime-endpoint unix:///PATH to ask its runtime)", "", "", 1)
-  else if (src != "") check("pod-names", t11, "INFO", "names from " src ": " npn " of " np " pod cgroups and " ncn " of " nc " container cgroups named" \
+  if (fact("names_skipped") == 1) check("pod-names", "INFO", "not asked: --proc-root reads a fixture, not this node (pass --runtime-endpoint unix:///PATH to ask its runtime)", "", "", 1)
+  else if (src != "") check("pod-names", "INFO", "names from " src ": " npn " of " np " pod cgroups and " ncn " of " nc " container cgroups named" \
     (fact("names_timeout") == 1 ? " (stopped after " fact("names_limit") " s: the rest by ID)" : ""), "", "", 1)
-  else check("pod-names", t11, "INFO", "no container runtime answered (" fact("names_why") "): pods are shown by UID", \
+  else check("pod-names", "INFO", "no container runtime answered (" fact("names_why") "): pods are shown by UID", \
     (fact("euid") == "0" ? "" : "run as root, or ") "pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
 
   fixstate()

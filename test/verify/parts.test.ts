@@ -8,7 +8,9 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { REPO } from "./helpers/run-script.js";
+import { CHECK_IDS } from "../../src/verify/report.js";
+import { REPO, runJson } from "./helpers/run-script.js";
+import * as S from "./helpers/scenarios.js";
 
 const PARTS = join(REPO, "scripts/verify-kmem");
 const ASSEMBLE = join(REPO, "scripts/assemble-verify-kmem.mjs");
@@ -16,6 +18,46 @@ const TMP = mkdtempSync(join(tmpdir(), "verify-parts-"));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
 const awkParts = readdirSync(PARTS).filter((f) => f.endsWith(".awk") && f !== "lib.awk");
+
+/** checks.tsv, as the generator reads it. */
+const table = readFileSync(join(PARTS, "checks.tsv"), "utf8")
+  .split("\n")
+  .filter((l) => l !== "" && !l.startsWith("#"))
+  .map((l) => l.split("\t"));
+const checks = table.filter((f) => f[0] === "check").map((f) => ({ id: f[1]!, title: f[2]! }));
+const fixes = Object.fromEntries(table.filter((f) => f[0] === "fix").map((f) => [f[1]!, f[2]!]));
+
+describe("one table of checks and fixes (scripts/verify-kmem/checks.tsv)", () => {
+  test("CHECK_IDS, the schema's id enum and docs/verify.md list the table's ids in its order", () => {
+    expect(checks.map((c) => c.id)).toHaveLength(13);
+    expect([...CHECK_IDS]).toEqual(checks.map((c) => c.id));
+    const schema = JSON.parse(readFileSync(join(REPO, "schemas/verify-report.schema.json"), "utf8")) as {
+      definitions: { check: { properties: { id: { enum: string[] } } } };
+    };
+    expect(schema.definitions.check.properties.id.enum).toEqual(checks.map((c) => c.id));
+    const docs = readFileSync(join(REPO, "docs/verify.md"), "utf8");
+    const section = docs.slice(docs.indexOf("### Checks and fixes"), docs.indexOf("### Checks (id: what)"));
+    const rows = [...section.matchAll(/^\| (\d+) \| `([a-z-]+)` \| (.*) \|$/gm)].map((m) => ({
+      id: m[2],
+      title: m[3],
+    }));
+    expect(rows).toEqual(checks);
+    const fixRows = Object.fromEntries(
+      [...section.matchAll(/^\| (kernel|kubelet|runtime) \| (.*) \|$/gm)].map((m) => [m[1], m[2]]),
+    );
+    expect(fixRows).toEqual(fixes);
+  });
+
+  test("the script reports the table's checks in its order with its titles, and its fix for a cause", () => {
+    const { report } = runJson(S.centos7Cgroupfs(join(TMP, "el7")).args);
+    expect(report.checks.map((c) => ({ id: c.id, title: c.title }))).toEqual(checks);
+    const pod = report.checks.find((c) => c.id === "pod-cgroups-kmem")!;
+    expect([pod.cause, pod.remedy]).toEqual(["kubelet", fixes.kubelet]);
+    const kernel = runJson(S.hybridKernelCharges(join(TMP, "hybrid")).args).report;
+    const k = kernel.checks.find((c) => c.id === "pod-cgroups-kmem")!;
+    expect([k.cause, k.remedy]).toEqual(["kernel", fixes.kernel]);
+  });
+});
 
 describe("assembled from its parts", () => {
   test("the committed scripts/verify-kmem.sh is what the parts make (npm run assemble -- --check)", () => {
@@ -68,13 +110,20 @@ const NOT_A_PROBLEM = [
   /warning: reference to uninitialized (variable|element) `[^']*'$/,
 ];
 
-describe.skipIf(!HAVE_GAWK)("gawk --lint -f lib.awk -f PART.awk", () => {
+describe.skipIf(!HAVE_GAWK)("gawk --lint -f lib.awk -f PART.awk (and checktable() from checks.tsv)", () => {
   test.each(awkParts)("%s", (part) => {
-    const r = spawnSync("gawk", ["--lint", "-f", join(PARTS, "lib.awk"), "-f", join(PARTS, part)], {
-      encoding: "utf8",
-      input: "",
-      env: { ...process.env, LC_ALL: "C" },
-    });
+    const tableAwk = join(TMP, "checktable.awk");
+    const made = spawnSync(process.execPath, [ASSEMBLE, "--table-awk"], { encoding: "utf8" });
+    writeFileSync(tableAwk, made.stdout);
+    const r = spawnSync(
+      "gawk",
+      ["--lint", "-f", join(PARTS, "lib.awk"), "-f", tableAwk, "-f", join(PARTS, part)],
+      {
+        encoding: "utf8",
+        input: "",
+        env: { ...process.env, LC_ALL: "C" },
+      },
+    );
     expect(r.error).toBeUndefined();
     const said = r.stderr.split("\n").filter((l) => l !== "");
     const rest = said.filter((l) => !NOT_A_PROBLEM.some((re) => re.test(l)));
