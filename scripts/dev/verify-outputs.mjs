@@ -95,7 +95,15 @@ const log = (d, name, text) => {
   writeFileSync(p, text);
   return p;
 };
-/** name -> () => args */
+/** The burstable pod of a centos7Cgroupfs node with a 6 GB limit, the usage and memory.stat given. */
+const headroom = (d, l, usage, stat) => {
+  const pod = join(l.cg, "kubepods", "burstable", `pod${S.UID.B}`);
+  writeFileSync(join(pod, "memory.limit_in_bytes"), "6000000000\n");
+  writeFileSync(join(pod, "memory.usage_in_bytes"), `${usage}\n`);
+  writeFileSync(join(pod, "memory.stat"), stat);
+  return [...l.args, "--no-kernel-log"];
+};
+/** name -> (fixture dir) => args */
 const scenarios = {
   "centos7-cgroupfs": (d) => S.centos7Cgroupfs(d).args,
   "centos7-systemd": (d) => S.centos7Systemd(d).args,
@@ -151,6 +159,20 @@ const scenarios = {
   ],
   "oom-empty-log": (d) => [...withBtime(S.centos7Systemd(d)).args, "--kernel-log", log(d, "empty", "")],
   "no-kernel-log": (d) => [...S.centos7Cgroupfs(d).args, "--no-kernel-log"],
+  // oom-headroom (as test/verify/oom.test.ts writes it): near the limit with little rss + cache, and not
+  "headroom-warn": (d) =>
+    headroom(d, S.centos7Cgroupfs(d), "5998800000", "total_cache 520000000\ntotal_rss 2000000000\n"),
+  "headroom-pass": (d) =>
+    headroom(d, S.centos7Cgroupfs(d), "5700000000", "total_cache 700000000\ntotal_rss 4800000000\n"),
+  "headroom-many": (d) => {
+    const l = S.manyPods(d, 8);
+    for (const pod of readdirSync(join(l.cg, "kubepods", "burstable")).filter((n) => n.startsWith("pod"))) {
+      const p = join(l.cg, "kubepods", "burstable", pod);
+      writeFileSync(join(p, "memory.limit_in_bytes"), "1000000\n");
+      writeFileSync(join(p, "memory.usage_in_bytes"), "999000\n");
+    }
+    return [...l.args, "--no-kernel-log"];
+  },
 };
 const El7 = {
   kernel: { kernel: S.RHEL7["7.9"], driver: "cgroupfs", parents: true, kubelet: "kmem" },
