@@ -104,7 +104,12 @@ function ctrref(i) { return ctrname(C[i], RC[i]) }
 BEGIN {
   FS = "\t"
   bytetables(); checktable()
-  LIMIT = 65535
+  # thresholds, named here and nowhere else (the texts print them with share())
+  LIMIT = 65535           # memcg IDs a v1 kernel has (16 bits)
+  LEAK_WARN = 0.8         # leaked-memcgs: WARN from this share of LIMIT on
+  HEADROOM_USAGE = 0.9    # oom-headroom: WARN above this usage / limit (what the OOM killer counts) ...
+  HEADROOM_SEEN = 0.75    # ... while (rss + cache) / limit (what dashboards show) is below this
+  KMEM_SHARE = 0.10       # oom-kills-kmem: a kill with kmem / usage at least this was made by kmem
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
 $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
@@ -362,7 +367,7 @@ END {
     else s = s "; directories not compared (scanned " root ", not the whole hierarchy)"
     lf = "find what pins deleted memory cgroups (kmem accounting on 3.10 kernels does) and drain and reboot the node before mkdir fails with \"no space left on device\""
     if (numcg + 0 >= LIMIT) check("leaked-memcgs", "FAIL", s "; at the limit of " LIMIT ": new cgroups cannot be created", lf, "", 1)
-    else if (numcg + 0 >= LIMIT * 0.8) check("leaked-memcgs", "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
+    else if (numcg + 0 >= LIMIT * LEAK_WARN) check("leaked-memcgs", "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
     else check("leaked-memcgs", "PASS", s "; limit " LIMIT, "", "", 1)
   }
 
@@ -387,14 +392,14 @@ END {
     nlim++; UR[i] = US[i] / LIM[i]
     if (num(RSSV[i]) && num(CA[i])) DR[i] = (RSSV[i] + CA[i]) / LIM[i]
     if (UR[i] > hmax) { hmax = UR[i]; hmi = i }
-    if (UR[i] > 0.9 && DR[i] != "" && DR[i] < 0.75) {
+    if (UR[i] > HEADROOM_USAGE && DR[i] != "" && DR[i] < HEADROOM_SEEN) {
       HW[i] = 1
       if (++nhw <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(sprintf("%.0f", RSSV[i] + CA[i])) "): HIDDEN " hb(hidden(i))
     }
   }
   if (nhw > 5) hws = hws "; " (nhw - 5) " more"
   if (nlim == 0) check("oom-headroom", "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
-  else if (nhw > 0) check("oom-headroom", "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above 90% of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below 75%" hws, kmemfix, kmemwho, 1)
+  else if (nhw > 0) check("oom-headroom", "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above " share(HEADROOM_USAGE) " of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below " share(HEADROOM_SEEN) hws, kmemfix, kmemwho, 1)
   else check("oom-headroom", "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
 
   # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
@@ -408,7 +413,7 @@ END {
   cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
   for (i = 1; i <= NOK; i++) {
     OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
-    OKC[i] = (OSH[i] != "" && OSH[i] >= 0.10) ? 1 : 0
+    OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
     e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
     if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
@@ -433,13 +438,13 @@ END {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
-    s2 = ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
+    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
     if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
     else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
     else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
-    else if (NOK > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
+    else if (NOK > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", "PASS", s, "", "", 1)
   }
 
@@ -532,6 +537,8 @@ function epoch(t,   y, m, d, e, o, era, yoe, doy, doe) {
 }
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
+# a threshold as people write it: 0.9 -> 90%
+function share(x) { return sprintf("%.0f%%", x * 100) }
 function ratio(x) { return x == "" ? "null" : sprintf("%.4f", x) }
 # names from the runtime ("nm" records) of a pod uid and container cgroup: WN, WP, WC ("" unknown)
 function wnames(uid, ctr,   id) {
@@ -709,7 +716,7 @@ function prom(f,   i, lb, m) {
   if (fact("klsrc") != "") {
     pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= 10% of usage (kmem made the kill)")
+    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
     pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL)")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_history_total" oomlb(PORD[i]) " " PKH[PORD[i]] > f
