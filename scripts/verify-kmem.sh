@@ -145,6 +145,37 @@ function podof(p,   c, n, k, j) {
   if (j == n) LV = "pod"
   else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+# a record of kind k from REC[2..n] (tab-separated; REC is emptied)
+function record(k, n,   s, i) {
+  s = k
+  for (i = 2; i <= n; i++) s = s "\t" REC[i]
+  split("", REC)
+  return s
+}
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
   if (r <= 0 || l !~ /^[0-9]+$/) return ""
@@ -189,11 +220,15 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
   }
   if (length(lim) > 18) lim = ""
   si = slab(p)
-  print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si "\t" lim
+  REC[CG_LEVEL] = level; REC[CG_QOS] = qos; REC[CG_UID] = enc(uid); REC[CG_CTR] = enc(ctr); REC[CG_PATH] = enc(rel)
+  REC[CG_USAGE] = usage; REC[CG_RSS] = S1; REC[CG_CACHE] = S2; REC[CG_KMEM] = kmem; REC[CG_KMAX] = kmax
+  REC[CG_KFAIL] = kfail; REC[CG_SLAB] = si; REC[CG_LIMIT] = lim
+  print record("cg", CG_N)
   ncg++
   if (kmem != "" && kmem + 0 > 0) { nz++; if (kmem + 0 > smax + 0) { smax = kmem; spath = rel } }
 }
 BEGIN {
+  records()
   root = ENVIRON["ROOT"]; ver = ENVIRON["MEMVER"]; slabs = ENVIRON["SLABS"]
   rl = length(root); pre = (root == "/") ? "/" : root "/"; pl = length(pre); rl = (root == "/") ? 0 : rl
   have = 0; ndirs = 0; ncg = 0; nz = 0; smax = 0; spath = ""; nslab = 0
@@ -254,6 +289,37 @@ function podof(p,   c, n, k, j) {
   if (j == n) LV = "pod"
   else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+# a record of kind k from REC[2..n] (tab-separated; REC is emptied)
+function record(k, n,   s, i) {
+  s = k
+  for (i = 2; i <= n; i++) s = s "\t" REC[i]
+  split("", REC)
+  return s
+}
 # seconds since the epoch -> UTC ISO 8601 (days to civil date, no strftime: not in every awk)
 function iso(e,   d, s, era, doe, yoe, y, doy, mp, dd, m) {
   d = int(e / 86400); s = e - d * 86400; d += 719468
@@ -312,7 +378,10 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   rss = (TRS != "") ? TRS : (RSS != "" ? RSS : AN)
   cache = (TCA != "") ? TCA : (CA != "" ? CA : FI)
   kmem = (KM != "") ? KM : KE
-  print "oom\t" PT "\t" enc(OCG) "\t" enc(TCG) "\t" LV "\t" QOS "\t" enc(UID) "\t" enc(CTR) "\t" US "\t" LI "\t" kmem "\t" rss "\t" cache "\t" PID "\t" enc(COMM)
+  REC[OOM_TIME] = PT; REC[OOM_MEMCG] = enc(OCG); REC[OOM_TASK] = enc(TCG); REC[OOM_LEVEL] = LV; REC[OOM_QOS] = QOS
+  REC[OOM_UID] = enc(UID); REC[OOM_CTR] = enc(CTR); REC[OOM_USAGE] = US; REC[OOM_LIMIT] = LI; REC[OOM_KMEM] = kmem
+  REC[OOM_RSS] = rss; REC[OOM_CACHE] = cache; REC[OOM_PID] = PID; REC[OOM_COMM] = enc(COMM)
+  print record("oom", OOM_N)
   reset()
 }
 function proc(s,   i, r) {
@@ -323,6 +392,7 @@ function proc(s,   i, r) {
   COMM = (i > 0) ? substr(r, 1, i - 1) : r
 }
 BEGIN {
+  records()
   split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", a, " ")
   for (i = 1; i <= 12; i++) MON[a[i]] = i
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
@@ -477,9 +547,34 @@ kind == "docker" {
 CTRIDS_AWK='
 # container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
 function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+BEGIN { records() }
 FNR == NR { have[$0] = 1; next }
-$1 == "cg" && $2 == "container" {
-  id = cid($5)
+$1 == "cg" && $CG_LEVEL == "container" {
+  id = cid($CG_CTR)
   if ((id in have) && id ~ /^[0-9A-Za-z_.-]+$/ && !(id in seen)) { seen[id] = 1; print id }
 }'
 
@@ -522,6 +617,30 @@ function u8len(s, i,   b, need, k) {
   need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
   for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
   return need
+}
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
 }
 # from checks.tsv (scripts/assemble-verify-kmem.mjs): CORD[id] the place of a check in the report,
 # CTT[id] its title, FIXW[cause] the fix when the kernel, the kubelet or the runtime is the cause
@@ -644,7 +763,7 @@ function ctrref(i) { return ctrname(C[i], RC[i]) }
 
 BEGIN {
   FS = "\t"
-  bytetables(); checktable()
+  bytetables(); checktable(); records()
   # thresholds, named here and nowhere else (the texts print them with share())
   LIMIT = 65535           # memcg IDs a v1 kernel has (16 bits)
   LEAK_WARN = 0.8         # leaked-memcgs: WARN from this share of LIMIT on
@@ -657,15 +776,17 @@ $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[N
 $1 == "qp" { NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
 $1 == "count" { NDIRS = $2; next }
 $1 == "cg" {
-  n = ++NCG; L[n] = $2; Q[n] = $3; U[n] = dec($4); C[n] = dec($5); P[n] = dec($6)
-  US[n] = $7; RSSV[n] = $8; CA[n] = $9; KM[n] = $10; KX[n] = $11; KF[n] = $12; SI[n] = $13; LIM[n] = $14
+  n = ++NCG; L[n] = $CG_LEVEL; Q[n] = $CG_QOS; U[n] = dec($CG_UID); C[n] = dec($CG_CTR); P[n] = dec($CG_PATH)
+  US[n] = $CG_USAGE; RSSV[n] = $CG_RSS; CA[n] = $CG_CACHE; KM[n] = $CG_KMEM; KX[n] = $CG_KMAX; KF[n] = $CG_KFAIL
+  SI[n] = $CG_SLAB; LIM[n] = $CG_LIMIT
   if (L[n] == "pod") POD[U[n]] = n
   next
 }
 $1 == "slab" { SLAB[$2] = $3; next }
 $1 == "oom" {
-  n = ++NOK; OT[n] = $2; OM[n] = dec($3); OTM[n] = dec($4); OL[n] = $5; OQ[n] = $6; OU[n] = dec($7); OC[n] = dec($8)
-  OUS[n] = $9; OLI[n] = $10; OKM[n] = $11; OKRSS[n] = $12; OKCA[n] = $13; OPID[n] = $14; OCM[n] = dec($15)
+  n = ++NOK; OT[n] = $OOM_TIME; OM[n] = dec($OOM_MEMCG); OTM[n] = dec($OOM_TASK); OL[n] = $OOM_LEVEL; OQ[n] = $OOM_QOS
+  OU[n] = dec($OOM_UID); OC[n] = dec($OOM_CTR); OUS[n] = $OOM_USAGE; OLI[n] = $OOM_LIMIT; OKM[n] = $OOM_KMEM
+  OKRSS[n] = $OOM_RSS; OKCA[n] = $OOM_CACHE; OPID[n] = $OOM_PID; OCM[n] = dec($OOM_COMM)
   next
 }
 $1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }

@@ -90,3 +90,36 @@ function u8len(s, i,   b, need, k) {
   for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
   return need
 }
+
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+
+# a record of kind k from REC[2..n] (tab-separated; REC is emptied)
+function record(k, n,   s, i) {
+  s = k
+  for (i = 2; i <= n; i++) s = s "\t" REC[i]
+  split("", REC)
+  return s
+}

@@ -64,7 +64,10 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   rss = (TRS != "") ? TRS : (RSS != "" ? RSS : AN)
   cache = (TCA != "") ? TCA : (CA != "" ? CA : FI)
   kmem = (KM != "") ? KM : KE
-  print "oom\t" PT "\t" enc(OCG) "\t" enc(TCG) "\t" LV "\t" QOS "\t" enc(UID) "\t" enc(CTR) "\t" US "\t" LI "\t" kmem "\t" rss "\t" cache "\t" PID "\t" enc(COMM)
+  REC[OOM_TIME] = PT; REC[OOM_MEMCG] = enc(OCG); REC[OOM_TASK] = enc(TCG); REC[OOM_LEVEL] = LV; REC[OOM_QOS] = QOS
+  REC[OOM_UID] = enc(UID); REC[OOM_CTR] = enc(CTR); REC[OOM_USAGE] = US; REC[OOM_LIMIT] = LI; REC[OOM_KMEM] = kmem
+  REC[OOM_RSS] = rss; REC[OOM_CACHE] = cache; REC[OOM_PID] = PID; REC[OOM_COMM] = enc(COMM)
+  print record("oom", OOM_N)
   reset()
 }
 function proc(s,   i, r) {
@@ -75,6 +78,7 @@ function proc(s,   i, r) {
   COMM = (i > 0) ? substr(r, 1, i - 1) : r
 }
 BEGIN {
+  records()
   split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", a, " ")
   for (i = 1; i <= 12; i++) MON[a[i]] = i
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0

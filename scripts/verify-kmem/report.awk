@@ -103,7 +103,7 @@ function ctrref(i) { return ctrname(C[i], RC[i]) }
 
 BEGIN {
   FS = "\t"
-  bytetables(); checktable()
+  bytetables(); checktable(); records()
   # thresholds, named here and nowhere else (the texts print them with share())
   LIMIT = 65535           # memcg IDs a v1 kernel has (16 bits)
   LEAK_WARN = 0.8         # leaked-memcgs: WARN from this share of LIMIT on
@@ -116,15 +116,17 @@ $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[N
 $1 == "qp" { NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
 $1 == "count" { NDIRS = $2; next }
 $1 == "cg" {
-  n = ++NCG; L[n] = $2; Q[n] = $3; U[n] = dec($4); C[n] = dec($5); P[n] = dec($6)
-  US[n] = $7; RSSV[n] = $8; CA[n] = $9; KM[n] = $10; KX[n] = $11; KF[n] = $12; SI[n] = $13; LIM[n] = $14
+  n = ++NCG; L[n] = $CG_LEVEL; Q[n] = $CG_QOS; U[n] = dec($CG_UID); C[n] = dec($CG_CTR); P[n] = dec($CG_PATH)
+  US[n] = $CG_USAGE; RSSV[n] = $CG_RSS; CA[n] = $CG_CACHE; KM[n] = $CG_KMEM; KX[n] = $CG_KMAX; KF[n] = $CG_KFAIL
+  SI[n] = $CG_SLAB; LIM[n] = $CG_LIMIT
   if (L[n] == "pod") POD[U[n]] = n
   next
 }
 $1 == "slab" { SLAB[$2] = $3; next }
 $1 == "oom" {
-  n = ++NOK; OT[n] = $2; OM[n] = dec($3); OTM[n] = dec($4); OL[n] = $5; OQ[n] = $6; OU[n] = dec($7); OC[n] = dec($8)
-  OUS[n] = $9; OLI[n] = $10; OKM[n] = $11; OKRSS[n] = $12; OKCA[n] = $13; OPID[n] = $14; OCM[n] = dec($15)
+  n = ++NOK; OT[n] = $OOM_TIME; OM[n] = dec($OOM_MEMCG); OTM[n] = dec($OOM_TASK); OL[n] = $OOM_LEVEL; OQ[n] = $OOM_QOS
+  OU[n] = dec($OOM_UID); OC[n] = dec($OOM_CTR); OUS[n] = $OOM_USAGE; OLI[n] = $OOM_LIMIT; OKM[n] = $OOM_KMEM
+  OKRSS[n] = $OOM_RSS; OKCA[n] = $OOM_CACHE; OPID[n] = $OOM_PID; OCM[n] = dec($OOM_COMM)
   next
 }
 $1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }

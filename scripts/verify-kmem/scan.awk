@@ -48,11 +48,15 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
   }
   if (length(lim) > 18) lim = ""
   si = slab(p)
-  print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si "\t" lim
+  REC[CG_LEVEL] = level; REC[CG_QOS] = qos; REC[CG_UID] = enc(uid); REC[CG_CTR] = enc(ctr); REC[CG_PATH] = enc(rel)
+  REC[CG_USAGE] = usage; REC[CG_RSS] = S1; REC[CG_CACHE] = S2; REC[CG_KMEM] = kmem; REC[CG_KMAX] = kmax
+  REC[CG_KFAIL] = kfail; REC[CG_SLAB] = si; REC[CG_LIMIT] = lim
+  print record("cg", CG_N)
   ncg++
   if (kmem != "" && kmem + 0 > 0) { nz++; if (kmem + 0 > smax + 0) { smax = kmem; spath = rel } }
 }
 BEGIN {
+  records()
   root = ENVIRON["ROOT"]; ver = ENVIRON["MEMVER"]; slabs = ENVIRON["SLABS"]
   rl = length(root); pre = (root == "/") ? "/" : root "/"; pl = length(pre); rl = (root == "/") ? 0 : rl
   have = 0; ndirs = 0; ncg = 0; nz = 0; smax = 0; spath = ""; nslab = 0
