@@ -81,6 +81,13 @@ describe("assembled from its parts", () => {
     expect(r.stderr).toContain("npm run assemble");
   });
 
+  test("main.sh, the shell part, is shellcheck-clean as POSIX sh on its own", () => {
+    const r = spawnSync("shellcheck", ["-s", "sh", join(PARTS, "main.sh")], { encoding: "utf8" });
+    expect(r.error, "shellcheck is installed (scripts/setup-system.sh)").toBeUndefined();
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
   test("every awk part is embedded, and carries its own shared helpers only", () => {
     const main = readFileSync(join(PARTS, "main.sh"), "utf8");
     const included = [...main.matchAll(/^[A-Z_]+_AWK='#include ([a-z0-9-]+\.awk)'$/gm)].map((m) => m[1]);
