@@ -8,7 +8,10 @@
  *   diff -r DIR1 DIR2
  *
  * One file per run: DIR/<scenario>.<format>.<variant>, holding the command line, exit code, stdout,
- * stderr and (for --prometheus) the textfile written.  The fixtures are the test suite's own
+ * stderr and (for --prometheus) the textfile written, byte for byte (read and written as latin1, so
+ * invalid UTF-8 is kept as it is).  Variants: dash+gawk, bash+gawk, dash+mawk and busybox sh with
+ * busybox awk, those installed.  Runtimes are stand-ins on PATH (crictl, ctr, docker), never the
+ * machine's own.  The fixtures are the test suite's own
  * (test/verify/helpers/*.ts, transpiled with the repo's typescript into WORK/ts), laid at fixed paths
  * under WORK (default /tmp/kmem-verify-outputs), so paths in the output are the same from run to run.
  *
@@ -297,6 +300,8 @@ const awkDir = (name, target) => {
 const have = (p) => existsSync(p) && spawnSync(p, ["--version"]).error === undefined;
 const VARIANTS = {};
 if (have("/usr/bin/gawk")) VARIANTS["dash+gawk"] = { shell: ["dash"], awk: awkDir("gawk", "/usr/bin/gawk") };
+if (have("/usr/bin/gawk") && existsSync("/bin/bash"))
+  VARIANTS["bash+gawk"] = { shell: ["bash"], awk: join(AWKS, "gawk") };
 if (have("/usr/bin/mawk")) VARIANTS["dash+mawk"] = { shell: ["dash"], awk: awkDir("mawk", "/usr/bin/mawk") };
 if (existsSync("/usr/bin/busybox"))
   VARIANTS["busybox"] = { shell: ["busybox", "sh"], awk: awkDir("busybox", "/usr/bin/busybox") };
