@@ -1,4 +1,6 @@
 #!/bin/sh
+# GENERATED from scripts/verify-kmem/ (main.sh, lib.awk, *.awk) by scripts/assemble-verify-kmem.mjs:
+# edit the parts, then run `npm run assemble`.
 # shellcheck shell=sh
 # =============================================================================
 # verify-kmem.sh: does this Kubernetes node charge kernel memory (kmem) to pod
@@ -14,184 +16,15 @@
 #
 # USAGE
 #   sudo sh verify-kmem.sh                        human report
-#   sudo sh verify-kmem.sh --json                 JSON report (schema below)
+#   sudo sh verify-kmem.sh --json                 JSON report
 #   sudo sh verify-kmem.sh --brief                one line (node-problem-detector)
 #   sudo sh verify-kmem.sh --duration 10m --interval 10s    sample repeatedly
 #   sudo sh verify-kmem.sh --prometheus /var/lib/node_exporter/textfile/kmem.prom
+#   sh verify-kmem.sh --help                      all options
 #
-# OPTIONS
-#   --json | --brief       output format (default: human text)
-#   --reboot-required      print nothing; exit 0 exactly when the fix state is "reboot", 1 when
-#                          it is another, 2 when it cannot tell (kured --reboot-sentinel-command)
-#   --verbose              human output lists every pod/container cgroup
-#   --prometheus FILE      also write node_exporter textfile metrics: FILE is a regular file or a
-#                          new name (never a link, device or directory), outside the cgroup
-#                          filesystem (resolved path); written to a new O_EXCL temp file of an
-#                          unpredictable name in its directory, then renamed; no temp file is left
-#   --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
-#   --interval D           time between samples (default 10s)
-#   --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
-#   --kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the
-#                          process named kubelet); its exe is compared with the kubelet binary
-#   --runtime PATH         runc binary of the container runtime (repeatable; default:
-#                          runc, docker-runc, docker-runc-current on PATH and usual places)
-#   --no-binaries          skip the kubelet/runtime binary checks
-#   --cache-dir DIR        keep binary verdicts in DIR/verify-kmem.<euid>/ (mode 700, created):
-#                          a binary whose identity (device, inode, size, mtime, ctime) is
-#                          unchanged since the last run keeps its verdict (binaries[].reused);
-#                          anything else is read in full.  A directory or file not this user's
-#                          alone is ignored (said in kubelet-binary); DIR unwritable: no cache
-#   --runtime-endpoint unix:///PATH  container runtime socket to read pod and container
-#                          names from (as crictl's flag; repeatable, tried in order; default:
-#                          the usual containerd, k3s, CRI-O, cri-dockerd and docker sockets)
-#   --runtime-timeout S    time limit for asking the runtime (default 10)
-#   --checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
-#   --expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
-#   --cgroup-root DIR      memory cgroup hierarchy to scan (default: from mountinfo)
-#   --proc-root DIR        read self/mountinfo, cgroups, cmdline, stat, sys/kernel/{osrelease,
-#                          hostname} under DIR instead of /proc (test fixtures)
-#   --kernel-log FILE      kernel log to read OOM kills from: /var/log/messages (EL7), a
-#                          `journalctl -k` export, a dmesg dump (default: the output of
-#                          dmesg, else `journalctl -k`, else /var/log/messages, the first
-#                          with lines; not read with --proc-root unless given)
-#   --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
-#   --trust-kernel-log     take kills read from a plain file (--kernel-log FILE, or the
-#                          /var/log/messages fallback) as the kernel's: kmem-caused ones FAIL.
-#                          Without it they are a WARN: any local user can write syslog
-#                          (logger -t kernel); dmesg and journalctl -k are always trusted
-#   --since TIME           OOM kills before TIME (and before the current boot, btime of
-#                          <proc>/stat) are history: listed, counted apart, never a FAIL
-#   --help | --version
-#
-# CHECKS (id: what)
-#   cgroup-layout          v1, hybrid or v2, from <proc>/self/mountinfo
-#   kernel-kmem-policy     kernel version and cgroup.memory=nokmem on the command line
-#   pod-cgroups-kmem       memory.kmem.usage_in_bytes == 0 in every pod cgroup
-#   container-cgroups-kmem memory.kmem.usage_in_bytes == 0 in every container cgroup
-#   kmem-accounting-active memory.kmem.slabinfo readable = accounting switched on (3.10)
-#   kubelet-binary         kubelet free of runc's kmem-enabling code
-#   kubelet-checksum       kubelet sha256 listed in --checksums / --expect-sha256
-#   runtime-binaries       runc binaries free of kmem-enabling code
-#   leaked-memcgs          /proc/cgroups num_cgroups vs directories; limit 65535
-#   kmem-stays-zero        with --duration: every sample reads 0
-#   pod-names              where pod/container names came from (INFO), or why UIDs only
-#   oom-headroom           WARN when a pod/container cgroup is above 90% of its limit as
-#                          the OOM killer counts (usage / limit) while rss + cache, what
-#                          dashboards show, is below 75% of it: HIDDEN (kmem) fills the rest
-#   oom-kills-kmem         memcg OOM kills of pod/container cgroups in the kernel log: FAIL
-#                          when one had kernel memory >= 10% of usage (kmem made the kill);
-#                          kills without kmem are listed (INFO), not blamed; kills read only
-#                          from a plain file are a WARN (not authenticated) unless
-#                          --trust-kernel-log
-#   Status: PASS, FAIL, WARN or INFO.  A kernel that charges kmem by itself (v1,
-#   kernel >= 4.6, no cgroup.memory=nokmem) is reported as the cause, never the kubelet.
-#   The zero assertion decides: kmem > 0 in a pod/container cgroup exits 1 whatever the
-#   kernel; all at zero exits 0 with the kernel policy as a WARN.
-#
-# WHAT IS SCANNED
-#   kubepods/ (cgroupfs) or kubepods.slice/ (systemd) anywhere under the memory root;
-#   pod level: kubepods/[burstable|besteffort/]pod<uid>, kubepods.slice/[kubepods-
-#   <qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (kubelet creates
-#   these); container level: their direct children (the runtime's runc creates these).
-#   Pod and container names (namespace, pod name, container name) come from the labels
-#   the kubelet puts on every container (io.kubernetes.pod.{namespace,name,uid},
-#   io.kubernetes.container.name), read-only and under a time limit (timeout(1), or a
-#   watchdog where there is none), once per run: `crictl pods -o json` + `crictl ps -a
-#   -o json` (containerd, CRI-O, cri-dockerd), else for containerd `ctr -n k8s.io
-#   containers list -q` + one `ctr containers info` per container cgroup found (ctr
-#   cannot list labels), or for docker `docker ps -a --no-trunc --format ...`.  The JSON is
-#   read by its structure: names come only from each record's own id and labels object, never
-#   from annotations or the OCI spec (a pod author's), so a forged annotation renames nothing
-#   (crictl pods/ps know no --template: -o json|yaml|table only).  Container
-#   cgroup names are container IDs (<id>, cri-containerd-<id>.scope, docker-<id>.scope,
-#   crio-<id>.scope).  Pod sandboxes are named "POD" (the kubelet's name for them).  No
-#   runtime reachable: rows keep their UIDs and pod-names (INFO) says why.  With
-#   --proc-root (a fixture) the runtime is asked only if --runtime-endpoint is given.
-#   Leaked memcgs are counted only when the whole hierarchy is scanned (a --cgroup-root
-#   subtree on a real /proc is not compared).  Cgroup names with a tab or newline get
-#   kmem_accounting "unknown" (the slabinfo probe reads paths line by line).
-#   Prometheus metrics: kmem_build_cgroup_{usage,rss,cache,hidden,kmem_usage,
-#   kmem_max_usage}_bytes, kmem_build_cgroup_kmem_failcnt, kmem_build_cgroup_kmem_
-#   accounting_active {level,qos,pod_uid,container,pod_namespace,pod_name,container_name
-#   (names "" when unknown)}; kmem_build_check_status{check,
-#   status}; kmem_build_memcgs, kmem_build_memcg_directories, kmem_build_memcgs_leaked,
-#   kmem_build_kernel_charges_all_memcgs, kmem_build_sampled_kmem_max_bytes,
-#   kmem_build_verify_exit_code, kmem_build_verify_timestamp_seconds,
-#   kmem_build_cgroup_limit_bytes, kmem_build_oom_kills_total and kmem_build_oom_kills_
-#   kmem_total {pod_uid,pod_namespace,pod_name,source,authenticated} (kills in the log read;
-#   kmem-caused ones; authenticated="false" for a plain file: the alert rule skips those).
-#
-# KERNEL LOG (one awk, one streaming pass; lines of other programs are skipped)
-#   Line prefixes understood: syslog "Mon dd hh:mm:ss host kernel: " (the year is taken
-#   as the latest one not in the future; the time is the node's local time, no offset),
-#   ISO 8601 "2026-11-30T04:02:31+0000 host kernel: " (journalctl -o short-iso, rsyslog),
-#   dmesg "[  407.663884] " (seconds since boot + btime of <proc>/stat = UTC time),
-#   dmesg -T "[Mon Nov 30 04:02:31 2026] ", kmsg "<4>".  Report formats (kernel 3.10 and
-#   >= 4.19): "Task in A killed as a result of limit of B" / "oom-kill:constraint=
-#   CONSTRAINT_MEMCG,...,oom_memcg=B,task_memcg=A,task=COMM,pid=PID", "memory: usage
-#   NkB, limit NkB", "kmem: usage NkB", "Memory cgroup stats for B: cache:NKB rss:NKB"
-#   (one line per memcg, summed) or one "key N" per line (total_rss/total_cache, rss/
-#   cache, v2 anon/file/kernel), "Killed process PID (COMM)".  B is the memcg whose limit
-#   was hit: a kill counts when B is a pod or container cgroup (anywhere in the path) under the
-#   scanned root's path in the hierarchy (kernel_log.scope; the mount point's root plus the part
-#   of --cgroup-root below the mount point, "/" when it is not below it); pod kills outside it
-#   are counted apart (kernel_log.outside_root_oom_kills), never judged.
-#   A report cut before "Task in"/"oom-kill:" is not counted; one cut after it is, with
-#   null for what it lacks.
-#
-# FIX STATE (JSON fix_state/fix_summary/next_step, the human "Fix state:" line, --brief,
-#   kmem_build_fix_state{state}; wordings in states(), docs/verify.md): not-affected (v2, or
-#   accounting off everywhere by an effective cgroup.memory=nokmem), kernel (v1, >= 4.6, no
-#   parameter), install (kubelet on disk links the kmem code), restart (nokmem on disk, the running
-#   kubelet is a deleted or another file), reboot (kubepods, a QoS parent or a pod still accounts),
-#   runtime (containers account under clean pods), fixed, unknown.  On v1 kernels < 4.6 every
-#   kubepods, QoS parent, pod and container cgroup is probed (memory.kmem.slabinfo): the command
-#   line alone proves nothing there (cgroup.memory=nokmem needs RHEL 7.8, 3.10.0-1127, or later).
-#
-# EXIT CODES (node-problem-detector plugin convention)
-#   0  OK: no check FAILed and every check could tell
-#   1  problem: at least one check FAILed (e.g. kmem > 0 in a pod or container cgroup)
-#   2  unknown: could not tell (no memory cgroup, no kubepods, unreadable counters,
-#      bad usage)
-#
-# JSON REPORT (--json; JSON Schema: schemas/verify-report.schema.json, schema_version 1)
-#   schema_version 1; script_version; timestamp (UTC, ISO 8601);
-#   result "OK"|"PROBLEM"|"UNKNOWN"; exit_code 0|1|2; fix_state, fix_summary, next_step;
-#   running_kubelet: pid, found_by "systemd"|"proc", exe, matches "same"|"other"|"deleted"|
-#         "unknown" (null when no kubelet runs);
-#   node: hostname, kernel, kernel_nokmem_param (bool), kernel_charges_all_memcgs
-#         (bool|null), cgroup_layout "v1"|"hybrid"|"v2"|"unknown", memory_controller
-#         "v1"|"v2"|null, memory_root, cgroup_driver "cgroupfs"|"systemd"|"mixed"|null,
-#         kubepods [paths];
-#   totals: pass, fail, warn, info (number of checks with that status);
-#   checks[]: id, title, status, seen (what was found), remedy (what to do, "" if
-#         nothing), cause "kernel"|"kubelet"|"runtime"|null, conclusive (false: could not tell);
-#   cgroups[]: level "pod"|"container", qos, pod_uid, container (directory name),
-#         pod_namespace, pod_name, container_name (from the runtime; null when unknown),
-#         path (relative to memory_root), usage_bytes, total_rss_bytes, total_cache_bytes,
-#         kmem_usage_bytes, kmem_max_usage_bytes, kmem_failcnt, hidden_bytes
-#         (= usage - (rss + cache): what rss/cache dashboards miss), kmem_accounting
-#         "active"|"inactive"|"unknown"|"not-applicable"  (numbers are null when unreadable;
-#         on cgroup v2: usage = memory.current, rss = anon, cache = file, kmem fields null);
-#   binaries[]: role "kubelet"|"runtime", path, found_by, readable, verdict
-#         "kmem-code-linked"|"nokmem-variant-linked"|"no-kmem-code"|null, build_tags
-#         [..]|null, sha256|null, checksum_match (name)|null, reused (from --cache-dir);
-#   memcgs: num_cgroups, directories, leaked, limit 65535, compared (bool);
-#   samples: count, duration_seconds, interval_seconds, max_kmem_bytes, max_at,
-#         max_path, nonzero_samples;
-#   cgroups[] also: limit_bytes (memory.limit_in_bytes, v2 memory.max; null when
-#         unlimited), usage_limit_ratio, rss_cache_limit_ratio (4 decimals, null without
-#         a limit);
-#   kernel_log: source "dmesg"|"journalctl -k"|"file"|null (not read), path, lines,
-#         memcg_oom_kills (all memcg kills), other_memcg_oom_kills (not a pod/container),
-#         scope (the scanned root in the hierarchy), outside_root_oom_kills (pods outside scope),
-#         authenticated (false: a plain file without --trust-kernel-log; null: not read);
-#   oom_kills[]: time (ISO 8601; "Z" when converted from dmesg, no offset for syslog
-#         local time; null when the log has none), memcg (the one whose limit was hit),
-#         task_memcg, level, qos, pod_uid, container, pod_namespace, pod_name,
-#         container_name (null when unknown), usage_bytes, limit_bytes, kmem_usage_bytes,
-#         rss_bytes, cache_bytes, hidden_bytes, kmem_share (kmem / usage), kmem_caused
-#         (share >= 0.10), history, source ("dmesg"|"journalctl -k"|"file"), process {pid, name}.
+# Options, checks, what is scanned and read, fix states, exit codes (0 OK, 1 problem, 2 unknown),
+# the JSON report and the Prometheus metrics: docs/verify.md, "What the node script scans and reads"
+# (in the kmem-build source; JSON Schema: schemas/verify-report.schema.json).
 # =============================================================================
 LC_ALL=C
 export LC_ALL
@@ -235,12 +68,12 @@ to_seconds() {
 }
 
 # ---------------------------------------------------------------------------
-# awk programs.  Records between them are tab-separated; fields that hold cgroup
-# paths are encoded (backslash, tab and newline as \\ \t \n).
+# awk programs: scripts/verify-kmem/*.awk in the source tree, each embedded here with the helpers
+# it uses from lib.awk (scripts/assemble-verify-kmem.mjs).  Records between them are tab-separated;
+# fields that hold cgroup paths are encoded (backslash, tab and newline as \\ \t \n).
 # ---------------------------------------------------------------------------
 
-# <proc>/self/mountinfo -> layout, memory hierarchy version, mount point, mount root,
-# unified mount point (one per line).
+# <proc>/self/mountinfo -> layout, memory hierarchy version, mount point, mount root, unified mount
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 MOUNT_AWK='
 function unoct(s,   out, o) {
@@ -270,15 +103,16 @@ END {
   print v2mp
 }'
 
-# Functions the scan and the kernel-log programs share (prepended to each): string escaping for the
-# tab-separated records, and how a memcg path names a pod or container.
+# find output -> cgroup records of pod and container cgroups, the directory count, a sample line
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
-PATHS_AWK='
+SCAN_AWK='
+# s with every occurrence of from replaced by to (literal strings, no regular expressions)
 function repl(s, from, to,   out, i) {
   out = ""
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
 }
+# a field of a tab-separated record: backslash, tab and newline as \\ \t \n
 function enc(s) {
   if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
   return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
@@ -311,13 +145,37 @@ function podof(p,   c, n, k, j) {
   if (j == n) LV = "pod"
   else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
-'
-
-# find output (one directory per line) -> cgroup records for pod- and container-level
-# cgroups under kubepods (cgroupfs) or kubepods.slice (systemd), plus the directory count.
-# Reads the counters itself with getline: no process per cgroup or per file.
-# shellcheck disable=SC2016 # awk program: no shell expansion wanted
-SCAN_AWK='
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+# a record of kind k from REC[2..n] (tab-separated; REC is emptied)
+function record(k, n,   s, i) {
+  s = k
+  for (i = 2; i <= n; i++) s = s "\t" REC[i]
+  split("", REC)
+  return s
+}
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
   if (r <= 0 || l !~ /^[0-9]+$/) return ""
@@ -331,6 +189,12 @@ function rdstat(f, k1, k2,   l, r, a) {
   }
   close(f)
 }
+# a cgroup whose memory.kmem.slabinfo the shell probes: its line number in SLABS, 0 when there is no
+# probe or its path has a tab or newline (the probe reads paths line by line)
+function slab(p) {
+  if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; return ++nslab }
+  return 0
+}
 function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si, lim) {
   ndirs++
   rel = substr(p, rl + 1)
@@ -338,7 +202,7 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
   podof(rel)
   si = 0
   if (KP != "" || QP != "") {
-    if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
+    si = slab(p)
     if (KP != "") print "kp\t" (KP == "kubepods" ? "cgroupfs" : "systemd") "\t" enc(rel) "\t" si
     else print "qp\t" QP "\t" enc(rel) "\t" si
     return
@@ -355,12 +219,16 @@ function handle(p,   rel, qos, uid, level, ctr, d, usage, kmem, kmax, kfail, si,
     kfail = rd(d "memory.kmem.failcnt"); lim = rd(d "memory.limit_in_bytes")
   }
   if (length(lim) > 18) lim = ""
-  if (slabs != "" && index(p, "\n") == 0 && index(p, "\t") == 0) { print p > slabs; si = ++nslab }
-  print "cg\t" level "\t" qos "\t" enc(uid) "\t" enc(ctr) "\t" enc(rel) "\t" usage "\t" S1 "\t" S2 "\t" kmem "\t" kmax "\t" kfail "\t" si "\t" lim
+  si = slab(p)
+  REC[CG_LEVEL] = level; REC[CG_QOS] = qos; REC[CG_UID] = enc(uid); REC[CG_CTR] = enc(ctr); REC[CG_PATH] = enc(rel)
+  REC[CG_USAGE] = usage; REC[CG_RSS] = S1; REC[CG_CACHE] = S2; REC[CG_KMEM] = kmem; REC[CG_KMAX] = kmax
+  REC[CG_KFAIL] = kfail; REC[CG_SLAB] = si; REC[CG_LIMIT] = lim
+  print record("cg", CG_N)
   ncg++
   if (kmem != "" && kmem + 0 > 0) { nz++; if (kmem + 0 > smax + 0) { smax = kmem; spath = rel } }
 }
 BEGIN {
+  records()
   root = ENVIRON["ROOT"]; ver = ENVIRON["MEMVER"]; slabs = ENVIRON["SLABS"]
   rl = length(root); pre = (root == "/") ? "/" : root "/"; pl = length(pre); rl = (root == "/") ? 0 : rl
   have = 0; ndirs = 0; ncg = 0; nz = 0; smax = 0; spath = ""; nslab = 0
@@ -379,14 +247,79 @@ END {
     print "sample\t" ENVIRON["TS"] "\t" ncg "\t" nz "\t" smax "\t" enc(spath) >> ENVIRON["SAMPLES"]
 }'
 
-# Kernel log (syslog file, journalctl -k, dmesg) -> one "oom" record per memcg OOM kill of a
-# pod or container cgroup under SCOPE (the scanned root's path in the hierarchy), then
-# "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs<TAB>kills of pod cgroups outside SCOPE".
-# One streaming pass; exit 3 when the log had no lines.  Report formats: DOMAIN.md section 7
-# (3.10: "Task in A killed as a result of limit of B"; >= 4.19: "oom-kill:...,oom_memcg=B,...").
-# A kill is counted from "Task in" or "oom-kill:"; a report cut before either is not a kill.
+# kernel log -> one record per memcg OOM kill of a pod or container cgroup, then a summary
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 OOM_AWK='
+# s with every occurrence of from replaced by to (literal strings, no regular expressions)
+function repl(s, from, to,   out, i) {
+  out = ""
+  while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
+  return out s
+}
+# a field of a tab-separated record: backslash, tab and newline as \\ \t \n
+function enc(s) {
+  if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
+  return repl(repl(repl(s, "\\", "\\\\"), "\t", "\\t"), "\n", "\\n")
+}
+# memcg path -> LV (pod|container|""), QOS, UID, CTR; KP = "kubepods" or "kubepods.slice" when the
+# path is that directory itself, QP = "burstable" or "besteffort" when it is a QoS parent. Pod level: kubepods/[burstable|besteffort/]pod<uid> (cgroupfs) or
+# kubepods.slice/[kubepods-<qos>.slice/]kubepods[-<qos>]-pod<uid_with_underscores>.slice (systemd);
+# container level: their direct children.
+function podof(p,   c, n, k, j) {
+  LV = ""; QOS = ""; UID = ""; CTR = ""; KP = ""; QP = ""
+  n = split(p, c, "/")
+  for (k = 1; k <= n; k++) if (c[k] == "kubepods" || c[k] == "kubepods.slice") break
+  if (k > n) return
+  if (k == n) { KP = c[k]; return }
+  j = k + 1; QOS = "guaranteed"
+  if (c[k] == "kubepods") {
+    if (c[j] == "burstable" || c[j] == "besteffort") { QOS = c[j]; j++ }
+    if (j > n) { QP = QOS; return }
+    if (c[j] !~ /^pod./) return
+    UID = substr(c[j], 4)
+  } else {
+    if (c[j] == "kubepods-burstable.slice" || c[j] == "kubepods-besteffort.slice") {
+      QOS = substr(c[j], 10); sub(/\.slice$/, "", QOS); j++
+    }
+    if (j > n) { QP = QOS; return }
+    if (c[j] !~ /^kubepods-(burstable-|besteffort-)?pod.+\.slice$/) return
+    UID = c[j]; sub(/^kubepods-(burstable-|besteffort-)?pod/, "", UID); sub(/\.slice$/, "", UID)
+    gsub(/_/, "-", UID)
+  }
+  if (j == n) LV = "pod"
+  else if (j + 1 == n) { LV = "container"; CTR = c[n] }
+}
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+# a record of kind k from REC[2..n] (tab-separated; REC is emptied)
+function record(k, n,   s, i) {
+  s = k
+  for (i = 2; i <= n; i++) s = s "\t" REC[i]
+  split("", REC)
+  return s
+}
 # seconds since the epoch -> UTC ISO 8601 (days to civil date, no strftime: not in every awk)
 function iso(e,   d, s, era, doe, yoe, y, doy, mp, dd, m) {
   d = int(e / 86400); s = e - d * 86400; d += 719468
@@ -445,7 +378,10 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   rss = (TRS != "") ? TRS : (RSS != "" ? RSS : AN)
   cache = (TCA != "") ? TCA : (CA != "" ? CA : FI)
   kmem = (KM != "") ? KM : KE
-  print "oom\t" PT "\t" enc(OCG) "\t" enc(TCG) "\t" LV "\t" QOS "\t" enc(UID) "\t" enc(CTR) "\t" US "\t" LI "\t" kmem "\t" rss "\t" cache "\t" PID "\t" enc(COMM)
+  REC[OOM_TIME] = PT; REC[OOM_MEMCG] = enc(OCG); REC[OOM_TASK] = enc(TCG); REC[OOM_LEVEL] = LV; REC[OOM_QOS] = QOS
+  REC[OOM_UID] = enc(UID); REC[OOM_CTR] = enc(CTR); REC[OOM_USAGE] = US; REC[OOM_LIMIT] = LI; REC[OOM_KMEM] = kmem
+  REC[OOM_RSS] = rss; REC[OOM_CACHE] = cache; REC[OOM_PID] = PID; REC[OOM_COMM] = enc(COMM)
+  print record("oom", OOM_N)
   reset()
 }
 function proc(s,   i, r) {
@@ -456,6 +392,7 @@ function proc(s,   i, r) {
   COMM = (i > 0) ? substr(r, 1, i - 1) : r
 }
 BEGIN {
+  records()
   split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", a, " ")
   for (i = 1; i <= 12; i++) MON[a[i]] = i
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
@@ -532,13 +469,7 @@ END {
   exit (n > 0 ? 0 : 3)
 }'
 
-# What a container runtime says -> "nm" records: container id, pod uid, namespace, pod name,
-# container name.  KIND: pods (crictl pods -o json: sandboxes, named POD), ctrs (crictl ps -a -o
-# json), ctr (ctr containers info, one JSON document per container) or docker (tab-separated docker
-# ps lines).  The JSON is read by its structure, pretty or compact: a record is one element of
-# "items"/"containers" (crictl) or one top-level document (ctr), and names come only from its own
-# "id"/"ID" and the entries of its own "labels"/"Labels" object -- never from annotations or the
-# OCI spec, which any pod author fills.
+# what a container runtime says -> name records (container id, pod uid, namespace, pod, container)
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 NAMES_AWK='
 function unj(s,   out, i, c) {
@@ -611,15 +542,53 @@ kind == "docker" {
   }
 }'
 
-# Everything gathered -> checks, verdict and the report (human, json or brief on stdout,
-# Prometheus textfile to PROMTMP).  Exit code 0/1/2.
+# ctr's container list + the scan records -> the container ids to ask ctr about
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+CTRIDS_AWK='
+# container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
+function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+BEGIN { records() }
+FNR == NR { have[$0] = 1; next }
+$1 == "cg" && $CG_LEVEL == "container" {
+  id = cid($CG_CTR)
+  if ((id in have) && id ~ /^[0-9A-Za-z_.-]+$/ && !(id in seen)) { seen[id] = 1; print id }
+}'
+
+# everything gathered -> checks, verdict and the report on stdout (human, json or brief), the
+# Prometheus textfile; exit code 0/1/2
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
 REPORT_AWK='
+# s with every occurrence of from replaced by to (literal strings, no regular expressions)
 function repl(s, from, to,   out, i) {
   out = ""
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
 }
+# the inverse of enc()
 function dec(s,   out, i, c) {
   if (index(s, "\\") == 0) return s
   out = ""
@@ -630,9 +599,72 @@ function dec(s,   out, i, c) {
   }
   return out s
 }
+# container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
+function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
+# byte tables for the escaping functions: CTL[c] and HI[c] the code of a control character (1-31, 127)
+# or of a byte >= 128; FFFD the UTF-8 bytes of U+FFFD, C2 the lead byte of U+0080-U+00BF
+function bytetables(   i) {
+  for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = i
+  CTL[sprintf("%c", 127)] = 127
+  for (i = 128; i < 256; i++) HI[sprintf("%c", i)] = i
+  FFFD = sprintf("%c%c%c", 239, 191, 189); C2 = sprintf("%c", 194)
+}
+# UTF-8 at byte i of s (a byte >= 128, bytetables() called): the number of continuation bytes of a
+# valid sequence (1-3), or -1 when it is not valid UTF-8.  Note: HI[] is looked up for the bytes that
+# follow, which adds an empty entry for a byte < 128 (as the two loops it replaces did).
+function u8len(s, i,   b, need, k) {
+  b = HI[substr(s, i, 1)]
+  need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
+  for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+  return need
+}
+# The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
+#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
+#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#           (enc), line of the path in the slabinfo probe list (0: not probed)
+#   count   scan.awk: directories under the scanned root
+#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   nm      names.awk: container id, pod uid, namespace, pod name, container name
+#   F       main.sh (facts): key, value (the rest of the line)
+#   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
+#           string count, build tags, sha256, reused (1|0)
+#   sum     main.sh: sha256, name;  slab  main.sh: probe list line, active|inactive|missing
+# records() names the fields of the two long ones; record() writes one from REC[].
+function records() {
+  CG_LEVEL = 2; CG_QOS = 3; CG_UID = 4; CG_CTR = 5; CG_PATH = 6     # pod|container, qos, uid (enc), container dir (enc), path below the root (enc)
+  CG_USAGE = 7; CG_RSS = 8; CG_CACHE = 9                             # usage (v2 memory.current), total_rss (anon), total_cache (file)
+  CG_KMEM = 10; CG_KMAX = 11; CG_KFAIL = 12                          # memory.kmem.{usage_in_bytes,max_usage_in_bytes,failcnt}
+  CG_SLAB = 13; CG_LIMIT = 14; CG_N = 14                             # line in the slabinfo probe list (0: none), limit ("" unlimited)
+  OOM_TIME = 2; OOM_MEMCG = 3; OOM_TASK = 4                          # time ("" none), memcg whose limit was hit (enc), task memcg (enc)
+  OOM_LEVEL = 5; OOM_QOS = 6; OOM_UID = 7; OOM_CTR = 8               # level, qos, pod uid (enc), container (enc)
+  OOM_USAGE = 9; OOM_LIMIT = 10; OOM_KMEM = 11; OOM_RSS = 12; OOM_CACHE = 13  # bytes ("" not in the report)
+  OOM_PID = 14; OOM_COMM = 15; OOM_N = 15                            # killed process pid and name (enc)
+}
+# from checks.tsv (scripts/assemble-verify-kmem.mjs): CORD[id] the place of a check in the report,
+# CTT[id] its title, FIXW[cause] the fix when the kernel, the kubelet or the runtime is the cause
+function checktable() {
+  CORD["cgroup-layout"] = 1; CTT["cgroup-layout"] = "cgroup layout and memory controller"
+  CORD["kernel-kmem-policy"] = 2; CTT["kernel-kmem-policy"] = "kernel kmem accounting policy"
+  CORD["pod-cgroups-kmem"] = 3; CTT["pod-cgroups-kmem"] = "pod-level cgroups have zero kernel memory"
+  CORD["container-cgroups-kmem"] = 4; CTT["container-cgroups-kmem"] = "container-level cgroups have zero kernel memory"
+  CORD["kmem-accounting-active"] = 5; CTT["kmem-accounting-active"] = "kmem accounting switched on per cgroup"
+  CORD["kubelet-binary"] = 6; CTT["kubelet-binary"] = "kubelet built without kmem-enabling code"
+  CORD["kubelet-checksum"] = 7; CTT["kubelet-checksum"] = "kubelet is the one that was built"
+  CORD["runtime-binaries"] = 8; CTT["runtime-binaries"] = "container runtime runc without kmem-enabling code"
+  CORD["leaked-memcgs"] = 9; CTT["leaked-memcgs"] = "memory cgroup IDs not running out (65535)"
+  CORD["kmem-stays-zero"] = 10; CTT["kmem-stays-zero"] = "kernel memory stays at zero over time"
+  CORD["oom-headroom"] = 11; CTT["oom-headroom"] = "pods keep headroom below their limit as the OOM killer counts it"
+  CORD["oom-kills-kmem"] = 12; CTT["oom-kills-kmem"] = "no OOM kill of a pod was caused by kernel memory"
+  CORD["pod-names"] = 13; CTT["pod-names"] = "pods and containers by name"
+  FIXW["kernel"] = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; reboot)"
+  FIXW["kubelet"] = "install the nokmem kubelet built by kmem-build, then drain and reboot the node (existing cgroups keep accounting, and 3.10 kernels never free their memcg IDs)"
+  FIXW["runtime"] = "upgrade runc of the container runtime to 1.0.0-rc94 or later (or a nokmem build), then drain and reboot the node"
+}
 # JSON string body: escapes quote, backslash and control characters; bytes that are
 # not valid UTF-8 become U+FFFD so the document stays valid UTF-8.
-function jesc(s,   out, i, n, c, b, need, k) {
+function jesc(s,   out, i, n, c, need) {
   if (s !~ /[\\"\001-\037\177-\377]/) return s
   out = ""; n = length(s)
   for (i = 1; i <= n; i++) {
@@ -644,9 +676,7 @@ function jesc(s,   out, i, n, c, b, need, k) {
     else if (c == "\r") out = out "\\r"
     else if (c in CTL) out = out sprintf("\\u%04x", CTL[c])
     else if (c in HI) {
-      b = HI[c]
-      need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
-      for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+      need = u8len(s, i)
       if (need < 0) out = out "\\ufffd"
       else { out = out substr(s, i, need + 1); i += need }
     } else out = out c
@@ -674,15 +704,13 @@ function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
 function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
 function jsn(s) { return s == "" ? "null" : js(s) }
 # Prometheus label value: valid UTF-8 (bad bytes become U+FFFD); backslash, quote, newline escaped.
-function pesc(s,   out, i, n, c, b, need, k) {
+function pesc(s,   out, i, n, c, need) {
   if (s ~ /[\177-\377]/) {
     out = ""; n = length(s)
     for (i = 1; i <= n; i++) {
       c = substr(s, i, 1)
       if (!(c in HI)) { out = out c; continue }
-      b = HI[c]
-      need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
-      for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+      need = u8len(s, i)
       if (need < 0) out = out FFFD
       else { out = out substr(s, i, need + 1); i += need }
     }
@@ -705,58 +733,60 @@ function kver_ge(v, maj, min,   a) {
   if (a[1] + 0 != maj) return (a[1] + 0 > maj)
   return (a[2] + 0 >= min)
 }
-function check(id, title, status, seen, remedy, cause, conclusive) {
-  NCK++; CID[NCK] = id; CTI[NCK] = title; CST[NCK] = status; CSE[NCK] = seen; CRE[NCK] = remedy
-  CCA[NCK] = cause; CCO[NCK] = conclusive; TOT[status]++
+# the outcome of a check, kept at its place in checks.tsv (CORD) with its title from there (CTT); every
+# check is judged exactly once per run
+function check(id, status, seen, remedy, cause, conclusive,   k) {
+  NCK++; k = CORD[id]; CID[k] = id; CTI[k] = CTT[id]; CST[k] = status; CSE[k] = seen; CRE[k] = remedy
+  CCA[k] = cause; CCO[k] = conclusive; TOT[status]++
   if (status == "FAIL") FAILS++
   if (!conclusive) UNKNOWNS++
 }
 # container id for messages: docker-<id>.scope -> <id>; 64-hex ids cut to 12 like docker ps
 function short(s,   t) {
-  t = s
-  if (t ~ /\.scope$/) { sub(/\.scope$/, "", t); sub(/^.*-/, "", t) }
+  t = cid(s)
   if (t ~ /^[0-9a-f]+$/ && length(t) > 12) t = substr(t, 1, 12)
   return t
 }
 function fact(k) { return (k in F) ? F[k] : "" }
-# container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
-function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
 # names of cgroup row i from the runtime: RN namespace, RP pod name, RC container name ("" unknown)
-function names(i,   id) {
-  RN[i] = ""; RP[i] = ""; RC[i] = ""
-  if (U[i] in PNP) { RN[i] = PNS[U[i]]; RP[i] = PNP[U[i]] }
-  if (L[i] != "container") return
-  id = cid(C[i])
-  if (!(id in NMC)) return
-  RC[i] = NMC[id]
-  if (RP[i] == "" && NMP[id] != "") { RN[i] = NMS[id]; RP[i] = NMP[id] }
+function names(i) {
+  wnames(U[i], L[i] == "container" ? C[i] : "")
+  RN[i] = WN; RP[i] = WP; RC[i] = WC
 }
-# the pod of row i for people: namespace/name when known, else its UID
-function podref(i) { return RP[i] == "" ? U[i] : (RN[i] == "" ? "" : RN[i] "/") RP[i] }
-function ctrref(i) { return RC[i] == "" ? short(C[i]) : RC[i] " (" short(C[i]) ")" }
+# a pod for people: namespace/name when its name is known, else its UID
+function podname(uid, ns, name) { return name == "" ? uid : (ns == "" ? "" : ns "/") name }
+# a container for people: "name (short id)" when its name is known, else the short id
+function ctrname(ctr, name) { return name == "" ? short(ctr) : name " (" short(ctr) ")" }
+# the pod and container of row i
+function podref(i) { return podname(U[i], RN[i], RP[i]) }
+function ctrref(i) { return ctrname(C[i], RC[i]) }
 
 BEGIN {
   FS = "\t"
-  for (i = 1; i < 32; i++) CTL[sprintf("%c", i)] = i
-  CTL[sprintf("%c", 127)] = 127
-  for (i = 128; i < 256; i++) HI[sprintf("%c", i)] = i
-  FFFD = sprintf("%c%c%c", 239, 191, 189); C2 = sprintf("%c", 194)
-  LIMIT = 65535
+  bytetables(); checktable(); records()
+  # thresholds, named here and nowhere else (the texts print them with share())
+  LIMIT = 65535           # memcg IDs a v1 kernel has (16 bits)
+  LEAK_WARN = 0.8         # leaked-memcgs: WARN from this share of LIMIT on
+  HEADROOM_USAGE = 0.9    # oom-headroom: WARN above this usage / limit (what the OOM killer counts) ...
+  HEADROOM_SEEN = 0.75    # ... while (rss + cache) / limit (what dashboards show) is below this
+  KMEM_SHARE = 0.10       # oom-kills-kmem: a kill with kmem / usage at least this was made by kmem
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
 $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
 $1 == "qp" { NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
 $1 == "count" { NDIRS = $2; next }
 $1 == "cg" {
-  n = ++NCG; L[n] = $2; Q[n] = $3; U[n] = dec($4); C[n] = dec($5); P[n] = dec($6)
-  US[n] = $7; RSSV[n] = $8; CA[n] = $9; KM[n] = $10; KX[n] = $11; KF[n] = $12; SI[n] = $13; LIM[n] = $14
+  n = ++NCG; L[n] = $CG_LEVEL; Q[n] = $CG_QOS; U[n] = dec($CG_UID); C[n] = dec($CG_CTR); P[n] = dec($CG_PATH)
+  US[n] = $CG_USAGE; RSSV[n] = $CG_RSS; CA[n] = $CG_CACHE; KM[n] = $CG_KMEM; KX[n] = $CG_KMAX; KF[n] = $CG_KFAIL
+  SI[n] = $CG_SLAB; LIM[n] = $CG_LIMIT
   if (L[n] == "pod") POD[U[n]] = n
   next
 }
 $1 == "slab" { SLAB[$2] = $3; next }
 $1 == "oom" {
-  n = ++NOK; OT[n] = $2; OM[n] = dec($3); OTM[n] = dec($4); OL[n] = $5; OQ[n] = $6; OU[n] = dec($7); OC[n] = dec($8)
-  OUS[n] = $9; OLI[n] = $10; OKM[n] = $11; OKRSS[n] = $12; OKCA[n] = $13; OPID[n] = $14; OCM[n] = dec($15)
+  n = ++NOK; OT[n] = $OOM_TIME; OM[n] = dec($OOM_MEMCG); OTM[n] = dec($OOM_TASK); OL[n] = $OOM_LEVEL; OQ[n] = $OOM_QOS
+  OU[n] = dec($OOM_UID); OC[n] = dec($OOM_CTR); OUS[n] = $OOM_USAGE; OLI[n] = $OOM_LIMIT; OKM[n] = $OOM_KMEM
+  OKRSS[n] = $OOM_RSS; OKCA[n] = $OOM_CACHE; OPID[n] = $OOM_PID; OCM[n] = dec($OOM_COMM)
   next
 }
 $1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }
@@ -822,34 +852,33 @@ END {
 
   # ---- 1 cgroup-layout
   if (layout == "unknown" || !rootok) {
-    check("cgroup-layout", "cgroup layout and memory controller", "WARN", \
+    check("cgroup-layout", "WARN", \
       (layout == "unknown" ? "no memory cgroup controller found in " fact("mountinfo") : "memory cgroup root " root " is not a readable directory"), \
       "run on a node with the memory cgroup controller mounted, or pass --cgroup-root DIR", "", 0)
   } else if (layout == "v2") {
-    check("cgroup-layout", "cgroup layout and memory controller", "INFO", \
+    check("cgroup-layout", "INFO", \
       "cgroup v2 (unified) at " root ": kernel memory is part of memory.current and cannot be accounted separately", "", "", 1)
   } else {
     s = (layout == "hybrid" ? "hybrid (v1 controllers, unified hierarchy at " fact("unified") ")" : "cgroup v1 (legacy)")
-    check("cgroup-layout", "cgroup layout and memory controller", "INFO", \
+    check("cgroup-layout", "INFO", \
       s ": memory controller " memver " at " root, "", "", 1)
   }
 
   # ---- 2 kernel-kmem-policy
-  kt = "kernel kmem accounting policy"
-  if (memver == "v2") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
-  else if (memver == "") check("kernel-kmem-policy", kt, "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
-  else if (nokmem && kge == 1) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
-  else if (nkeff) check("kernel-kmem-policy", kt, "PASS", "kernel " kernel " booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all " anyin " probed cgroups (kubepods, QoS parents, pods, containers): the kernel honours it", "", "", 1)
-  else if (nokmem && anyact > 0) check("kernel-kmem-policy", kt, "WARN", \
+  if (memver == "v2") check("kernel-kmem-policy", "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
+  else if (memver == "") check("kernel-kmem-policy", "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
+  else if (nokmem && kge == 1) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
+  else if (nkeff) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all " anyin " probed cgroups (kubepods, QoS parents, pods, containers): the kernel honours it", "", "", 1)
+  else if (nokmem && anyact > 0) check("kernel-kmem-policy", "WARN", \
     "kernel " kernel " ignores cgroup.memory=nokmem: kmem accounting is on in " anyact " probed cgroups (memory.kmem.slabinfo reads); the parameter needs RHEL 7.8 (3.10.0-1127) or later" \
     (kbuild >= 1127 ? " and this build should know it: check that it is the booted kernel" : ", and kernel build " kernel " predates it"), \
     (kbuild >= 1127 ? "reboot into this kernel with the parameter, or install the nokmem kubelet built by kmem-build; then drain and reboot" : "upgrade the kernel to 3.10.0-1127 (RHEL 7.8) or later and reboot, or install the nokmem kubelet built by kmem-build and reboot"), "kernel", 1)
-  else if (nokmem) check("kernel-kmem-policy", kt, "WARN", "kernel " kernel " booted with cgroup.memory=nokmem, but no memory.kmem.slabinfo could be probed: cannot tell whether the kernel honours it (it needs RHEL 7.8 (3.10.0-1127) or later)", "", "", 0)
-  else if (kge < 0) check("kernel-kmem-policy", kt, "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
-  else if (kge == 1) check("kernel-kmem-policy", kt, "WARN", \
+  else if (nokmem) check("kernel-kmem-policy", "WARN", "kernel " kernel " booted with cgroup.memory=nokmem, but no memory.kmem.slabinfo could be probed: cannot tell whether the kernel honours it (it needs RHEL 7.8 (3.10.0-1127) or later)", "", "", 0)
+  else if (kge < 0) check("kernel-kmem-policy", "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
+  else if (kge == 1) check("kernel-kmem-policy", "WARN", \
     "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
     "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
-  else check("kernel-kmem-policy", kt, "INFO", \
+  else check("kernel-kmem-policy", "INFO", \
     "kernel " kernel " accounts kernel memory only in cgroups where memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime does that)", "", "", 1)
 
   # ---- 3/4 pod and container cgroups
@@ -888,68 +917,63 @@ END {
   kmemfile = fact("rootkmem") == 1
   kmemcause = (kall == 1) ? "kernel" : ""
   kerneltxt = "cause: the kernel (" kernel ", cgroup v1, no cgroup.memory=nokmem) charges kmem to every memory cgroup; the kubelet is not to blame"
-  kernelfix = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; reboot)"
-  kubeletfix = "install the nokmem kubelet built by kmem-build, then drain and reboot the node (existing cgroups keep accounting, and 3.10 kernels never free their memcg IDs)"
-  runtimefix = "upgrade runc of the container runtime to 1.0.0-rc94 or later (or a nokmem build), then drain and reboot the node"
+  kernelfix = FIXW["kernel"]; kubeletfix = FIXW["kubelet"]; runtimefix = FIXW["runtime"]
 
-  t3 = "pod-level cgroups have zero kernel memory"; t4 = "container-level cgroups have zero kernel memory"
   if (layout == "unknown" || !rootok) {
-    check("pod-cgroups-kmem", t3, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-    check("container-cgroups-kmem", t4, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+    check("pod-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+    check("container-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
   } else if (!havekp) {
     s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
-    check("pod-cgroups-kmem", t3, "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
-    check("container-cgroups-kmem", t4, "WARN", s, "", "", 0)
+    check("pod-cgroups-kmem", "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
+    check("container-cgroups-kmem", "WARN", s, "", "", 0)
   } else if (memver == "v2") {
-    check("pod-cgroups-kmem", t3, "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
-    check("container-cgroups-kmem", t4, "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
+    check("pod-cgroups-kmem", "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
+    check("container-cgroups-kmem", "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
   } else if (np == 0) {
-    check("pod-cgroups-kmem", t3, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
-    check("container-cgroups-kmem", t4, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+    check("pod-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+    check("container-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
   } else {
     if (pnz > 0) {
       s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
-      if (kmemcause == "kernel") check("pod-cgroups-kmem", t3, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
-      else if (pkub > 0) check("pod-cgroups-kmem", t3, "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
+      if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
+      else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
         (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), kubeletfix, "kubelet", 1)
-      else check("pod-cgroups-kmem", t3, "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", runtimefix, "runtime", 1)
+      else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", runtimefix, "runtime", 1)
     } else if (pmiss == np && !kmemfile) {
-      check("pod-cgroups-kmem", t3, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
+      check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
     } else if (pmiss > 0) {
-      check("pod-cgroups-kmem", t3, "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+      check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
     } else {
       s = "all " np " pod cgroups read 0 bytes of kernel memory"
       if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
-      check("pod-cgroups-kmem", t3, "PASS", s, "", "", 1)
+      check("pod-cgroups-kmem", "PASS", s, "", "", 1)
     }
-    if (nc == 0) check("container-cgroups-kmem", t4, "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
+    if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
     else if (cnz > 0) {
       s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
-      if (kmemcause == "kernel") check("container-cgroups-kmem", t4, "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
-      else if (crt > 0) check("container-cgroups-kmem", t4, "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
+      if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
+      else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
         (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), runtimefix, "runtime", 1)
-      else check("container-cgroups-kmem", t4, "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
-    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", t4, "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
-    else if (cmiss > 0) check("container-cgroups-kmem", t4, "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    else check("container-cgroups-kmem", t4, "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
+      else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
+    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
+    else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+    else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
   }
 
   # ---- 5 kmem-accounting-active
-  t5 = "kmem accounting switched on per cgroup"
   armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
-  if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", t5, "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
-  else if (kge == 1 && nokmem) check("kmem-accounting-active", t5, "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
-  else if (kge == 1) check("kmem-accounting-active", t5, "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
-  else if (anyact + anyin == 0) check("kmem-accounting-active", t5, "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
+  if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
+  else if (kge == 1 && nokmem) check("kmem-accounting-active", "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
+  else if (kge == 1) check("kmem-accounting-active", "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
+  else if (anyact + anyin == 0) check("kmem-accounting-active", "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
   else if (paract + pact + cact > 0) {
     s = "accounting on (memory.kmem.slabinfo readable) in " (paract > 0 ? pars " (" paract " of " NPA " kubepods/QoS parents), " : "") pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
-    if (paract > 0) check("kmem-accounting-active", t5, "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
-    else if (pact > 0) check("kmem-accounting-active", t5, "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, kubeletfix, "kubelet", 1)
-    else check("kmem-accounting-active", t5, "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, runtimefix, "runtime", 1)
-  } else check("kmem-accounting-active", t5, "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
+    if (paract > 0) check("kmem-accounting-active", "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
+    else if (pact > 0) check("kmem-accounting-active", "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, kubeletfix, "kubelet", 1)
+    else check("kmem-accounting-active", "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, runtimefix, "runtime", 1)
+  } else check("kmem-accounting-active", "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
 
   # ---- 6/7/8 binaries
-  t6 = "kubelet built without kmem-enabling code"; t7 = "kubelet is the one that was built"; t8 = "container runtime runc without kmem-enabling code"
   nokbin = fact("nobinaries") == 1
   # kmem-enabling code in a binary matters where kmem is switched on per cgroup (3.10 kernels)
   if (percg) { binstatus = "FAIL"; binnote = "" }
@@ -962,22 +986,22 @@ END {
     if (BS[i] == "ok") BV[i] = (BK[i] > 0 ? "kmem-code-linked" : (BN[i] > 0 ? "nokmem-variant-linked" : "no-kmem-code"))
     if (BR[i] == "kubelet") kb = i
   }
-  if (nokbin) check("kubelet-binary", t6, "INFO", "skipped (--no-binaries)", "", "", 1)
-  else if (!kb || BS[kb] == "missing") check("kubelet-binary", t6, "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
-  else if (BS[kb] != "ok") check("kubelet-binary", t6, "WARN", "cannot read " BP[kb], "run as root", "", 0)
+  if (nokbin) check("kubelet-binary", "INFO", "skipped (--no-binaries)", "", "", 1)
+  else if (!kb || BS[kb] == "missing") check("kubelet-binary", "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
+  else if (BS[kb] != "ok") check("kubelet-binary", "WARN", "cannot read " BP[kb], "run as root", "", 0)
   else {
     tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "") (BRU[kb] ? "; verdict reused: identity (device, inode, size, mtime, ctime) unchanged since the last run" : "") \
       (fact("cache_why") != "" ? "; verdict cache not used: " fact("cache_why") : "")
     if (BV[kb] == "kmem-code-linked")
-      check("kubelet-binary", t6, binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
+      check("kubelet-binary", binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
         "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
-    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", t6, "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" tg, "", "", 1)
-    else check("kubelet-binary", t6, "PASS", BP[kb] " has no kmem-enabling code linked" tg, "", "", 1)
+    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" tg, "", "", 1)
+    else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" tg, "", "", 1)
   }
-  if (fact("checksums_wanted") != 1) check("kubelet-checksum", t7, "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
-  else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", t7, "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
-  else if (BH[kb] in SUMS) { BM[kb] = SUMS[BH[kb]]; check("kubelet-checksum", t7, "PASS", "sha256 " BH[kb] " of " BP[kb] " matches " SUMS[BH[kb]], "", "", 1) }
-  else check("kubelet-checksum", t7, "FAIL", "sha256 " BH[kb] " of " BP[kb] " matches none of the " NSUMS " expected checksums", "install the kubelet package from the same kmem-build build as the checksums", "kubelet", 1)
+  if (fact("checksums_wanted") != 1) check("kubelet-checksum", "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
+  else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
+  else if (BH[kb] in SUMS) { BM[kb] = SUMS[BH[kb]]; check("kubelet-checksum", "PASS", "sha256 " BH[kb] " of " BP[kb] " matches " SUMS[BH[kb]], "", "", 1) }
+  else check("kubelet-checksum", "FAIL", "sha256 " BH[kb] " of " BP[kb] " matches none of the " NSUMS " expected checksums", "install the kubelet package from the same kmem-build build as the checksums", "kubelet", 1)
   nr = 0; rk = 0; rbad = 0; rs = ""
   for (i = 1; i <= NB; i++) {
     if (BR[i] != "runtime" || BS[i] == "missing") continue
@@ -986,44 +1010,41 @@ END {
     if (BV[i] == "kmem-code-linked") rk++
     rs = rs "; " BP[i] ": " BV[i] (BT[i] != "" ? " (tags " BT[i] ")" : "") (BRU[i] ? " (reused: unchanged)" : "")
   }
-  rs = substr(rs, 3)
-  if (nokbin) check("runtime-binaries", t8, "INFO", "skipped (--no-binaries)", "", "", 1)
-  else if (nr == 0) check("runtime-binaries", t8, "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
-  else if (rk > 0) check("runtime-binaries", t8, binstatus, rs binnote, runtimefix, "runtime", 1)
-  else if (rbad > 0) check("runtime-binaries", t8, "WARN", rs, "run as root", "", 0)
-  else check("runtime-binaries", t8, "PASS", rs, "", "", 1)
+  if (rs != "") rs = substr(rs, 3)
+  if (nokbin) check("runtime-binaries", "INFO", "skipped (--no-binaries)", "", "", 1)
+  else if (nr == 0) check("runtime-binaries", "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
+  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, runtimefix, "runtime", 1)
+  else if (rbad > 0) check("runtime-binaries", "WARN", rs, "run as root", "", 0)
+  else check("runtime-binaries", "PASS", rs, "", "", 1)
 
   # ---- 9 leaked-memcgs
-  t9 = "memory cgroup IDs not running out (65535)"
   numcg = fact("num_cgroups"); cmp = (fact("compare") == 1) && rootok && num(NDIRS) && num(numcg)
   leaked = cmp ? numcg - NDIRS : ""
   if (leaked != "" && leaked < 0) leaked = 0
-  if (!num(numcg)) check("leaked-memcgs", t9, "INFO", "memory controller not listed in " fact("proc") "/cgroups", "", "", 1)
+  if (!num(numcg)) check("leaked-memcgs", "INFO", "memory controller not listed in " fact("proc") "/cgroups", "", "", 1)
   else {
     s = numcg " memory cgroups in the kernel (" fact("proc") "/cgroups)"
     if (cmp) s = s ", " NDIRS " directories under " root ": " leaked " deleted but not freed"
     else if (!rootok) s = s "; no memory cgroup directories to compare"
     else s = s "; directories not compared (scanned " root ", not the whole hierarchy)"
     lf = "find what pins deleted memory cgroups (kmem accounting on 3.10 kernels does) and drain and reboot the node before mkdir fails with \"no space left on device\""
-    if (numcg + 0 >= LIMIT) check("leaked-memcgs", t9, "FAIL", s "; at the limit of " LIMIT ": new cgroups cannot be created", lf, "", 1)
-    else if (numcg + 0 >= LIMIT * 0.8) check("leaked-memcgs", t9, "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
-    else check("leaked-memcgs", t9, "PASS", s "; limit " LIMIT, "", "", 1)
+    if (numcg + 0 >= LIMIT) check("leaked-memcgs", "FAIL", s "; at the limit of " LIMIT ": new cgroups cannot be created", lf, "", 1)
+    else if (numcg + 0 >= LIMIT * LEAK_WARN) check("leaked-memcgs", "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
+    else check("leaked-memcgs", "PASS", s "; limit " LIMIT, "", "", 1)
   }
 
   # ---- 10 kmem-stays-zero
-  t10 = "kernel memory stays at zero over time"
   dur = fact("duration"); itv = fact("interval")
-  if (dur == "") check("kmem-stays-zero", t10, "INFO", "one sample taken; pass --duration 10m --interval 10s to watch", "", "", 1)
-  else if (memver != "v1" || NCG == 0) check("kmem-stays-zero", t10, "INFO", NS " samples over " dur " s: no kmem counters to watch", "", "", 1)
+  if (dur == "") check("kmem-stays-zero", "INFO", "one sample taken; pass --duration 10m --interval 10s to watch", "", "", 1)
+  else if (memver != "v1" || NCG == 0) check("kmem-stays-zero", "INFO", NS " samples over " dur " s: no kmem counters to watch", "", "", 1)
   else {
     s = NS " samples over " dur " s every " itv " s"
-    if (SMAX + 0 > 0) check("kmem-stays-zero", t10, "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
+    if (SMAX + 0 > 0) check("kmem-stays-zero", "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
       (kmemcause == "kernel" ? kernelfix : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
-    else check("kmem-stays-zero", t10, "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
+    else check("kmem-stays-zero", "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
   }
 
   # ---- 11 oom-headroom: usage / limit (what the OOM killer compares) beside (rss + cache) / limit
-  t11 = "pods keep headroom below their limit as the OOM killer counts it"
   kmemfix = (kall == 1 || memver == "v2") ? kernelfix : kubeletfix
   kmemwho = (kall == 1 || memver == "v2") ? "kernel" : (percg ? "kubelet" : "")
   nlim = 0; nhw = 0; hws = ""; hmax = -1; hmi = 0
@@ -1033,18 +1054,17 @@ END {
     nlim++; UR[i] = US[i] / LIM[i]
     if (num(RSSV[i]) && num(CA[i])) DR[i] = (RSSV[i] + CA[i]) / LIM[i]
     if (UR[i] > hmax) { hmax = UR[i]; hmi = i }
-    if (UR[i] > 0.9 && DR[i] != "" && DR[i] < 0.75) {
+    if (UR[i] > HEADROOM_USAGE && DR[i] != "" && DR[i] < HEADROOM_SEEN) {
       HW[i] = 1
       if (++nhw <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(sprintf("%.0f", RSSV[i] + CA[i])) "): HIDDEN " hb(hidden(i))
     }
   }
   if (nhw > 5) hws = hws "; " (nhw - 5) " more"
-  if (nlim == 0) check("oom-headroom", t11, "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
-  else if (nhw > 0) check("oom-headroom", t11, "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above 90% of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below 75%" hws, kmemfix, kmemwho, 1)
-  else check("oom-headroom", t11, "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
+  if (nlim == 0) check("oom-headroom", "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
+  else if (nhw > 0) check("oom-headroom", "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above " share(HEADROOM_USAGE) " of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below " share(HEADROOM_SEEN) hws, kmemfix, kmemwho, 1)
+  else check("oom-headroom", "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
 
   # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
-  t12 = "no OOM kill of a pod was caused by kernel memory"
   klsrc = fact("klsrc")
   # dmesg and journalctl -k (the kernel transport of the journal) come from the kernel; a plain file only
   # with --trust-kernel-log
@@ -1055,7 +1075,7 @@ END {
   cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
   for (i = 1; i <= NOK; i++) {
     OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
-    OKC[i] = (OSH[i] != "" && OSH[i] >= 0.10) ? 1 : 0
+    OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
     e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
     if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
@@ -1075,30 +1095,29 @@ END {
       " (limit " hb(OLI[i]) ", rss + cache " ((num(OKRSS[i]) && num(OKCA[i])) ? hb(sprintf("%.0f", OKRSS[i] + OKCA[i])) : "?") ")"
   }
   if (NKPODS > kshown) kks = kks "; " (NKPODS - kshown) " more pod" (NKPODS - kshown == 1 ? "" : "s") " (see oom_kills)"
-  if (klsrc == "") check("oom-kills-kmem", t12, "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
+  if (klsrc == "") check("oom-kills-kmem", "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
     s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
-    s2 = ", " nkk " with kernel memory >= 10% of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
+    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
-    if (nkk > 0 && !klauth) check("oom-kills-kmem", t12, "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
+    if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
-    else if (nkk > 0) check("oom-kills-kmem", t12, "FAIL", s s2, kmemfix, kmemwho, 1)
-    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", t12, "INFO", s, "", "", 1)
-    else if (NOK > 0) check("oom-kills-kmem", t12, "INFO", s ", none with kernel memory >= 10% of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
-    else check("oom-kills-kmem", t12, "PASS", s, "", "", 1)
+    else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
+    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
+    else if (NOK > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
+    else check("oom-kills-kmem", "PASS", s, "", "", 1)
   }
 
   # ---- 11 pod-names
-  t11 = "pods and containers by name"
   npn = 0; ncn = 0
   for (i = 1; i <= NCG; i++) { if (L[i] == "pod") { if (RP[i] != "") npn++ } else if (RC[i] != "") ncn++ }
   src = fact("names_source")
-  if (fact("names_skipped") == 1) check("pod-names", t11, "INFO", "not asked: --proc-root reads a fixture, not this node (pass --runtime-endpoint unix:///PATH to ask its runtime)", "", "", 1)
-  else if (src != "") check("pod-names", t11, "INFO", "names from " src ": " npn " of " np " pod cgroups and " ncn " of " nc " container cgroups named" \
+  if (fact("names_skipped") == 1) check("pod-names", "INFO", "not asked: --proc-root reads a fixture, not this node (pass --runtime-endpoint unix:///PATH to ask its runtime)", "", "", 1)
+  else if (src != "") check("pod-names", "INFO", "names from " src ": " npn " of " np " pod cgroups and " ncn " of " nc " container cgroups named" \
     (fact("names_timeout") == 1 ? " (stopped after " fact("names_limit") " s: the rest by ID)" : ""), "", "", 1)
-  else check("pod-names", t11, "INFO", "no container runtime answered (" fact("names_why") "): pods are shown by UID", \
+  else check("pod-names", "INFO", "no container runtime answered (" fact("names_why") "): pods are shown by UID", \
     (fact("euid") == "0" ? "" : "run as root, or ") "pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
 
   fixstate()
@@ -1180,6 +1199,8 @@ function epoch(t,   y, m, d, e, o, era, yoe, doy, doe) {
 }
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
+# a threshold as people write it: 0.9 -> 90%
+function share(x) { return sprintf("%.0f%%", x * 100) }
 function ratio(x) { return x == "" ? "null" : sprintf("%.4f", x) }
 # names from the runtime ("nm" records) of a pod uid and container cgroup: WN, WP, WC ("" unknown)
 function wnames(uid, ctr,   id) {
@@ -1194,8 +1215,8 @@ function wnames(uid, ctr,   id) {
 # "pod <uid>" or "pod <namespace>/<name>" when the names are known, and the container
 function who(uid, ctr,   s) {
   wnames(uid, ctr)
-  s = "pod " (WP == "" ? uid : (WN == "" ? "" : WN "/") WP)
-  if (ctr != "") s = s " container " (WC == "" ? short(ctr) : WC " (" short(ctr) ")")
+  s = "pod " podname(uid, WN, WP)
+  if (ctr != "") s = s " container " ctrname(ctr, WC)
   return s
 }
 function hidden(i) {
@@ -1357,7 +1378,7 @@ function prom(f,   i, lb, m) {
   if (fact("klsrc") != "") {
     pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= 10% of usage (kmem made the kill)")
+    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
     pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL)")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_history_total" oomlb(PORD[i]) " " PKH[PORD[i]] > f
@@ -1388,151 +1409,141 @@ function pser(f, name, m, what,   i, v, lb) {
 }'
 
 # ---------------------------------------------------------------------------
-# arguments
+# the phases, in the order main() at the end runs them, each after the helpers it uses
 # ---------------------------------------------------------------------------
-fmt=human
-verbose=0
-prom=""
-duration=""
-interval=""
-cgroot=""
-procroot=/proc
-procroot_set=0
-kubelet=""
-kubeletpid=""
-since=""
-runtimes=""
-checksums=""
-expects=""
-nobinaries=0
-kernellog=""
-kernellog_off=0
-kltrust=0
-cachedir=""
-rtendpoints=""
-rtlimit=10
 
-while [ $# -gt 0 ]; do
-  opt=$1
-  val=""
-  case $opt in
-    --*=*)
-      val=${opt#*=}
-      opt=${opt%%=*}
-      shift
-      set -- "$opt" "$val" "$@"
-      ;;
-  esac
-  case $opt in
-    --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
-      [ $# -ge 2 ] || die_usage "$opt needs a value"
-      val=$2
-      shift 2
-      ;;
-    *) shift ;;
-  esac
-  case $opt in
-    --json) fmt=json ;;
-    --brief) fmt=brief ;;
-    --reboot-required) fmt=reboot ;;
-    --human) fmt=human ;;
-    --verbose | -v) verbose=1 ;;
-    --prometheus) prom=$val ;;
-    --duration)
-      to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h; at most 366d)"
-      duration=$SECS
-      ;;
-    --interval)
-      to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m; at most 366d)"
-      [ "$SECS" -ge 1 ] || die_usage "--interval must be at least 1s"
-      interval=$SECS
-      ;;
-    --kubelet) kubelet=$val ;;
-    --since)
-      since=$(date -u -d "$val" +%s 2>/dev/null </dev/null)
-      case $since in '' | *[!0-9]*) die_usage "bad --since '$val' (a time date -d reads, e.g. 2026-12-01T10:00:00Z)" ;; esac
-      ;;
-    --kubelet-pid)
-      case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
-      kubeletpid=$val
-      ;;
-    --runtime) runtimes="$runtimes$val$NL" ;;
-    --no-binaries) nobinaries=1 ;;
-    --checksums)
-      if [ ! -r "$val" ] || [ ! -f "$val" ]; then die_usage "cannot read --checksums file '$val'"; fi
-      checksums=$val
-      ;;
-    --expect-sha256)
-      case ${val%%:*} in
-        *[!0-9a-fA-F]* | '') die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)" ;;
-      esac
-      [ ${#val} -ge 64 ] || die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)"
-      expects="$expects$val$NL"
-      ;;
-    --cgroup-root)
-      [ -n "$val" ] || die_usage "--cgroup-root needs a directory"
-      cgroot=$val
-      ;;
-    --proc-root)
-      procroot=$val
-      procroot_set=1
-      ;;
-    --kernel-log)
-      if [ ! -r "$val" ] || [ -d "$val" ]; then die_usage "cannot read --kernel-log file '$val'"; fi
-      kernellog=$val
-      ;;
-    --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
-    --trust-kernel-log) kltrust=1 ;;
-    --cache-dir)
-      [ -n "$val" ] || die_usage "--cache-dir needs a directory"
-      cachedir=$val
-      ;;
-    --runtime-endpoint)
-      case $val in
-        unix:///*) rtendpoints="$rtendpoints${val#unix://}$NL" ;;
-        /*) rtendpoints="$rtendpoints$val$NL" ;;
-        *) die_usage "bad --runtime-endpoint '$val' (use unix:///PATH)" ;;
-      esac
-      ;;
-    --runtime-timeout)
-      to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m; at most 366d)"
-      [ "$SECS" -ge 1 ] || die_usage "--runtime-timeout must be at least 1s"
-      rtlimit=$SECS
-      ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    --version)
-      echo "verify-kmem.sh $SCRIPT_VERSION"
-      exit 0
-      ;;
-    *) die_usage "unknown argument '$opt'" ;;
-  esac
-done
-if [ -n "$interval" ] && [ -z "$duration" ]; then die_usage "--interval needs --duration"; fi
-if [ -n "$duration" ] && [ -z "$interval" ]; then interval=10; fi
-if [ -n "$duration" ] && [ "$interval" -gt "$duration" ] && [ "$duration" -gt 0 ]; then interval=$duration; fi
+parse_args() { # the options
+  fmt=human
+  verbose=0
+  prom=""
+  duration=""
+  interval=""
+  cgroot=""
+  procroot=/proc
+  procroot_set=0
+  kubelet=""
+  kubeletpid=""
+  since=""
+  runtimes=""
+  checksums=""
+  expects=""
+  nobinaries=0
+  kernellog=""
+  kernellog_off=0
+  kltrust=0
+  cachedir=""
+  rtendpoints=""
+  rtlimit=10
 
-# ---------------------------------------------------------------------------
-# facts
-# ---------------------------------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/verify-kmem.XXXXXX") || {
-  echo "verify-kmem: cannot create a temporary directory" >&2
-  exit 2
+  while [ $# -gt 0 ]; do
+    opt=$1
+    val=""
+    case $opt in
+      --*=*)
+        val=${opt#*=}
+        opt=${opt%%=*}
+        shift
+        set -- "$opt" "$val" "$@"
+        ;;
+    esac
+    case $opt in
+      --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
+        [ $# -ge 2 ] || die_usage "$opt needs a value"
+        val=$2
+        shift 2
+        ;;
+      *) shift ;;
+    esac
+    case $opt in
+      --json) fmt=json ;;
+      --brief) fmt=brief ;;
+      --reboot-required) fmt=reboot ;;
+      --human) fmt=human ;;
+      --verbose | -v) verbose=1 ;;
+      --prometheus) prom=$val ;;
+      --duration)
+        to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h; at most 366d)"
+        duration=$SECS
+        ;;
+      --interval)
+        to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m; at most 366d)"
+        [ "$SECS" -ge 1 ] || die_usage "--interval must be at least 1s"
+        interval=$SECS
+        ;;
+      --kubelet) kubelet=$val ;;
+      --since)
+        since=$(date -u -d "$val" +%s 2>/dev/null </dev/null)
+        case $since in '' | *[!0-9]*) die_usage "bad --since '$val' (a time date -d reads, e.g. 2026-12-01T10:00:00Z)" ;; esac
+        ;;
+      --kubelet-pid)
+        case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
+        kubeletpid=$val
+        ;;
+      --runtime) runtimes="$runtimes$val$NL" ;;
+      --no-binaries) nobinaries=1 ;;
+      --checksums)
+        if [ ! -r "$val" ] || [ ! -f "$val" ]; then die_usage "cannot read --checksums file '$val'"; fi
+        checksums=$val
+        ;;
+      --expect-sha256)
+        case ${val%%:*} in
+          *[!0-9a-fA-F]* | '') die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)" ;;
+        esac
+        [ ${#val} -ge 64 ] || die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)"
+        expects="$expects$val$NL"
+        ;;
+      --cgroup-root)
+        [ -n "$val" ] || die_usage "--cgroup-root needs a directory"
+        cgroot=$val
+        ;;
+      --proc-root)
+        procroot=$val
+        procroot_set=1
+        ;;
+      --kernel-log)
+        if [ ! -r "$val" ] || [ -d "$val" ]; then die_usage "cannot read --kernel-log file '$val'"; fi
+        kernellog=$val
+        ;;
+      --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
+      --trust-kernel-log) kltrust=1 ;;
+      --cache-dir)
+        [ -n "$val" ] || die_usage "--cache-dir needs a directory"
+        cachedir=$val
+        ;;
+      --runtime-endpoint)
+        case $val in
+          unix:///*) rtendpoints="$rtendpoints${val#unix://}$NL" ;;
+          /*) rtendpoints="$rtendpoints$val$NL" ;;
+          *) die_usage "bad --runtime-endpoint '$val' (use unix:///PATH)" ;;
+        esac
+        ;;
+      --runtime-timeout)
+        to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m; at most 366d)"
+        [ "$SECS" -ge 1 ] || die_usage "--runtime-timeout must be at least 1s"
+        rtlimit=$SECS
+        ;;
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      --version)
+        echo "verify-kmem.sh $SCRIPT_VERSION"
+        exit 0
+        ;;
+      *) die_usage "unknown argument '$opt'" ;;
+    esac
+  done
+  if [ -n "$interval" ] && [ -z "$duration" ]; then die_usage "--interval needs --duration"; fi
+  if [ -n "$duration" ] && [ -z "$interval" ]; then interval=10; fi
+  if [ -n "$duration" ] && [ "$interval" -gt "$duration" ] && [ "$duration" -gt 0 ]; then interval=$duration; fi
 }
-promtmp=""
+
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   rm -rf "$tmp"
   if [ -n "$promtmp" ] && [ -f "$promtmp" ] && [ ! -L "$promtmp" ]; then rm -f "$promtmp"; fi
 }
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-facts=$tmp/facts
-: >"$facts"
+
 fact() { printf 'F\t%s\t%s\n' "$1" "$2" >>"$facts"; }
 
 # $1 with links, ".", ".." and repeated slashes resolved (a directory that exists), else nothing
@@ -1544,131 +1555,146 @@ first_line() { # $1 = file; prints its first line or nothing (no process)
   printf '%s' "$_l"
 }
 
-mountinfo=$procroot/self/mountinfo
-layout=unknown memver="" memmount="" memmountroot="" unified=""
-if [ -r "$mountinfo" ]; then
-  awk "$MOUNT_AWK" "$mountinfo" >"$tmp/mounts" 2>/dev/null
-  {
-    IFS= read -r layout
-    IFS= read -r memver
-    IFS= read -r memmount
-    IFS= read -r memmountroot
-    IFS= read -r unified
-  } <"$tmp/mounts"
-fi
-memroot=$memmount
-if [ -n "$cgroot" ]; then
-  memroot=$cgroot
-  if [ "$layout" = unknown ]; then
-    if [ -e "$cgroot/memory.usage_in_bytes" ]; then
-      layout=v1 memver=v1
-    elif [ -e "$cgroot/cgroup.controllers" ]; then
-      layout=v2 memver=v2
+start() { # the temp directory, its cleanup and the facts file
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/verify-kmem.XXXXXX") || {
+    echo "verify-kmem: cannot create a temporary directory" >&2
+    exit 2
+  }
+  promtmp=""
+  trap cleanup EXIT
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  facts=$tmp/facts
+  : >"$facts"
+}
+
+find_memory_cgroups() { # layout, memory hierarchy and the scanned root
+  mountinfo=$procroot/self/mountinfo
+  layout=unknown memver="" memmount="" memmountroot="" unified=""
+  if [ -r "$mountinfo" ]; then
+    awk "$MOUNT_AWK" "$mountinfo" >"$tmp/mounts" 2>/dev/null
+    {
+      IFS= read -r layout
+      IFS= read -r memver
+      IFS= read -r memmount
+      IFS= read -r memmountroot
+      IFS= read -r unified
+    } <"$tmp/mounts"
+  fi
+  memroot=$memmount
+  if [ -n "$cgroot" ]; then
+    memroot=$cgroot
+    if [ "$layout" = unknown ]; then
+      if [ -e "$cgroot/memory.usage_in_bytes" ]; then
+        layout=v1 memver=v1
+      elif [ -e "$cgroot/cgroup.controllers" ]; then
+        layout=v2 memver=v2
+      fi
     fi
   fi
-fi
-case $memroot in
-  / | "") ;;
-  */) memroot=${memroot%/} ;;
-esac
-case $memroot in
-  /* | "") ;;
-  *) memroot=./$memroot ;;
-esac
-rootok=0
-if [ -n "$memroot" ] && [ -d "$memroot" ] && [ -r "$memroot" ] && [ -x "$memroot" ]; then rootok=1; fi
-rootkmem=0
-if [ -e "$memroot/memory.kmem.usage_in_bytes" ]; then rootkmem=1; fi
-# The scanned root's path inside the memory hierarchy, as the kernel log names memcgs: kills of
-# memcgs outside it are not its pods.  A root that is not below the mount point (a fixture
-# directory) is taken as the whole hierarchy.
-oomscope=/
-if [ "$rootok" = 1 ] && [ -n "$memmount" ]; then
-  _r=$(realdir "$memroot") _m=$(realdir "$memmount")
-  case $_r in
-    "$_m") oomscope=$memmountroot ;;
-    "$_m"/*) oomscope=${memmountroot%/}${_r#"$_m"} ;;
+  case $memroot in
+    / | "") ;;
+    */) memroot=${memroot%/} ;;
   esac
-fi
-[ -n "$oomscope" ] || oomscope=/
-# /proc/cgroups counts the whole hierarchy: compare only when we scan all of it.
-compare=0
-if [ "$memmountroot" = / ] || [ -z "$memmount" ]; then
-  if [ -z "$cgroot" ] || [ "$procroot_set" = 1 ] || [ "$cgroot" = "$memmount" ]; then compare=1; fi
-fi
-[ -n "$memmount" ] || [ "$procroot_set" = 1 ] || compare=0
+  case $memroot in
+    /* | "") ;;
+    *) memroot=./$memroot ;;
+  esac
+  rootok=0
+  if [ -n "$memroot" ] && [ -d "$memroot" ] && [ -r "$memroot" ] && [ -x "$memroot" ]; then rootok=1; fi
+  rootkmem=0
+  if [ -e "$memroot/memory.kmem.usage_in_bytes" ]; then rootkmem=1; fi
+  # The scanned root's path inside the memory hierarchy, as the kernel log names memcgs: kills of
+  # memcgs outside it are not its pods.  A root that is not below the mount point (a fixture
+  # directory) is taken as the whole hierarchy.
+  oomscope=/
+  if [ "$rootok" = 1 ] && [ -n "$memmount" ]; then
+    _r=$(realdir "$memroot") _m=$(realdir "$memmount")
+    case $_r in
+      "$_m") oomscope=$memmountroot ;;
+      "$_m"/*) oomscope=${memmountroot%/}${_r#"$_m"} ;;
+    esac
+  fi
+  [ -n "$oomscope" ] || oomscope=/
+  # /proc/cgroups counts the whole hierarchy: compare only when we scan all of it.
+  compare=0
+  if [ "$memmountroot" = / ] || [ -z "$memmount" ]; then
+    if [ -z "$cgroot" ] || [ "$procroot_set" = 1 ] || [ "$cgroot" = "$memmount" ]; then compare=1; fi
+  fi
+  [ -n "$memmount" ] || [ "$procroot_set" = 1 ] || compare=0
+}
 
-kernel=$(first_line "$procroot/sys/kernel/osrelease")
-hostname=$(first_line "$procroot/sys/kernel/hostname")
-[ -n "$hostname" ] || hostname=$(uname -n 2>/dev/null)
-cmdline=$(first_line "$procroot/cmdline")
-num_cgroups=""
-if [ -r "$procroot/cgroups" ]; then
-  while read -r _name _hier _num _en; do
-    if [ "$_name" = memory ]; then num_cgroups=$_num; fi
-  done <"$procroot/cgroups"
-fi
-: "${_hier:=}" "${_en:=}"
+node_facts() { # kernel, hostname, command line, memcg count
+  kernel=$(first_line "$procroot/sys/kernel/osrelease")
+  hostname=$(first_line "$procroot/sys/kernel/hostname")
+  [ -n "$hostname" ] || hostname=$(uname -n 2>/dev/null)
+  cmdline=$(first_line "$procroot/cmdline")
+  num_cgroups=""
+  if [ -r "$procroot/cgroups" ]; then
+    while read -r _name _hier _num _en; do
+      if [ "$_name" = memory ]; then num_cgroups=$_num; fi
+    done <"$procroot/cgroups"
+  fi
+  : "${_hier:=}" "${_en:=}"
+}
 
 # --prometheus FILE: a regular file or a new name, in a directory outside the cgroup filesystem
 # (checked on the resolved path: no //, /./, .. or link gets round it).  Written at the end through a
 # new temp file in the same directory, then renamed over FILE.
-if [ -n "$prom" ]; then
-  _b=${prom##*/}
-  case $prom in
-    */*) _d=${prom%/*} ;;
-    *) _d=. ;;
-  esac
-  case $_b in "" | . | ..) die_usage "--prometheus '$prom' is not a file name" ;; esac
-  _dr=$(realdir "${_d:-/}")
-  [ -n "$_dr" ] || die_usage "--prometheus '$prom': no directory '${_d:-/}'"
-  _in=""
-  case ${_dr%/}/ in /sys/fs/cgroup/*) _in=1 ;; esac
-  [ -e "$_dr/cgroup.procs" ] && _in=1
-  case $(stat -f -c %T "$_dr" 2>/dev/null </dev/null) in cgroup*) _in=1 ;; esac
-  for _x in "$memroot" "$memmount"; do
-    [ -n "$_x" ] || continue
-    _x=$(realdir "$_x")
-    case ${_dr%/}/ in "${_x%/}"/*) [ -z "$_x" ] || _in=1 ;; esac
-  done
-  [ -z "$_in" ] || die_usage "--prometheus must not point into the cgroup filesystem"
-  if [ -L "$prom" ]; then
-    die_usage "--prometheus '$prom' is a symbolic link: not followed (name the file itself)"
-  elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
-    die_usage "--prometheus '$prom' is not a regular file (a directory, device or fifo is never replaced)"
+check_prometheus_target() { # where --prometheus may write
+  if [ -n "$prom" ]; then
+    _b=${prom##*/}
+    case $prom in
+      */*) _d=${prom%/*} ;;
+      *) _d=. ;;
+    esac
+    case $_b in "" | . | ..) die_usage "--prometheus '$prom' is not a file name" ;; esac
+    _dr=$(realdir "${_d:-/}")
+    [ -n "$_dr" ] || die_usage "--prometheus '$prom': no directory '${_d:-/}'"
+    _in=""
+    case ${_dr%/}/ in /sys/fs/cgroup/*) _in=1 ;; esac
+    [ -e "$_dr/cgroup.procs" ] && _in=1
+    case $(stat -f -c %T "$_dr" 2>/dev/null </dev/null) in cgroup*) _in=1 ;; esac
+    for _x in "$memroot" "$memmount"; do
+      [ -n "$_x" ] || continue
+      _x=$(realdir "$_x")
+      case ${_dr%/}/ in "${_x%/}"/*) [ -z "$_x" ] || _in=1 ;; esac
+    done
+    [ -z "$_in" ] || die_usage "--prometheus must not point into the cgroup filesystem"
+    if [ -L "$prom" ]; then
+      die_usage "--prometheus '$prom' is a symbolic link: not followed (name the file itself)"
+    elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
+      die_usage "--prometheus '$prom' is not a regular file (a directory, device or fifo is never replaced)"
+    fi
+    [ -w "$_dr" ] || die_usage "cannot write --prometheus file next to '$prom'"
+    prom=${_dr%/}/$_b
   fi
-  [ -w "$_dr" ] || die_usage "cannot write --prometheus file next to '$prom'"
-  prom=${_dr%/}/$_b
-fi
+}
 
-fact version "$SCRIPT_VERSION"
-fact format "$fmt"
-fact verbose "$verbose"
-fact layout "$layout"
-fact memver "$memver"
-fact memroot "$memroot"
-fact unified "$unified"
-fact rootok "$rootok"
-fact rootkmem "$rootkmem"
-fact compare "$compare"
-fact mountinfo "$mountinfo"
-fact proc "$procroot"
-fact kernel "$kernel"
-fact hostname "$hostname"
-fact cmdline "$cmdline"
-fact num_cgroups "$num_cgroups"
-fact duration "$duration"
-fact interval "$interval"
-fact nobinaries "$nobinaries"
-fact euid "$(id -u 2>/dev/null)"
-if [ -n "$prom" ]; then fact promtmp "$tmp/prom"; fi
-
-# ---------------------------------------------------------------------------
-# binaries: the same byte rules as the build's inspection (DOMAIN.md section 2)
-# ---------------------------------------------------------------------------
-S_KMEM='failed to set %s, because either tasks have already joined this cgroup or it has children'
-S_NOKMEM='kernel memory accounting disabled in this runc build'
-S_TAGS="build${TAB}-tags="
+write_facts() { # the facts so far, for the report
+  fact version "$SCRIPT_VERSION"
+  fact format "$fmt"
+  fact verbose "$verbose"
+  fact layout "$layout"
+  fact memver "$memver"
+  fact memroot "$memroot"
+  fact unified "$unified"
+  fact rootok "$rootok"
+  fact rootkmem "$rootkmem"
+  fact compare "$compare"
+  fact mountinfo "$mountinfo"
+  fact proc "$procroot"
+  fact kernel "$kernel"
+  fact hostname "$hostname"
+  fact cmdline "$cmdline"
+  fact num_cgroups "$num_cgroups"
+  fact duration "$duration"
+  fact interval "$interval"
+  fact nobinaries "$nobinaries"
+  fact euid "$(id -u 2>/dev/null)"
+  if [ -n "$prom" ]; then fact promtmp "$tmp/prom"; fi
+}
 
 # The verdict cache (--cache-dir DIR): DIR/verify-kmem.<euid>/binaries, lines "path, identity, kmem
 # count, nokmem count, tags, sha256" (tab-separated).  It is used only when that directory is a real
@@ -1702,6 +1728,7 @@ cache_open() {
     *) cache_why="$_d/binaries ignored: not a file of uid $_u that only it may write ($_st)" ;;
   esac
 }
+
 # A new cache file through a temp file in the private directory, renamed over the old one.
 cache_close() {
   [ -n "$cache_d" ] || return 0
@@ -1714,6 +1741,7 @@ cache_close() {
     cache_why="cannot write $cache_d/binaries"
   fi
 }
+
 binary_identity() { # path -> device:inode:size:mtime:ctime (with nanoseconds where stat has them)
   stat -L -c '%d:%i:%s:%y:%z' "$1" 2>/dev/null </dev/null
 }
@@ -1803,94 +1831,105 @@ running_kubelet() {
   fact run_match "$_m"
 }
 
-if [ "$nobinaries" = 0 ]; then
-  cache_open
-  kfound=""
-  if [ -n "$kubelet" ]; then
-    kfound=option
-  else
-    if command -v systemctl >/dev/null 2>&1; then
-      _x=$(systemctl show -p ExecStart kubelet 2>/dev/null </dev/null)
-      case $_x in
-        *path=/*)
-          _x=${_x#*path=}
-          kubelet=${_x%% *}
-          kfound=systemd
-          ;;
-      esac
-    fi
-    if [ -z "$kubelet" ] && _x=$(command -v kubelet 2>/dev/null) && [ -n "$_x" ]; then
-      kubelet=$_x
-      kfound=path
-    fi
-    for _x in /usr/bin/kubelet /usr/local/bin/kubelet; do
-      if [ -z "$kubelet" ] && [ -e "$_x" ]; then
-        kubelet=$_x
-        kfound=default-path
-      fi
-    done
-  fi
-  if [ -n "$kubelet" ]; then inspect_binary kubelet "$kubelet" "$kfound"; fi
-  running_kubelet
+# kubelet and runc binaries, the running kubelet: the same byte rules as the build's inspection
+# (docs/domain.md, "Telling a nokmem binary from its bytes")
+inspect_binaries() {
+  S_KMEM='failed to set %s, because either tasks have already joined this cgroup or it has children'
+  S_NOKMEM='kernel memory accounting disabled in this runc build'
+  S_TAGS="build${TAB}-tags="
 
-  if [ -n "$runtimes" ]; then
-    _found=option
-    _list=$runtimes
-  else
-    _found=search
-    _list=""
-    for _x in runc docker-runc docker-runc-current; do
-      if _p=$(command -v "$_x" 2>/dev/null) && [ -n "$_p" ]; then _list="$_list$_p$NL"; fi
-    done
-    for _x in /usr/bin/runc /usr/sbin/runc /usr/local/bin/runc /usr/local/sbin/runc \
-      /usr/bin/docker-runc /usr/local/bin/docker-runc /usr/libexec/docker/docker-runc-current \
-      /var/lib/rancher/k3s/data/current/bin/runc; do
-      if [ -e "$_x" ]; then _list="$_list$_x$NL"; fi
-    done
-  fi
-  _seen="$NL"
-  while IFS= read -r _x; do
-    [ -n "$_x" ] || continue
-    case $_seen in *"$NL$_x$NL"*) continue ;; esac
-    _seen="$_seen$_x$NL"
-    inspect_binary runtime "$_x" "$_found"
-  done <<EOF
+
+
+
+  if [ "$nobinaries" = 0 ]; then
+    cache_open
+    kfound=""
+    if [ -n "$kubelet" ]; then
+      kfound=option
+    else
+      if command -v systemctl >/dev/null 2>&1; then
+        _x=$(systemctl show -p ExecStart kubelet 2>/dev/null </dev/null)
+        case $_x in
+          *path=/*)
+            _x=${_x#*path=}
+            kubelet=${_x%% *}
+            kfound=systemd
+            ;;
+        esac
+      fi
+      if [ -z "$kubelet" ] && _x=$(command -v kubelet 2>/dev/null) && [ -n "$_x" ]; then
+        kubelet=$_x
+        kfound=path
+      fi
+      for _x in /usr/bin/kubelet /usr/local/bin/kubelet; do
+        if [ -z "$kubelet" ] && [ -e "$_x" ]; then
+          kubelet=$_x
+          kfound=default-path
+        fi
+      done
+    fi
+    if [ -n "$kubelet" ]; then inspect_binary kubelet "$kubelet" "$kfound"; fi
+    running_kubelet
+
+    if [ -n "$runtimes" ]; then
+      _found=option
+      _list=$runtimes
+    else
+      _found=search
+      _list=""
+      for _x in runc docker-runc docker-runc-current; do
+        if _p=$(command -v "$_x" 2>/dev/null) && [ -n "$_p" ]; then _list="$_list$_p$NL"; fi
+      done
+      for _x in /usr/bin/runc /usr/sbin/runc /usr/local/bin/runc /usr/local/sbin/runc \
+        /usr/bin/docker-runc /usr/local/bin/docker-runc /usr/libexec/docker/docker-runc-current \
+        /var/lib/rancher/k3s/data/current/bin/runc; do
+        if [ -e "$_x" ]; then _list="$_list$_x$NL"; fi
+      done
+    fi
+    _seen="$NL"
+    while IFS= read -r _x; do
+      [ -n "$_x" ] || continue
+      case $_seen in *"$NL$_x$NL"*) continue ;; esac
+      _seen="$_seen$_x$NL"
+      inspect_binary runtime "$_x" "$_found"
+    done <<EOF
 $_list
 EOF
-  cache_close
-  fact cache_dir "$cache_d"
-  fact cache_why "$cache_why"
-fi
+    cache_close
+    fact cache_dir "$cache_d"
+    fact cache_why "$cache_why"
+  fi
+}
 
 # expected checksums: --checksums FILE lines `<hex>  [*]<name>` and --expect-sha256 HEX[:NAME]
-if [ -n "$checksums" ] || [ -n "$expects" ]; then
-  fact checksums_wanted 1
-  if [ -n "$checksums" ]; then
-    while read -r _h _name; do
-      case $_h in *[!0-9a-fA-F]* | '') continue ;; esac
-      [ ${#_h} -eq 64 ] || continue
-      printf 'sum\t%s\t%s\n' "$_h" "${_name#\*}" >>"$facts"
-    done <"$checksums"
-  fi
-  while IFS= read -r _x; do
-    [ -n "$_x" ] || continue
-    _h=${_x%%:*}
-    _name=${_x#"$_h"}
-    _name=${_name#:}
-    printf 'sum\t%s\t%s\n' "$_h" "${_name:-expected sha256 $_h}" >>"$facts"
-  done <<EOF
+read_checksums() { # expected kubelet checksums
+  if [ -n "$checksums" ] || [ -n "$expects" ]; then
+    fact checksums_wanted 1
+    if [ -n "$checksums" ]; then
+      while read -r _h _name; do
+        case $_h in *[!0-9a-fA-F]* | '') continue ;; esac
+        [ ${#_h} -eq 64 ] || continue
+        printf 'sum\t%s\t%s\n' "$_h" "${_name#\*}" >>"$facts"
+      done <"$checksums"
+    fi
+    while IFS= read -r _x; do
+      [ -n "$_x" ] || continue
+      _h=${_x%%:*}
+      _name=${_x#"$_h"}
+      _name=${_name#:}
+      printf 'sum\t%s\t%s\n' "$_h" "${_name:-expected sha256 $_h}" >>"$facts"
+    done <<EOF
 $expects
 EOF
-fi
+  fi
+}
 
-# ---------------------------------------------------------------------------
 # samples: one find and one awk each; the last one is the report's cgroup table
-# ---------------------------------------------------------------------------
 scan() { # $1: output file; $2: slab candidate file or ""
   _ts=$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)
   if [ "$rootok" = 1 ]; then
     find "$memroot" -type d 2>/dev/null </dev/null |
-      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$PATHS_AWK$SCAN_AWK" >"$1.raw"
+      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$SCAN_AWK" >"$1.raw"
     _rc=$?
     sort -t "$TAB" -k6,6 "$1.raw" >"$1" 2>/dev/null || cp "$1.raw" "$1"
   else
@@ -1900,52 +1939,51 @@ scan() { # $1: output file; $2: slab candidate file or ""
   return $_rc
 }
 
-: >"$tmp/samples"
-slabwanted=""
-if [ "$memver" = v1 ]; then
-  slabwanted=1
-  case $kernel in
-    [4-9].[6-9]* | [4-9].[1-9][0-9]* | [5-9].* | [1-9][0-9]*) slabwanted="" ;;
-  esac
-fi
-n=1
-if [ -n "$duration" ]; then n=$((duration / interval + 1)); fi
-i=1
-while :; do
-  if [ "$i" -ge "$n" ] && [ -n "$slabwanted" ]; then _slabs=$tmp/slabcands; else _slabs=""; fi
-  scan "$tmp/scan" "$_slabs" || scan "$tmp/scan" "$_slabs" || {
-    printf 'verify-kmem: reading the cgroup counters failed\n' >&2
-    fact rootok 0
-  }
-  [ "$i" -lt "$n" ] || break
-  sleep "$interval"
-  i=$((i + 1))
-done
+sample_cgroups() { # one or more scans of the cgroup tree
+  : >"$tmp/samples"
+  slabwanted=""
+  if [ "$memver" = v1 ]; then
+    slabwanted=1
+    case $kernel in
+      [4-9].[6-9]* | [4-9].[1-9][0-9]* | [5-9].* | [1-9][0-9]*) slabwanted="" ;;
+    esac
+  fi
+  n=1
+  if [ -n "$duration" ]; then n=$((duration / interval + 1)); fi
+  i=1
+  while :; do
+    if [ "$i" -ge "$n" ] && [ -n "$slabwanted" ]; then _slabs=$tmp/slabcands; else _slabs=""; fi
+    scan "$tmp/scan" "$_slabs" || scan "$tmp/scan" "$_slabs" || {
+      printf 'verify-kmem: reading the cgroup counters failed\n' >&2
+      fact rootok 0
+    }
+    [ "$i" -lt "$n" ] || break
+    sleep "$interval"
+    i=$((i + 1))
+  done
+}
 
 # memory.kmem.slabinfo of 3.10 kernels: readable = accounting on, read error = off.
 # Read with the shell builtin (mawk aborts on read errors; no process per file).
-: >"$tmp/slab"
-if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
-  _i=0
-  while IFS= read -r _p; do
-    _i=$((_i + 1))
-    _f=$_p/memory.kmem.slabinfo
-    if [ ! -e "$_f" ]; then
-      _s=missing
-    elif { IFS= read -r _l <"$_f"; } 2>/dev/null; then
-      _s=active
-    else
-      _s=inactive
-    fi
-    printf 'slab\t%s\t%s\n' "$_i" "$_s"
-  done <"$tmp/slabcands" >"$tmp/slab"
-fi
+probe_slabinfo() { # memory.kmem.slabinfo where the kernel needs it
+  : >"$tmp/slab"
+  if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
+    _i=0
+    while IFS= read -r _p; do
+      _i=$((_i + 1))
+      _f=$_p/memory.kmem.slabinfo
+      if [ ! -e "$_f" ]; then
+        _s=missing
+      elif { IFS= read -r _l <"$_f"; } 2>/dev/null; then
+        _s=active
+      else
+        _s=inactive
+      fi
+      printf 'slab\t%s\t%s\n' "$_i" "$_s"
+    done <"$tmp/slabcands" >"$tmp/slab"
+  fi
+}
 
-# ---------------------------------------------------------------------------
-# pod and container names from the container runtime: read-only, once, time-limited
-# ---------------------------------------------------------------------------
-: >"$tmp/names"
-limiter=""
 # Runs "$@" with stdout to $tmp/rt.out and stderr to $tmp/rt.err for at most $rtlimit
 # seconds (coreutils timeout -k: KILL 2 s after TERM; busybox timeout [-t]; else a
 # watchdog); returns 124 when it had to be stopped.
@@ -1984,7 +2022,7 @@ limited() {
   if [ "$_rc" -eq 143 ] || [ "$_rc" -eq 137 ]; then return 124; fi
   return "$_rc"
 }
-rt_why=""
+
 rt_note() { # $1: tool, $2: socket, $3: exit code of the attempt
   if [ "$3" -eq 124 ]; then
     _m="no answer within $rtlimit s"
@@ -1994,9 +2032,11 @@ rt_note() { # $1: tool, $2: socket, $3: exit code of the attempt
   fi
   rt_why="$rt_why; $1 at unix://$2: $_m"
 }
+
 rt_parse() { # $1: KIND for NAMES_AWK
   tr '\000' '?' <"$tmp/rt.out" | KIND=$1 awk "$NAMES_AWK" >>"$tmp/names" 2>/dev/null
 }
+
 # One runtime CLI on one socket; 0 when it answered, 124 when it hung (give up on the socket).
 rt_ask() { # $1: crictl|ctr|docker, $2: socket path
   command -v "$1" >/dev/null 2>&1 || return 1
@@ -2025,11 +2065,7 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
         return "$_r"
       fi
       # containers that have a cgroup here: ctr prints labels one container at a time
-      _ids=$(awk -F "$TAB" 'FNR == NR { have[$0] = 1; next }
-        $1 == "cg" && $2 == "container" {
-          id = $5; if (id ~ /\.scope$/) { sub(/\.scope$/, "", id); sub(/^.*-/, "", id) }
-          if ((id in have) && id ~ /^[0-9A-Za-z_.-]+$/ && !(id in seen)) { seen[id] = 1; print id }
-        }' "$tmp/rt.out" "$tmp/scan" 2>/dev/null)
+      _ids=$(awk -F "$TAB" "$CTRIDS_AWK" "$tmp/rt.out" "$tmp/scan" 2>/dev/null)
       if [ -n "$_ids" ]; then
         # shellcheck disable=SC2086,SC2016 # ids split on purpose (no blanks); $1/$@ are sh -c's
         limited sh -c 'a=$1; shift; for i in "$@"; do ctr --address "$a" -n k8s.io containers info "$i"; done' sh "$2" $_ids
@@ -2056,118 +2092,148 @@ rt_ask() { # $1: crictl|ctr|docker, $2: socket path
   rt_source="$rt_source at unix://$2"
   return 0
 }
-rt_source=""
-rt_timeout=""
-rt_empty=""
-rt_given=""
-if [ -n "$rtendpoints" ]; then
-  _list=$rtendpoints
-  rt_given=1
-elif [ "$procroot_set" = 1 ]; then
-  _list=""
-  fact names_skipped 1
-else
-  _list="/run/containerd/containerd.sock$NL/run/k3s/containerd/containerd.sock$NL/var/run/crio/crio.sock$NL/var/run/cri-dockerd.sock$NL/var/run/docker.sock"
-fi
-# Sockets in order; the first runtime that names a pod ends the search.  One that answers
-# but knows no pod (docker's own containerd on a dockershim node) is kept as a last resort.
-_any=""
-while IFS= read -r _s; do
-  [ -n "$_s" ] || continue
-  if [ ! -S "$_s" ]; then
-    if [ -n "$rt_given" ]; then rt_why="$rt_why; no socket at unix://$_s"; fi
-    continue
+
+# pod and container names from the container runtime: read-only, once, time-limited
+read_pod_names() {
+  : >"$tmp/names"
+  limiter=""
+  rt_why=""
+  rt_source=""
+  rt_timeout=""
+  rt_empty=""
+  rt_given=""
+  if [ -n "$rtendpoints" ]; then
+    _list=$rtendpoints
+    rt_given=1
+  elif [ "$procroot_set" = 1 ]; then
+    _list=""
+    fact names_skipped 1
+  else
+    _list="/run/containerd/containerd.sock$NL/run/k3s/containerd/containerd.sock$NL/var/run/crio/crio.sock$NL/var/run/cri-dockerd.sock$NL/var/run/docker.sock"
   fi
-  _any=1
-  case $_s in
-    *docker.sock) _tools="docker crictl" ;;
-    */containerd.sock) _tools="crictl ctr" ;;
-    */crio.sock | */cri-dockerd.sock) _tools=crictl ;;
-    *) _tools="crictl ctr docker" ;;
-  esac
-  _asked=""
-  for _t in $_tools; do
-    command -v "$_t" >/dev/null 2>&1 || continue
-    _asked=1
-    rt_ask "$_t" "$_s"
-    case $? in 0 | 124) break ;; esac
-  done
-  if [ -z "$_asked" ]; then rt_why="$rt_why; none of $_tools on PATH to ask unix://$_s"; fi
-  if [ -n "$rt_source" ]; then
-    if grep -q "^nm${TAB}[^${TAB}]*${TAB}[^${TAB}]" "$tmp/names" 2>/dev/null; then break; fi
-    rt_empty=${rt_empty:-$rt_source}
-    rt_source=""
-  fi
-done <<EOF
+  # Sockets in order; the first runtime that names a pod ends the search.  One that answers
+  # but knows no pod (docker's own containerd on a dockershim node) is kept as a last resort.
+  _any=""
+  while IFS= read -r _s; do
+    [ -n "$_s" ] || continue
+    if [ ! -S "$_s" ]; then
+      if [ -n "$rt_given" ]; then rt_why="$rt_why; no socket at unix://$_s"; fi
+      continue
+    fi
+    _any=1
+    case $_s in
+      *docker.sock) _tools="docker crictl" ;;
+      */containerd.sock) _tools="crictl ctr" ;;
+      */crio.sock | */cri-dockerd.sock) _tools=crictl ;;
+      *) _tools="crictl ctr docker" ;;
+    esac
+    _asked=""
+    for _t in $_tools; do
+      command -v "$_t" >/dev/null 2>&1 || continue
+      _asked=1
+      rt_ask "$_t" "$_s"
+      case $? in 0 | 124) break ;; esac
+    done
+    if [ -z "$_asked" ]; then rt_why="$rt_why; none of $_tools on PATH to ask unix://$_s"; fi
+    if [ -n "$rt_source" ]; then
+      if grep -q "^nm${TAB}[^${TAB}]*${TAB}[^${TAB}]" "$tmp/names" 2>/dev/null; then break; fi
+      rt_empty=${rt_empty:-$rt_source}
+      rt_source=""
+    fi
+  done <<EOF
 $_list
 EOF
-if [ -z "$rt_source" ]; then rt_source=$rt_empty; fi
-if [ -z "$rt_source" ] && [ -z "$_any" ] && [ -z "$rt_given" ] && [ "$procroot_set" != 1 ]; then
-  rt_why="; no socket at /run/containerd/containerd.sock, /run/k3s/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock or /var/run/docker.sock"
-fi
-fact names_source "$rt_source"
-fact names_why "${rt_why#; }"
-fact names_timeout "$rt_timeout"
-fact names_limit "$rtlimit"
-
-# ---------------------------------------------------------------------------
-# kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
-# ---------------------------------------------------------------------------
-btime=""
-if [ -r "$procroot/stat" ]; then
-  while read -r _k _v; do
-    if [ "$_k" = btime ]; then btime=$_v; fi
-  done <"$procroot/stat"
-fi
-_ym=$(date +'%Y %m %z' </dev/null)
-tzoff=${_ym##* }
-_ym=${_ym% *}
-oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
-  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$PATHS_AWK$OOM_AWK" >"$tmp/oom"
+  if [ -z "$rt_source" ]; then rt_source=$rt_empty; fi
+  if [ -z "$rt_source" ] && [ -z "$_any" ] && [ -z "$rt_given" ] && [ "$procroot_set" != 1 ]; then
+    rt_why="; no socket at /run/containerd/containerd.sock, /run/k3s/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock or /var/run/docker.sock"
+  fi
+  fact names_source "$rt_source"
+  fact names_why "${rt_why#; }"
+  fact names_timeout "$rt_timeout"
+  fact names_limit "$rtlimit"
 }
-klsrc="" klpath="" klwhy=""
-if [ "$kernellog_off" = 1 ]; then
-  klwhy="--no-kernel-log"
-elif [ -n "$kernellog" ]; then
-  oomlog <"$kernellog"
-  klsrc=file klpath=$kernellog
-elif [ "$procroot_set" = 1 ]; then
-  klwhy="--proc-root names another /proc, so this machine's log would be the wrong one"
-else
-  if command -v dmesg >/dev/null 2>&1 && dmesg 2>/dev/null </dev/null | oomlog; then
-    klsrc=dmesg
-  elif command -v journalctl >/dev/null 2>&1 && journalctl -k -q -o short-iso --no-pager 2>/dev/null </dev/null | oomlog; then
-    klsrc="journalctl -k"
-  elif [ -r /var/log/messages ] && [ ! -d /var/log/messages ] && oomlog </var/log/messages; then
-    klsrc=file klpath=/var/log/messages
-  else
-    klwhy="none readable (dmesg, journalctl -k, /var/log/messages); run as root"
-  fi
-fi
-[ -n "$klsrc" ] || : >"$tmp/oom"
-fact klsrc "$klsrc"
-fact kltrust "$kltrust"
-fact oomscope "$oomscope"
-fact btime "$btime"
-fact since "$since"
-fact tzoff "$tzoff"
-fact klpath "$klpath"
-fact klwhy "$klwhy"
 
-fact timestamp "$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)"
-fact epoch "$(date +%s </dev/null)"
-awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples" "$tmp/names" "$tmp/oom"
-code=$?
-case $code in 0 | 1 | 2) ;; *) code=2 ;; esac
-# The metrics go to a new file of an unpredictable name next to FILE, created and written through one
-# O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
-if [ -n "$prom" ]; then
-  promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
-  if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
-    promtmp=""
-  else
-    printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
-    code=2
+oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$OOM_AWK" >"$tmp/oom"
+}
+
+# kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
+read_kernel_log() {
+  btime=""
+  if [ -r "$procroot/stat" ]; then
+    while read -r _k _v; do
+      if [ "$_k" = btime ]; then btime=$_v; fi
+    done <"$procroot/stat"
   fi
-fi
-exit $code
+  _ym=$(date +'%Y %m %z' </dev/null)
+  tzoff=${_ym##* }
+  _ym=${_ym% *}
+  klsrc="" klpath="" klwhy=""
+  if [ "$kernellog_off" = 1 ]; then
+    klwhy="--no-kernel-log"
+  elif [ -n "$kernellog" ]; then
+    oomlog <"$kernellog"
+    klsrc=file klpath=$kernellog
+  elif [ "$procroot_set" = 1 ]; then
+    klwhy="--proc-root names another /proc, so this machine's log would be the wrong one"
+  else
+    if command -v dmesg >/dev/null 2>&1 && dmesg 2>/dev/null </dev/null | oomlog; then
+      klsrc=dmesg
+    elif command -v journalctl >/dev/null 2>&1 && journalctl -k -q -o short-iso --no-pager 2>/dev/null </dev/null | oomlog; then
+      klsrc="journalctl -k"
+    elif [ -r /var/log/messages ] && [ ! -d /var/log/messages ] && oomlog </var/log/messages; then
+      klsrc=file klpath=/var/log/messages
+    else
+      klwhy="none readable (dmesg, journalctl -k, /var/log/messages); run as root"
+    fi
+  fi
+  [ -n "$klsrc" ] || : >"$tmp/oom"
+  fact klsrc "$klsrc"
+  fact kltrust "$kltrust"
+  fact oomscope "$oomscope"
+  fact btime "$btime"
+  fact since "$since"
+  fact tzoff "$tzoff"
+  fact klpath "$klpath"
+  fact klwhy "$klwhy"
+}
+
+report() { # the report and the exit code
+  fact timestamp "$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)"
+  fact epoch "$(date +%s </dev/null)"
+  awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples" "$tmp/names" "$tmp/oom"
+  code=$?
+  case $code in 0 | 1 | 2) ;; *) code=2 ;; esac
+  # The metrics go to a new file of an unpredictable name next to FILE, created and written through one
+  # O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
+  if [ -n "$prom" ]; then
+    promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
+    if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
+      promtmp=""
+    else
+      printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
+      code=2
+    fi
+  fi
+  exit $code
+}
+
+# ---------------------------------------------------------------------------
+# main: the phases in order (each writes facts or records for the report, or exits)
+# ---------------------------------------------------------------------------
+main() {
+  parse_args "$@"
+  start
+  find_memory_cgroups
+  node_facts
+  check_prometheus_target
+  write_facts
+  inspect_binaries
+  read_checksums
+  sample_cgroups
+  probe_slabinfo
+  read_pod_names
+  read_kernel_log
+  report
+}
+main "$@"

@@ -5,7 +5,10 @@
 export type CheckStatus = "PASS" | "FAIL" | "WARN" | "INFO";
 export type Verdict = "OK" | "PROBLEM" | "UNKNOWN";
 
-/** Every check the script reports, in its order (JUnit has one testcase per host × check). */
+/**
+ * Every check the script reports, in its order (JUnit has one testcase per host × check): the ids of
+ * scripts/verify-kmem/checks.tsv, the one table of checks (test/verify/parts.test.ts holds them equal).
+ */
 export const CHECK_IDS = [
   "cgroup-layout",
   "kernel-kmem-policy",

@@ -1,0 +1,927 @@
+#!/bin/sh
+# shellcheck shell=sh
+# =============================================================================
+# verify-kmem.sh: does this Kubernetes node charge kernel memory (kmem) to pod
+# and container memory cgroups?  Part of kmem-build; shipped with every build as
+# dist/<version>/verify-kmem.sh and installed by the RPM at
+# /usr/libexec/kmem-build/verify-kmem.sh.  `kmem-build verify` runs this same file
+# (locally, or over ssh as `sh -s -- ARGS` with the script on stdin).
+#
+# Runs on CentOS/RHEL 7 and anything newer: POSIX sh (dash, bash, busybox sh),
+# awk (gawk, mawk, busybox awk), find, grep, tr, sort, date, sha256sum, mktemp.
+# It is read-only: nothing is ever written under the cgroup filesystem.  The
+# work is done by one `find` and one awk per sample, never a process per cgroup.
+#
+# USAGE
+#   sudo sh verify-kmem.sh                        human report
+#   sudo sh verify-kmem.sh --json                 JSON report
+#   sudo sh verify-kmem.sh --brief                one line (node-problem-detector)
+#   sudo sh verify-kmem.sh --duration 10m --interval 10s    sample repeatedly
+#   sudo sh verify-kmem.sh --prometheus /var/lib/node_exporter/textfile/kmem.prom
+#   sh verify-kmem.sh --help                      all options
+#
+# Options, checks, what is scanned and read, fix states, exit codes (0 OK, 1 problem, 2 unknown),
+# the JSON report and the Prometheus metrics: docs/verify.md, "What the node script scans and reads"
+# (in the kmem-build source; JSON Schema: schemas/verify-report.schema.json).
+# =============================================================================
+LC_ALL=C
+export LC_ALL
+SCRIPT_VERSION=1
+TAB=$(printf '\t')
+NL='
+'
+
+usage() {
+  cat <<'EOF'
+usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--verbose] [--prometheus FILE]
+                         [--duration D [--interval D]] [--kubelet PATH] [--kubelet-pid PID] [--runtime PATH]...
+                         [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
+                         [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
+                         [--trust-kernel-log] [--cache-dir DIR]
+                         [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
+Checks that pod and container memory cgroups charge no kernel memory (kmem).
+Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
+EOF
+}
+
+die_usage() {
+  printf 'verify-kmem: %s\n' "$1" >&2
+  printf "run 'sh verify-kmem.sh --help' for usage\n" >&2
+  exit 2
+}
+
+# Seconds from 30, 30s, 10m, 1h, 1d (decimal, leading zeros allowed; at most 366 days); fails on
+# anything else.
+to_seconds() {
+  _n=${1%[smhd]}
+  _u=${1#"$_n"}
+  case $_n in '' | *[!0-9]*) return 1 ;; esac
+  while :; do
+    case $_n in 0?*) _n=${_n#0} ;; *) break ;; esac
+  done
+  [ ${#_n} -le 8 ] || return 1
+  case $_u in '' | s) _m=1 ;; m) _m=60 ;; h) _m=3600 ;; d) _m=86400 ;; *) return 1 ;; esac
+  SECS=$((_n * _m))
+  [ "$SECS" -le 31622400 ]
+}
+
+# ---------------------------------------------------------------------------
+# awk programs: scripts/verify-kmem/*.awk in the source tree, each embedded here with the helpers
+# it uses from lib.awk (scripts/assemble-verify-kmem.mjs).  Records between them are tab-separated;
+# fields that hold cgroup paths are encoded (backslash, tab and newline as \\ \t \n).
+# ---------------------------------------------------------------------------
+
+# <proc>/self/mountinfo -> layout, memory hierarchy version, mount point, mount root, unified mount
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+MOUNT_AWK='#include mount.awk'
+
+# find output -> cgroup records of pod and container cgroups, the directory count, a sample line
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+SCAN_AWK='#include scan.awk'
+
+# kernel log -> one record per memcg OOM kill of a pod or container cgroup, then a summary
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+OOM_AWK='#include oom.awk'
+
+# what a container runtime says -> name records (container id, pod uid, namespace, pod, container)
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+NAMES_AWK='#include names.awk'
+
+# ctr's container list + the scan records -> the container ids to ask ctr about
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+CTRIDS_AWK='#include ctrids.awk'
+
+# everything gathered -> checks, verdict and the report on stdout (human, json or brief), the
+# Prometheus textfile; exit code 0/1/2
+# shellcheck disable=SC2016 # awk program: no shell expansion wanted
+REPORT_AWK='#include report.awk'
+
+# ---------------------------------------------------------------------------
+# the phases, in the order main() at the end runs them, each after the helpers it uses
+# ---------------------------------------------------------------------------
+
+parse_args() { # the options
+  fmt=human
+  verbose=0
+  prom=""
+  duration=""
+  interval=""
+  cgroot=""
+  procroot=/proc
+  procroot_set=0
+  kubelet=""
+  kubeletpid=""
+  since=""
+  runtimes=""
+  checksums=""
+  expects=""
+  nobinaries=0
+  kernellog=""
+  kernellog_off=0
+  kltrust=0
+  cachedir=""
+  rtendpoints=""
+  rtlimit=10
+
+  while [ $# -gt 0 ]; do
+    opt=$1
+    val=""
+    case $opt in
+      --*=*)
+        val=${opt#*=}
+        opt=${opt%%=*}
+        shift
+        set -- "$opt" "$val" "$@"
+        ;;
+    esac
+    case $opt in
+      --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
+        [ $# -ge 2 ] || die_usage "$opt needs a value"
+        val=$2
+        shift 2
+        ;;
+      *) shift ;;
+    esac
+    case $opt in
+      --json) fmt=json ;;
+      --brief) fmt=brief ;;
+      --reboot-required) fmt=reboot ;;
+      --human) fmt=human ;;
+      --verbose | -v) verbose=1 ;;
+      --prometheus) prom=$val ;;
+      --duration)
+        to_seconds "$val" || die_usage "bad --duration '$val' (use 30, 30s, 10m, 1h; at most 366d)"
+        duration=$SECS
+        ;;
+      --interval)
+        to_seconds "$val" || die_usage "bad --interval '$val' (use 10, 10s, 1m; at most 366d)"
+        [ "$SECS" -ge 1 ] || die_usage "--interval must be at least 1s"
+        interval=$SECS
+        ;;
+      --kubelet) kubelet=$val ;;
+      --since)
+        since=$(date -u -d "$val" +%s 2>/dev/null </dev/null)
+        case $since in '' | *[!0-9]*) die_usage "bad --since '$val' (a time date -d reads, e.g. 2026-12-01T10:00:00Z)" ;; esac
+        ;;
+      --kubelet-pid)
+        case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
+        kubeletpid=$val
+        ;;
+      --runtime) runtimes="$runtimes$val$NL" ;;
+      --no-binaries) nobinaries=1 ;;
+      --checksums)
+        if [ ! -r "$val" ] || [ ! -f "$val" ]; then die_usage "cannot read --checksums file '$val'"; fi
+        checksums=$val
+        ;;
+      --expect-sha256)
+        case ${val%%:*} in
+          *[!0-9a-fA-F]* | '') die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)" ;;
+        esac
+        [ ${#val} -ge 64 ] || die_usage "bad --expect-sha256 '$val' (64 hex digits, optionally :NAME)"
+        expects="$expects$val$NL"
+        ;;
+      --cgroup-root)
+        [ -n "$val" ] || die_usage "--cgroup-root needs a directory"
+        cgroot=$val
+        ;;
+      --proc-root)
+        procroot=$val
+        procroot_set=1
+        ;;
+      --kernel-log)
+        if [ ! -r "$val" ] || [ -d "$val" ]; then die_usage "cannot read --kernel-log file '$val'"; fi
+        kernellog=$val
+        ;;
+      --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
+      --trust-kernel-log) kltrust=1 ;;
+      --cache-dir)
+        [ -n "$val" ] || die_usage "--cache-dir needs a directory"
+        cachedir=$val
+        ;;
+      --runtime-endpoint)
+        case $val in
+          unix:///*) rtendpoints="$rtendpoints${val#unix://}$NL" ;;
+          /*) rtendpoints="$rtendpoints$val$NL" ;;
+          *) die_usage "bad --runtime-endpoint '$val' (use unix:///PATH)" ;;
+        esac
+        ;;
+      --runtime-timeout)
+        to_seconds "$val" || die_usage "bad --runtime-timeout '$val' (use 10, 10s, 1m; at most 366d)"
+        [ "$SECS" -ge 1 ] || die_usage "--runtime-timeout must be at least 1s"
+        rtlimit=$SECS
+        ;;
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      --version)
+        echo "verify-kmem.sh $SCRIPT_VERSION"
+        exit 0
+        ;;
+      *) die_usage "unknown argument '$opt'" ;;
+    esac
+  done
+  if [ -n "$interval" ] && [ -z "$duration" ]; then die_usage "--interval needs --duration"; fi
+  if [ -n "$duration" ] && [ -z "$interval" ]; then interval=10; fi
+  if [ -n "$duration" ] && [ "$interval" -gt "$duration" ] && [ "$duration" -gt 0 ]; then interval=$duration; fi
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  rm -rf "$tmp"
+  if [ -n "$promtmp" ] && [ -f "$promtmp" ] && [ ! -L "$promtmp" ]; then rm -f "$promtmp"; fi
+}
+
+fact() { printf 'F\t%s\t%s\n' "$1" "$2" >>"$facts"; }
+
+# $1 with links, ".", ".." and repeated slashes resolved (a directory that exists), else nothing
+realdir() { (cd -P -- "$1" 2>/dev/null && pwd -P); }
+
+first_line() { # $1 = file; prints its first line or nothing (no process)
+  _l=""
+  if [ -r "$1" ]; then { IFS= read -r _l <"$1"; } 2>/dev/null; fi
+  printf '%s' "$_l"
+}
+
+start() { # the temp directory, its cleanup and the facts file
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/verify-kmem.XXXXXX") || {
+    echo "verify-kmem: cannot create a temporary directory" >&2
+    exit 2
+  }
+  promtmp=""
+  trap cleanup EXIT
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  facts=$tmp/facts
+  : >"$facts"
+}
+
+find_memory_cgroups() { # layout, memory hierarchy and the scanned root
+  mountinfo=$procroot/self/mountinfo
+  layout=unknown memver="" memmount="" memmountroot="" unified=""
+  if [ -r "$mountinfo" ]; then
+    awk "$MOUNT_AWK" "$mountinfo" >"$tmp/mounts" 2>/dev/null
+    {
+      IFS= read -r layout
+      IFS= read -r memver
+      IFS= read -r memmount
+      IFS= read -r memmountroot
+      IFS= read -r unified
+    } <"$tmp/mounts"
+  fi
+  memroot=$memmount
+  if [ -n "$cgroot" ]; then
+    memroot=$cgroot
+    if [ "$layout" = unknown ]; then
+      if [ -e "$cgroot/memory.usage_in_bytes" ]; then
+        layout=v1 memver=v1
+      elif [ -e "$cgroot/cgroup.controllers" ]; then
+        layout=v2 memver=v2
+      fi
+    fi
+  fi
+  case $memroot in
+    / | "") ;;
+    */) memroot=${memroot%/} ;;
+  esac
+  case $memroot in
+    /* | "") ;;
+    *) memroot=./$memroot ;;
+  esac
+  rootok=0
+  if [ -n "$memroot" ] && [ -d "$memroot" ] && [ -r "$memroot" ] && [ -x "$memroot" ]; then rootok=1; fi
+  rootkmem=0
+  if [ -e "$memroot/memory.kmem.usage_in_bytes" ]; then rootkmem=1; fi
+  # The scanned root's path inside the memory hierarchy, as the kernel log names memcgs: kills of
+  # memcgs outside it are not its pods.  A root that is not below the mount point (a fixture
+  # directory) is taken as the whole hierarchy.
+  oomscope=/
+  if [ "$rootok" = 1 ] && [ -n "$memmount" ]; then
+    _r=$(realdir "$memroot") _m=$(realdir "$memmount")
+    case $_r in
+      "$_m") oomscope=$memmountroot ;;
+      "$_m"/*) oomscope=${memmountroot%/}${_r#"$_m"} ;;
+    esac
+  fi
+  [ -n "$oomscope" ] || oomscope=/
+  # /proc/cgroups counts the whole hierarchy: compare only when we scan all of it.
+  compare=0
+  if [ "$memmountroot" = / ] || [ -z "$memmount" ]; then
+    if [ -z "$cgroot" ] || [ "$procroot_set" = 1 ] || [ "$cgroot" = "$memmount" ]; then compare=1; fi
+  fi
+  [ -n "$memmount" ] || [ "$procroot_set" = 1 ] || compare=0
+}
+
+node_facts() { # kernel, hostname, command line, memcg count
+  kernel=$(first_line "$procroot/sys/kernel/osrelease")
+  hostname=$(first_line "$procroot/sys/kernel/hostname")
+  [ -n "$hostname" ] || hostname=$(uname -n 2>/dev/null)
+  cmdline=$(first_line "$procroot/cmdline")
+  num_cgroups=""
+  if [ -r "$procroot/cgroups" ]; then
+    while read -r _name _hier _num _en; do
+      if [ "$_name" = memory ]; then num_cgroups=$_num; fi
+    done <"$procroot/cgroups"
+  fi
+  : "${_hier:=}" "${_en:=}"
+}
+
+# --prometheus FILE: a regular file or a new name, in a directory outside the cgroup filesystem
+# (checked on the resolved path: no //, /./, .. or link gets round it).  Written at the end through a
+# new temp file in the same directory, then renamed over FILE.
+check_prometheus_target() { # where --prometheus may write
+  if [ -n "$prom" ]; then
+    _b=${prom##*/}
+    case $prom in
+      */*) _d=${prom%/*} ;;
+      *) _d=. ;;
+    esac
+    case $_b in "" | . | ..) die_usage "--prometheus '$prom' is not a file name" ;; esac
+    _dr=$(realdir "${_d:-/}")
+    [ -n "$_dr" ] || die_usage "--prometheus '$prom': no directory '${_d:-/}'"
+    _in=""
+    case ${_dr%/}/ in /sys/fs/cgroup/*) _in=1 ;; esac
+    [ -e "$_dr/cgroup.procs" ] && _in=1
+    case $(stat -f -c %T "$_dr" 2>/dev/null </dev/null) in cgroup*) _in=1 ;; esac
+    for _x in "$memroot" "$memmount"; do
+      [ -n "$_x" ] || continue
+      _x=$(realdir "$_x")
+      case ${_dr%/}/ in "${_x%/}"/*) [ -z "$_x" ] || _in=1 ;; esac
+    done
+    [ -z "$_in" ] || die_usage "--prometheus must not point into the cgroup filesystem"
+    if [ -L "$prom" ]; then
+      die_usage "--prometheus '$prom' is a symbolic link: not followed (name the file itself)"
+    elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
+      die_usage "--prometheus '$prom' is not a regular file (a directory, device or fifo is never replaced)"
+    fi
+    [ -w "$_dr" ] || die_usage "cannot write --prometheus file next to '$prom'"
+    prom=${_dr%/}/$_b
+  fi
+}
+
+write_facts() { # the facts so far, for the report
+  fact version "$SCRIPT_VERSION"
+  fact format "$fmt"
+  fact verbose "$verbose"
+  fact layout "$layout"
+  fact memver "$memver"
+  fact memroot "$memroot"
+  fact unified "$unified"
+  fact rootok "$rootok"
+  fact rootkmem "$rootkmem"
+  fact compare "$compare"
+  fact mountinfo "$mountinfo"
+  fact proc "$procroot"
+  fact kernel "$kernel"
+  fact hostname "$hostname"
+  fact cmdline "$cmdline"
+  fact num_cgroups "$num_cgroups"
+  fact duration "$duration"
+  fact interval "$interval"
+  fact nobinaries "$nobinaries"
+  fact euid "$(id -u 2>/dev/null)"
+  if [ -n "$prom" ]; then fact promtmp "$tmp/prom"; fi
+}
+
+# The verdict cache (--cache-dir DIR): DIR/verify-kmem.<euid>/binaries, lines "path, identity, kmem
+# count, nokmem count, tags, sha256" (tab-separated).  It is used only when that directory is a real
+# directory of this user with mode 700 and the file is this user's and writable by no one else: a
+# forged entry needs this user's rights (root's, in the DaemonSet).  An entry is reused only for the
+# same path with the same identity (device, inode, size, mtime, ctime: any write, touch, chmod,
+# rename or replacement changes the ctime, which no one can set back).
+cache_open() {
+  cache_d="" cache_why=""
+  : >"$tmp/cache.old"
+  : >"$tmp/cache.new"
+  [ -n "$cachedir" ] || return 0
+  _u=$(id -u 2>/dev/null)
+  _d=${cachedir%/}/verify-kmem.$_u
+  if [ ! -e "$_d" ] && [ ! -L "$_d" ] && ! mkdir -m 700 "$_d" 2>/dev/null; then
+    cache_why="cannot create $_d"
+    return 0
+  fi
+  _st=$(stat -c '%u %a %F' "$_d" 2>/dev/null </dev/null)
+  if [ -L "$_d" ] || [ "$_st" != "$_u 700 directory" ]; then
+    cache_why="$_d is not a directory of uid $_u with mode 700 ($_st)"
+    return 0
+  fi
+  cache_d=$_d
+  [ -e "$_d/binaries" ] || return 0
+  _st=$(stat -c '%u %a %F' "$_d/binaries" 2>/dev/null </dev/null)
+  case $_st in
+    "$_u "?[0145][0145]" regular file" | "$_u "?[0145][0145]" regular empty file")
+      if [ ! -L "$_d/binaries" ]; then cat "$_d/binaries" >"$tmp/cache.old" 2>/dev/null || : >"$tmp/cache.old"; fi
+      ;;
+    *) cache_why="$_d/binaries ignored: not a file of uid $_u that only it may write ($_st)" ;;
+  esac
+}
+
+# A new cache file through a temp file in the private directory, renamed over the old one.
+cache_close() {
+  [ -n "$cache_d" ] || return 0
+  _t=$(mktemp "$cache_d/.binaries.XXXXXX" 2>/dev/null </dev/null) || {
+    cache_why="cannot write in $cache_d"
+    return 0
+  }
+  if cat "$tmp/cache.new" >"$_t" 2>/dev/null && mv -f "$_t" "$cache_d/binaries" 2>/dev/null; then :; else
+    rm -f "$_t"
+    cache_why="cannot write $cache_d/binaries"
+  fi
+}
+
+binary_identity() { # path -> device:inode:size:mtime:ctime (with nanoseconds where stat has them)
+  stat -L -c '%d:%i:%s:%y:%z' "$1" 2>/dev/null </dev/null
+}
+
+inspect_binary() { # role path found_by
+  _k=0 _n=0 _tags="" _sha="" _id=""
+  if [ ! -e "$2" ]; then
+    printf 'bin\t%s\t%s\t%s\tmissing\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
+    return
+  fi
+  if [ ! -f "$2" ] || [ ! -r "$2" ]; then
+    printf 'bin\t%s\t%s\t%s\tunreadable\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
+    return
+  fi
+  if [ -n "$cache_d" ]; then
+    case $2 in *"$TAB"* | *"$NL"*) ;; *) _id=$(binary_identity "$2") ;; esac
+  fi
+  if [ -n "$_id" ]; then
+    while IFS="$TAB" read -r _cp _ci _ck _cn _ct _cs; do
+      if [ "$_cp" != "$2" ] || [ "$_ci" != "$_id" ]; then continue; fi
+      case $_ck$_cn in '' | *[!0-9]*) break ;; esac
+      case $_cs in *[!0-9a-f]*) break ;; esac
+      [ ${#_cs} -eq 64 ] || break
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_ck" "$_cn" "$_ct" "$_cs" >>"$tmp/cache.new"
+      if [ "$_ct" = . ]; then _ct=""; fi
+      printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t1\n' "$1" "$2" "$3" "$_ck" "$_cn" "$_ct" "$_cs" >>"$facts"
+      return
+    done <"$tmp/cache.old"
+  fi
+  # NULs become newlines so every grep (GNU, busybox) sees short text lines.
+  tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" >"$tmp/grep" 2>/dev/null
+  while IFS= read -r _l; do
+    case $_l in
+      "$S_KMEM") _k=$((_k + 1)) ;;
+      "$S_NOKMEM") _n=$((_n + 1)) ;;
+      "$S_TAGS"*) _tags=${_l#"$S_TAGS"} ;;
+    esac
+  done <"$tmp/grep"
+  _sha=$(sha256sum "$2" 2>/dev/null </dev/null)
+  _sha=${_sha%% *}
+  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t0\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+  # cached only when the file did not change while it was read
+  if [ -n "$_id" ] && [ ${#_sha} -eq 64 ] && [ "$(binary_identity "$2")" = "$_id" ]; then
+    # "." for no tags: read splits on tabs as white space, so an empty field would vanish
+    case $_tags in *"$TAB"*) ;; *) printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_k" "$_n" "${_tags:-.}" "$_sha" >>"$tmp/cache.new" ;; esac
+  fi
+}
+
+# The running kubelet: systemd's MainPID (not with --proc-root: that is a fixture, not this node),
+# else the process whose comm is "kubelet"; its exe is compared with the checked file by device and
+# inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
+running_kubelet() {
+  _pid="" _by=""
+  if [ -n "$kubeletpid" ]; then _pid=$kubeletpid _by=option; fi
+  if [ -z "$_pid" ] && [ "$procroot_set" = 0 ] && command -v systemctl >/dev/null 2>&1; then
+    _x=$(systemctl show -p MainPID kubelet 2>/dev/null </dev/null)
+    _x=${_x#MainPID=}
+    case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac
+  fi
+  if [ -z "$_pid" ]; then
+    for _d in "$procroot"/[0-9]*; do
+      [ -r "$_d/comm" ] || continue
+      _c=$(first_line "$_d/comm")
+      if [ "$_c" = kubelet ]; then
+        _pid=${_d##*/} _by=proc
+        break
+      fi
+    done
+  fi
+  fact run_pid "$_pid"
+  fact run_by "$_by"
+  [ -n "$_pid" ] || return 0
+  _exe=$(readlink "$procroot/$_pid/exe" 2>/dev/null </dev/null)
+  fact run_exe "$_exe"
+  _m=unknown
+  case $_exe in
+    *" (deleted)") _m=deleted ;;
+    "") ;;
+    *)
+      _a=$(stat -L -c %d:%i "$procroot/$_pid/exe" 2>/dev/null </dev/null)
+      _b=$(stat -L -c %d:%i "$kubelet" 2>/dev/null </dev/null)
+      if [ -n "$_a" ] && [ -n "$_b" ]; then
+        if [ "$_a" = "$_b" ]; then _m=same; else _m=other; fi
+      fi
+      ;;
+  esac
+  fact run_match "$_m"
+}
+
+# kubelet and runc binaries, the running kubelet: the same byte rules as the build's inspection
+# (docs/domain.md, "Telling a nokmem binary from its bytes")
+inspect_binaries() {
+  S_KMEM='failed to set %s, because either tasks have already joined this cgroup or it has children'
+  S_NOKMEM='kernel memory accounting disabled in this runc build'
+  S_TAGS="build${TAB}-tags="
+
+
+
+
+  if [ "$nobinaries" = 0 ]; then
+    cache_open
+    kfound=""
+    if [ -n "$kubelet" ]; then
+      kfound=option
+    else
+      if command -v systemctl >/dev/null 2>&1; then
+        _x=$(systemctl show -p ExecStart kubelet 2>/dev/null </dev/null)
+        case $_x in
+          *path=/*)
+            _x=${_x#*path=}
+            kubelet=${_x%% *}
+            kfound=systemd
+            ;;
+        esac
+      fi
+      if [ -z "$kubelet" ] && _x=$(command -v kubelet 2>/dev/null) && [ -n "$_x" ]; then
+        kubelet=$_x
+        kfound=path
+      fi
+      for _x in /usr/bin/kubelet /usr/local/bin/kubelet; do
+        if [ -z "$kubelet" ] && [ -e "$_x" ]; then
+          kubelet=$_x
+          kfound=default-path
+        fi
+      done
+    fi
+    if [ -n "$kubelet" ]; then inspect_binary kubelet "$kubelet" "$kfound"; fi
+    running_kubelet
+
+    if [ -n "$runtimes" ]; then
+      _found=option
+      _list=$runtimes
+    else
+      _found=search
+      _list=""
+      for _x in runc docker-runc docker-runc-current; do
+        if _p=$(command -v "$_x" 2>/dev/null) && [ -n "$_p" ]; then _list="$_list$_p$NL"; fi
+      done
+      for _x in /usr/bin/runc /usr/sbin/runc /usr/local/bin/runc /usr/local/sbin/runc \
+        /usr/bin/docker-runc /usr/local/bin/docker-runc /usr/libexec/docker/docker-runc-current \
+        /var/lib/rancher/k3s/data/current/bin/runc; do
+        if [ -e "$_x" ]; then _list="$_list$_x$NL"; fi
+      done
+    fi
+    _seen="$NL"
+    while IFS= read -r _x; do
+      [ -n "$_x" ] || continue
+      case $_seen in *"$NL$_x$NL"*) continue ;; esac
+      _seen="$_seen$_x$NL"
+      inspect_binary runtime "$_x" "$_found"
+    done <<EOF
+$_list
+EOF
+    cache_close
+    fact cache_dir "$cache_d"
+    fact cache_why "$cache_why"
+  fi
+}
+
+# expected checksums: --checksums FILE lines `<hex>  [*]<name>` and --expect-sha256 HEX[:NAME]
+read_checksums() { # expected kubelet checksums
+  if [ -n "$checksums" ] || [ -n "$expects" ]; then
+    fact checksums_wanted 1
+    if [ -n "$checksums" ]; then
+      while read -r _h _name; do
+        case $_h in *[!0-9a-fA-F]* | '') continue ;; esac
+        [ ${#_h} -eq 64 ] || continue
+        printf 'sum\t%s\t%s\n' "$_h" "${_name#\*}" >>"$facts"
+      done <"$checksums"
+    fi
+    while IFS= read -r _x; do
+      [ -n "$_x" ] || continue
+      _h=${_x%%:*}
+      _name=${_x#"$_h"}
+      _name=${_name#:}
+      printf 'sum\t%s\t%s\n' "$_h" "${_name:-expected sha256 $_h}" >>"$facts"
+    done <<EOF
+$expects
+EOF
+  fi
+}
+
+# samples: one find and one awk each; the last one is the report's cgroup table
+scan() { # $1: output file; $2: slab candidate file or ""
+  _ts=$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)
+  if [ "$rootok" = 1 ]; then
+    find "$memroot" -type d 2>/dev/null </dev/null |
+      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$SCAN_AWK" >"$1.raw"
+    _rc=$?
+    sort -t "$TAB" -k6,6 "$1.raw" >"$1" 2>/dev/null || cp "$1.raw" "$1"
+  else
+    : >"$1"
+    _rc=0
+  fi
+  return $_rc
+}
+
+sample_cgroups() { # one or more scans of the cgroup tree
+  : >"$tmp/samples"
+  slabwanted=""
+  if [ "$memver" = v1 ]; then
+    slabwanted=1
+    case $kernel in
+      [4-9].[6-9]* | [4-9].[1-9][0-9]* | [5-9].* | [1-9][0-9]*) slabwanted="" ;;
+    esac
+  fi
+  n=1
+  if [ -n "$duration" ]; then n=$((duration / interval + 1)); fi
+  i=1
+  while :; do
+    if [ "$i" -ge "$n" ] && [ -n "$slabwanted" ]; then _slabs=$tmp/slabcands; else _slabs=""; fi
+    scan "$tmp/scan" "$_slabs" || scan "$tmp/scan" "$_slabs" || {
+      printf 'verify-kmem: reading the cgroup counters failed\n' >&2
+      fact rootok 0
+    }
+    [ "$i" -lt "$n" ] || break
+    sleep "$interval"
+    i=$((i + 1))
+  done
+}
+
+# memory.kmem.slabinfo of 3.10 kernels: readable = accounting on, read error = off.
+# Read with the shell builtin (mawk aborts on read errors; no process per file).
+probe_slabinfo() { # memory.kmem.slabinfo where the kernel needs it
+  : >"$tmp/slab"
+  if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
+    _i=0
+    while IFS= read -r _p; do
+      _i=$((_i + 1))
+      _f=$_p/memory.kmem.slabinfo
+      if [ ! -e "$_f" ]; then
+        _s=missing
+      elif { IFS= read -r _l <"$_f"; } 2>/dev/null; then
+        _s=active
+      else
+        _s=inactive
+      fi
+      printf 'slab\t%s\t%s\n' "$_i" "$_s"
+    done <"$tmp/slabcands" >"$tmp/slab"
+  fi
+}
+
+# Runs "$@" with stdout to $tmp/rt.out and stderr to $tmp/rt.err for at most $rtlimit
+# seconds (coreutils timeout -k: KILL 2 s after TERM; busybox timeout [-t]; else a
+# watchdog); returns 124 when it had to be stopped.
+limited() {
+  if [ -z "$limiter" ]; then
+    if timeout -k 2 5 true >/dev/null 2>&1 </dev/null; then
+      limiter=timeout-k
+    elif timeout 5 true >/dev/null 2>&1 </dev/null; then
+      limiter=timeout
+    elif timeout -t 5 true >/dev/null 2>&1 </dev/null; then
+      limiter=timeout-t
+    else
+      limiter=watchdog
+    fi
+  fi
+  case $limiter in
+    timeout-k) timeout -k 2 "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
+    timeout) timeout "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
+    timeout-t) timeout -t "$rtlimit" "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null ;;
+    *)
+      "$@" >"$tmp/rt.out" 2>"$tmp/rt.err" </dev/null &
+      _pid=$!
+      (
+        sleep "$rtlimit"
+        kill "$_pid"
+      ) >/dev/null 2>&1 </dev/null &
+      _wd=$!
+      wait "$_pid"
+      _rc=$?
+      kill "$_wd" 2>/dev/null
+      if [ "$_rc" -eq 143 ]; then return 124; fi
+      return "$_rc"
+      ;;
+  esac
+  _rc=$?
+  if [ "$_rc" -eq 143 ] || [ "$_rc" -eq 137 ]; then return 124; fi
+  return "$_rc"
+}
+
+rt_note() { # $1: tool, $2: socket, $3: exit code of the attempt
+  if [ "$3" -eq 124 ]; then
+    _m="no answer within $rtlimit s"
+  else
+    _m=$(first_line "$tmp/rt.err")
+    [ -n "$_m" ] || _m="exit $3"
+  fi
+  rt_why="$rt_why; $1 at unix://$2: $_m"
+}
+
+rt_parse() { # $1: KIND for NAMES_AWK
+  tr '\000' '?' <"$tmp/rt.out" | KIND=$1 awk "$NAMES_AWK" >>"$tmp/names" 2>/dev/null
+}
+
+# One runtime CLI on one socket; 0 when it answered, 124 when it hung (give up on the socket).
+rt_ask() { # $1: crictl|ctr|docker, $2: socket path
+  command -v "$1" >/dev/null 2>&1 || return 1
+  case $1 in
+    crictl)
+      limited crictl --runtime-endpoint "unix://$2" pods -o json
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note crictl "$2" "$_r"
+        return "$_r"
+      fi
+      rt_parse pods
+      limited crictl --runtime-endpoint "unix://$2" ps -a -o json
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note crictl "$2" "$_r"
+        return "$_r"
+      fi
+      rt_parse ctrs
+      ;;
+    ctr)
+      limited ctr --address "$2" -n k8s.io containers list -q
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note ctr "$2" "$_r"
+        return "$_r"
+      fi
+      # containers that have a cgroup here: ctr prints labels one container at a time
+      _ids=$(awk -F "$TAB" "$CTRIDS_AWK" "$tmp/rt.out" "$tmp/scan" 2>/dev/null)
+      if [ -n "$_ids" ]; then
+        # shellcheck disable=SC2086,SC2016 # ids split on purpose (no blanks); $1/$@ are sh -c's
+        limited sh -c 'a=$1; shift; for i in "$@"; do ctr --address "$a" -n k8s.io containers info "$i"; done' sh "$2" $_ids
+        _r=$?
+        if [ "$_r" -eq 124 ]; then rt_timeout=1; fi
+        rt_parse ctr
+      fi
+      ;;
+    docker)
+      limited docker -H "unix://$2" ps -a --no-trunc --format "{{.ID}}$TAB{{.Label \"io.kubernetes.pod.uid\"}}$TAB{{.Label \"io.kubernetes.pod.namespace\"}}$TAB{{.Label \"io.kubernetes.pod.name\"}}$TAB{{.Label \"io.kubernetes.container.name\"}}"
+      _r=$?
+      if [ "$_r" -ne 0 ]; then
+        rt_note docker "$2" "$_r"
+        return "$_r"
+      fi
+      rt_parse docker
+      ;;
+  esac
+  case $1 in
+    ctr) rt_source="containerd (ctr)" ;;
+    crictl) rt_source="CRI (crictl)" ;;
+    *) rt_source=$1 ;;
+  esac
+  rt_source="$rt_source at unix://$2"
+  return 0
+}
+
+# pod and container names from the container runtime: read-only, once, time-limited
+read_pod_names() {
+  : >"$tmp/names"
+  limiter=""
+  rt_why=""
+  rt_source=""
+  rt_timeout=""
+  rt_empty=""
+  rt_given=""
+  if [ -n "$rtendpoints" ]; then
+    _list=$rtendpoints
+    rt_given=1
+  elif [ "$procroot_set" = 1 ]; then
+    _list=""
+    fact names_skipped 1
+  else
+    _list="/run/containerd/containerd.sock$NL/run/k3s/containerd/containerd.sock$NL/var/run/crio/crio.sock$NL/var/run/cri-dockerd.sock$NL/var/run/docker.sock"
+  fi
+  # Sockets in order; the first runtime that names a pod ends the search.  One that answers
+  # but knows no pod (docker's own containerd on a dockershim node) is kept as a last resort.
+  _any=""
+  while IFS= read -r _s; do
+    [ -n "$_s" ] || continue
+    if [ ! -S "$_s" ]; then
+      if [ -n "$rt_given" ]; then rt_why="$rt_why; no socket at unix://$_s"; fi
+      continue
+    fi
+    _any=1
+    case $_s in
+      *docker.sock) _tools="docker crictl" ;;
+      */containerd.sock) _tools="crictl ctr" ;;
+      */crio.sock | */cri-dockerd.sock) _tools=crictl ;;
+      *) _tools="crictl ctr docker" ;;
+    esac
+    _asked=""
+    for _t in $_tools; do
+      command -v "$_t" >/dev/null 2>&1 || continue
+      _asked=1
+      rt_ask "$_t" "$_s"
+      case $? in 0 | 124) break ;; esac
+    done
+    if [ -z "$_asked" ]; then rt_why="$rt_why; none of $_tools on PATH to ask unix://$_s"; fi
+    if [ -n "$rt_source" ]; then
+      if grep -q "^nm${TAB}[^${TAB}]*${TAB}[^${TAB}]" "$tmp/names" 2>/dev/null; then break; fi
+      rt_empty=${rt_empty:-$rt_source}
+      rt_source=""
+    fi
+  done <<EOF
+$_list
+EOF
+  if [ -z "$rt_source" ]; then rt_source=$rt_empty; fi
+  if [ -z "$rt_source" ] && [ -z "$_any" ] && [ -z "$rt_given" ] && [ "$procroot_set" != 1 ]; then
+    rt_why="; no socket at /run/containerd/containerd.sock, /run/k3s/containerd/containerd.sock, /var/run/crio/crio.sock, /var/run/cri-dockerd.sock or /var/run/docker.sock"
+  fi
+  fact names_source "$rt_source"
+  fact names_why "${rt_why#; }"
+  fact names_timeout "$rt_timeout"
+  fact names_limit "$rtlimit"
+}
+
+oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$OOM_AWK" >"$tmp/oom"
+}
+
+# kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
+read_kernel_log() {
+  btime=""
+  if [ -r "$procroot/stat" ]; then
+    while read -r _k _v; do
+      if [ "$_k" = btime ]; then btime=$_v; fi
+    done <"$procroot/stat"
+  fi
+  _ym=$(date +'%Y %m %z' </dev/null)
+  tzoff=${_ym##* }
+  _ym=${_ym% *}
+  klsrc="" klpath="" klwhy=""
+  if [ "$kernellog_off" = 1 ]; then
+    klwhy="--no-kernel-log"
+  elif [ -n "$kernellog" ]; then
+    oomlog <"$kernellog"
+    klsrc=file klpath=$kernellog
+  elif [ "$procroot_set" = 1 ]; then
+    klwhy="--proc-root names another /proc, so this machine's log would be the wrong one"
+  else
+    if command -v dmesg >/dev/null 2>&1 && dmesg 2>/dev/null </dev/null | oomlog; then
+      klsrc=dmesg
+    elif command -v journalctl >/dev/null 2>&1 && journalctl -k -q -o short-iso --no-pager 2>/dev/null </dev/null | oomlog; then
+      klsrc="journalctl -k"
+    elif [ -r /var/log/messages ] && [ ! -d /var/log/messages ] && oomlog </var/log/messages; then
+      klsrc=file klpath=/var/log/messages
+    else
+      klwhy="none readable (dmesg, journalctl -k, /var/log/messages); run as root"
+    fi
+  fi
+  [ -n "$klsrc" ] || : >"$tmp/oom"
+  fact klsrc "$klsrc"
+  fact kltrust "$kltrust"
+  fact oomscope "$oomscope"
+  fact btime "$btime"
+  fact since "$since"
+  fact tzoff "$tzoff"
+  fact klpath "$klpath"
+  fact klwhy "$klwhy"
+}
+
+report() { # the report and the exit code
+  fact timestamp "$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)"
+  fact epoch "$(date +%s </dev/null)"
+  awk "$REPORT_AWK" "$facts" "$tmp/scan" "$tmp/slab" "$tmp/samples" "$tmp/names" "$tmp/oom"
+  code=$?
+  case $code in 0 | 1 | 2) ;; *) code=2 ;; esac
+  # The metrics go to a new file of an unpredictable name next to FILE, created and written through one
+  # O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
+  if [ -n "$prom" ]; then
+    promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
+    if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
+      promtmp=""
+    else
+      printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
+      code=2
+    fi
+  fi
+  exit $code
+}
+
+# ---------------------------------------------------------------------------
+# main: the phases in order (each writes facts or records for the report, or exits)
+# ---------------------------------------------------------------------------
+main() {
+  parse_args "$@"
+  start
+  find_memory_cgroups
+  node_facts
+  check_prometheus_target
+  write_facts
+  inspect_binaries
+  read_checksums
+  sample_cgroups
+  probe_slabinfo
+  read_pod_names
+  read_kernel_log
+  report
+}
+main "$@"
