@@ -1,6 +1,6 @@
 /**
  * The script classifies kubelet and runc binaries by the same byte rules as the build's inspection
- * (src/inspect/evidence.ts, DOMAIN.md section 2), with grep/tr only: no `go` on nodes.
+ * (src/inspect/evidence.ts, docs/domain.md, "Telling a nokmem binary from its bytes"), with grep/tr only: no `go` on nodes.
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -3,7 +3,7 @@
  * dmesg. A pod-shaped memcg (kubepods/burstable/pod<uid>/<container>) is made under the test's own memory
  * cgroup and limited to 48 MiB; its only process (perl, oom_score_adj raised to 1000) holds ~26 MB of
  * kernel memory in filled pipe buffers, then allocates anonymous memory until the kernel kills it
- * (DOMAIN.md section 7). Nothing outside that memcg can be chosen by its OOM killer. Everything is removed
+ * (docs/domain.md, "Kernel OOM reports"). Nothing outside that memcg can be chosen by its OOM killer. Everything is removed
  * in afterAll, also on failure.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";

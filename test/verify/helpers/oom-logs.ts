@@ -1,5 +1,5 @@
 /**
- * Kernel logs with memcg OOM reports, written by us from the report formats (DOMAIN.md section 7):
+ * Kernel logs with memcg OOM reports, written by us from the report formats (docs/domain.md, "Kernel OOM reports"):
  * an EL7 /var/log/messages (3.10: "Task in … killed as a result of limit of …", stats one line per memcg)
  * and a dmesg dump of a >= 4.19 kernel ("oom-kill:…oom_memcg=…", stats one per line), each with
  * noise, interleaved lines of other programs, a report cut short and memcg paths below other directories.

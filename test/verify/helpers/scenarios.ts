@@ -343,7 +343,7 @@ export function manyPods(dir: string, pods: number): Laid {
   );
 }
 
-/** RHEL 7 kernel builds (DOMAIN.md section 8): only 7.8 and 7.9 know cgroup.memory=nokmem. */
+/** RHEL 7 kernel builds (docs/domain.md, "Kernels and the boot parameter"): only 7.8 and 7.9 know cgroup.memory=nokmem. */
 export const RHEL7 = {
   "7.3": "3.10.0-514.el7.x86_64",
   "7.6": "3.10.0-957.el7.x86_64",
