@@ -610,12 +610,16 @@ function bytetables(   i) {
   FFFD = sprintf("%c%c%c", 239, 191, 189); C2 = sprintf("%c", 194)
 }
 # UTF-8 at byte i of s (a byte >= 128, bytetables() called): the number of continuation bytes of a
-# valid sequence (1-3), or -1 when it is not valid UTF-8.  Note: HI[] is looked up for the bytes that
-# follow, which adds an empty entry for a byte < 128 (as the two loops it replaces did).
-function u8len(s, i,   b, need, k) {
+# valid sequence (1-3), or -1 when it is not valid UTF-8.  A following byte is tested with `in` before
+# HI[] is read: reading HI[] for a byte < 128 would add it to HI, and every later use of that ASCII
+# character in the run would be taken for a bad byte.
+function u8len(s, i,   b, c, need, k) {
   b = HI[substr(s, i, 1)]
   need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
-  for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+  for (k = 1; k <= need; k++) {
+    c = substr(s, i + k, 1)
+    if (!(c in HI) || HI[c] > 191) { need = -1; break }
+  }
   return need
 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
@@ -687,7 +691,7 @@ function js(s) { return "\"" jesc(s) "\"" }
 # Text for a terminal (human and --brief output): control characters (C0, DEL and C1) become visible
 # escapes, so a cgroup name, a log line or a runtime label can neither start a line nor send an
 # escape sequence.
-function tesc(s,   out, i, n, c, b) {
+function tesc(s,   out, i, n, c, d) {
   if (s !~ /[\001-\037\177]/ && index(s, C2) == 0) return s
   out = ""; n = length(s)
   for (i = 1; i <= n; i++) {
@@ -695,7 +699,7 @@ function tesc(s,   out, i, n, c, b) {
     if (c == "\n") out = out "\\n"
     else if (c == "\t") out = out "\\t"
     else if (c in CTL) out = out sprintf("\\x%02x", CTL[c])
-    else if (c == C2 && (b = HI[substr(s, i + 1, 1)]) >= 128 && b <= 159) { out = out sprintf("\\u%04x", b); i++ }
+    else if (c == C2 && (d = substr(s, i + 1, 1)) in HI && HI[d] <= 159) { out = out sprintf("\\u%04x", HI[d]); i++ }
     else out = out c
   }
   return out

@@ -82,12 +82,16 @@ function bytetables(   i) {
 }
 
 # UTF-8 at byte i of s (a byte >= 128, bytetables() called): the number of continuation bytes of a
-# valid sequence (1-3), or -1 when it is not valid UTF-8.  Note: HI[] is looked up for the bytes that
-# follow, which adds an empty entry for a byte < 128 (as the two loops it replaces did).
-function u8len(s, i,   b, need, k) {
+# valid sequence (1-3), or -1 when it is not valid UTF-8.  A following byte is tested with `in` before
+# HI[] is read: reading HI[] for a byte < 128 would add it to HI, and every later use of that ASCII
+# character in the run would be taken for a bad byte.
+function u8len(s, i,   b, c, need, k) {
   b = HI[substr(s, i, 1)]
   need = (b >= 194 && b <= 223) ? 1 : ((b >= 224 && b <= 239) ? 2 : ((b >= 240 && b <= 244) ? 3 : -1))
-  for (k = 1; k <= need; k++) { b = HI[substr(s, i + k, 1)]; if (b < 128 || b > 191) { need = -1; break } }
+  for (k = 1; k <= need; k++) {
+    c = substr(s, i + k, 1)
+    if (!(c in HI) || HI[c] > 191) { need = -1; break }
+  }
   return need
 }
 

@@ -27,7 +27,7 @@ function js(s) { return "\"" jesc(s) "\"" }
 # Text for a terminal (human and --brief output): control characters (C0, DEL and C1) become visible
 # escapes, so a cgroup name, a log line or a runtime label can neither start a line nor send an
 # escape sequence.
-function tesc(s,   out, i, n, c, b) {
+function tesc(s,   out, i, n, c, d) {
   if (s !~ /[\001-\037\177]/ && index(s, C2) == 0) return s
   out = ""; n = length(s)
   for (i = 1; i <= n; i++) {
@@ -35,7 +35,7 @@ function tesc(s,   out, i, n, c, b) {
     if (c == "\n") out = out "\\n"
     else if (c == "\t") out = out "\\t"
     else if (c in CTL) out = out sprintf("\\x%02x", CTL[c])
-    else if (c == C2 && (b = HI[substr(s, i + 1, 1)]) >= 128 && b <= 159) { out = out sprintf("\\u%04x", b); i++ }
+    else if (c == C2 && (d = substr(s, i + 1, 1)) in HI && HI[d] <= 159) { out = out sprintf("\\u%04x", HI[d]); i++ }
     else out = out c
   }
   return out

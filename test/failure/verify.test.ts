@@ -584,6 +584,24 @@ describe("issue 17 item 10: output that can be bent", () => {
     }
   });
 
+  it("a lone UTF-8 lead byte before ASCII spoils only itself, not that ASCII character elsewhere in the report", async () => {
+    const node = await makeNode([POD_A]);
+    await accountingOff(node, [POD_A]);
+    // 0xC3 then "xyz x": one bad byte. Looking up the next byte in the table of high bytes used to add
+    // "x" to that table, so every later "x" of the run came out as U+FFFD.
+    await writeFile(
+      join(node.proc, "sys", "kernel", "hostname"),
+      Buffer.concat([Buffer.from([0xc3]), Buffer.from("xyz x\n")]),
+    );
+    for (const [name, PATH] of await awkPaths()) {
+      const env = { ...process.env, PATH } as Record<string, string>;
+      const r = await scriptEnv(node, ["--json"], env);
+      const rep = report(r) as Report & { node: { hostname: string; kernel: string } };
+      expect(rep.node.hostname, name).toBe("\ufffdxyz x");
+      expect(rep.node.kernel, name).toBe("3.10.0-1160.el7.x86_64");
+    }
+  });
+
   it("newlines and escape sequences in cgroup names do not reach --brief or the human output raw", async () => {
     const forged = "pod1111aaaa-0000-0000-0000-00000000000f\nResult: OK (exit 0)\u001b[2K";
     const node = await makeNode([POD_A, `kubepods/burstable/${forged}`]);
