@@ -653,22 +653,27 @@ sample_cgroups() { # one or more scans of the cgroup tree
 
 # memory.kmem.slabinfo of 3.10 kernels: readable = accounting on, read error = off.
 # Read with the shell builtin (mawk aborts on read errors; no process per file).
+# shellcheck disable=SC2317 # called by the sourced list of slab candidates
+probe() { # $1: a cgroup directory, in the order of scan.awk's slab candidates
+  _i=$((_i + 1))
+  _f=$1/memory.kmem.slabinfo
+  if [ ! -e "$_f" ]; then
+    _s=missing
+  elif { IFS= read -r _l <"$_f"; } 2>/dev/null; then
+    _s=active
+  else
+    _s=inactive
+  fi
+  printf 'slab\t%s\t%s\n' "$_i" "$_s"
+}
+
 probe_slabinfo() { # memory.kmem.slabinfo where the kernel needs it
   : >"$tmp/slab"
   if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
     _i=0
-    while IFS= read -r _p; do
-      _i=$((_i + 1))
-      _f=$_p/memory.kmem.slabinfo
-      if [ ! -e "$_f" ]; then
-        _s=missing
-      elif { IFS= read -r _l <"$_f"; } 2>/dev/null; then
-        _s=active
-      else
-        _s=inactive
-      fi
-      printf 'slab\t%s\t%s\n' "$_i" "$_s"
-    done <"$tmp/slabcands" >"$tmp/slab"
+    # written by scan.awk in our own mktemp directory: one `probe 'PATH'` line per candidate
+    # shellcheck source=/dev/null
+    . "$tmp/slabcands" >"$tmp/slab"
   fi
 }
 

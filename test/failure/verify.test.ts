@@ -584,6 +584,38 @@ describe("issue 17 item 10: output that can be bent", () => {
     }
   });
 
+  it("a cgroup named with quotes and $(...) is probed as a name, never run (the slabinfo probe list is sourced)", async () => {
+    const node = await makeNode([POD_A]);
+    await accountingOff(node, [POD_A]);
+    // run from an empty directory: any command in the name that ran would leave a file there
+    const cwd = await tmp("pwn");
+    const evil = "c0'$(touch pwned1)'\"`touch pwned2`\";touch pwned3;'";
+    await memcg(join(node.cg, POD_A, evil));
+    // accounting on in that container cgroup only: its slabinfo reads
+    await writeFile(join(node.cg, POD_A, evil, "memory.kmem.slabinfo"), "slabinfo - version: 2.1\n");
+    for (const [name, PATH] of await awkPaths()) {
+      for (const sh of ["sh", "bash", "busybox"]) {
+        const args = sh === "busybox" ? ["sh"] : [];
+        const r = await execa(
+          sh,
+          [...args, SCRIPT, "--cgroup-root", node.cg, "--proc-root", node.proc, "--no-binaries", "--json"],
+          { reject: false, stdin: "ignore", cwd, env: { ...process.env, PATH } },
+        );
+        const rep = report({
+          code: r.exitCode ?? -1,
+          stdout: String(r.stdout),
+          stderr: String(r.stderr),
+        }) as Report & {
+          cgroups: { path: string; kmem_accounting: string | null }[];
+        };
+        const byName = (p: string) => rep.cgroups.find((c) => c.path.endsWith(p))?.kmem_accounting;
+        expect(byName(`/${evil}`), `${sh} ${name}`).toBe("active");
+        expect(byName("/c0ffee"), `${sh} ${name}`).toBe("inactive");
+        expect(await readdir(cwd), `${sh} ${name}`).toEqual([]);
+      }
+    }
+  });
+
   it("a lone UTF-8 lead byte before ASCII spoils only itself, not that ASCII character elsewhere in the report", async () => {
     const node = await makeNode([POD_A]);
     await accountingOff(node, [POD_A]);
