@@ -306,6 +306,20 @@ describe("signed build", () => {
   });
 });
 
+/** The tag-era example release 1.20.15 as an extracted tree (a --source directory). */
+async function exampleTree(): Promise<string> {
+  const tree = join(await tmp("kmem-tree-"), "kubernetes");
+  await execa("sh", [
+    join(REPO, "scripts", "make-example.sh"),
+    "--tree",
+    tree,
+    "tag-era",
+    "1.20.15",
+    await tmp("kmem-unused-"),
+  ]);
+  return tree;
+}
+
 describe("other sources", () => {
   it("builds from the GitHub archive layout (one top-level directory) with --origin github", async () => {
     const gh = await tmp("kmem-gh-");
@@ -351,16 +365,8 @@ describe("other sources", () => {
   });
 
   it("builds from an already-extracted source directory without touching it", async () => {
-    const tree = join(await tmp("kmem-tree-"), "kubernetes");
+    const tree = await exampleTree();
     const { execa: x } = await import("execa");
-    await x("sh", [
-      join(REPO, "scripts", "make-example.sh"),
-      "--tree",
-      tree,
-      "tag-era",
-      "1.20.15",
-      await tmp("kmem-unused-"),
-    ]);
     const before = (await x("find", [tree, "-printf", "%p %s %T@\n"])).stdout;
     const out = await tmp("kmem-out-");
     const r = await build(["--kubernetes", "1.20.15", "--source", tree, "--no-rpm", "--out", out, "--json"]);
@@ -371,16 +377,7 @@ describe("other sources", () => {
 
   // Issue 17 item 2: a --source directory is checked for links like an extracted archive.
   it("--source DIR with .kmem-build -> a directory outside: refused (exit 2), nothing written there", async () => {
-    const { execa: x } = await import("execa");
-    const tree = join(await tmp("kmem-tree-"), "kubernetes");
-    await x("sh", [
-      join(REPO, "scripts", "make-example.sh"),
-      "--tree",
-      tree,
-      "tag-era",
-      "1.20.15",
-      await tmp("kmem-unused-"),
-    ]);
+    const tree = await exampleTree();
     const outside = await tmp("kmem-outside-");
     await writeFile(join(outside, "precious"), "keep me\n");
     await symlink(outside, join(tree, ".kmem-build"));
@@ -398,20 +395,8 @@ describe("other sources", () => {
   // the cache a trusted tree's build reads.
   it("a hostile tree's writes into its Go build cache never reach another source's cache", async () => {
     const { execa: x } = await import("execa");
-    const make = async () => {
-      const tree = join(await tmp("kmem-tree-"), "kubernetes");
-      await x("sh", [
-        join(REPO, "scripts", "make-example.sh"),
-        "--tree",
-        tree,
-        "tag-era",
-        "1.20.15",
-        await tmp("kmem-unused-"),
-      ]);
-      return tree;
-    };
-    const trusted = await make();
-    const hostile = await make();
+    const trusted = await exampleTree();
+    const hostile = await exampleTree();
     const makefile = join(hostile, "Makefile");
     const planted = "planted-by-hostile-tree";
     await writeFile(
