@@ -148,20 +148,24 @@ async function bareImage(): Promise<string> {
   return ref;
 }
 
+/** An amd64 build of the example release 1.20.15 with this builder image, no RPM. */
+const buildWith = (image: string, cache: string, out: string) =>
+  kb(
+    ["build", "--kubernetes", "1.20.15", "--arch", "amd64", "--no-rpm", "--image", image].concat([
+      "--cache-dir",
+      cache,
+      "--out",
+      out,
+    ]),
+    { env: { KMEM_BUILD_BASE_URL: server.url } },
+  );
+
 describe("builder image", () => {
   it("an image without the build's tools: exit 3 before compiling, naming the tools, the image and the fix", async () => {
     const image = await bareImage();
     const cache = await tmp("cache");
     const out = await tmp("out");
-    const r = await kb(
-      ["build", "--kubernetes", "1.20.15", "--arch", "amd64", "--no-rpm", "--image", image].concat([
-        "--cache-dir",
-        cache,
-        "--out",
-        out,
-      ]),
-      { env: { KMEM_BUILD_BASE_URL: server.url } },
-    );
+    const r = await buildWith(image, cache, out);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(
       new RegExp(`error: the builder image ${image} \\(--image\\) has no go, make, bash, rsync`),
@@ -178,40 +182,30 @@ describe("builder image tool check kept by image ID", () => {
   const needs = async () => recipeFor("1.20.15", await loadRecipes()).build.needs;
   const imageId = async (ref: string) =>
     (await execa("podman", ["image", "inspect", "--format", "{{.Id}}", ref])).stdout.trim();
-  const build = (image: string, cache: string, out: string) =>
-    kb(
-      ["build", "--kubernetes", "1.20.15", "--arch", "amd64", "--no-rpm", "--image", image].concat([
-        "--cache-dir",
-        cache,
-        "--out",
-        out,
-      ]),
-      { env: { KMEM_BUILD_BASE_URL: server.url } },
-    );
   const log = (out: string) => readFile(join(out, "1.20.15", "build.log"), "utf8");
   const KEPT = /tool check kept for this image ID, reused/;
 
   it("is made once per image ID and reused by the next build; an image lacking tools is never kept", async () => {
     const cache = await tmp("cache");
     const out = await tmp("out");
-    const first = await build(TEST_IMAGE, cache, out);
+    const first = await buildWith(TEST_IMAGE, cache, out);
     expect(first.code, first.stderr).toBe(0);
     expect(await log(out)).not.toMatch(KEPT);
-    const second = await build(TEST_IMAGE, cache, out);
+    const second = await buildWith(TEST_IMAGE, cache, out);
     expect(second.code, second.stderr).toBe(0);
     expect(await log(out)).toMatch(KEPT);
     const key = imageVerdictKey("podman", await imageId(TEST_IMAGE), await needs());
     expect(await readdir(join(verdictDir(cache), "image-tools"))).toEqual([`${key}.json`]);
 
     const bare = await bareImage();
-    for (let i = 0; i < 2; i++) expect((await build(bare, cache, await tmp("out"))).code).toBe(3);
+    for (let i = 0; i < 2; i++) expect((await buildWith(bare, cache, await tmp("out"))).code).toBe(3);
     expect(await readdir(join(verdictDir(cache), "image-tools"))).toEqual([`${key}.json`]);
   });
 
   it("a forged verdict for an image lacking tools is not trusted: the check runs and refuses it", async () => {
     const cache = await tmp("cache");
     const out = await tmp("out");
-    expect((await build(TEST_IMAGE, cache, out)).code).toBe(0); // a key and one genuine verdict
+    expect((await buildWith(TEST_IMAGE, cache, out)).code).toBe(0); // a key and one genuine verdict
     const dir = join(verdictDir(cache), "image-tools");
     const [name] = await readdir(dir);
     const genuine = JSON.parse(await readFile(join(dir, name!), "utf8")) as Record<string, unknown>;
@@ -223,7 +217,7 @@ describe("builder image tool check kept by image ID", () => {
       genuine,
     ]) {
       await writeFile(join(dir, `${bareKey}.json`), JSON.stringify(forged));
-      const r = await build(bare, cache, await tmp("out"));
+      const r = await buildWith(bare, cache, await tmp("out"));
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toMatch(/has no go, make, bash, rsync/);
     }
