@@ -82,7 +82,8 @@ beforeAll(async () => {
     join(dnf.reposDir, "kubernetes.repo"),
     `[kubernetes]\nname=Kubernetes (official-like)\nbaseurl=file://${officialRepo}\nenabled=1\ngpgcheck=0\n`,
   );
-  await writeFile(join(dnf.reposDir, `${ours.id}.repo`), ours.repoFileText);
+  const [repo120] = ours.repositories;
+  await writeFile(join(dnf.reposDir, `${repo120!.id}.repo`), repo120!.repoFileText);
 });
 afterAll(async () => {
   await stopAgent(key.home);
@@ -91,7 +92,7 @@ afterAll(async () => {
 
 describe("dnf transaction on an installroot", () => {
   it("installs the official-like kubelet 1.20.2-0 and the EL7 stubs", async () => {
-    const r = await dnf(["--disablerepo=kmem-build", "install", "kubelet-1.20.2-0", "kubectl-1.20.2-0"]);
+    const r = await dnf(["--disablerepo=kmem-build-1.20", "install", "kubelet-1.20.2-0", "kubectl-1.20.2-0"]);
     show("install kubelet-1.20.2-0 (official)", r.output);
     expect(r.exitCode, r.output).toBe(0);
     expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-0.x86_64");
@@ -116,9 +117,9 @@ describe("dnf transaction on an installroot", () => {
   it("refuses tampered repository metadata (repo_gpgcheck=1)", async () => {
     const dir = join(await tempDir("dnf-tampered-md"), "repo");
     await cp(ours.repo, dir, { recursive: true });
-    const repomd = join(dir, "repodata", "repomd.xml");
+    const repomd = join(dir, "1.20", "repodata", "repomd.xml");
     await writeFile(repomd, (await readFile(repomd, "utf8")).replace(/<revision>\d+/, "<revision>1"));
-    const r = await dnf([...only("kb-tampered-md", dir), "upgrade", "kubelet"]);
+    const r = await dnf([...only("kb-tampered-md", join(dir, "1.20")), "upgrade", "kubelet"]);
     show("upgrade from a repository with a tampered repomd.xml", r.output);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toMatch(/repomd\.xml GPG signature verification error|Bad GPG signature/);
@@ -129,7 +130,7 @@ describe("dnf transaction on an installroot", () => {
     const dir = join(await tempDir("dnf-tampered-rpm"), "repo");
     await cp(ours.repo, dir, { recursive: true });
     await appendFile(join(dir, ours.packages[0]!.file), "x");
-    const bytes = await dnf([...only("kb-tampered-rpm", dir), "upgrade", "kubelet"]);
+    const bytes = await dnf([...only("kb-tampered-rpm", join(dir, "1.20")), "upgrade", "kubelet"]);
     show("upgrade with a tampered RPM", bytes.output);
     expect(bytes.exitCode).not.toBe(0);
     expect(bytes.output).toMatch(/has incorrect checksum|does not match intended download/);
@@ -141,7 +142,7 @@ describe("dnf transaction on an installroot", () => {
     });
     await writeSha256Sums(dist, [join(dist, unsignedRpm.slice(unsignedRpm.lastIndexOf("/") + 1))]);
     const unsigned = await buildRepo({ from: [dist], out: join(dist, "..", "repo") });
-    const r = await dnf([...only("kb-unsigned", unsigned.repo, false), "upgrade", "kubelet"]);
+    const r = await dnf([...only("kb-unsigned", unsigned.repositories[0]!.dir, false), "upgrade", "kubelet"]);
     show("upgrade with an unsigned RPM", r.output);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toMatch(/is not signed|GPG check FAILED/);
@@ -188,7 +189,7 @@ describe("dnf transaction on an installroot", () => {
     expect(await installed(dnf.root, "kubectl")).toBe("kubectl-1.20.3-0.x86_64");
 
     // Without the priority (a .repo file from before, or EL7 yum without yum-plugin-priorities):
-    const lost = await dnf(["--setopt=kmem-build.priority=99", "update", "--assumeno"]);
+    const lost = await dnf(["--setopt=kmem-build-1.20.priority=99", "update", "--assumeno"]);
     show("update without priority= (--assumeno)", lost.output);
     expect(lost.output).toMatch(/Upgrading:\s*\n\s*kubelet\s+x86_64\s+1\.20\.3-0\s+kubernetes/);
     expect(lost.output).toMatch(/Operation aborted/);
