@@ -431,7 +431,45 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     expect(await kubeletOn()).toBe("kubelet-1.20.2-2.nokmem.x86_64");
   });
 
-  it("a rebuild with the next release reaches the node by its name", async () => {
+  it("a rebuild under the same release never reaches the node; the next release does, by its name", async () => {
+    // Same NEVRA, other bytes: dnf sees kubelet-1.20.2-2.nokmem as installed and takes nothing.
+    const same = join(await tempDir("rollout-same"), "1.20.2");
+    const src = await tempDir("rollout-same-src");
+    const rebuilt = await buildRpm({
+      version: "1.20.2",
+      release: "2.nokmem",
+      arch: "amd64",
+      binary: await standInKubelet(src, "v1.20.2 rebuilt under the same release"),
+      sourceDateEpoch: SDE + 1,
+      workDir: await tempDir("rollout-same-work"),
+      outDir: same,
+    });
+    await writeSha256Sums(same, [rebuilt.file]);
+    const sameRepo = await buildRepo({ from: [same], out: join(same, "..", "repo"), layout: "single" });
+    const r = await node([
+      "--disableplugin=versionlock",
+      `--repofrompath=kb-same,file://${sameRepo.repo}`,
+      "--setopt=kb-same.gpgcheck=0",
+      "--repo=kb-same",
+      "upgrade",
+      "kubelet",
+    ]);
+    show("upgrade from a rebuild under the same release", r.output);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.output).toMatch(/Nothing to do/);
+    expect(await readFile(join(node.root, "usr/bin/kubelet"), "utf8")).toContain("v1.20.2 nokmem 2.nokmem");
+    // kmem-build build names the release to use instead.
+    const notice = await run(
+      "node",
+      [resolve("lib/cli.js"), "build", "--kubernetes", "1.20.2", "--out", "dist/", "--dry-run"],
+      {
+        cwd: work,
+      },
+    );
+    expect(notice.stderr).toContain(
+      "already holds kubelet-1.20.2-2.nokmem: a node that installed it will not take this build as kubelet-1.20.2-2.nokmem; to publish a rebuild, build it with --release 3.nokmem",
+    );
+
     await step(
       'kmem-build build --kubernetes 1.20.2 --release 3.nokmem --out dist/ --sign-key "Platform Team"',
     );
