@@ -11,6 +11,7 @@ import { previewBuild, printPreview } from "../pipeline/preview.js";
 import { printJson, printError } from "./output.js";
 import type { BuildOptions } from "../pipeline/context.js";
 import { checkPackagerVendor, DEFAULT_PACKAGER, DEFAULT_VENDOR } from "../package/rpm.js";
+import { checkRelease, rebuildNotice } from "../package/release.js";
 
 /** The flags as commander gives them: the options taken as they are, and those still to resolve. */
 type Flags = Pick<
@@ -48,11 +49,7 @@ function checkFlags(f: Flags): void {
       `--out ${f.out} exists and is not a directory`,
       "give a directory (it is created if missing)",
     );
-  if (f.release !== undefined && (!/^[A-Za-z0-9._+~^]+$/.test(f.release) || !f.release.includes("nokmem")))
-    throw new UsageError(
-      `invalid RPM release "${f.release}": it must contain "nokmem" and only letters, digits and . _ + ~ ^`,
-      "omit --release for the default 2.nokmem",
-    );
+  if (f.release !== undefined) checkRelease(f.release);
   if (f.image !== undefined && !/^[^\s"'\\;]+$/.test(f.image))
     throw new UsageError(
       `--image "${f.image}" is not an image reference`,
@@ -119,7 +116,10 @@ export function registerBuild(program: Command): void {
     .option("--work-dir <dir>", "scratch directory, removed afterwards (default: inside the cache dir)")
     .option("--recipes <dir>", "recipes directory", undefined)
     .option("--patches <dir>", "patches directory", undefined)
-    .option("--release <rpm-release>", "RPM Release (default 2.nokmem: sorts above the official 0 and 1.1)")
+    .option(
+      "--release <rpm-release>",
+      "RPM Release (default 2.nokmem; must contain nokmem and sort above the official 0 and 1.1; a rebuild of a published version takes the next: 3.nokmem)",
+    )
     .option(
       "--packager <who>",
       `RPM Packager tag and %changelog author, "Name <email>" (default: ${DEFAULT_PACKAGER})`,
@@ -133,6 +133,8 @@ export function registerBuild(program: Command): void {
     .option("--json", "print a machine-readable result on stdout (progress is not shown)")
     .action(async (flags: Flags) => {
       const opts = toBuildOptions(flags);
+      const rebuild = rebuildNotice(opts.outDir, opts.kubernetes, opts.release);
+      if (rebuild) process.stderr.write(`notice: ${rebuild}\n`);
       if (opts.dryRun) {
         const preview = await previewBuild(opts);
         if (opts.json) printJson(preview);

@@ -5,6 +5,7 @@ import { run, requireTools } from "../exec.js";
 import { BuildError, UsageError } from "../errors.js";
 import { readTemplate, renderTemplate } from "./template.js";
 import { glibcTooNewForEl7 } from "./el7.js";
+import { checkRelease } from "./release.js";
 import { readElf } from "../inspect/elf.js";
 
 export type GoArch = "amd64" | "arm64" | "ppc64le" | "s390x";
@@ -112,12 +113,7 @@ function validate(input: RpmInput): void {
       'use the Kubernetes version without "v" and without "-", e.g. 1.20.15',
     );
   }
-  if (!/^[A-Za-z0-9._+~^]+$/.test(input.release) || !input.release.includes("nokmem")) {
-    throw new UsageError(
-      `invalid RPM release "${input.release}": it must contain "nokmem" and only letters, digits and . _ + ~ ^`,
-      `the default ${defaultRelease()} sorts above the official releases 0 and 1.1`,
-    );
-  }
+  checkRelease(input.release);
   rpmArch(input.arch);
   if (!Number.isSafeInteger(input.sourceDateEpoch) || input.sourceDateEpoch < 0) {
     throw new UsageError(`invalid SOURCE_DATE_EPOCH: ${input.sourceDateEpoch}`);

@@ -3,7 +3,7 @@
  * directory per version) and publish-release.sh (idempotent GitHub release), with a fake `gh`.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -168,28 +168,37 @@ describe("release-jobs.sh", () => {
 });
 
 describe("publish-release.sh", () => {
-  it("creates the release once, skips it while SHA256SUMS match, replaces changed and stale assets", async () => {
+  /** What sign-release.sh leaves for the check: BUILD-SHA256SUMS as merged, SHA256SUMS over signed bytes. */
+  async function asSigned(dir: string) {
+    await cp(join(dir, "SHA256SUMS"), join(dir, "BUILD-SHA256SUMS"));
+    await writeFile(join(dir, "SHA256SUMS"), `${sha256(`signed at ${Date.now()}`)}  ${RPM.amd64}\n`);
+  }
+
+  it("creates the release once, skips it while the build outputs match, replaces changed and stale assets", async () => {
     const first = await merged("pub-1");
     const repo = join(tmp, `kmem-build-repo-${V}.tar.gz`);
     await writeFile(repo, "repo\n");
 
     expect((await script("publish-release.sh", ["check", V, first])).stdout).toBe("changed=true\n");
+    await asSigned(first);
     const created = await script("publish-release.sh", ["upload", V, first, repo]);
     expect(created.code, created.stderr).toBe(0);
     expect(await releaseAssets()).toEqual([...(await readdir(first)), `kmem-build-repo-${V}.tar.gz`].sort());
     expect((await ghCalls()).filter((c) => c.startsWith("gh release create"))).toHaveLength(1);
 
-    // A rebuild with the same RPMs (new logs) is not published again.
+    // A rebuild with the same RPMs (new logs) is not published (nor signed) again: the check compares
+    // the published BUILD-SHA256SUMS, not the SHA256SUMS of the signed files (new at every signing).
     const same = await merged("pub-2");
     const check = await script("publish-release.sh", ["check", V, same]);
     expect(check.stdout).toBe("changed=false\n");
-    expect(check.stderr).toContain("same SHA256SUMS; nothing to do");
+    expect(check.stderr).toContain("from the same build outputs (BUILD-SHA256SUMS); nothing to do");
 
     // Different RPMs: assets replaced in place, the ones no longer produced deleted.
     const other = await merged("pub-3", { "verify-kmem.sh": "#!/bin/sh\necho v2\n" });
     await rm(join(other, "kubelet-linux-arm64"));
     await execa("bash", ["-c", "sha256sum kubelet-* verify-kmem.sh > SHA256SUMS"], { cwd: other });
     expect((await script("publish-release.sh", ["check", V, other])).stdout).toBe("changed=true\n");
+    await asSigned(other);
     const updated = await script("publish-release.sh", ["upload", V, other]);
     expect(updated.code, updated.stderr).toBe(0);
     expect(await releaseAssets()).toEqual((await readdir(other)).sort());
@@ -207,9 +216,11 @@ describe("publish-release.sh", () => {
     );
   });
 
-  it("a release without a SHA256SUMS asset counts as changed", async () => {
+  it("a release without a BUILD-SHA256SUMS asset (none, or published unsigned) counts as changed", async () => {
     await mkdir(join(ghState, "releases", `kubelet-v${V}-nokmem`));
     const dir = await merged("pub-4");
+    expect((await script("publish-release.sh", ["check", V, dir])).stdout).toBe("changed=true\n");
+    await cp(join(dir, "SHA256SUMS"), join(ghState, "releases", `kubelet-v${V}-nokmem`, "SHA256SUMS"));
     expect((await script("publish-release.sh", ["check", V, dir])).stdout).toBe("changed=true\n");
   });
 });

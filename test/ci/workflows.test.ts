@@ -132,6 +132,65 @@ describe("workflow files", () => {
   });
 });
 
+describe("release.yml publishes signed packages and the CLI", () => {
+  const steps = () =>
+    (byName("release.yml").wf.jobs.publish!.steps ?? []) as Array<{
+      name?: string;
+      run?: string;
+      env?: object;
+    }>;
+  const step = (name: string) => steps().find((s) => s.name === name)!;
+
+  it("signs the RPMs with the release key after the check and before the repository is built", () => {
+    const names = steps().map((s) => s.name);
+    const order = [
+      "Compare with the published release",
+      "Import the signing key",
+      "Sign the RPMs",
+      "Build the yum repository",
+      "Package the kmem-build CLI",
+      "Publish the GitHub release",
+    ].map((n) => names.indexOf(n));
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(step("Sign the RPMs").run).toBe(
+      'bash .github/scripts/sign-release.sh "$KEY_ID" "release/$KUBERNETES"',
+    );
+  });
+
+  it("every repository it builds is signed (--sign-key, then packagesSigned and metadataSigned required)", () => {
+    const repo = step("Build the yum repository").run!;
+    const calls = cliCalls({ where: "repo", script: repo }, SAMPLES);
+    expect(calls.length).toBeGreaterThan(0);
+    for (const c of calls)
+      expect(c.args).toEqual(expect.arrayContaining(["repo", "--sign-key", SAMPLES.KEY_ID]));
+    expect(repo).toContain("jq -e '.packagesSigned and .metadataSigned' repo.json");
+  });
+
+  it("without RPM_SIGNING_KEY the job fails instead of publishing unsigned RPMs", async () => {
+    const gnupg = join(tmp, "no-key");
+    const r = await execa("bash", ["-eo", "pipefail", "-c", step("Import the signing key").run!], {
+      reject: false,
+      env: {
+        RPM_SIGNING_KEY: "",
+        RUNNER_TEMP: gnupg,
+        GITHUB_ENV: join(tmp, "env"),
+        GITHUB_OUTPUT: join(tmp, "out"),
+      },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain(
+      "::error::RPM_SIGNING_KEY is not configured: refusing to publish unsigned RPMs",
+    );
+  });
+
+  it("uploads the CLI tarball and its sha256 with the release", () => {
+    const upload = step("Publish the GitHub release").run!;
+    expect(upload).toContain('"$CLI_TGZ" "$CLI_TGZ.sha256"');
+    expect(step("Package the kmem-build CLI").run).toContain("npm pack --pack-destination cli --json");
+  });
+});
+
 describe("kmem-build command lines in the workflows", () => {
   let calls: CliCall[];
   const help = new Map<string, Set<string>>();

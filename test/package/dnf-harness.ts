@@ -2,8 +2,8 @@
  * A real yum-family client (dnf 4) working on an installroot: stub packages for kubelet's EL7
  * dependencies, an "official" repository with official-like kubelet packages, and dnf runs.
  */
-import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { run, type RunResult } from "../../src/exec.js";
 
 /** What kubelet's Requires name on EL7, each as its own stub package (conntrack comes from conntrack-tools). */
@@ -120,20 +120,29 @@ export async function publish(dir: string, rpms: string[]): Promise<void> {
 export interface Dnf {
   root: string;
   reposDir: string;
+  /** A directory holding `yum`: dnf with these same options, for running documented command lines. */
+  binDir: string;
   /** Runs dnf on the installroot; never throws on a non-zero exit (the tests look at it). */
   (args: string[]): Promise<RunResult & { output: string }>;
 }
 
+/** The host's dnf-plugins-core versionlock plugin, the one dnf plugin the harness may load. */
+const VERSIONLOCK_PLUGIN = "/usr/lib/python3/dist-packages/dnf-plugins/versionlock.py";
+
 /**
  * dnf on a fresh installroot with our own config and repos.d (nothing from the host's), EL7's
  * releasever and arch, and busybox as the /bin/sh the scriptlets run with (chrooted by rpm).
+ * `versionlock`: load the versionlock plugin (alone) with its lock list in the installroot's
+ * /etc/dnf/plugins/versionlock.list, as `yum versionlock` keeps it on a node.
  */
-export async function makeDnf(base: string): Promise<Dnf> {
+export async function makeDnf(base: string, o: { versionlock?: boolean } = {}): Promise<Dnf> {
   const root = join(base, "root");
   const reposDir = join(base, "repos.d");
+  const binDir = join(base, "bin");
   const conf = join(base, "dnf.conf");
   await mkdir(join(root, "bin"), { recursive: true });
   await mkdir(reposDir, { recursive: true });
+  await mkdir(binDir, { recursive: true });
   await copyFile("/bin/busybox", join(root, "bin", "sh"));
   // The scriptlets redirect to /dev/null; systemctl records its calls so a test can see what they did.
   await mkdir(join(root, "dev"));
@@ -147,30 +156,44 @@ export async function makeDnf(base: string): Promise<Dnf> {
       mode: 0o755,
     },
   );
+  let plugins = "plugins=0\n";
+  if (o.versionlock) {
+    const pluginDir = join(base, "plugins");
+    const confDir = join(base, "plugins.d");
+    const locklist = join(root, "etc", "dnf", "plugins", "versionlock.list");
+    await mkdir(pluginDir);
+    await mkdir(confDir);
+    await mkdir(dirname(locklist), { recursive: true });
+    await writeFile(locklist, "");
+    await symlink(VERSIONLOCK_PLUGIN, join(pluginDir, "versionlock.py"));
+    await writeFile(join(confDir, "versionlock.conf"), `[main]\nenabled=1\nlocklist=${locklist}\n`);
+    plugins = `plugins=1\npluginpath=${pluginDir}\npluginconfpath=${confDir}\n`;
+  }
+  // No host plugins: the host's plugin configuration must not change what the transaction does.
+  await writeFile(conf, `[main]\ngpgcheck=1\ninstall_weak_deps=False\nkeepcache=False\n${plugins}`);
+  const options = [
+    `--installroot=${root}`,
+    `--config=${conf}`,
+    `--setopt=reposdir=${reposDir}`,
+    `--setopt=cachedir=${join(base, "cache")}`,
+    "--releasever=7",
+    "--forcearch=x86_64",
+    "--assumeyes",
+  ];
+  const env = { LC_ALL: "C.UTF-8", TZ: "UTC" };
   await writeFile(
-    conf,
-    // No plugins: the host's plugin configuration must not change what the transaction does.
-    "[main]\ngpgcheck=1\ninstall_weak_deps=False\nkeepcache=False\nplugins=0\n",
+    join(binDir, "yum"),
+    `#!/bin/sh\nLC_ALL=C.UTF-8 TZ=UTC exec dnf ${options.map(shellQuote).join(" ")} "$@"\n`,
+    { mode: 0o755 },
   );
   const dnf = async (args: string[]) => {
-    const r = await run(
-      "dnf",
-      [
-        `--installroot=${root}`,
-        `--config=${conf}`,
-        `--setopt=reposdir=${reposDir}`,
-        `--setopt=cachedir=${join(base, "cache")}`,
-        "--releasever=7",
-        "--forcearch=x86_64",
-        "--assumeyes",
-        ...args,
-      ],
-      { env: { LC_ALL: "C.UTF-8", TZ: "UTC" }, allowFailure: true, timeoutMs: 120_000 },
-    );
+    const r = await run("dnf", [...options, ...args], { env, allowFailure: true, timeoutMs: 120_000 });
     return { ...r, output: `${r.stdout}\n${r.stderr}` };
   };
-  return Object.assign(dnf, { root, reposDir });
+  return Object.assign(dnf, { root, reposDir, binDir });
 }
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
 /** What the scriptlets asked systemctl to do so far, one call a line; the log is emptied. */
 export async function systemctlCalls(root: string): Promise<string[]> {

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendFile, cp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { appendFile, cp, mkdir, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { buildRpm } from "../../src/package/rpm.js";
 import { writeSha256Sums } from "../../src/package/checksums.js";
 import { signRpms } from "../../src/package/sign.js";
 import { buildRepo, type RepoResult } from "../../src/package/repo.js";
+import { run } from "../../src/exec.js";
 import {
   removeTempDirs,
   SDE,
@@ -30,6 +31,7 @@ const SHOW = process.env.KMEM_BUILD_SHOW_DNF === "1";
 let key: Awaited<ReturnType<typeof throwawayKey>>;
 let ours: RepoResult;
 let official: string;
+let kubectl: string;
 let officialNext: string[];
 let stubs: string[];
 let dnf: Dnf;
@@ -44,7 +46,7 @@ beforeAll(async () => {
   const top = await tempDir("dnf-rpmbuild");
   stubs = await buildStubs(join(top, "stubs"));
   official = await buildOfficialLike(join(top, "o1"), "1.20.2");
-  const kubectl = await buildOfficialKubectl(join(top, "c1"), "1.20.2");
+  kubectl = await buildOfficialKubectl(join(top, "c1"), "1.20.2");
   officialNext = [
     await buildOfficialLike(join(top, "o2"), "1.20.3"),
     await buildOfficialKubectl(join(top, "c2"), "1.20.3"),
@@ -82,7 +84,8 @@ beforeAll(async () => {
     join(dnf.reposDir, "kubernetes.repo"),
     `[kubernetes]\nname=Kubernetes (official-like)\nbaseurl=file://${officialRepo}\nenabled=1\ngpgcheck=0\n`,
   );
-  await writeFile(join(dnf.reposDir, `${ours.id}.repo`), ours.repoFileText);
+  const [repo120] = ours.repositories;
+  await writeFile(join(dnf.reposDir, `${repo120!.id}.repo`), repo120!.repoFileText);
 });
 afterAll(async () => {
   await stopAgent(key.home);
@@ -91,7 +94,7 @@ afterAll(async () => {
 
 describe("dnf transaction on an installroot", () => {
   it("installs the official-like kubelet 1.20.2-0 and the EL7 stubs", async () => {
-    const r = await dnf(["--disablerepo=kmem-build", "install", "kubelet-1.20.2-0", "kubectl-1.20.2-0"]);
+    const r = await dnf(["--disablerepo=kmem-build-1.20", "install", "kubelet-1.20.2-0", "kubectl-1.20.2-0"]);
     show("install kubelet-1.20.2-0 (official)", r.output);
     expect(r.exitCode, r.output).toBe(0);
     expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-0.x86_64");
@@ -116,9 +119,9 @@ describe("dnf transaction on an installroot", () => {
   it("refuses tampered repository metadata (repo_gpgcheck=1)", async () => {
     const dir = join(await tempDir("dnf-tampered-md"), "repo");
     await cp(ours.repo, dir, { recursive: true });
-    const repomd = join(dir, "repodata", "repomd.xml");
+    const repomd = join(dir, "1.20", "repodata", "repomd.xml");
     await writeFile(repomd, (await readFile(repomd, "utf8")).replace(/<revision>\d+/, "<revision>1"));
-    const r = await dnf([...only("kb-tampered-md", dir), "upgrade", "kubelet"]);
+    const r = await dnf([...only("kb-tampered-md", join(dir, "1.20")), "upgrade", "kubelet"]);
     show("upgrade from a repository with a tampered repomd.xml", r.output);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toMatch(/repomd\.xml GPG signature verification error|Bad GPG signature/);
@@ -129,7 +132,7 @@ describe("dnf transaction on an installroot", () => {
     const dir = join(await tempDir("dnf-tampered-rpm"), "repo");
     await cp(ours.repo, dir, { recursive: true });
     await appendFile(join(dir, ours.packages[0]!.file), "x");
-    const bytes = await dnf([...only("kb-tampered-rpm", dir), "upgrade", "kubelet"]);
+    const bytes = await dnf([...only("kb-tampered-rpm", join(dir, "1.20")), "upgrade", "kubelet"]);
     show("upgrade with a tampered RPM", bytes.output);
     expect(bytes.exitCode).not.toBe(0);
     expect(bytes.output).toMatch(/has incorrect checksum|does not match intended download/);
@@ -141,7 +144,7 @@ describe("dnf transaction on an installroot", () => {
     });
     await writeSha256Sums(dist, [join(dist, unsignedRpm.slice(unsignedRpm.lastIndexOf("/") + 1))]);
     const unsigned = await buildRepo({ from: [dist], out: join(dist, "..", "repo") });
-    const r = await dnf([...only("kb-unsigned", unsigned.repo, false), "upgrade", "kubelet"]);
+    const r = await dnf([...only("kb-unsigned", unsigned.repositories[0]!.dir, false), "upgrade", "kubelet"]);
     show("upgrade with an unsigned RPM", r.output);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toMatch(/is not signed|GPG check FAILED/);
@@ -188,7 +191,7 @@ describe("dnf transaction on an installroot", () => {
     expect(await installed(dnf.root, "kubectl")).toBe("kubectl-1.20.3-0.x86_64");
 
     // Without the priority (a .repo file from before, or EL7 yum without yum-plugin-priorities):
-    const lost = await dnf(["--setopt=kmem-build.priority=99", "update", "--assumeno"]);
+    const lost = await dnf(["--setopt=kmem-build-1.20.priority=99", "update", "--assumeno"]);
     show("update without priority= (--assumeno)", lost.output);
     expect(lost.output).toMatch(/Upgrading:\s*\n\s*kubelet\s+x86_64\s+1\.20\.3-0\s+kubernetes/);
     expect(lost.output).toMatch(/Operation aborted/);
@@ -243,6 +246,279 @@ describe("dnf transaction on an installroot", () => {
       expect(b.exitCode, b.output).toBe(0);
     }
     expect(await installed(dnf.root, "kubelet")).toBe("kubelet-1.20.2-0.x86_64");
+  });
+});
+
+/** Where docs/installing.md serves the repositories; the walk serves them from a directory instead. */
+const DOC_REPO_URL = "https://repo.example.com/kmem-build";
+
+/**
+ * The command lines of docs/installing.md's ```sh blocks that change packages or repositories (the
+ * ones starting with kmem-build, curl, sed or yum), in order, their trailing comments removed.
+ */
+export function documentedCommands(markdown: string): string[] {
+  const out: string[] = [];
+  for (const block of markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm))
+    for (const line of block[1]!.split("\n")) {
+      const cmd = line.replace(/\s+#.*$/, "").trim();
+      if (/^(kmem-build|curl|sed|yum) /.test(cmd)) out.push(cmd);
+    }
+  return out;
+}
+
+describe("the documented rollout (docs/installing.md), command by command on a 1.20.2 node", () => {
+  let doc: string[];
+  const ran: string[] = [];
+  let node: Dnf;
+  let work: string;
+  let nodeOfficial: string;
+  let platform: Awaited<ReturnType<typeof throwawayKey>>;
+
+  beforeAll(async () => {
+    doc = documentedCommands(await readFile(resolve("docs/installing.md"), "utf8"));
+    platform = await throwawayKey("default", "Platform Team <platform@example.com>");
+    work = await tempDir("rollout-work"); // the build host's working directory: dist/ and repo/
+    nodeOfficial = join(await tempDir("rollout-official"), "repo");
+    await publish(nodeOfficial, [...stubs, official, kubectl]);
+    node = await makeDnf(await tempDir("rollout-node"), { versionlock: true });
+    await symlink(resolve("lib/cli.js"), join(node.binDir, "kmem-build"));
+    await writeFile(
+      join(node.reposDir, "kubernetes.repo"),
+      `[kubernetes]\nname=Kubernetes (official-like)\nbaseurl=file://${nodeOfficial}\nenabled=1\ngpgcheck=0\n`,
+    );
+    const r = await node(["install", "kubelet-1.20.2-0", "kubectl-1.20.2-0"]);
+    expect(r.exitCode, r.output).toBe(0);
+  });
+  afterAll(() => stopAgent(platform.home));
+
+  /**
+   * Runs the next command of the page, which must be `line`: through bash with `yum` being dnf on the
+   * installroot, /etc/yum.repos.d/ the node's, the repository URL our repository directory. A
+   * `kmem-build build` line goes through the real CLI with --dry-run (options and release checked,
+   * notices printed), and its output is made by the same packaging code around a stand-in kubelet.
+   */
+  async function step(line: string) {
+    expect(doc[ran.length], `docs/installing.md command #${ran.length + 1}`).toBe(line);
+    ran.push(line);
+    const env = { PATH: `${node.binDir}:${process.env.PATH}`, GNUPGHOME: platform.home };
+    const shell = (cmd: string) =>
+      run("bash", ["-c", cmd], { cwd: work, env, allowFailure: true, timeoutMs: 180_000 });
+    if (line.startsWith("kmem-build build ")) {
+      const dry = await shell(`${line} --dry-run`);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      await standInBuild(line);
+      return { ...dry, output: `${dry.stdout}\n${dry.stderr}` };
+    }
+    const r = await shell(
+      line
+        .replaceAll(DOC_REPO_URL, `file://${join(work, "repo")}`)
+        .replaceAll("/etc/yum.repos.d/", `${node.reposDir}/`),
+    );
+    const output = `${r.stdout}\n${r.stderr}`;
+    show(line, output);
+    return { ...r, output };
+  }
+
+  /** What `kmem-build build --kubernetes V [--release R] --out dist/ --sign-key K` leaves in dist/V/. */
+  async function standInBuild(line: string) {
+    const version = /--kubernetes (\S+)/.exec(line)![1]!;
+    const release = /--release (\S+)/.exec(line)?.[1] ?? "2.nokmem";
+    const src = await tempDir("rollout-src");
+    const out = join(work, "dist", version);
+    await rm(out, { recursive: true, force: true }); // a build replaces its release directory whole
+    const rpm = await buildRpm({
+      version,
+      release,
+      arch: "amd64",
+      binary: await standInKubelet(src, `v${version} nokmem ${release}`),
+      verifyScript: await standInVerifyScript(src),
+      sourceDateEpoch: SDE,
+      workDir: await tempDir("rollout-rpmwork"),
+      outDir: out,
+      evidence: "nokmem marker present",
+    });
+    await signRpms([rpm.file], platform.fingerprint, { gnupgHome: platform.home });
+    await writeSha256Sums(out, [rpm.file]);
+  }
+
+  const kubeletOn = () => installed(node.root, "kubelet");
+
+  it("publishes two minors and two 1.20 patches, one signed repository per minor", async () => {
+    await step('kmem-build build --kubernetes 1.19.16 --out dist/ --sign-key "Platform Team"');
+    await step('kmem-build build --kubernetes 1.20.2 --out dist/ --sign-key "Platform Team"');
+    await step('kmem-build build --kubernetes 1.20.15 --out dist/ --sign-key "Platform Team"');
+    const r = await step(
+      `kmem-build repo --from dist/ --out repo/ --base-url ${DOC_REPO_URL} --sign-key "Platform Team"`,
+    );
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stderr).not.toContain("warning:");
+    expect((await readdir(join(work, "repo"))).sort()).toEqual(["1.19", "1.20", "RPM-GPG-KEY-kmem-build"]);
+    expect((await readdir(join(work, "repo", "1.20", "Packages"))).sort()).toEqual([
+      "kubelet-1.20.15-2.nokmem.x86_64.rpm",
+      "kubelet-1.20.2-2.nokmem.x86_64.rpm",
+    ]);
+    expect(await readFile(join(work, "repo", "1.20", "kmem-build-1.20.repo"), "utf8")).toContain(
+      "[kmem-build-1.20]\n",
+    );
+  });
+
+  it("installs the node's own version by name and locks it", async () => {
+    const get = await step(
+      `curl -fsSo /etc/yum.repos.d/kmem-build-1.20.repo ${DOC_REPO_URL}/1.20/kmem-build-1.20.repo`,
+    );
+    expect(get.exitCode, get.output).toBe(0);
+    const install = await step("yum install kubelet-1.20.2-2.nokmem");
+    expect(install.exitCode, install.output).toBe(0);
+    expect(install.output).toMatch(/Importing GPG key 0x[0-9A-F]{8}:/);
+    expect(install.output).toMatch(
+      /Upgrading:\s*\n\s*kubelet\s+x86_64\s+1\.20\.2-2\.nokmem\s+kmem-build-1\.20/,
+    );
+    expect(await kubeletOn()).toBe("kubelet-1.20.2-2.nokmem.x86_64");
+    const lock = await step("yum versionlock add kubelet-1.20.2-2.nokmem");
+    expect(lock.exitCode, lock.output).toBe(0);
+    expect(await readFile(join(node.root, "etc/dnf/plugins/versionlock.list"), "utf8")).toContain(
+      "kubelet-0:1.20.2-2.nokmem.*",
+    );
+  });
+
+  it("stays on 1.20.2-2.nokmem through `yum upgrade kubelet` and `yum update` with 1.20.15 and the official 1.20.3 published", async () => {
+    await publish(nodeOfficial, officialNext);
+    // Without the lock, the next patch of our own repository would be taken (the risk it closes).
+    const unlocked = await node([
+      "--refresh",
+      "--disableplugin=versionlock",
+      "upgrade",
+      "kubelet",
+      "--assumeno",
+    ]);
+    show("upgrade kubelet without the versionlock (--assumeno)", unlocked.output);
+    expect(unlocked.output).toMatch(
+      /Upgrading:\s*\n\s*kubelet\s+x86_64\s+1\.20\.15-2\.nokmem\s+kmem-build-1\.20/,
+    );
+    // Without the priority, the official 1.20.3-0 would be taken.
+    const unprioritised = await node([
+      "--disableplugin=versionlock",
+      "--setopt=kmem-build-1.20.priority=99",
+      "--setopt=kmem-build-1.20.exclude=kubelet-1.20.15*",
+      "update",
+      "--assumeno",
+    ]);
+    expect(unprioritised.output).toMatch(/^\s*kubelet\s+x86_64\s+1\.20\.3-0\s+kubernetes/m);
+    // exclude=kubelet in our own section: the official kubelet is the only candidate left.
+    const excluded = await node([
+      "--disableplugin=versionlock",
+      "--setopt=kmem-build-1.20.exclude=kubelet",
+      "update",
+      "--assumeno",
+    ]);
+    show("update with exclude=kubelet in our section (--assumeno)", excluded.output);
+    expect(excluded.output).toMatch(/^\s*kubelet\s+x86_64\s+1\.20\.3-0\s+kubernetes/m);
+
+    const upgrade = await step("yum upgrade kubelet");
+    expect(upgrade.exitCode, upgrade.output).toBe(0);
+    expect(upgrade.output).toMatch(/Nothing to do/);
+    const update = await step("yum update");
+    expect(update.exitCode, update.output).toBe(0);
+    expect(update.output).toMatch(/Upgrading:\s*\n\s*kubectl\s+x86_64\s+1\.20\.3-0\s+kubernetes/);
+    expect(update.output).not.toMatch(/^\s*kubelet\s+x86_64/m);
+    expect(await kubeletOn()).toBe("kubelet-1.20.2-2.nokmem.x86_64");
+    expect(await installed(node.root, "kubectl")).toBe("kubectl-1.20.3-0.x86_64");
+    // Locked: another patch by name is refused too, until the lock is moved.
+    const other = await node(["install", "kubelet-1.20.15-2.nokmem"]);
+    show("install kubelet-1.20.15-2.nokmem while locked", other.output);
+    expect(other.exitCode).not.toBe(0);
+    expect(other.output).toMatch(/Unable to find a match|excluded/);
+    expect(await kubeletOn()).toBe("kubelet-1.20.2-2.nokmem.x86_64");
+  });
+
+  it("a rebuild under the same release never reaches the node; the next release does, by its name", async () => {
+    // Same NEVRA, other bytes: dnf sees kubelet-1.20.2-2.nokmem as installed and takes nothing.
+    const same = join(await tempDir("rollout-same"), "1.20.2");
+    const src = await tempDir("rollout-same-src");
+    const rebuilt = await buildRpm({
+      version: "1.20.2",
+      release: "2.nokmem",
+      arch: "amd64",
+      binary: await standInKubelet(src, "v1.20.2 rebuilt under the same release"),
+      sourceDateEpoch: SDE + 1,
+      workDir: await tempDir("rollout-same-work"),
+      outDir: same,
+    });
+    await writeSha256Sums(same, [rebuilt.file]);
+    const sameRepo = await buildRepo({ from: [same], out: join(same, "..", "repo"), layout: "single" });
+    const r = await node([
+      "--disableplugin=versionlock",
+      `--repofrompath=kb-same,file://${sameRepo.repo}`,
+      "--setopt=kb-same.gpgcheck=0",
+      "--repo=kb-same",
+      "upgrade",
+      "kubelet",
+    ]);
+    show("upgrade from a rebuild under the same release", r.output);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.output).toMatch(/Nothing to do/);
+    expect(await readFile(join(node.root, "usr/bin/kubelet"), "utf8")).toContain("v1.20.2 nokmem 2.nokmem");
+    // kmem-build build names the release to use instead.
+    const notice = await run(
+      "node",
+      [resolve("lib/cli.js"), "build", "--kubernetes", "1.20.2", "--out", "dist/", "--dry-run"],
+      {
+        cwd: work,
+      },
+    );
+    expect(notice.stderr).toContain(
+      "already holds kubelet-1.20.2-2.nokmem: a node that installed it will not take this build as kubelet-1.20.2-2.nokmem; to publish a rebuild, build it with --release 3.nokmem",
+    );
+
+    await step(
+      'kmem-build build --kubernetes 1.20.2 --release 3.nokmem --out dist/ --sign-key "Platform Team"',
+    );
+    const repo = await step(
+      `kmem-build repo --from dist/ --out repo/ --base-url ${DOC_REPO_URL} --sign-key "Platform Team"`,
+    );
+    expect(repo.exitCode, repo.output).toBe(0);
+    expect((await step("yum clean expire-cache")).exitCode).toBe(0);
+    expect((await step("yum versionlock delete kubelet")).exitCode).toBe(0);
+    expect(await readFile(join(node.root, "etc/dnf/plugins/versionlock.list"), "utf8")).not.toContain(
+      "kubelet",
+    );
+    const up = await step("yum upgrade kubelet-1.20.2-3.nokmem");
+    expect(up.exitCode, up.output).toBe(0);
+    expect(up.output).toMatch(/Upgrading:\s*\n\s*kubelet\s+x86_64\s+1\.20\.2-3\.nokmem\s+kmem-build-1\.20/);
+    expect(await kubeletOn()).toBe("kubelet-1.20.2-3.nokmem.x86_64");
+    expect(await readFile(join(node.root, "usr/bin/kubelet"), "utf8")).toContain("v1.20.2 nokmem 3.nokmem");
+    expect((await step("yum versionlock add kubelet-1.20.2-3.nokmem")).exitCode).toBe(0);
+  });
+
+  it("rolls back to the official 1.20.2-0, and `yum update` keeps it there", async () => {
+    expect((await step("yum versionlock delete kubelet")).exitCode).toBe(0);
+    expect(
+      (await step("sed -i 's/^enabled=1/enabled=0/' /etc/yum.repos.d/kmem-build-1.20.repo")).exitCode,
+    ).toBe(0);
+    const down = await step("yum downgrade kubelet-1.20.2-0");
+    expect(down.exitCode, down.output).toBe(0);
+    expect(await kubeletOn()).toBe("kubelet-1.20.2-0.x86_64");
+    expect(await readFile(join(node.root, "usr/bin/kubelet"), "utf8")).toContain("official");
+    expect((await step("yum versionlock add kubelet-1.20.2-0")).exitCode).toBe(0);
+    const update = await step("yum update");
+    expect(update.exitCode, update.output).toBe(0);
+    expect(await kubeletOn()).toBe("kubelet-1.20.2-0.x86_64");
+    // What the rollback guards against: with our repository enabled again and no lock, the next
+    // update would put a nokmem kubelet back, the repository's newest (the old, downgrade-only rollback).
+    const back = await node([
+      "--enablerepo=kmem-build-1.20",
+      "--disableplugin=versionlock",
+      "update",
+      "--assumeno",
+    ]);
+    show("update with our repository enabled again and no lock (--assumeno)", back.output);
+    expect(back.output).toMatch(/^\s*kubelet\s+x86_64\s+1\.20\.15-2\.nokmem\s+kmem-build-1\.20/m);
+    expect(await kubeletOn()).toBe("kubelet-1.20.2-0.x86_64");
+  });
+
+  it("ran exactly the commands docs/installing.md gives, in its order", () => {
+    expect(doc.length).toBeGreaterThan(15);
+    expect(ran).toEqual(doc);
   });
 });
 

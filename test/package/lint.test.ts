@@ -80,7 +80,7 @@ describe("rpmlint", () => {
     expect(filtered.exitCode).toBe(0);
   });
 
-  it("passes a signed build whose key rpm knows (the no-signature filter then goes unused)", async () => {
+  it("passes a signed build whose key rpm knows with the same rpmlintrc, no filter left unused", async () => {
     const key = await throwawayKey("rsa2048");
     const dir = await tempDir("lint-signed");
     const signed = join(dir, rpm.name);
@@ -93,12 +93,21 @@ describe("rpmlint", () => {
     const pub = join(dir, "key.asc");
     await exportPublicKey(key.fingerprint, pub, { gnupgHome: key.home });
     await stopAgent(key.home);
-    const unknown = await rpmlint(signed, RPMLINTRC, ["--ignore-unused-rpmlintrc"], { HOME: home });
-    expect(findings(unknown.stdout)).toEqual([expect.stringMatching(/^E: unknown-key [0-9a-f]{8}$/)]);
+    // Without the rpmlintrc a signed build shows the intended findings less the missing signature.
     await run("rpm", ["--import", pub], { env: { HOME: home } });
-    const r = await rpmlint(signed, RPMLINTRC, ["--ignore-unused-rpmlintrc"], { HOME: home });
+    const bare = await rpmlint(signed, undefined, [], { HOME: home });
+    expect(findings(bare.stdout)).toEqual(INTENDED.filter((f) => f !== "E: no-signature"));
+    const r = await rpmlint(signed, RPMLINTRC, [], { HOME: home });
     expect(findings(r.stdout)).toEqual([]);
+    expect(r.stdout).toMatch(/1 packages and 0 specfiles checked; 0 errors, 0 warnings/);
     expect(r.exitCode).toBe(0);
+    // A key rpm does not know is still an error: the rpmlintrc does not hide it.
+    const other = join(dir, "home2");
+    await mkdir(other);
+    await writeFile(join(other, ".rpmmacros"), `%_dbpath ${join(dir, "rpmdb2")}\n`);
+    const unknown = await rpmlint(signed, RPMLINTRC, [], { HOME: other });
+    expect(findings(unknown.stdout)).toEqual([expect.stringMatching(/^E: unknown-key [0-9a-f]{8}$/)]);
+    expect(unknown.exitCode).not.toBe(0);
   });
 
   it("still reports what the rpmlintrc does not mean to hide (a script where the binary belongs)", async () => {

@@ -101,35 +101,71 @@ afterAll(async () => {
 });
 
 describe("buildRepo", () => {
-  it("lists every package in primary.xml with the checksum of the verified RPM", async () => {
+  it("lays out one repository per Kubernetes minor, each listing its packages with the verified checksums", async () => {
     const out = join(await tempDir("repo"), "repo");
     const r = await buildRepo({ from: [dist], out, baseUrl: "https://repo.example.com/kmem/" });
+    expect(r.layout).toBe("minor");
     expect(r.revision).toBe(SDE + 3600);
+    expect(r.packages.map((p) => p.file)).toEqual([
+      "1.19/Packages/kubelet-1.19.16-2.nokmem.x86_64.rpm",
+      "1.20/Packages/kubelet-1.20.15-2.nokmem.aarch64.rpm",
+      "1.20/Packages/kubelet-1.20.15-2.nokmem.x86_64.rpm",
+    ]);
+    expect(r.repositories.map((x) => [x.minor, x.id, x.baseUrl, x.revision])).toEqual([
+      ["1.19", "kmem-build-1.19", "https://repo.example.com/kmem/1.19", SDE + 3600],
+      ["1.20", "kmem-build-1.20", "https://repo.example.com/kmem/1.20", SDE],
+    ]);
+    for (const minor of ["1.19", "1.20"]) {
+      const dir = join(out, minor);
+      const primary = await readPrimary(dir);
+      expect(primary.map((p) => `${minor}/${p.href}`).sort()).toEqual(
+        r.packages.filter((p) => p.file.startsWith(`${minor}/`)).map((p) => p.file),
+      );
+      for (const p of primary) {
+        expect(p.sha256).toBe(await sha256File(join(dir, p.href)));
+        const version = minor === "1.19" ? "1.19.16" : "1.20.15";
+        expect(await sha256File(join(dist, version, p.href.slice("Packages/".length)))).toBe(p.sha256);
+        expect(p).toMatchObject({ name: "kubelet", version, release: "2.nokmem" });
+      }
+      expect((await readdir(dir)).sort()).toEqual(["Packages", `kmem-build-${minor}.repo`, "repodata"]);
+      expect((await stat(dir)).mode & 0o777).toBe(0o755);
+    }
+    expect(await readFile(join(out, "1.19", "repodata", "repomd.xml"), "utf8")).toContain(
+      `<revision>${SDE + 3600}</revision>`,
+    );
+    expect(await readFile(join(out, "1.20", "kmem-build-1.20.repo"), "utf8")).toBe(
+      "# kmem-build: the nokmem kubelet. priority= keeps it through `yum update` when another repository\n" +
+        "# has a newer kubelet: dnf honours it, EL7's yum 3 only with yum-plugin-priorities installed.\n" +
+        "# WARNING: gpgcheck=0: the nodes install these kubelet RPMs without checking a signature (sign them: kmem-build build --sign-key, or rpmsign)\n" +
+        "# WARNING: repo_gpgcheck=0: the nodes take this repository's metadata without checking a signature (kmem-build repo --sign-key)\n" +
+        "[kmem-build-1.20]\nname=kubelet 1.20 built without kmem accounting (kmem-build)\nbaseurl=https://repo.example.com/kmem/1.20\n" +
+        "enabled=1\ngpgcheck=0\nrepo_gpgcheck=0\npriority=10\n",
+    );
+    expect(r.metadataSigned).toBe(false);
+    expect((await readdir(out)).sort()).toEqual(["1.19", "1.20"]);
+    expect((await stat(out)).mode & 0o777).toBe(0o755);
+  });
+
+  it("puts every package in one repository with --layout single", async () => {
+    const out = join(await tempDir("repo-flat"), "repo");
+    const r = await buildRepo({
+      from: [dist],
+      out,
+      layout: "single",
+      baseUrl: "https://repo.example.com/kmem",
+    });
     expect(r.packages.map((p) => p.file)).toEqual([
       "Packages/kubelet-1.19.16-2.nokmem.x86_64.rpm",
       "Packages/kubelet-1.20.15-2.nokmem.aarch64.rpm",
       "Packages/kubelet-1.20.15-2.nokmem.x86_64.rpm",
     ]);
-    const primary = await readPrimary(out);
-    expect(primary.map((p) => p.href).sort()).toEqual(r.packages.map((p) => p.file));
-    for (const p of primary) {
-      expect(p.sha256).toBe(await sha256File(join(out, p.href)));
-      const version = p.href.includes("1.19.16") ? "1.19.16" : "1.20.15";
-      expect(await sha256File(join(dist, version, p.href.slice("Packages/".length)))).toBe(p.sha256);
-      expect(p).toMatchObject({ name: "kubelet", version, release: "2.nokmem" });
-    }
-    expect(await readFile(join(out, "repodata", "repomd.xml"), "utf8")).toContain(
-      `<revision>${SDE + 3600}</revision>`,
-    );
-    expect(await readFile(join(out, "kmem-build.repo"), "utf8")).toBe(
-      "# kmem-build: the nokmem kubelet. priority= keeps it through `yum update` when another repository\n" +
-        "# has a newer kubelet: dnf honours it, EL7's yum 3 only with yum-plugin-priorities installed.\n" +
-        "[kmem-build]\nname=kubelet built without kmem accounting (kmem-build)\nbaseurl=https://repo.example.com/kmem\n" +
-        "enabled=1\ngpgcheck=0\nrepo_gpgcheck=0\npriority=10\n",
-    );
-    expect(r.metadataSigned).toBe(false);
+    expect(r.repositories).toHaveLength(1);
+    expect(r.repositories[0]).toMatchObject({ minor: null, id: "kmem-build", dir: out });
+    expect((await readPrimary(out)).map((p) => p.href).sort()).toEqual(r.packages.map((p) => p.file));
     expect((await readdir(out)).sort()).toEqual(["Packages", "kmem-build.repo", "repodata"]);
-    expect((await stat(out)).mode & 0o777).toBe(0o755);
+    await expect(buildRepo({ from: [dist], out, layout: "flat" as never })).rejects.toThrow(
+      /invalid repository layout/,
+    );
   });
 
   it("gives identical repodata from two runs", async () => {
@@ -151,10 +187,11 @@ describe("buildRepo", () => {
       id: "kubelet-nokmem",
     });
     expect(r.packages).toHaveLength(3);
-    expect(r.repoFileText).toContain("[kubelet-nokmem]\n");
-    expect(r.repoFileText).toContain(`baseurl=file://${resolve(out)}\n`);
-    expect(r.repoFileText).toContain("\npriority=10\n");
-    expect((await stat(join(out, "kubelet-nokmem.repo"))).isFile()).toBe(true);
+    const text = r.repositories[1]!.repoFileText;
+    expect(text).toContain("[kubelet-nokmem-1.20]\n");
+    expect(text).toContain(`baseurl=file://${resolve(out)}/1.20\n`);
+    expect(text).toContain("\npriority=10\n");
+    expect((await stat(join(out, "1.20", "kubelet-nokmem-1.20.repo"))).isFile()).toBe(true);
   });
 
   it("refuses an RPM that does not match its SHA256SUMS (exit 2) and keeps the old repository", async () => {
@@ -213,7 +250,7 @@ describe("buildRepo", () => {
       publicKey: join(out, "RPM-GPG-KEY-kmem-build"),
     });
     const env = { GNUPGHOME: key.home };
-    const repomd = join(out, "repodata", "repomd.xml");
+    const repomd = join(out, "1.20", "repodata", "repomd.xml");
     expect(
       (await run("gpg", ["--batch", "--verify", `${repomd}.asc`, repomd], { env, allowFailure: true }))
         .exitCode,
@@ -232,17 +269,24 @@ describe("buildRepo", () => {
       ).exitCode,
     ).toBe(0);
     await stopAgent(fresh);
-    expect(r.repoFileText).toBe(
+    const text = r.repositories.find((x) => x.minor === "1.20")!.repoFileText;
+    expect(text).toBe(
       renderRepoFile({
-        id: "kmem-build",
-        baseUrl: "https://repo.example.com/kmem",
+        id: "kmem-build-1.20",
+        minor: "1.20",
+        baseUrl: "https://repo.example.com/kmem/1.20",
+        gpgKeyUrl: "https://repo.example.com/kmem/RPM-GPG-KEY-kmem-build",
         gpgcheck: true,
         repoGpgcheck: true,
       }),
     );
-    expect(r.repoFileText).toContain(
-      "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=https://repo.example.com/kmem/RPM-GPG-KEY-kmem-build\n",
+    // Both signatures checked: no warning in the file the nodes get.
+    expect(text).not.toContain("WARNING");
+    expect(text).toContain(
+      "baseurl=https://repo.example.com/kmem/1.20\nenabled=1\n" +
+        "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=https://repo.example.com/kmem/RPM-GPG-KEY-kmem-build\n",
     );
+    expect((await readdir(out)).sort()).toEqual(["1.19", "1.20", "RPM-GPG-KEY-kmem-build"]);
 
     // Unsigned RPMs in a signed repository: metadata signed, but gpgcheck stays off (yum would refuse them).
     const half = await buildRepo({
@@ -252,7 +296,11 @@ describe("buildRepo", () => {
       gnupgHome: key.home,
     });
     expect(half).toMatchObject({ metadataSigned: true, packagesSigned: false });
-    expect(half.repoFileText).toContain("gpgcheck=0\nrepo_gpgcheck=1\ngpgkey=");
+    expect(half.repositories[0]!.repoFileText).toContain("gpgcheck=0\nrepo_gpgcheck=1\ngpgkey=");
+    expect(half.repositories[0]!.repoFileText).toContain(
+      "# WARNING: gpgcheck=0: the nodes install these kubelet RPMs without checking a signature",
+    );
+    expect(half.repositories[0]!.repoFileText).not.toContain("repo_gpgcheck=0:");
   });
 
   it("refuses to write the repository over a build output", async () => {
@@ -310,7 +358,11 @@ describe("kmem-build repo (command)", () => {
       "--base-url",
       "http://h/r",
     ]);
-    expect(text).toBe(await readFile(join(parent, "r1", "kmem-build.repo"), "utf8"));
+    expect(text).toBe(
+      (await readFile(join(parent, "r1", "1.19", "kmem-build-1.19.repo"), "utf8")) +
+        "\n" +
+        (await readFile(join(parent, "r1", "1.20", "kmem-build-1.20.repo"), "utf8")),
+    );
     const json = JSON.parse(
       await runCommand(["--from", dist, "--out", join(parent, "r2"), "--json", "--name", "k"], {
         SOURCE_DATE_EPOCH: "1800000000",
@@ -318,9 +370,12 @@ describe("kmem-build repo (command)", () => {
     );
     expect(json).toMatchObject({
       ok: true,
-      id: "k",
+      layout: "minor",
       revision: 1800000000,
-      repoFile: join(parent, "r2", "k.repo"),
+      repositories: [
+        { id: "k-1.19", minor: "1.19", repoFile: join(parent, "r2", "1.19", "k-1.19.repo") },
+        { id: "k-1.20", minor: "1.20", repoFile: join(parent, "r2", "1.20", "k-1.20.repo") },
+      ],
     });
     const schema = JSON.parse(await readFile(resolve("schemas/repo-result.schema.json"), "utf8"));
     const validate = new Ajv({ allErrors: true }).compile(schema);
@@ -341,6 +396,26 @@ describe("kmem-build repo (command)", () => {
     );
     await expect(buildRepo({ from: [dist], out, priority: 100 })).rejects.toThrow(UsageError);
   });
+
+  it.runIf(cliWorks)(
+    "an unsigned repository warns on stderr what the nodes will not check (built CLI)",
+    async () => {
+      const parent = await tempDir("repo-cli-unsigned");
+      for (const json of [[], ["--json"]]) {
+        const out = join(parent, `r${json.length}`);
+        const r = await run("node", [cli, "repo", ...json, "--from", dist, "--out", out]);
+        expect(r.stderr).toContain(
+          "warning: gpgcheck=0: the nodes install these kubelet RPMs without checking a signature",
+        );
+        expect(r.stderr).toContain(
+          "warning: repo_gpgcheck=0: the nodes take this repository's metadata without checking a signature",
+        );
+        expect(await readFile(join(out, "1.20", "kmem-build-1.20.repo"), "utf8")).toMatch(
+          /^# WARNING: gpgcheck=0: /m,
+        );
+      }
+    },
+  );
 
   it.runIf(cliWorks)("exits 2 on a checksum mismatch (built CLI)", async () => {
     const parent = await tempDir("repo-cli-bin");

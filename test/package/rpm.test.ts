@@ -326,7 +326,7 @@ describe("buildRpm", () => {
     };
     await expect(buildRpm({ ...base, version: "v1.20.15" })).rejects.toThrow(UsageError);
     await expect(buildRpm({ ...base, version: "1.21.0-rc.0" })).rejects.toThrow(UsageError);
-    await expect(buildRpm({ ...base, release: "2" })).rejects.toThrow(/must contain "nokmem"/);
+    await expect(buildRpm({ ...base, release: "2" })).rejects.toThrow(/must carry the mark "nokmem"/);
     await expect(buildRpm({ ...base, release: "2-nokmem" })).rejects.toThrow(UsageError);
     await expect(buildRpm({ ...base, binary: join(work, "nope") })).rejects.toThrow(
       /kubelet binary not found/,
