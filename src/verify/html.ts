@@ -278,7 +278,7 @@ export function renderHtml(f: FleetReport): string {
 <body>
 <h1>kmem check ${badge(f.result, resultClass(f.result))} <span class="summary">${escapeHtml(f.timestamp)}: ${plural(t.hosts, "host")}, ${t.problem} PROBLEM, ${t.unknown} UNKNOWN, ${t.ok} OK (exit ${f.exit_code})</span></h1>
 ${fleet ? tiles(f) : ""}
-<div class="row head" aria-hidden="true"><span class="c rank">#</span><span class="c host">host</span><span class="c res">result</span><span class="c state">fix state</span><span class="c next">next step</span><span class="c kmem">largest kmem</span><span class="c kills">kmem OOM kills</span></div>
+<div class="row head" aria-hidden="true"><span class="c rank">#</span><span class="c host">host</span><span class="c res">result</span><span class="c state">fix state</span><span class="c next">next step</span><span class="c kmem">largest kmem <span class="path">(bar 0 to ${escapeHtml(tickLabel(s.end))})</span></span><span class="c kills">kmem OOM kills</span></div>
 ${sorted.map((h, i) => hostSection(h, i + 1, s, !fleet)).join("\n")}
 <p class="about">${fleet ? "Hosts worst first: click a host for its checks, OOM kills and memory. " : ""}The OOM killer of a memory cgroup counts usage = rss + cache + kmem; dashboards built on rss + cache do not show kmem. Bars: one linear byte scale for the whole page.</p>
 </body>
