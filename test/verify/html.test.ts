@@ -110,6 +110,22 @@ describe("the HTML report", () => {
     expect(escapeHtml(EVIL)).not.toMatch(/[<>"'`]/);
   });
 
+  test("control and bidi characters of node text are shown as escapes, not obeyed", () => {
+    expect(escapeHtml("web\u202e0-gpj.exe\n\x1b[2J")).toBe("web\\u202e0-gpj.exe\\n\\x1b[2J");
+  });
+
+  test("fields the page does not know (a newer script's) are left alone", () => {
+    const newer = {
+      ...structuredClone(report),
+      kills_total: 12,
+      kernel_log: { ...report.kernel_log, kills_dropped: 9 },
+      oom_kills: report.oom_kills.map((k) => ({ ...k, cgroup_id: 42 })),
+    } as NodeReport;
+    const f = fleetReport([outcome(report)]);
+    const h = renderHtml({ ...f, hosts: [{ ...f.hosts[0]!, report: newer }] });
+    expect(h.replace(/\d{4}-\d\d-\d\dT[\d:]+Z/g, "")).toBe(html.replace(/\d{4}-\d\d-\d\dT[\d:]+Z/g, ""));
+  });
+
   test("an unreachable host is listed with its error", () => {
     const down: HostOutcome = {
       host: "n2",
