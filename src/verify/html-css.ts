@@ -10,7 +10,7 @@ h3{font-size:14px;margin:14px 0 6px}
 .tile{color:#fff;border-radius:4px;padding:3px 9px;width:160px}
 .tile .n{font-size:22px;font-weight:700}.tile .st{font-size:15px;font-weight:600}.tile .what{display:block;font-size:11px;opacity:.95}
 table{border-collapse:collapse;width:100%;table-layout:fixed;font-size:13px}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f3f3f3}
+th{background:#f3f3f3}table.checks .c-st{width:64px}table.checks .c-id{width:170px}table.checks .c-fix{width:30%}.cause{color:#666;font-size:12px}
 .row{display:grid;grid-template-columns:44px 150px 92px 104px minmax(0,1fr) 150px 104px;border-bottom:1px solid #ddd;font-size:13px}
 .row .c{padding:3px 6px;overflow-wrap:anywhere;min-width:0}.row.head{background:#f3f3f3;font-weight:600;border-top:1px solid #ddd}
 summary.row{cursor:pointer;list-style:none}summary.row::-webkit-details-marker{display:none}summary.row:hover{background:#f7f9ff}

@@ -316,7 +316,9 @@ describe("a fleet of 20 hosts", () => {
       "4 fixed",
       "1 not-affected",
     ]);
-    for (const t of tiles) expect(shown(t) && t.top < 260).toBe(true);
+    const firstRow = els(m, "summary.row")[0]!;
+    for (const t of tiles)
+      expect(shown(t) && t.top < firstRow.top && t.top < m.viewportHeight / 3).toBe(true);
     expect(m.text).toContain("20 hosts, 12 PROBLEM, 3 UNKNOWN, 5 OK (exit 1)");
   });
 
