@@ -2,11 +2,11 @@
  * The one byte scale of an HTML report: every memory bar on the page, of every node, is drawn on it,
  * so a bar's length is bytes and two bars compare at a glance (4 KiB of kmem is a sliver, 3.2 GiB a
  * long red bar). Linear, not logarithmic: rss, cache and kmem are stacked, and only a linear scale
- * keeps a stack's length the sum of its parts. Its end is the largest memory a cgroup or an OOM kill
- * of the page holds, rounded up to a tick; limits beyond it are named, not drawn.
+ * keeps a stack's length the sum of its parts. Its end is the largest memory a cgroup of the page holds,
+ * rounded up to a tick; limits beyond it are named, not drawn.
  */
 import { humanBytes } from "./render.js";
-import type { CgroupRow, FleetReport, OomKill } from "./report.js";
+import type { CgroupRow, FleetReport } from "./report.js";
 
 export const num = (v: unknown): number | null =>
   typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null;
@@ -20,16 +20,14 @@ export function parts(c: CgroupRow): { rss: number; cache: number; kmem: number;
   return { rss, cache, kmem, usage };
 }
 
-/** The most memory one bar of the page must hold (cgroups and OOM kills, limits not counted). */
+/** The most memory one bar of the page must hold (limits not counted: a limit beyond it is named, not drawn). */
 export function largestDrawn(f: FleetReport): number {
   let max = 0;
-  for (const h of f.hosts) {
+  for (const h of f.hosts)
     for (const c of h.report?.cgroups ?? []) {
       const p = parts(c);
       max = Math.max(max, p.usage ?? 0, p.rss + p.cache + p.kmem);
     }
-    for (const k of (h.report?.oom_kills ?? []) as OomKill[]) max = Math.max(max, num(k.usage_bytes) ?? 0);
-  }
   return max;
 }
 
