@@ -1,30 +1,46 @@
 /**
  * `kmem-build verify --html FILE`: one self-contained HTML page for a node or a fleet. No script,
  * no external resource (a Content-Security-Policy forbids both): the page opens offline and from a
- * mail attachment. Per pod and container cgroup, a bar of rss, cache and kmem stacked against the
- * limit, with what dashboards show (rss + cache) and what the OOM killer counts (usage) marked; the
- * OOM kills with their kmem share; each node's fix state; the check table.
+ * mail attachment. At the top, the fleet at a glance: how many hosts are in each fix state, worst
+ * first, and one row per host, worst first, with its next step. Below, one <details> per host (open
+ * when the page has one): its fix state, OOM kills, the pods with the most kmem as bars on the page's
+ * one byte scale (html-scale.ts), the other cgroups and the check table one click away.
  *
- * Everything in a report comes from the node (hostnames, cgroup paths, pod names, check text) and is
- * escaped; numbers are printed only when they are finite.
+ * Everything in a report comes from the node (hostnames, cgroup paths, pod names, process names,
+ * check text) and is escaped; numbers are printed only when they are finite.
  */
+import { PAGE_CSS } from "./html-css.js";
+import { largestDrawn, num, parts, pctOf, scaleFor, tickLabel, type Scale } from "./html-scale.js";
+import { containerId } from "./kube-names.js";
 import { cgroupName, humanBytes } from "./render.js";
 import type { CgroupRow, Check, FleetReport, HostOutcome, NodeReport, OomKill } from "./report.js";
+import {
+  bySeverity,
+  kmemCausedKills,
+  largestKmem,
+  pageState,
+  STATE_ORDER,
+  stateClass,
+  stateCounts,
+  stateRank,
+} from "./severity.js";
+import { terminalText } from "./terminal.js";
 
+/** Text for HTML: markup characters as entities; control and bidi characters as visible escapes. */
 export function escapeHtml(v: unknown): string {
-  return String(v ?? "").replace(
+  return terminalText(String(v ?? "")).replace(
     /[&<>"'`]/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "`": "&#96;" })[c]!,
   );
 }
 
-const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null);
 const bytes = (v: unknown): string => humanBytes(num(v));
 const share = (v: number | null): string => (v === null ? "?" : `${(v * 100).toFixed(2)}%`);
-const pct = (v: number | null): string => (v === null ? "-" : `${(v * 100).toFixed(1)}%`);
-/** A CSS percentage in [0, 100]. */
-const width = (part: number, whole: number): string =>
-  `${Math.min(100, Math.max(0, whole > 0 ? (part / whole) * 100 : 0)).toFixed(2)}%`;
+const pct = (v: number | null): string => (v === null ? "?" : `${(v * 100).toFixed(1)}%`);
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Pods (or, where a node has none, containers) drawn before the "more" fold. */
+export const TOP_CGROUPS = 10;
 
 /** The node's fix state and next step, as its script reports them (`fix_state`, `next_step`). */
 export interface FixState {
@@ -37,75 +53,175 @@ export function fixStateOf(r: NodeReport | null): FixState | null {
   return { state: o.fix_state, detail: typeof o.next_step === "string" ? o.next_step : null };
 }
 
-const STATE_CLASS: Record<string, string> = {
-  "not-affected": "ok",
-  fixed: "ok",
-  kernel: "info",
-  install: "fail",
-  restart: "warn",
-  reboot: "warn",
-  runtime: "warn",
-  unknown: "warn",
-};
-
-function badge(text: string, cls: string): string {
-  return `<span class="badge ${cls}">${escapeHtml(text)}</span>`;
+function badge(text: string, cls: string, title?: string): string {
+  return `<span class="badge ${cls}"${title ? ` title="${escapeHtml(title)}"` : ""}>${escapeHtml(text)}</span>`;
 }
 const resultClass = (r: string) => (r === "OK" ? "ok" : r === "PROBLEM" ? "fail" : "warn");
 const statusClass = (s: string) => ({ PASS: "ok", FAIL: "fail", WARN: "warn" })[s] ?? "info";
+const stateBadge = (s: string) => badge(s, stateClass(s));
+const unauthenticated = (r: NodeReport) => r.kernel_log?.authenticated === false;
 
-/** One cgroup: rss | cache | kmem stacked, on a scale of the limit (or of usage when unlimited). */
-function cgroupBar(c: CgroupRow): string {
-  const usage = num(c.usage_bytes);
-  const rss = num(c.total_rss_bytes) ?? 0;
-  const cache = num(c.total_cache_bytes) ?? 0;
-  // kmem as the kernel counts it; on kernels without the kmem counters, the hidden rest of usage
-  const kmem = num(c.kmem_usage_bytes) ?? Math.max(0, (usage ?? 0) - rss - cache);
+/** What a host's row and summary say it should do next: the report's next step, or why there is none. */
+function nextStep(h: HostOutcome): { text: string; cls: string } {
+  if (!h.report) return { text: `not checked: ${h.error ?? "no report"}`, cls: "error" };
+  const fix = fixStateOf(h.report);
+  if (!fix) return { text: "see the checks (the node's verify-kmem.sh predates fix states)", cls: "error" };
+  return { text: fix.detail ?? "-", cls: "" };
+}
+
+/** The labelled ticks of the page's scale, above a list of bars. */
+function axis(s: Scale): string {
+  const ticks = s.ticks
+    .map((t, i) => {
+      const at = i === 0 ? "first" : i === s.ticks.length - 1 ? "last" : "";
+      return `<span class="tick ${at}" style="left:${pctOf(t, s)}">${escapeHtml(tickLabel(t))}</span>`;
+    })
+    .join("");
+  return `<div class="axis" aria-hidden="true">${ticks}</div>`;
+}
+
+/** One cgroup: rss | cache | kmem stacked on the page's scale; dashboards', the OOM killer's and the limit's marks. */
+function cgroupBar(c: CgroupRow, s: Scale): string {
+  const { rss, cache, kmem, usage } = parts(c);
   const limit = num(c.limit_bytes);
-  const scale = Math.max(limit ?? 0, usage ?? 0, rss + cache + kmem);
   const seg = (cls: string, v: number, label: string) =>
     v > 0
-      ? `<span class="seg ${cls}" style="width:${width(v, scale)}" title="${escapeHtml(`${label} ${bytes(v)}`)}"></span>`
+      ? `<span class="seg ${cls}" data-bytes="${v}" style="width:${pctOf(v, s)}" title="${escapeHtml(`${label} ${bytes(v)}`)}"></span>`
       : "";
   const mark = (cls: string, v: number | null, label: string) =>
-    v === null
+    v === null || v > s.end
       ? ""
-      : `<span class="mark ${cls}" style="left:${width(v, scale)}" title="${escapeHtml(label)}"></span>`;
+      : `<span class="mark ${cls}" data-bytes="${v}" style="left:${pctOf(v, s)}" title="${escapeHtml(label)}"></span>`;
   const dash = rss + cache;
+  const ofLimit = (ratio: unknown) => (limit === null ? "" : ` = ${pct(num(ratio))} of limit`);
+  const limitText =
+    limit === null
+      ? `<span class="k-limit">no limit</span>`
+      : `<span class="k-limit">limit <b>${bytes(limit)}</b>${limit > s.end ? " (beyond the scale)" : ""}</span>`;
   return `<div class="cg" data-level="${escapeHtml(c.level)}">
 <div class="cg-name"><b>${escapeHtml(cgroupName(c))}</b> <span class="path">${escapeHtml(c.path)}</span></div>
-<div class="bar" role="img" aria-label="${escapeHtml(`rss ${bytes(rss)}, cache ${bytes(cache)}, kmem ${bytes(kmem)} of limit ${limit === null ? "none" : bytes(limit)}`)}">${seg("rss", rss, "rss")}${seg("cache", cache, "cache")}${seg("kmem", kmem, "kmem")}${mark("dash", dash, `dashboards: rss + cache ${bytes(dash)}`)}${mark("oom", usage, `OOM killer: usage ${bytes(usage)}`)}</div>
-<div class="nums"><span class="k-rss">rss <b>${bytes(rss)}</b></span> <span class="k-cache">cache <b>${bytes(cache)}</b></span> <span class="k-kmem">kmem <b>${bytes(kmem)}</b></span> <span class="k-dash">dashboards (rss + cache) <b>${bytes(dash)}</b> = ${pct(num(c.rss_cache_limit_ratio))}</span> <span class="k-oom">OOM killer (usage) <b>${bytes(usage)}</b> = ${pct(num(c.usage_limit_ratio))}</span> <span class="k-limit">limit <b>${limit === null ? "none" : bytes(limit)}</b></span></div>
+<div class="bar" role="img" aria-label="${escapeHtml(`kmem ${bytes(kmem)}, rss ${bytes(rss)}, cache ${bytes(cache)}, limit ${limit === null ? "none" : bytes(limit)}`)}">${seg("rss", rss, "rss")}${seg("cache", cache, "cache")}${seg("kmem", kmem, "kmem")}${mark("dash", dash, `dashboards: rss + cache ${bytes(dash)}`)}${mark("oom", usage, `OOM killer: usage ${bytes(usage)}`)}${mark("limit", limit, `limit ${bytes(limit)}`)}</div>
+<div class="nums"><span class="k-kmem">kmem <b>${bytes(kmem)}</b></span> <span class="k-rss">rss <b>${bytes(rss)}</b></span> <span class="k-cache">cache <b>${bytes(cache)}</b></span> <span class="k-dash">dashboards <b>${bytes(dash)}</b>${ofLimit(c.rss_cache_limit_ratio)}</span> <span class="k-oom">OOM killer <b>${bytes(usage)}</b>${ofLimit(c.usage_limit_ratio)}</span> ${limitText}</div>
 </div>`;
 }
 
+/** Most kmem first, then most usage; the report's order between equals. */
+function byKmem(rows: CgroupRow[]): CgroupRow[] {
+  return rows
+    .map((c, i) => ({ c, i, p: parts(c) }))
+    .sort((a, b) => b.p.kmem - a.p.kmem || (b.p.usage ?? 0) - (a.p.usage ?? 0) || a.i - b.i)
+    .map((x) => x.c);
+}
+
+function memory(r: NodeReport, s: Scale): string {
+  if (!r.cgroups.length) return `<p class="none">No pod or container memory cgroups.</p>`;
+  const pods = byKmem(r.cgroups.filter((c) => c.level === "pod"));
+  const ctrs = byKmem(r.cgroups.filter((c) => c.level !== "pod"));
+  const [lead, leadName, other, otherName] = pods.length
+    ? [pods, "pods", ctrs, "container cgroups"]
+    : [ctrs, "container cgroups", [], ""];
+  const top = lead.slice(0, TOP_CGROUPS);
+  const rest = lead.slice(TOP_CGROUPS);
+  const fold = (rows: CgroupRow[], what: string) =>
+    rows.length
+      ? `<details class="more"><summary>${escapeHtml(what)}</summary>\n${axis(s)}\n${rows.map((c) => cgroupBar(c, s)).join("\n")}\n</details>`
+      : "";
+  return `<div class="legend"><span class="seg rss"></span>rss <span class="seg cache"></span>cache <span class="seg kmem"></span>kmem <span class="mark dash"></span>dashboards see (rss + cache) <span class="mark oom"></span>OOM killer counts (usage) <span class="mark limit"></span>limit — one scale for every bar on this page, 0 to ${escapeHtml(tickLabel(s.end))}</div>
+${axis(s)}
+${top.map((c) => cgroupBar(c, s)).join("\n")}
+${fold(rest, `${plural(rest.length, leadName === "pods" ? "more pod" : "more container cgroup", leadName === "pods" ? "more pods" : "more container cgroups")}, most kmem first`)}
+${fold(other, `${plural(other.length, otherName.replace(/s$/, ""), otherName)}, most kmem first`)}`;
+}
+
 function checkTable(checks: Check[]): string {
+  const count = (st: string) => checks.filter((c) => c.status === st);
+  const parts = ["FAIL", "WARN", "PASS", "INFO"]
+    .map((st) => ({ st, list: count(st) }))
+    .filter((x) => x.list.length)
+    .map(
+      (x) =>
+        `${badge(`${x.list.length} ${x.st}`, statusClass(x.st))}${x.st === "FAIL" || x.st === "WARN" ? ` <span class="ids">${escapeHtml(x.list.map((c) => c.id).join(", "))}</span>` : ""}`,
+    );
   const rows = checks
     .map(
       (c) =>
         `<tr data-check="${escapeHtml(c.id)}"><td>${badge(c.status, statusClass(c.status))}</td><td class="id">${escapeHtml(c.id)}</td><td>${escapeHtml(c.seen)}${c.cause ? `<div class="cause">cause: ${escapeHtml(c.cause)}</div>` : ""}</td><td>${escapeHtml(c.status === "PASS" ? "" : c.remedy)}</td></tr>`,
     )
     .join("\n");
-  return `<table class="checks"><colgroup><col class="c-st"><col class="c-id"><col><col class="c-fix"></colgroup><thead><tr><th>status</th><th>check</th><th>what was seen</th><th>what to do</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
+  return `<details class="checks"><summary>${plural(checks.length, "check")}: ${parts.join(" ")}</summary>
+<table class="checks"><colgroup><col class="c-st"><col class="c-id"><col><col class="c-fix"></colgroup><thead><tr><th>status</th><th>check</th><th>what was seen</th><th>what to do</th></tr></thead><tbody>
+${rows}
+</tbody></table></details>`;
 }
 
-function oomTable(kills: OomKill[]): string {
-  if (!kills.length) return `<p class="none">No memory cgroup OOM kills of pods in the kernel log read.</p>`;
+/** A kill kmem made: red when the kernel's own log says so; marked unauthenticated when read from a file anyone can write. */
+function killBadge(k: OomKill, unauth: boolean): string {
+  if (!k.kmem_caused) return k.history ? badge("before this boot", "info") : "";
+  if (unauth)
+    return badge(
+      "kernel memory? not authenticated",
+      "warn wrap",
+      "read from a file any local user can write: confirm with dmesg or journalctl -k",
+    );
+  return badge("kernel memory", "fail") + (k.history ? ` ${badge("before this boot", "info")}` : "");
+}
+
+/** The container's name, else the first 12 characters of its id (all of it in the title). */
+function ctrCell(k: OomKill): string {
+  if (k.container_name) return `<td>${escapeHtml(k.container_name)}</td>`;
+  if (!k.container) return "<td>-</td>";
+  return `<td title="${escapeHtml(k.container)}">${escapeHtml(containerId(k.container).slice(0, 12))}</td>`;
+}
+
+function oomTable(r: NodeReport): string {
+  const kills = r.oom_kills ?? [];
+  const unauth = unauthenticated(r);
+  const from = r.kernel_log?.source
+    ? `Read from ${escapeHtml(r.kernel_log.source)}${r.kernel_log.path ? ` ${escapeHtml(r.kernel_log.path)}` : ""}${unauth ? `, <b>not authenticated</b>: any local user can write that file, so its kills are WARN, not FAIL; confirm with dmesg or journalctl -k` : ""}.`
+    : "";
+  if (!kills.length)
+    return `<p class="none">No memory cgroup OOM kills of pods in the kernel log read. ${from}</p>`;
   const rows = kills
     .map((k) => {
       const pod = k.pod_name ? `${k.pod_namespace ? `${k.pod_namespace}/` : ""}${k.pod_name}` : k.pod_uid;
-      return `<tr class="${k.kmem_caused ? "kmem-caused" : ""}"><td>${escapeHtml(k.time ?? "-")}</td><td>${escapeHtml(pod)}</td><td>${escapeHtml(k.container_name ?? k.container ?? "-")}</td><td>${bytes(k.usage_bytes)}</td><td>${bytes(k.limit_bytes)}</td><td>${bytes(k.kmem_usage_bytes)}</td><td><b>${share(num(k.kmem_share))}</b></td><td>${k.kmem_caused ? badge("kernel memory", "fail") : ""}</td></tr>`;
+      const cls = k.kmem_caused ? (unauth ? "kmem-unauth" : "kmem-caused") : "";
+      return `<tr class="${cls}"><td>${escapeHtml(k.time ?? "-")}</td><td>${escapeHtml(pod)}</td>${ctrCell(k)}<td>${escapeHtml(k.process?.name ?? "-")}</td><td>${bytes(k.usage_bytes)}</td><td>${bytes(k.limit_bytes)}</td><td>${bytes(k.kmem_usage_bytes)}</td><td><b>${share(num(k.kmem_share))}</b></td><td>${killBadge(k, unauth)}</td></tr>`;
     })
     .join("\n");
-  return `<table class="ooms"><thead><tr><th>time</th><th>pod</th><th>container</th><th>usage</th><th>limit</th><th>kmem</th><th>kmem share</th><th></th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
+  return `<table class="ooms"><colgroup><col class="c-time"><col><col class="c-ctr"><col class="c-proc"><col class="c-b"><col class="c-b"><col class="c-b"><col class="c-b"><col class="c-why"></colgroup><thead><tr><th>time</th><th>pod</th><th>container</th><th>process</th><th>usage</th><th>limit</th><th>kmem</th><th>kmem share</th><th></th></tr></thead><tbody>
+${rows}
+</tbody></table>
+<p class="note">${from}</p>`;
 }
 
-function hostSection(h: HostOutcome): string {
+/** The cells of a host's row: rank, host, verdict, fix state, next step, largest kmem on the page's scale, kmem-caused kills. */
+function rowCells(h: HostOutcome, rank: number, s: Scale): string {
+  const next = nextStep(h);
+  const kmem = largestKmem(h.report);
+  const kills = kmemCausedKills(h.report);
+  const unauth = h.report ? unauthenticated(h.report) : false;
+  const killCell = !h.report
+    ? "-"
+    : kills && unauth
+      ? `${kills} <span class="unauth" title="read from a file any local user can write">not authenticated</span>`
+      : kills
+        ? `<b class="bad">${kills}</b>`
+        : "0";
+  const kmemCell = h.report
+    ? `<span class="mini" title="${escapeHtml(`largest kmem of one cgroup: ${humanBytes(kmem)}`)}">${kmem > 0 ? `<span class="seg kmem" data-bytes="${kmem}" style="width:${pctOf(kmem, s)}"></span>` : ""}</span><span class="v">${kmem > 0 ? humanBytes(kmem) : "0"}</span>`
+    : "-";
+  return `<span class="c rank">${rank}</span><span class="c host"><b>${escapeHtml(h.host)}</b></span><span class="c res">${badge(h.result, resultClass(h.result))}</span><span class="c state">${stateBadge(pageState(h))}</span><span class="c next${next.cls ? ` ${next.cls}` : ""}">${escapeHtml(next.text)}</span><span class="c kmem">${kmemCell}</span><span class="c kills">${killCell}</span>`;
+}
+
+/** A host: its row (the <summary>), the rest one click away. */
+function hostSection(h: HostOutcome, rank: number, s: Scale, open: boolean): string {
   const r = h.report;
-  const fix = fixStateOf(r);
-  const head = `<h2>${escapeHtml(h.host)} ${badge(h.result, resultClass(h.result))}</h2>`;
+  const state = pageState(h);
+  const head = `<summary class="row">${rowCells(h, rank, s)}</summary>`;
+  const attrs = `class="host" data-host="${escapeHtml(h.host)}" data-rank="${rank}" data-state="${escapeHtml(state)}"${open ? " open" : ""}`;
   if (!r)
-    return `<section class="host">${head}<p class="error">${escapeHtml(h.error ?? "no report")}</p></section>`;
+    return `<details ${attrs}>${head}<div class="body"><p class="error">${escapeHtml(h.error ?? "no report")}</p></div></details>`;
+  const fix = fixStateOf(r);
   const facts = [
     ["node", r.node.hostname ?? "-"],
     ["kernel", r.node.kernel ?? "-"],
@@ -115,58 +231,56 @@ function hostSection(h: HostOutcome): string {
   ]
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
     .join("");
+  const summary = (r as { fix_summary?: unknown }).fix_summary;
   const fixHtml = fix
-    ? `<p class="fix">fix state ${badge(fix.state, STATE_CLASS[fix.state] ?? "warn")}${fix.detail ? ` ${escapeHtml(fix.detail)}` : ""}</p>`
+    ? `<p class="fix">fix state ${stateBadge(fix.state)} ${typeof summary === "string" ? escapeHtml(summary) : ""}</p>`
     : `<p class="fix">fix state ${badge("not reported", "info")} <span class="path">(the node's verify-kmem.sh predates fix states)</span></p>`;
-  const cgroups = r.cgroups.length
-    ? r.cgroups.map(cgroupBar).join("\n")
-    : `<p class="none">No pod or container memory cgroups.</p>`;
-  return `<section class="host">
+  return `<details ${attrs}>
 ${head}
-<dl>${facts}</dl>
+<div class="body">
 ${fixHtml}
-<h3>Memory per pod and container</h3>
-<div class="legend"><span class="seg rss"></span>rss <span class="seg cache"></span>cache <span class="seg kmem"></span>kmem <span class="mark dash"></span>dashboards see (rss + cache) <span class="mark oom"></span>OOM killer counts (usage) — bar = limit</div>
-${cgroups}
-<h3>OOM kills</h3>
-${oomTable(r.oom_kills ?? [])}
-<h3>Checks</h3>
+<dl>${facts}</dl>
 ${checkTable(r.checks)}
-</section>`;
+<h3>OOM kills</h3>
+${oomTable(r)}
+<h3>Memory: ${plural(r.cgroups.filter((c) => c.level === "pod").length, "pod")}, most kmem first</h3>
+${memory(r, s)}
+</div>
+</details>`;
 }
 
-const CSS = `
-body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#222;max-width:1200px}
-h1{font-size:20px}h2{font-size:17px;border-top:2px solid #ccc;padding-top:8px}h3{font-size:15px;margin:14px 0 6px}
-.badge{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600;color:#fff;background:#777}
-.ok{background:#2e7d32}.fail{background:#c62828}.warn{background:#ef6c00}.info{background:#1565c0}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:6px 0}dt{color:#666}dd{margin:0;overflow-wrap:anywhere}
-.cg{margin:8px 0 12px}.cg-name{overflow-wrap:anywhere}.path{color:#777;font-size:12px;overflow-wrap:anywhere}
-.bar{position:relative;display:flex;height:18px;background:#eee;border:1px solid #999;overflow:hidden;margin:3px 0}
-.seg{display:inline-block;height:100%}.seg.rss{background:#42a5f5}.seg.cache{background:#9ccc65}.seg.kmem{background:#e53935}
-.mark{position:absolute;top:0;bottom:0;width:0;border-left:3px solid}.mark.dash{border-color:#0d47a1}.mark.oom{border-color:#000;border-left-style:dashed}
-.legend{font-size:12px;color:#555}.legend .seg{width:12px;height:10px;margin:0 3px 0 10px}.legend .mark{position:static;display:inline-block;height:10px;margin:0 3px 0 10px}
-.nums{font-size:12px;color:#333;display:flex;flex-wrap:wrap;gap:2px 14px}
-table{border-collapse:collapse;width:100%;table-layout:fixed;font-size:13px}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f3f3f3}.c-st{width:70px}.c-id{width:170px}.c-fix{width:30%}.cause{color:#666;font-size:12px}
-tr.kmem-caused{background:#ffebee}.none,.error{color:#555}
-`;
+/** How many hosts are in each fix state, worst first. */
+function tiles(f: FleetReport): string {
+  const t = stateCounts(f.hosts)
+    .map(({ state, count }) => {
+      const known = STATE_ORDER[stateRank(state)]!;
+      const label = known.state === state ? known.label : "a state this page does not know";
+      return `<div class="tile ${stateClass(state)}" data-state="${escapeHtml(state)}"><span class="n">${count}</span> <span class="st">${escapeHtml(state)}</span><span class="what">${escapeHtml(label)}</span></div>`;
+    })
+    .join("");
+  return `<div class="tiles">${t}</div>`;
+}
 
 export function renderHtml(f: FleetReport): string {
   const t = f.totals;
+  const s = scaleFor(largestDrawn(f));
+  const sorted = bySeverity(f.hosts);
+  const fleet = f.hosts.length > 1;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>kmem check: ${escapeHtml(f.result)} (${t.hosts} host${t.hosts === 1 ? "" : "s"})</title>
-<style>${CSS}</style>
+<title>kmem check: ${escapeHtml(f.result)} (${plural(t.hosts, "host")})</title>
+<style>${PAGE_CSS}</style>
 </head>
 <body>
-<h1>kmem check ${badge(f.result, resultClass(f.result))}</h1>
-<p class="summary">${escapeHtml(f.timestamp)}: ${t.hosts} host${t.hosts === 1 ? "" : "s"}, ${t.ok} OK, ${t.problem} PROBLEM, ${t.unknown} UNKNOWN (exit ${f.exit_code}). The OOM killer of a memory cgroup counts usage = rss + cache + kmem; dashboards built on rss + cache do not show kmem.</p>
-${f.hosts.map(hostSection).join("\n")}
+<h1>kmem check ${badge(f.result, resultClass(f.result))} <span class="summary">${escapeHtml(f.timestamp)}: ${plural(t.hosts, "host")}, ${t.problem} PROBLEM, ${t.unknown} UNKNOWN, ${t.ok} OK (exit ${f.exit_code})</span></h1>
+${fleet ? tiles(f) : ""}
+<div class="row head" aria-hidden="true"><span class="c rank">#</span><span class="c host">host</span><span class="c res">result</span><span class="c state">fix state</span><span class="c next">next step</span><span class="c kmem">largest kmem <span class="path">(bar 0 to ${escapeHtml(tickLabel(s.end))})</span></span><span class="c kills">kmem OOM kills</span></div>
+${sorted.map((h, i) => hostSection(h, i + 1, s, !fleet)).join("\n")}
+<p class="about">${fleet ? "Hosts worst first: click a host for its checks, OOM kills and memory. " : ""}The OOM killer of a memory cgroup counts usage = rss + cache + kmem; dashboards built on rss + cache do not show kmem. Bars: one linear byte scale for the whole page.</p>
 </body>
 </html>
 `;

@@ -1,5 +1,5 @@
 /** Human text for a fleet report: one table row per host, then what each host must fix. */
-import type { CgroupRow, FleetReport, HostOutcome, OomKill } from "./report.js";
+import type { CgroupRow, FleetReport, HostOutcome, NodeReport, OomKill } from "./report.js";
 import { terminalSafe } from "./terminal.js";
 
 export function humanBytes(n: number | null): string {
@@ -125,15 +125,23 @@ export function renderFleet(report: FleetReport, verbose = false): string {
   return out.join("\n") + "\n";
 }
 
-/** One line per host, node-problem-detector style. */
+/**
+ * One line per host, node-problem-detector style, shaped like the script's own --brief:
+ * `HOST: RESULT [fix state]: CHECK: SEEN; next: NEXT STEP` (`HOST: OK [fixed]; next: nothing to do`);
+ * `HOST: UNKNOWN: WHY` when there is no report. Reports of scripts older than fix states have neither part.
+ */
 export function renderBrief(report: FleetReport): string {
   const f = terminalSafe(report);
   return (
     f.hosts
       .map((h) => {
         if (!h.report) return `${h.host}: UNKNOWN: ${h.error}`;
-        const c = h.report.checks.find((x) => (h.exit_code === 1 ? x.status === "FAIL" : !x.conclusive));
-        return h.exit_code === 0 || !c ? `${h.host}: OK` : `${h.host}: ${h.result}: ${c.id}: ${c.seen}`;
+        const r = h.report as NodeReport & { fix_state?: unknown; next_step?: unknown };
+        const state = typeof r.fix_state === "string" ? ` [${r.fix_state}]` : "";
+        const next = typeof r.next_step === "string" ? `; next: ${r.next_step}` : "";
+        const c = r.checks.find((x) => (h.exit_code === 1 ? x.status === "FAIL" : !x.conclusive));
+        const why = h.exit_code === 0 || !c ? "" : `: ${c.id}: ${c.seen}`;
+        return `${h.host}: ${h.result}${state}${why}${next}`;
       })
       .join("\n") + "\n"
   );
