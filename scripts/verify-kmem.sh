@@ -112,6 +112,14 @@ function repl(s, from, to,   out, i) {
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
 }
+# a decimal integer (matching ^-?[0-9]+$) without leading zeros: "00004096" -> "4096", "000" -> "0".
+# A counter file may hold leading zeros; awk keeps the text as read, and JSON allows none.
+function dnum(v,   s) {
+  s = ""
+  if (substr(v, 1, 1) == "-") { s = "-"; v = substr(v, 2) }
+  sub(/^0+/, "", v)
+  return v == "" ? "0" : s v
+}
 # a field of a tab-separated record: backslash, tab and newline as \\ \t \n
 function enc(s) {
   if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
@@ -179,7 +187,7 @@ function record(k, n,   s, i) {
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
   if (r <= 0 || l !~ /^[0-9]+$/) return ""
-  return l
+  return dnum(l)
 }
 function rdstat(f, k1, k2,   l, r, a) {
   S1 = ""; S2 = ""
@@ -188,6 +196,8 @@ function rdstat(f, k1, k2,   l, r, a) {
     if (a[1] == k1) S1 = a[2]; else if (a[1] == k2) S2 = a[2]
   }
   close(f)
+  if (S1 ~ /^[0-9]+$/) S1 = dnum(S1)
+  if (S2 ~ /^[0-9]+$/) S2 = dnum(S2)
 }
 # a cgroup whose memory.kmem.slabinfo the shell probes: its line number in SLABS, 0 when there is no
 # probe or its path has a tab or newline.  SLABS is a list of lines `probe <PATH in single quotes>` that
@@ -594,6 +604,14 @@ function repl(s, from, to,   out, i) {
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
 }
+# a decimal integer (matching ^-?[0-9]+$) without leading zeros: "00004096" -> "4096", "000" -> "0".
+# A counter file may hold leading zeros; awk keeps the text as read, and JSON allows none.
+function dnum(v,   s) {
+  s = ""
+  if (substr(v, 1, 1) == "-") { s = "-"; v = substr(v, 2) }
+  sub(/^0+/, "", v)
+  return v == "" ? "0" : s v
+}
 # the inverse of enc()
 function dec(s,   out, i, c) {
   if (index(s, "\\") == 0) return s
@@ -710,7 +728,7 @@ function tesc(s,   out, i, n, c, d) {
   }
   return out
 }
-function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
+function jn(v) { return (v ~ /^-?[0-9]+$/) ? dnum(v) : "null" }
 function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
 function jsn(s) { return s == "" ? "null" : js(s) }
 # Prometheus label value: valid UTF-8 (bad bytes become U+FFFD); backslash, quote, newline escaped.
@@ -780,6 +798,25 @@ BEGIN {
   HEADROOM_USAGE = 0.9    # oom-headroom: WARN above this usage / limit (what the OOM killer counts) ...
   HEADROOM_SEEN = 0.75    # ... while (rss + cache) / limit (what dashboards show) is below this
   KMEM_SHARE = 0.10       # oom-kills-kmem: a kill with kmem / usage at least this was made by kmem
+  OOM_KEEP = 50           # oom_kills: the most recent kills listed in full; earlier ones only counted
+}
+# kmem / usage of a kill ("" when not both known)
+function kmemshare(km, us) { return (num(km) && num(us) && us + 0 > 0) ? km / us : "" }
+function kmemcaused(km, us,   x) { x = kmemshare(km, us); return x != "" && x >= KMEM_SHARE }
+# CUT: kills before it are history (the current boot, or --since when later); CUTWHY says which
+function oomcut() {
+  CUT = fact("btime"); if (num(fact("since")) && (CUT == "" || fact("since") + 0 > CUT + 0)) CUT = fact("since")
+  CUTWHY = (CUT == fact("since") && CUT != "") ? "--since" : "the current boot"
+}
+# the kept kills (the last OOM_KEEP read) -> OT[1..NOK] and the other per-kill arrays, oldest first
+function oomkept(   i, n, f) {
+  NOK = 0
+  for (i = (NOKALL > OOM_KEEP ? NOKALL - OOM_KEEP + 1 : 1); i <= NOKALL; i++) {
+    split(OREC[i], f, "\t"); n = ++NOK
+    OT[n] = f[OOM_TIME]; OM[n] = dec(f[OOM_MEMCG]); OTM[n] = dec(f[OOM_TASK]); OL[n] = f[OOM_LEVEL]; OQ[n] = f[OOM_QOS]
+    OU[n] = dec(f[OOM_UID]); OC[n] = dec(f[OOM_CTR]); OUS[n] = f[OOM_USAGE]; OLI[n] = f[OOM_LIMIT]; OKM[n] = f[OOM_KMEM]
+    OKRSS[n] = f[OOM_RSS]; OKCA[n] = f[OOM_CACHE]; OPID[n] = f[OOM_PID]; OCM[n] = dec(f[OOM_COMM])
+  }
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
 $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
@@ -793,10 +830,16 @@ $1 == "cg" {
   next
 }
 $1 == "slab" { SLAB[$2] = $3; next }
+# Every kill is counted as it is read (NOKALL, OKALLKM kmem-caused, OKALLH history); only the most
+# recent OOM_KEEP are kept, as lines, for the list: anyone who can append to a syslog file can add
+# kills, and neither memory nor the outputs may grow with them.  oomkept() makes them OT[1..NOK] etc.
 $1 == "oom" {
-  n = ++NOK; OT[n] = $OOM_TIME; OM[n] = dec($OOM_MEMCG); OTM[n] = dec($OOM_TASK); OL[n] = $OOM_LEVEL; OQ[n] = $OOM_QOS
-  OU[n] = dec($OOM_UID); OC[n] = dec($OOM_CTR); OUS[n] = $OOM_USAGE; OLI[n] = $OOM_LIMIT; OKM[n] = $OOM_KMEM
-  OKRSS[n] = $OOM_RSS; OKCA[n] = $OOM_CACHE; OPID[n] = $OOM_PID; OCM[n] = dec($OOM_COMM)
+  if (!NOKALL) oomcut()
+  n = ++NOKALL; OREC[n] = $0
+  if (n > OOM_KEEP) delete OREC[n - OOM_KEEP]
+  e = epoch($OOM_TIME)
+  if (e != "" && num(CUT) && e < CUT + 0) OKALLH++
+  else if (kmemcaused($OOM_KMEM, $OOM_USAGE)) OKALLKM++
   next
 }
 $1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }
@@ -1081,11 +1124,10 @@ END {
   klauth = (klsrc != "" && (klsrc != "file" || fact("kltrust") == 1))
   nkk = 0; kks = ""; NPO = 0; nhist = 0
   # kills before the current boot (btime) or before --since are history: never a FAIL
-  cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
-  cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
+  oomcut(); oomkept(); cut = CUT; cutwhy = CUTWHY
   for (i = 1; i <= NOK; i++) {
-    OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
-    OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
+    OSH[i] = kmemshare(OKM[i], OUS[i])
+    OKC[i] = kmemcaused(OKM[i], OUS[i]) ? 1 : 0
     e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
     if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
@@ -1107,16 +1149,18 @@ END {
   if (NKPODS > kshown) kks = kks "; " (NKPODS - kshown) " more pod" (NKPODS - kshown == 1 ? "" : "s") " (see oom_kills)"
   if (klsrc == "") check("oom-kills-kmem", "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
-    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
+    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOKALL + 0) " memcg OOM kill" (NOKALL == 1 ? "" : "s") " of pod/container cgroups"
+    if (NOKALL > NOK) s = s " (the last " NOK " listed in full, " (NOKALL - NOK) " earlier ones only counted)"
+    nhist = OKALLH + 0; nkk = OKALLKM + 0
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
-    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
+    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" (NOKALL > NOK ? " among the listed kills" : "") : "") kks
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
     if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
     else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
-    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
-    else if (NOK > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
+    else if (NOKALL > 0 && NOKALL == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
+    else if (NOKALL > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", "PASS", s, "", "", 1)
   }
 
@@ -1175,6 +1219,8 @@ function fixstate(   kv, rm) {
   else if (kge < 0) { FIX = "unknown"; FIXWHY = "kernel version not understood" }
   else if (nkeff) FIX = "not-affected"
   # the operator just installed the nokmem kubelet: the restart comes first, whatever the kernel
+  # a process named kubelet that cannot be told to be the kubelet (another user may have named it so)
+  else if (kv != "" && kv != "kmem-code-linked" && fact("run_why") != "") { FIX = "unknown"; FIXWHY = fact("run_why") }
   else if (kv != "" && kv != "kmem-code-linked" && (rm == "deleted" || rm == "other")) { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
   else if (kge == 1) FIX = "kernel"
   else if (!havekp) { FIX = "unknown"; FIXWHY = "no kubepods cgroup" }
@@ -1280,9 +1326,12 @@ function json(   i, k, nt, ta, tags) {
 }
 
 function oomjson(   i, u, c, rc) {
-  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s},\n", \
+  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s, ", \
     jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0)), \
     js(fact("oomscope")), (klsrc == "" ? "null" : jn(OOUT + 0)), (klsrc == "" ? "null" : (klauth ? "true" : "false"))
+  printf "\"pod_oom_kills\": %s, \"pod_oom_kills_kmem_caused\": %s, \"pod_oom_kills_history\": %s, \"pod_oom_kills_not_listed\": %s, \"pod_oom_kills_list_limit\": %d},\n", \
+    (klsrc == "" ? "null" : NOKALL + 0), (klsrc == "" ? "null" : OKALLKM + 0), (klsrc == "" ? "null" : OKALLH + 0), \
+    (klsrc == "" ? "null" : NOKALL - NOK), OOM_KEEP
   print "  \"oom_kills\": ["
   for (i = 1; i <= NOK; i++) {
     u = OU[i]; c = OC[i]
@@ -1332,7 +1381,8 @@ function human(   i, k, n, shown, verbose) {
     print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
   }
   if (NOK > 0) {
-    printf "\nOOM kills in %s (%d)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK, \
+    printf "\nOOM kills in %s (%s)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), \
+      (NOKALL > NOK ? NOKALL ", the last " NOK " listed; " (NOKALL - NOK) " earlier ones only counted" : NOK), \
       (klauth ? "" : ", not authenticated: any local user can write it (logger -t kernel)")
     k = (verbose || NOK <= 20) ? 1 : NOK - 19
     if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
@@ -1375,27 +1425,37 @@ function prom(f,   i, lb, m) {
   pser(f, "kmem_build_cgroup_kmem_accounting_active", m, "ACT")
   if (num(numcg)) {
     pm(f, "kmem_build_memcgs", "gauge", "Memory cgroups the kernel holds (/proc/cgroups num_cgroups)")
-    print "kmem_build_memcgs " numcg > f
+    print "kmem_build_memcgs " dnum(numcg) > f
   }
   if (cmp) {
     pm(f, "kmem_build_memcg_directories", "gauge", "Memory cgroup directories present")
-    print "kmem_build_memcg_directories " NDIRS > f
+    print "kmem_build_memcg_directories " dnum(NDIRS) > f
     pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
     print "kmem_build_memcgs_leaked " leaked > f
   }
   m["kmem_build_cgroup_limit_bytes"] = "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited"
   pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
   if (fact("klsrc") != "") {
-    pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log")
+    pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)")
+    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill) among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL)")
+    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL) among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_history_total" oomlb(PORD[i]) " " PKH[PORD[i]] > f
+    # the per-pod series above cover the listed kills only (at most OOM_KEEP pods); these count all
+    lb = "{source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
+    pm(f, "kmem_build_oom_kills_all_total", "counter", "memcg OOM kills of pod/container cgroups found in the kernel log, listed or not")
+    print "kmem_build_oom_kills_all_total" lb " " (NOKALL + 0) > f
+    pm(f, "kmem_build_oom_kills_all_kmem_total", "counter", "of those, kills with kernel memory >= " share(KMEM_SHARE) " of usage (not history)")
+    print "kmem_build_oom_kills_all_kmem_total" lb " " (OKALLKM + 0) > f
+    pm(f, "kmem_build_oom_kills_all_history_total", "counter", "of those, kills from before the current boot or --since")
+    print "kmem_build_oom_kills_all_history_total" lb " " (OKALLH + 0) > f
+    pm(f, "kmem_build_oom_kills_not_listed", "gauge", "memcg OOM kills of pod/container cgroups counted but not listed per pod (earlier than the last " OOM_KEEP ")")
+    print "kmem_build_oom_kills_not_listed" lb " " (NOKALL - NOK) > f
   }
   if (dur != "") {
     pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
-    print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? SMAX : 0) > f
+    print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? dnum(SMAX) : 0) > f
   }
   close(f)
 }
@@ -1414,7 +1474,7 @@ function pser(f, name, m, what,   i, v, lb) {
     else v = (ACT[i] == "active" ? "1" : (ACT[i] == "inactive" ? "0" : ""))
     if (!num(v)) continue
     lb = "{level=\"" L[i] "\",qos=\"" Q[i] "\",pod_uid=\"" pesc(U[i]) "\",container=\"" pesc(C[i]) "\",pod_namespace=\"" pesc(RN[i]) "\",pod_name=\"" pesc(RP[i]) "\",container_name=\"" pesc(RC[i]) "\"}"
-    print name lb " " v > f
+    print name lb " " dnum(v) > f
   }
 }'
 
@@ -1512,6 +1572,8 @@ parse_args() { # the options
         ;;
       --kernel-log)
         if [ ! -r "$val" ] || [ -d "$val" ]; then die_usage "cannot read --kernel-log file '$val'"; fi
+        # a fifo, socket or device would be read without end (or block the open): only a file
+        [ -f "$val" ] || die_usage "--kernel-log '$val' is not a regular file (a fifo or device is never read; save the log to a file first)"
         kernellog=$val
         ;;
       --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
@@ -1800,11 +1862,13 @@ inspect_binary() { # role path found_by
   fi
 }
 
-# The running kubelet: systemd's MainPID (not with --proc-root: that is a fixture, not this node),
-# else the process whose comm is "kubelet"; its exe is compared with the checked file by device and
-# inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
+# The running kubelet: --kubelet-pid, else systemd's MainPID (not with --proc-root: that is a fixture,
+# not this node), else the one process that can be the kubelet (kubelet_candidate).  Any user can
+# start a process named "kubelet", so a name alone never counts: when none or more than one qualifies
+# it is "cannot tell" (run_why), never a guess.  Its exe is compared with the checked file by device
+# and inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
 running_kubelet() {
-  _pid="" _by=""
+  _pid="" _by="" _why=""
   if [ -n "$kubeletpid" ]; then _pid=$kubeletpid _by=option; fi
   if [ -z "$_pid" ] && [ "$procroot_set" = 0 ] && command -v systemctl >/dev/null 2>&1; then
     _x=$(systemctl show -p MainPID kubelet 2>/dev/null </dev/null)
@@ -1812,17 +1876,30 @@ running_kubelet() {
     case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac
   fi
   if [ -z "$_pid" ]; then
+    _named="" _fit="" _nfit=0
+    _kid=""
+    if [ -n "$kubelet" ]; then _kid=$(stat -L -c %d:%i "$kubelet" 2>/dev/null </dev/null); fi
     for _d in "$procroot"/[0-9]*; do
       [ -r "$_d/comm" ] || continue
       _c=$(first_line "$_d/comm")
-      if [ "$_c" = kubelet ]; then
-        _pid=${_d##*/} _by=proc
-        break
+      [ "$_c" = kubelet ] || continue
+      _named="$_named ${_d##*/}"
+      if kubelet_candidate "$_d" "$_kid"; then
+        _fit="$_fit ${_d##*/}"
+        _nfit=$((_nfit + 1))
       fi
     done
+    if [ "$_nfit" = 1 ]; then
+      _pid=${_fit# } _by=proc
+    elif [ "$_nfit" -gt 1 ]; then
+      _why="cannot tell which process is the kubelet: pids$_fit are all root's and run ${kubelet:-the kubelet} (pass --kubelet-pid PID)"
+    elif [ -n "$_named" ]; then
+      _why="cannot tell which process is the kubelet: processes named kubelet (pids$_named), none of them root's running ${kubelet:-a checked kubelet file} (pass --kubelet-pid PID)"
+    fi
   fi
   fact run_pid "$_pid"
   fact run_by "$_by"
+  fact run_why "$_why"
   [ -n "$_pid" ] || return 0
   _exe=$(readlink "$procroot/$_pid/exe" 2>/dev/null </dev/null)
   fact run_exe "$_exe"
@@ -1839,6 +1916,35 @@ running_kubelet() {
       ;;
   esac
   fact run_match "$_m"
+}
+
+# $1: a /proc/PID directory of a process named kubelet, $2: device:inode of the checked kubelet file.
+# It can be the kubelet only when it is root's (real and effective uid 0 in its status: no other
+# user can start such a process) and runs the checked file: the same device and inode, or that path
+# deleted (the file was replaced after it started: the old kubelet, still running).
+kubelet_candidate() {
+  [ -n "$2" ] && [ -r "$1/status" ] || return 1
+  _u=""
+  {
+    while read -r _k _r _e _rest; do
+      if [ "$_k" = Uid: ]; then
+        _u="$_r:$_e"
+        break
+      fi
+    done <"$1/status"
+  } 2>/dev/null
+  : "${_rest:=}"
+  [ "$_u" = 0:0 ] || return 1
+  _x=$(readlink "$1/exe" 2>/dev/null </dev/null)
+  case $_x in
+    "") return 1 ;;
+    *" (deleted)")
+      _x=${_x%" (deleted)"}
+      [ "$_x" = "$kubelet" ] || [ "$_x" = "$(realdir "${kubelet%/*}")/${kubelet##*/}" ]
+      return
+      ;;
+  esac
+  [ "$(stat -L -c %d:%i "$1/exe" 2>/dev/null </dev/null)" = "$2" ]
 }
 
 # kubelet and runc binaries, the running kubelet: the same byte rules as the build's inspection
@@ -2187,8 +2293,14 @@ read_kernel_log() {
   if [ "$kernellog_off" = 1 ]; then
     klwhy="--no-kernel-log"
   elif [ -n "$kernellog" ]; then
-    oomlog <"$kernellog"
-    klsrc=file klpath=$kernellog
+    # checked again right before the open: a fifo put in its place meanwhile would block the open
+    # (only who may write the log's directory can swap it, in the instant between test and open)
+    if [ -f "$kernellog" ]; then
+      oomlog <"$kernellog"
+      klsrc=file klpath=$kernellog
+    else
+      klwhy="--kernel-log $kernellog is no longer a regular file"
+    fi
   elif [ "$procroot_set" = 1 ]; then
     klwhy="--proc-root names another /proc, so this machine's log would be the wrong one"
   else
@@ -2196,7 +2308,7 @@ read_kernel_log() {
       klsrc=dmesg
     elif command -v journalctl >/dev/null 2>&1 && journalctl -k -q -o short-iso --no-pager 2>/dev/null </dev/null | oomlog; then
       klsrc="journalctl -k"
-    elif [ -r /var/log/messages ] && [ ! -d /var/log/messages ] && oomlog </var/log/messages; then
+    elif [ -r /var/log/messages ] && [ -f /var/log/messages ] && oomlog </var/log/messages; then
       klsrc=file klpath=/var/log/messages
     else
       klwhy="none readable (dmesg, journalctl -k, /var/log/messages); run as root"
@@ -2222,15 +2334,49 @@ report() { # the report and the exit code
   # The metrics go to a new file of an unpredictable name next to FILE, created and written through one
   # O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
   if [ -n "$prom" ]; then
-    promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
-    if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
+    promwhy=""
+    if prom_dir_same && promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null) &&
+      [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && prom_place; then
       promtmp=""
+    elif [ -n "$promwhy" ]; then
+      printf "verify-kmem: --prometheus '%s' %s: metrics not written\n" "$prom" "$promwhy" >&2
+      code=2
     else
       printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
       code=2
     fi
   fi
   exit $code
+}
+
+# The temp file and the rename of the metrics over FILE, as safe as the start-time check although a long run
+# (--duration) leaves time to plant something: FILE's directory must still resolve to the one checked
+# then (no component swapped for a link), FILE must still be a regular file or absent, and mv -T
+# (GNU, busybox) renames onto the name itself, so a link planted in the instant between this check
+# and the rename is replaced or refused, never followed into a directory.  An mv without -T leaves
+# that instant open (docs/trust-model.md).
+prom_dir_same() {
+  _pd=${prom%/*}
+  if [ "$(realdir "${_pd:-/}")" != "${_pd:-/}" ]; then
+    promwhy="is in a directory that was moved or replaced by a link during the run"
+    return 1
+  fi
+}
+prom_place() {
+  prom_dir_same || return 1
+  if [ -L "$prom" ]; then
+    promwhy="became a symbolic link during the run: not followed"
+    return 1
+  elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
+    promwhy="became a directory or other non-regular file during the run: not replaced"
+    return 1
+  fi
+  : >"$tmp/mv.a"
+  if mv -f -T "$tmp/mv.a" "$tmp/mv.b" 2>/dev/null; then
+    mv -f -T "$promtmp" "$prom" 2>/dev/null
+  else
+    mv -f "$promtmp" "$prom" 2>/dev/null
+  fi
 }
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,15 @@ function repl(s, from, to,   out, i) {
   return out s
 }
 
+# a decimal integer (matching ^-?[0-9]+$) without leading zeros: "00004096" -> "4096", "000" -> "0".
+# A counter file may hold leading zeros; awk keeps the text as read, and JSON allows none.
+function dnum(v,   s) {
+  s = ""
+  if (substr(v, 1, 1) == "-") { s = "-"; v = substr(v, 2) }
+  sub(/^0+/, "", v)
+  return v == "" ? "0" : s v
+}
+
 # a field of a tab-separated record: backslash, tab and newline as \\ \t \n
 function enc(s) {
   if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s

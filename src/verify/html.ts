@@ -9,7 +9,15 @@
  * escaped; numbers are printed only when they are finite.
  */
 import { cgroupName, humanBytes } from "./render.js";
-import type { CgroupRow, Check, FleetReport, HostOutcome, NodeReport, OomKill } from "./report.js";
+import type {
+  CgroupRow,
+  Check,
+  FleetReport,
+  HostOutcome,
+  KernelLogInfo,
+  NodeReport,
+  OomKill,
+} from "./report.js";
 
 export function escapeHtml(v: unknown): string {
   return String(v ?? "").replace(
@@ -89,15 +97,21 @@ function checkTable(checks: Check[]): string {
   return `<table class="checks"><colgroup><col class="c-st"><col class="c-id"><col><col class="c-fix"></colgroup><thead><tr><th>status</th><th>check</th><th>what was seen</th><th>what to do</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
-function oomTable(kills: OomKill[]): string {
+function oomTable(kills: OomKill[], log?: KernelLogInfo): string {
   if (!kills.length) return `<p class="none">No memory cgroup OOM kills of pods in the kernel log read.</p>`;
+  // the node lists only its most recent kills: say how many more it counted
+  const more = log?.pod_oom_kills_not_listed ?? 0;
+  const note =
+    more > 0
+      ? `<p class="none">${more} earlier kill${more === 1 ? "" : "s"} counted, not listed (the node lists the last ${kills.length} of ${log?.pod_oom_kills ?? "?"}; ${log?.pod_oom_kills_kmem_caused ?? "?"} caused by kernel memory in all).</p>\n`
+      : "";
   const rows = kills
     .map((k) => {
       const pod = k.pod_name ? `${k.pod_namespace ? `${k.pod_namespace}/` : ""}${k.pod_name}` : k.pod_uid;
       return `<tr class="${k.kmem_caused ? "kmem-caused" : ""}"><td>${escapeHtml(k.time ?? "-")}</td><td>${escapeHtml(pod)}</td><td>${escapeHtml(k.container_name ?? k.container ?? "-")}</td><td>${bytes(k.usage_bytes)}</td><td>${bytes(k.limit_bytes)}</td><td>${bytes(k.kmem_usage_bytes)}</td><td><b>${share(num(k.kmem_share))}</b></td><td>${k.kmem_caused ? badge("kernel memory", "fail") : ""}</td></tr>`;
     })
     .join("\n");
-  return `<table class="ooms"><thead><tr><th>time</th><th>pod</th><th>container</th><th>usage</th><th>limit</th><th>kmem</th><th>kmem share</th><th></th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
+  return `${note}<table class="ooms"><thead><tr><th>time</th><th>pod</th><th>container</th><th>usage</th><th>limit</th><th>kmem</th><th>kmem share</th><th></th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
 function hostSection(h: HostOutcome): string {
@@ -129,7 +143,7 @@ ${fixHtml}
 <div class="legend"><span class="seg rss"></span>rss <span class="seg cache"></span>cache <span class="seg kmem"></span>kmem <span class="mark dash"></span>dashboards see (rss + cache) <span class="mark oom"></span>OOM killer counts (usage) — bar = limit</div>
 ${cgroups}
 <h3>OOM kills</h3>
-${oomTable(r.oom_kills ?? [])}
+${oomTable(r.oom_kills ?? [], r.kernel_log)}
 <h3>Checks</h3>
 ${checkTable(r.checks)}
 </section>`;
