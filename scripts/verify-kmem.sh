@@ -160,7 +160,8 @@ function podof(p,   c, n, k, j) {
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -305,6 +306,33 @@ function podof(p,   c, n, k, j) {
   if (j == n) LV = "pod"
   else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
+# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset: the node local
+# time, tz its offset (+hhmm)
+function epoch(t, tz,   y, m, d, e, o, era, yoe, doy, doe) {
+  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
+  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+  o = substr(t, 20)
+  if (o == "Z") return e
+  if (o == "") o = tz
+  sub(/:/, "", o)
+  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
+  return e
+}
+# 1 when a kill at time t (ISO 8601) is before cut (epoch seconds: the current boot or --since)
+function history(t, cut, tz,   e) {
+  e = epoch(t, tz)
+  return (e != "" && cut ~ /^[0-9]+$/ && e < cut + 0) ? 1 : 0
+}
+# kmem / usage of a kill ("" when not both are byte counts)
+function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 0 > 0) ? km / us : "" }
+# the OOM kill thresholds, named once (oom.awk counts with them, report.awk judges with them):
+# KMEM_SHARE, a kill with kmem / usage at least this was made by kmem; OOM_KEEP, the most recent kills
+# kept in full (a log anyone can append to must not grow memory or the outputs), earlier ones counted
+function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
 #   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
@@ -312,7 +340,8 @@ function podof(p,   c, n, k, j) {
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -383,7 +412,7 @@ function reset() {
   OCG = ""; TCG = ""; US = ""; LI = ""; KM = ""; RSS = ""; CA = ""; TRS = ""; TCA = ""; AN = ""; FI = ""; KE = ""
   PID = ""; COMM = ""; PT = ""; PEND = 0; INST = 0
 }
-function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
+function flush(   lv, qos, uid, ctr, rss, cache, kmem, k) {
   if (!PEND || OCG == "") { reset(); return }
   KILLS++
   podof(TCG); lv = LV; uid = UID; ctr = CTR
@@ -397,7 +426,10 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   REC[OOM_TIME] = PT; REC[OOM_MEMCG] = enc(OCG); REC[OOM_TASK] = enc(TCG); REC[OOM_LEVEL] = LV; REC[OOM_QOS] = QOS
   REC[OOM_UID] = enc(UID); REC[OOM_CTR] = enc(CTR); REC[OOM_USAGE] = US; REC[OOM_LIMIT] = LI; REC[OOM_KMEM] = kmem
   REC[OOM_RSS] = rss; REC[OOM_CACHE] = cache; REC[OOM_PID] = PID; REC[OOM_COMM] = enc(COMM)
-  print record("oom", OOM_N)
+  KEPT[++PODK] = record("oom", OOM_N)
+  if (PODK > OOM_KEEP) delete KEPT[PODK - OOM_KEEP]
+  if (history(PT, CUT, TZOFF)) HIST++
+  else if ((k = kmemshare(kmem, US)) != "" && k >= KMEM_SHARE) KMC++
   reset()
 }
 function proc(s,   i, r) {
@@ -414,7 +446,8 @@ BEGIN {
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
   if (BTIME !~ /^[0-9]+$/) BTIME = ""
   SCOPE = ENVIRON["SCOPE"]; if (SCOPE == "") SCOPE = "/"
-  KILLS = 0; OTHER = 0; OUTSIDE = 0; reset()
+  CUT = ENVIRON["CUT"]; TZOFF = ENVIRON["TZOFF"]; ooms()
+  KILLS = 0; OTHER = 0; OUTSIDE = 0; PODK = 0; KMC = 0; HIST = 0; reset()
 }
 NR == 1 { FIRST = $0 }
 !INST && !/oom|emory|kmem: usage|Task in|Kill/ { next }
@@ -481,7 +514,8 @@ NR == 1 { FIRST = $0 }
 END {
   flush()
   n = NR; if (n == 1 && substr(FIRST, 1, 3) == "-- ") n = 0
-  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE
+  for (i = (PODK > OOM_KEEP ? PODK - OOM_KEEP + 1 : 1); i <= PODK; i++) print KEPT[i]
+  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE "\t" PODK "\t" KMC "\t" HIST
   exit (n > 0 ? 0 : 3)
 }'
 
@@ -570,7 +604,8 @@ function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", 
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -646,6 +681,33 @@ function u8len(s, i,   b, c, need, k) {
   }
   return need
 }
+# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset: the node local
+# time, tz its offset (+hhmm)
+function epoch(t, tz,   y, m, d, e, o, era, yoe, doy, doe) {
+  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
+  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+  o = substr(t, 20)
+  if (o == "Z") return e
+  if (o == "") o = tz
+  sub(/:/, "", o)
+  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
+  return e
+}
+# 1 when a kill at time t (ISO 8601) is before cut (epoch seconds: the current boot or --since)
+function history(t, cut, tz,   e) {
+  e = epoch(t, tz)
+  return (e != "" && cut ~ /^[0-9]+$/ && e < cut + 0) ? 1 : 0
+}
+# kmem / usage of a kill ("" when not both are byte counts)
+function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 0 > 0) ? km / us : "" }
+# the OOM kill thresholds, named once (oom.awk counts with them, report.awk judges with them):
+# KMEM_SHARE, a kill with kmem / usage at least this was made by kmem; OOM_KEEP, the most recent kills
+# kept in full (a log anyone can append to must not grow memory or the outputs), earlier ones counted
+function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
 #   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
@@ -653,7 +715,8 @@ function u8len(s, i,   b, c, need, k) {
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -797,26 +860,7 @@ BEGIN {
   LEAK_WARN = 0.8         # leaked-memcgs: WARN from this share of LIMIT on
   HEADROOM_USAGE = 0.9    # oom-headroom: WARN above this usage / limit (what the OOM killer counts) ...
   HEADROOM_SEEN = 0.75    # ... while (rss + cache) / limit (what dashboards show) is below this
-  KMEM_SHARE = 0.10       # oom-kills-kmem: a kill with kmem / usage at least this was made by kmem
-  OOM_KEEP = 50           # oom_kills: the most recent kills listed in full; earlier ones only counted
-}
-# kmem / usage of a kill ("" when not both known)
-function kmemshare(km, us) { return (num(km) && num(us) && us + 0 > 0) ? km / us : "" }
-function kmemcaused(km, us,   x) { x = kmemshare(km, us); return x != "" && x >= KMEM_SHARE }
-# CUT: kills before it are history (the current boot, or --since when later); CUTWHY says which
-function oomcut() {
-  CUT = fact("btime"); if (num(fact("since")) && (CUT == "" || fact("since") + 0 > CUT + 0)) CUT = fact("since")
-  CUTWHY = (CUT == fact("since") && CUT != "") ? "--since" : "the current boot"
-}
-# the kept kills (the last OOM_KEEP read) -> OT[1..NOK] and the other per-kill arrays, oldest first
-function oomkept(   i, n, f) {
-  NOK = 0
-  for (i = (NOKALL > OOM_KEEP ? NOKALL - OOM_KEEP + 1 : 1); i <= NOKALL; i++) {
-    split(OREC[i], f, "\t"); n = ++NOK
-    OT[n] = f[OOM_TIME]; OM[n] = dec(f[OOM_MEMCG]); OTM[n] = dec(f[OOM_TASK]); OL[n] = f[OOM_LEVEL]; OQ[n] = f[OOM_QOS]
-    OU[n] = dec(f[OOM_UID]); OC[n] = dec(f[OOM_CTR]); OUS[n] = f[OOM_USAGE]; OLI[n] = f[OOM_LIMIT]; OKM[n] = f[OOM_KMEM]
-    OKRSS[n] = f[OOM_RSS]; OKCA[n] = f[OOM_CACHE]; OPID[n] = f[OOM_PID]; OCM[n] = dec(f[OOM_COMM])
-  }
+  ooms()                  # KMEM_SHARE (a kill with kmem / usage at least this was made by kmem), OOM_KEEP: lib.awk
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
 $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
@@ -830,19 +874,14 @@ $1 == "cg" {
   next
 }
 $1 == "slab" { SLAB[$2] = $3; next }
-# Every kill is counted as it is read (NOKALL, OKALLKM kmem-caused, OKALLH history); only the most
-# recent OOM_KEEP are kept, as lines, for the list: anyone who can append to a syslog file can add
-# kills, and neither memory nor the outputs may grow with them.  oomkept() makes them OT[1..NOK] etc.
 $1 == "oom" {
-  if (!NOKALL) oomcut()
-  n = ++NOKALL; OREC[n] = $0
-  if (n > OOM_KEEP) delete OREC[n - OOM_KEEP]
-  e = epoch($OOM_TIME)
-  if (e != "" && num(CUT) && e < CUT + 0) OKALLH++
-  else if (kmemcaused($OOM_KMEM, $OOM_USAGE)) OKALLKM++
+  n = ++NOK; OT[n] = $OOM_TIME; OM[n] = dec($OOM_MEMCG); OTM[n] = dec($OOM_TASK); OL[n] = $OOM_LEVEL; OQ[n] = $OOM_QOS
+  OU[n] = dec($OOM_UID); OC[n] = dec($OOM_CTR); OUS[n] = $OOM_USAGE; OLI[n] = $OOM_LIMIT; OKM[n] = $OOM_KMEM
+  OKRSS[n] = $OOM_RSS; OKCA[n] = $OOM_CACHE; OPID[n] = $OOM_PID; OCM[n] = dec($OOM_COMM)
   next
 }
-$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }
+# oom.awk sends only the last OOM_KEEP kills; it counts them all (NOKALL, OKALLKM kmem-caused, OKALLH history)
+$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; NOKALL = $6; OKALLKM = $7; OKALLH = $8; next }
 $1 == "sample" {
   NS++
   if (num($5) && ($5 + 0 > SMAX + 0 || SMAXAT == "")) { SMAX = $5; SMAXAT = $2; SMAXP = dec($6) }
@@ -1124,11 +1163,12 @@ END {
   klauth = (klsrc != "" && (klsrc != "file" || fact("kltrust") == 1))
   nkk = 0; kks = ""; NPO = 0; nhist = 0
   # kills before the current boot (btime) or before --since are history: never a FAIL
-  oomcut(); oomkept(); cut = CUT; cutwhy = CUTWHY
+  cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
+  cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
   for (i = 1; i <= NOK; i++) {
     OSH[i] = kmemshare(OKM[i], OUS[i])
-    OKC[i] = kmemcaused(OKM[i], OUS[i]) ? 1 : 0
-    e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
+    OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
+    OH[i] = history(OT[i], cut, fact("tzoff"))
     if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
     if (OH[i]) { PKH[OU[i]]++; nhist++; continue }
@@ -1238,21 +1278,6 @@ function fixstate(   kv, rm) {
   }
 }
 
-# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset = node local
-function epoch(t,   y, m, d, e, o, era, yoe, doy, doe) {
-  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
-  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
-  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
-  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
-  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
-  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
-  o = substr(t, 20)
-  if (o == "Z") return e
-  if (o == "") o = fact("tzoff")
-  sub(/:/, "", o)
-  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
-  return e
-}
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
 # a threshold as people write it: 0.9 -> 90%
@@ -2275,7 +2300,8 @@ EOF
 }
 
 oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
-  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$OOM_AWK" >"$tmp/oom"
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope CUT=$oomcut TZOFF=$tzoff \
+    awk "$OOM_AWK" >"$tmp/oom"
 }
 
 # kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
@@ -2289,6 +2315,9 @@ read_kernel_log() {
   _ym=$(date +'%Y %m %z' </dev/null)
   tzoff=${_ym##* }
   _ym=${_ym% *}
+  # kills before the current boot, or before --since when that is later, are history
+  case $btime in '' | *[!0-9]*) oomcut="" ;; *) oomcut=$btime ;; esac
+  if [ -n "$since" ] && { [ -z "$oomcut" ] || [ "$since" -gt "$oomcut" ]; }; then oomcut=$since; fi
   klsrc="" klpath="" klwhy=""
   if [ "$kernellog_off" = 1 ]; then
     klwhy="--no-kernel-log"

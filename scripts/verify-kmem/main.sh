@@ -893,7 +893,8 @@ EOF
 }
 
 oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
-  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$OOM_AWK" >"$tmp/oom"
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope CUT=$oomcut TZOFF=$tzoff \
+    awk "$OOM_AWK" >"$tmp/oom"
 }
 
 # kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
@@ -907,6 +908,9 @@ read_kernel_log() {
   _ym=$(date +'%Y %m %z' </dev/null)
   tzoff=${_ym##* }
   _ym=${_ym% *}
+  # kills before the current boot, or before --since when that is later, are history
+  case $btime in '' | *[!0-9]*) oomcut="" ;; *) oomcut=$btime ;; esac
+  if [ -n "$since" ] && { [ -z "$oomcut" ] || [ "$since" -gt "$oomcut" ]; }; then oomcut=$since; fi
   klsrc="" klpath="" klwhy=""
   if [ "$kernellog_off" = 1 ]; then
     klwhy="--no-kernel-log"

@@ -95,6 +95,27 @@ describe("a kernel log anyone can append to (2,000 forged OOM reports, 2,000 pod
     },
   );
 
+  test("its temp files stay small too: the run completes under a 128 KiB file-size limit (the DaemonSet's /tmp is 16 MiB of memory)", () => {
+    // dash counts ulimit -f in 512-byte blocks; a write past the limit fails (SIGXFSZ/EFBIG)
+    const r = spawnSync(
+      "dash",
+      [
+        "-c",
+        'ulimit -f 256; exec dash "$0" "$@"',
+        join(REPO, "scripts/verify-kmem.sh"),
+        ...f.args,
+        "--kernel-log",
+        log,
+        "--json",
+      ],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).toBe(1);
+    const rep = JSON.parse(r.stdout) as { oom_kills: unknown[]; kernel_log: { pod_oom_kills: number } };
+    expect(rep.oom_kills).toHaveLength(50);
+    expect(rep.kernel_log.pod_oom_kills).toBe(2000);
+  });
+
   test("the fleet HTML says how many kills were counted but not listed", () => {
     const html = join(TMP, "flood.html");
     const r = spawnSync(
