@@ -527,7 +527,6 @@ function fixstate(   kv, rm) {
   }
 }
 
-
 function pct(x) { return sprintf("%.2f%%", x * 100) }
 # a threshold as people write it: 0.9 -> 90%
 function share(x) { return sprintf("%.0f%%", x * 100) }
