@@ -7,7 +7,7 @@ set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PKGS="podman runc rpm createrepo-c dnf dnf-plugins-core rpmlint gnupg shellcheck dash busybox-static gawk mawk strace openssh-server openssh-client debootstrap patch git ca-certificates containerd cpio etcd-server prometheus prometheus-node-exporter prometheus-alertmanager chromium"
+PKGS="podman runc rpm createrepo-c dnf dnf-plugins-core rpmlint gnupg shellcheck dash busybox-static gawk mawk strace openssh-server openssh-client debootstrap patch git ca-certificates containerd cpio etcd-server prometheus prometheus-node-exporter prometheus-alertmanager chromium time"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -112,6 +112,14 @@ function repl(s, from, to,   out, i) {
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
 }
+# a decimal integer (matching ^-?[0-9]+$) without leading zeros: "00004096" -> "4096", "000" -> "0".
+# A counter file may hold leading zeros; awk keeps the text as read, and JSON allows none.
+function dnum(v,   s) {
+  s = ""
+  if (substr(v, 1, 1) == "-") { s = "-"; v = substr(v, 2) }
+  sub(/^0+/, "", v)
+  return v == "" ? "0" : s v
+}
 # a field of a tab-separated record: backslash, tab and newline as \\ \t \n
 function enc(s) {
   if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
@@ -152,7 +160,8 @@ function podof(p,   c, n, k, j) {
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -179,7 +188,7 @@ function record(k, n,   s, i) {
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
   if (r <= 0 || l !~ /^[0-9]+$/) return ""
-  return l
+  return dnum(l)
 }
 function rdstat(f, k1, k2,   l, r, a) {
   S1 = ""; S2 = ""
@@ -188,6 +197,8 @@ function rdstat(f, k1, k2,   l, r, a) {
     if (a[1] == k1) S1 = a[2]; else if (a[1] == k2) S2 = a[2]
   }
   close(f)
+  if (S1 ~ /^[0-9]+$/) S1 = dnum(S1)
+  if (S2 ~ /^[0-9]+$/) S2 = dnum(S2)
 }
 # a cgroup whose memory.kmem.slabinfo the shell probes: its line number in SLABS, 0 when there is no
 # probe or its path has a tab or newline.  SLABS is a list of lines `probe <PATH in single quotes>` that
@@ -295,6 +306,33 @@ function podof(p,   c, n, k, j) {
   if (j == n) LV = "pod"
   else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
+# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset: the node local
+# time, tz its offset (+hhmm)
+function epoch(t, tz,   y, m, d, e, o, era, yoe, doy, doe) {
+  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
+  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+  o = substr(t, 20)
+  if (o == "Z") return e
+  if (o == "") o = tz
+  sub(/:/, "", o)
+  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
+  return e
+}
+# 1 when a kill at time t (ISO 8601) is before cut (epoch seconds: the current boot or --since)
+function history(t, cut, tz,   e) {
+  e = epoch(t, tz)
+  return (e != "" && cut ~ /^[0-9]+$/ && e < cut + 0) ? 1 : 0
+}
+# kmem / usage of a kill ("" when not both are byte counts)
+function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 0 > 0) ? km / us : "" }
+# the OOM kill thresholds, named once (oom.awk counts with them, report.awk judges with them):
+# KMEM_SHARE, a kill with kmem / usage at least this was made by kmem; OOM_KEEP, the most recent kills
+# kept in full (a log anyone can append to must not grow memory or the outputs), earlier ones counted
+function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
 #   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
@@ -302,7 +340,8 @@ function podof(p,   c, n, k, j) {
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -373,7 +412,7 @@ function reset() {
   OCG = ""; TCG = ""; US = ""; LI = ""; KM = ""; RSS = ""; CA = ""; TRS = ""; TCA = ""; AN = ""; FI = ""; KE = ""
   PID = ""; COMM = ""; PT = ""; PEND = 0; INST = 0
 }
-function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
+function flush(   lv, qos, uid, ctr, rss, cache, kmem, k) {
   if (!PEND || OCG == "") { reset(); return }
   KILLS++
   podof(TCG); lv = LV; uid = UID; ctr = CTR
@@ -387,7 +426,10 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   REC[OOM_TIME] = PT; REC[OOM_MEMCG] = enc(OCG); REC[OOM_TASK] = enc(TCG); REC[OOM_LEVEL] = LV; REC[OOM_QOS] = QOS
   REC[OOM_UID] = enc(UID); REC[OOM_CTR] = enc(CTR); REC[OOM_USAGE] = US; REC[OOM_LIMIT] = LI; REC[OOM_KMEM] = kmem
   REC[OOM_RSS] = rss; REC[OOM_CACHE] = cache; REC[OOM_PID] = PID; REC[OOM_COMM] = enc(COMM)
-  print record("oom", OOM_N)
+  KEPT[++PODK] = record("oom", OOM_N)
+  if (PODK > OOM_KEEP) delete KEPT[PODK - OOM_KEEP]
+  if (history(PT, CUT, TZOFF)) HIST++
+  else if ((k = kmemshare(kmem, US)) != "" && k >= KMEM_SHARE) KMC++
   reset()
 }
 function proc(s,   i, r) {
@@ -404,7 +446,8 @@ BEGIN {
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
   if (BTIME !~ /^[0-9]+$/) BTIME = ""
   SCOPE = ENVIRON["SCOPE"]; if (SCOPE == "") SCOPE = "/"
-  KILLS = 0; OTHER = 0; OUTSIDE = 0; reset()
+  CUT = ENVIRON["CUT"]; TZOFF = ENVIRON["TZOFF"]; ooms()
+  KILLS = 0; OTHER = 0; OUTSIDE = 0; PODK = 0; KMC = 0; HIST = 0; reset()
 }
 NR == 1 { FIRST = $0 }
 !INST && !/oom|emory|kmem: usage|Task in|Kill/ { next }
@@ -471,7 +514,8 @@ NR == 1 { FIRST = $0 }
 END {
   flush()
   n = NR; if (n == 1 && substr(FIRST, 1, 3) == "-- ") n = 0
-  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE
+  for (i = (PODK > OOM_KEEP ? PODK - OOM_KEEP + 1 : 1); i <= PODK; i++) print KEPT[i]
+  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE "\t" PODK "\t" KMC "\t" HIST
   exit (n > 0 ? 0 : 3)
 }'
 
@@ -560,7 +604,8 @@ function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", 
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -593,6 +638,14 @@ function repl(s, from, to,   out, i) {
   out = ""
   while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
   return out s
+}
+# a decimal integer (matching ^-?[0-9]+$) without leading zeros: "00004096" -> "4096", "000" -> "0".
+# A counter file may hold leading zeros; awk keeps the text as read, and JSON allows none.
+function dnum(v,   s) {
+  s = ""
+  if (substr(v, 1, 1) == "-") { s = "-"; v = substr(v, 2) }
+  sub(/^0+/, "", v)
+  return v == "" ? "0" : s v
 }
 # the inverse of enc()
 function dec(s,   out, i, c) {
@@ -628,6 +681,33 @@ function u8len(s, i,   b, c, need, k) {
   }
   return need
 }
+# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset: the node local
+# time, tz its offset (+hhmm)
+function epoch(t, tz,   y, m, d, e, o, era, yoe, doy, doe) {
+  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
+  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+  o = substr(t, 20)
+  if (o == "Z") return e
+  if (o == "") o = tz
+  sub(/:/, "", o)
+  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
+  return e
+}
+# 1 when a kill at time t (ISO 8601) is before cut (epoch seconds: the current boot or --since)
+function history(t, cut, tz,   e) {
+  e = epoch(t, tz)
+  return (e != "" && cut ~ /^[0-9]+$/ && e < cut + 0) ? 1 : 0
+}
+# kmem / usage of a kill ("" when not both are byte counts)
+function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 0 > 0) ? km / us : "" }
+# the OOM kill thresholds, named once (oom.awk counts with them, report.awk judges with them):
+# KMEM_SHARE, a kill with kmem / usage at least this was made by kmem; OOM_KEEP, the most recent kills
+# kept in full (a log anyone can append to must not grow memory or the outputs), earlier ones counted
+function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
 #   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
@@ -635,7 +715,8 @@ function u8len(s, i,   b, c, need, k) {
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem
@@ -710,7 +791,7 @@ function tesc(s,   out, i, n, c, d) {
   }
   return out
 }
-function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
+function jn(v) { return (v ~ /^-?[0-9]+$/) ? dnum(v) : "null" }
 function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
 function jsn(s) { return s == "" ? "null" : js(s) }
 # Prometheus label value: valid UTF-8 (bad bytes become U+FFFD); backslash, quote, newline escaped.
@@ -779,7 +860,7 @@ BEGIN {
   LEAK_WARN = 0.8         # leaked-memcgs: WARN from this share of LIMIT on
   HEADROOM_USAGE = 0.9    # oom-headroom: WARN above this usage / limit (what the OOM killer counts) ...
   HEADROOM_SEEN = 0.75    # ... while (rss + cache) / limit (what dashboards show) is below this
-  KMEM_SHARE = 0.10       # oom-kills-kmem: a kill with kmem / usage at least this was made by kmem
+  ooms()                  # KMEM_SHARE (a kill with kmem / usage at least this was made by kmem), OOM_KEEP: lib.awk
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
 $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
@@ -799,7 +880,8 @@ $1 == "oom" {
   OKRSS[n] = $OOM_RSS; OKCA[n] = $OOM_CACHE; OPID[n] = $OOM_PID; OCM[n] = dec($OOM_COMM)
   next
 }
-$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }
+# oom.awk sends only the last OOM_KEEP kills; it counts them all (NOKALL, OKALLKM kmem-caused, OKALLH history)
+$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; NOKALL = $6; OKALLKM = $7; OKALLH = $8; next }
 $1 == "sample" {
   NS++
   if (num($5) && ($5 + 0 > SMAX + 0 || SMAXAT == "")) { SMAX = $5; SMAXAT = $2; SMAXP = dec($6) }
@@ -1084,9 +1166,9 @@ END {
   cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
   cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
   for (i = 1; i <= NOK; i++) {
-    OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
+    OSH[i] = kmemshare(OKM[i], OUS[i])
     OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
-    e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
+    OH[i] = history(OT[i], cut, fact("tzoff"))
     if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
     if (OH[i]) { PKH[OU[i]]++; nhist++; continue }
@@ -1107,16 +1189,18 @@ END {
   if (NKPODS > kshown) kks = kks "; " (NKPODS - kshown) " more pod" (NKPODS - kshown == 1 ? "" : "s") " (see oom_kills)"
   if (klsrc == "") check("oom-kills-kmem", "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
-    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
+    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOKALL + 0) " memcg OOM kill" (NOKALL == 1 ? "" : "s") " of pod/container cgroups"
+    if (NOKALL > NOK) s = s " (the last " NOK " listed in full, " (NOKALL - NOK) " earlier ones only counted)"
+    nhist = OKALLH + 0; nkk = OKALLKM + 0
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
-    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
+    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" (NOKALL > NOK ? " among the listed kills" : "") : "") kks
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
     if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
     else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
-    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
-    else if (NOK > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
+    else if (NOKALL > 0 && NOKALL == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
+    else if (NOKALL > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", "PASS", s, "", "", 1)
   }
 
@@ -1175,6 +1259,8 @@ function fixstate(   kv, rm) {
   else if (kge < 0) { FIX = "unknown"; FIXWHY = "kernel version not understood" }
   else if (nkeff) FIX = "not-affected"
   # the operator just installed the nokmem kubelet: the restart comes first, whatever the kernel
+  # a process named kubelet that cannot be told to be the kubelet (another user may have named it so)
+  else if (kv != "" && kv != "kmem-code-linked" && fact("run_why") != "") { FIX = "unknown"; FIXWHY = fact("run_why") }
   else if (kv != "" && kv != "kmem-code-linked" && (rm == "deleted" || rm == "other")) { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
   else if (kge == 1) FIX = "kernel"
   else if (!havekp) { FIX = "unknown"; FIXWHY = "no kubepods cgroup" }
@@ -1190,22 +1276,6 @@ function fixstate(   kv, rm) {
     if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
     else if (rm == "same") FIXSUM = FIXSUM "; running kubelet pid " fact("run_pid") " is " BP[kb]
   }
-}
-
-# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset = node local
-function epoch(t,   y, m, d, e, o, era, yoe, doy, doe) {
-  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
-  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
-  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
-  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
-  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
-  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
-  o = substr(t, 20)
-  if (o == "Z") return e
-  if (o == "") o = fact("tzoff")
-  sub(/:/, "", o)
-  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
-  return e
 }
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
@@ -1280,9 +1350,12 @@ function json(   i, k, nt, ta, tags) {
 }
 
 function oomjson(   i, u, c, rc) {
-  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s},\n", \
+  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s, ", \
     jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0)), \
     js(fact("oomscope")), (klsrc == "" ? "null" : jn(OOUT + 0)), (klsrc == "" ? "null" : (klauth ? "true" : "false"))
+  printf "\"pod_oom_kills\": %s, \"pod_oom_kills_kmem_caused\": %s, \"pod_oom_kills_history\": %s, \"pod_oom_kills_not_listed\": %s, \"pod_oom_kills_list_limit\": %d},\n", \
+    (klsrc == "" ? "null" : NOKALL + 0), (klsrc == "" ? "null" : OKALLKM + 0), (klsrc == "" ? "null" : OKALLH + 0), \
+    (klsrc == "" ? "null" : NOKALL - NOK), OOM_KEEP
   print "  \"oom_kills\": ["
   for (i = 1; i <= NOK; i++) {
     u = OU[i]; c = OC[i]
@@ -1332,7 +1405,8 @@ function human(   i, k, n, shown, verbose) {
     print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
   }
   if (NOK > 0) {
-    printf "\nOOM kills in %s (%d)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK, \
+    printf "\nOOM kills in %s (%s)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), \
+      (NOKALL > NOK ? NOKALL ", the last " NOK " listed; " (NOKALL - NOK) " earlier ones only counted" : NOK), \
       (klauth ? "" : ", not authenticated: any local user can write it (logger -t kernel)")
     k = (verbose || NOK <= 20) ? 1 : NOK - 19
     if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
@@ -1375,27 +1449,37 @@ function prom(f,   i, lb, m) {
   pser(f, "kmem_build_cgroup_kmem_accounting_active", m, "ACT")
   if (num(numcg)) {
     pm(f, "kmem_build_memcgs", "gauge", "Memory cgroups the kernel holds (/proc/cgroups num_cgroups)")
-    print "kmem_build_memcgs " numcg > f
+    print "kmem_build_memcgs " dnum(numcg) > f
   }
   if (cmp) {
     pm(f, "kmem_build_memcg_directories", "gauge", "Memory cgroup directories present")
-    print "kmem_build_memcg_directories " NDIRS > f
+    print "kmem_build_memcg_directories " dnum(NDIRS) > f
     pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
     print "kmem_build_memcgs_leaked " leaked > f
   }
   m["kmem_build_cgroup_limit_bytes"] = "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited"
   pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
   if (fact("klsrc") != "") {
-    pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log")
+    pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)")
+    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill) among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL)")
+    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL) among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_history_total" oomlb(PORD[i]) " " PKH[PORD[i]] > f
+    # the per-pod series above cover the listed kills only (at most OOM_KEEP pods); these count all
+    lb = "{source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
+    pm(f, "kmem_build_oom_kills_all_total", "counter", "memcg OOM kills of pod/container cgroups found in the kernel log, listed or not")
+    print "kmem_build_oom_kills_all_total" lb " " (NOKALL + 0) > f
+    pm(f, "kmem_build_oom_kills_all_kmem_total", "counter", "of those, kills with kernel memory >= " share(KMEM_SHARE) " of usage (not history)")
+    print "kmem_build_oom_kills_all_kmem_total" lb " " (OKALLKM + 0) > f
+    pm(f, "kmem_build_oom_kills_all_history_total", "counter", "of those, kills from before the current boot or --since")
+    print "kmem_build_oom_kills_all_history_total" lb " " (OKALLH + 0) > f
+    pm(f, "kmem_build_oom_kills_not_listed", "gauge", "memcg OOM kills of pod/container cgroups counted but not listed per pod (earlier than the last " OOM_KEEP ")")
+    print "kmem_build_oom_kills_not_listed" lb " " (NOKALL - NOK) > f
   }
   if (dur != "") {
     pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
-    print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? SMAX : 0) > f
+    print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? dnum(SMAX) : 0) > f
   }
   close(f)
 }
@@ -1414,7 +1498,7 @@ function pser(f, name, m, what,   i, v, lb) {
     else v = (ACT[i] == "active" ? "1" : (ACT[i] == "inactive" ? "0" : ""))
     if (!num(v)) continue
     lb = "{level=\"" L[i] "\",qos=\"" Q[i] "\",pod_uid=\"" pesc(U[i]) "\",container=\"" pesc(C[i]) "\",pod_namespace=\"" pesc(RN[i]) "\",pod_name=\"" pesc(RP[i]) "\",container_name=\"" pesc(RC[i]) "\"}"
-    print name lb " " v > f
+    print name lb " " dnum(v) > f
   }
 }'
 
@@ -1512,6 +1596,8 @@ parse_args() { # the options
         ;;
       --kernel-log)
         if [ ! -r "$val" ] || [ -d "$val" ]; then die_usage "cannot read --kernel-log file '$val'"; fi
+        # a fifo, socket or device would be read without end (or block the open): only a file
+        [ -f "$val" ] || die_usage "--kernel-log '$val' is not a regular file (a fifo or device is never read; save the log to a file first)"
         kernellog=$val
         ;;
       --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
@@ -1800,11 +1886,13 @@ inspect_binary() { # role path found_by
   fi
 }
 
-# The running kubelet: systemd's MainPID (not with --proc-root: that is a fixture, not this node),
-# else the process whose comm is "kubelet"; its exe is compared with the checked file by device and
-# inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
+# The running kubelet: --kubelet-pid, else systemd's MainPID (not with --proc-root: that is a fixture,
+# not this node), else the one process that can be the kubelet (kubelet_candidate).  Any user can
+# start a process named "kubelet", so a name alone never counts: when none or more than one qualifies
+# it is "cannot tell" (run_why), never a guess.  Its exe is compared with the checked file by device
+# and inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
 running_kubelet() {
-  _pid="" _by=""
+  _pid="" _by="" _why=""
   if [ -n "$kubeletpid" ]; then _pid=$kubeletpid _by=option; fi
   if [ -z "$_pid" ] && [ "$procroot_set" = 0 ] && command -v systemctl >/dev/null 2>&1; then
     _x=$(systemctl show -p MainPID kubelet 2>/dev/null </dev/null)
@@ -1812,17 +1900,30 @@ running_kubelet() {
     case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac
   fi
   if [ -z "$_pid" ]; then
+    _named="" _fit="" _nfit=0
+    _kid=""
+    if [ -n "$kubelet" ]; then _kid=$(stat -L -c %d:%i "$kubelet" 2>/dev/null </dev/null); fi
     for _d in "$procroot"/[0-9]*; do
       [ -r "$_d/comm" ] || continue
       _c=$(first_line "$_d/comm")
-      if [ "$_c" = kubelet ]; then
-        _pid=${_d##*/} _by=proc
-        break
+      [ "$_c" = kubelet ] || continue
+      _named="$_named ${_d##*/}"
+      if kubelet_candidate "$_d" "$_kid"; then
+        _fit="$_fit ${_d##*/}"
+        _nfit=$((_nfit + 1))
       fi
     done
+    if [ "$_nfit" = 1 ]; then
+      _pid=${_fit# } _by=proc
+    elif [ "$_nfit" -gt 1 ]; then
+      _why="cannot tell which process is the kubelet: pids$_fit are all root's and run ${kubelet:-the kubelet} (pass --kubelet-pid PID)"
+    elif [ -n "$_named" ]; then
+      _why="cannot tell which process is the kubelet: processes named kubelet (pids$_named), none of them root's running ${kubelet:-a checked kubelet file} (pass --kubelet-pid PID)"
+    fi
   fi
   fact run_pid "$_pid"
   fact run_by "$_by"
+  fact run_why "$_why"
   [ -n "$_pid" ] || return 0
   _exe=$(readlink "$procroot/$_pid/exe" 2>/dev/null </dev/null)
   fact run_exe "$_exe"
@@ -1839,6 +1940,35 @@ running_kubelet() {
       ;;
   esac
   fact run_match "$_m"
+}
+
+# $1: a /proc/PID directory of a process named kubelet, $2: device:inode of the checked kubelet file.
+# It can be the kubelet only when it is root's (real and effective uid 0 in its status: no other
+# user can start such a process) and runs the checked file: the same device and inode, or that path
+# deleted (the file was replaced after it started: the old kubelet, still running).
+kubelet_candidate() {
+  [ -n "$2" ] && [ -r "$1/status" ] || return 1
+  _u=""
+  {
+    while read -r _k _r _e _rest; do
+      if [ "$_k" = Uid: ]; then
+        _u="$_r:$_e"
+        break
+      fi
+    done <"$1/status"
+  } 2>/dev/null
+  : "${_rest:=}"
+  [ "$_u" = 0:0 ] || return 1
+  _x=$(readlink "$1/exe" 2>/dev/null </dev/null)
+  case $_x in
+    "") return 1 ;;
+    *" (deleted)")
+      _x=${_x%" (deleted)"}
+      [ "$_x" = "$kubelet" ] || [ "$_x" = "$(realdir "${kubelet%/*}")/${kubelet##*/}" ]
+      return
+      ;;
+  esac
+  [ "$(stat -L -c %d:%i "$1/exe" 2>/dev/null </dev/null)" = "$2" ]
 }
 
 # kubelet and runc binaries, the running kubelet: the same byte rules as the build's inspection
@@ -2169,7 +2299,8 @@ EOF
 }
 
 oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
-  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$OOM_AWK" >"$tmp/oom"
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope CUT=$oomcut TZOFF=$tzoff \
+    awk "$OOM_AWK" >"$tmp/oom"
 }
 
 # kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
@@ -2183,12 +2314,21 @@ read_kernel_log() {
   _ym=$(date +'%Y %m %z' </dev/null)
   tzoff=${_ym##* }
   _ym=${_ym% *}
+  # kills before the current boot, or before --since when that is later, are history
+  case $btime in '' | *[!0-9]*) oomcut="" ;; *) oomcut=$btime ;; esac
+  if [ -n "$since" ] && { [ -z "$oomcut" ] || [ "$since" -gt "$oomcut" ]; }; then oomcut=$since; fi
   klsrc="" klpath="" klwhy=""
   if [ "$kernellog_off" = 1 ]; then
     klwhy="--no-kernel-log"
   elif [ -n "$kernellog" ]; then
-    oomlog <"$kernellog"
-    klsrc=file klpath=$kernellog
+    # checked again right before the open: a fifo put in its place meanwhile would block the open
+    # (only who may write the log's directory can swap it, in the instant between test and open)
+    if [ -f "$kernellog" ]; then
+      oomlog <"$kernellog"
+      klsrc=file klpath=$kernellog
+    else
+      klwhy="--kernel-log $kernellog is no longer a regular file"
+    fi
   elif [ "$procroot_set" = 1 ]; then
     klwhy="--proc-root names another /proc, so this machine's log would be the wrong one"
   else
@@ -2196,7 +2336,7 @@ read_kernel_log() {
       klsrc=dmesg
     elif command -v journalctl >/dev/null 2>&1 && journalctl -k -q -o short-iso --no-pager 2>/dev/null </dev/null | oomlog; then
       klsrc="journalctl -k"
-    elif [ -r /var/log/messages ] && [ ! -d /var/log/messages ] && oomlog </var/log/messages; then
+    elif [ -r /var/log/messages ] && [ -f /var/log/messages ] && oomlog </var/log/messages; then
       klsrc=file klpath=/var/log/messages
     else
       klwhy="none readable (dmesg, journalctl -k, /var/log/messages); run as root"
@@ -2222,15 +2362,49 @@ report() { # the report and the exit code
   # The metrics go to a new file of an unpredictable name next to FILE, created and written through one
   # O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
   if [ -n "$prom" ]; then
-    promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
-    if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
+    promwhy=""
+    if prom_dir_same && promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null) &&
+      [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && prom_place; then
       promtmp=""
+    elif [ -n "$promwhy" ]; then
+      printf "verify-kmem: --prometheus '%s' %s: metrics not written\n" "$prom" "$promwhy" >&2
+      code=2
     else
       printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
       code=2
     fi
   fi
   exit $code
+}
+
+# The temp file and the rename of the metrics over FILE, as safe as the start-time check although a long run
+# (--duration) leaves time to plant something: FILE's directory must still resolve to the one checked
+# then (no component swapped for a link), FILE must still be a regular file or absent, and mv -T
+# (GNU, busybox) renames onto the name itself, so a link planted in the instant between this check
+# and the rename is replaced or refused, never followed into a directory.  An mv without -T leaves
+# that instant open (docs/trust-model.md).
+prom_dir_same() {
+  _pd=${prom%/*}
+  if [ "$(realdir "${_pd:-/}")" != "${_pd:-/}" ]; then
+    promwhy="is in a directory that was moved or replaced by a link during the run"
+    return 1
+  fi
+}
+prom_place() {
+  prom_dir_same || return 1
+  if [ -L "$prom" ]; then
+    promwhy="became a symbolic link during the run: not followed"
+    return 1
+  elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
+    promwhy="became a directory or other non-regular file during the run: not replaced"
+    return 1
+  fi
+  : >"$tmp/mv.a"
+  if mv -f -T "$tmp/mv.a" "$tmp/mv.b" 2>/dev/null; then
+    mv -f -T "$promtmp" "$prom" 2>/dev/null
+  else
+    mv -f "$promtmp" "$prom" 2>/dev/null
+  fi
 }
 
 # ---------------------------------------------------------------------------

@@ -20,6 +20,8 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Text for the error when the command fails, e.g. "compile kubelet for arm64". */
   what?: string;
+  /** Stop the command once stdout or stderr passes this many bytes (a BuildError saying so). */
+  maxOutputBytes?: number;
 }
 
 export interface RunResult {
@@ -60,6 +62,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
     all: false,
     stripFinalNewline: true,
     forceKillAfterDelay: 5000,
+    ...(opts.maxOutputBytes !== undefined ? { maxBuffer: opts.maxOutputBytes } : {}),
   });
   if (opts.onLine) {
     for (const stream of ["stdout", "stderr"] as const) {
@@ -90,6 +93,9 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   }
   if (r.isCanceled) {
     throw new BuildError(`${opts.what ?? command}: cancelled`);
+  }
+  if (r.isMaxBuffer) {
+    throw new BuildError(`${opts.what ?? command}: output over ${opts.maxOutputBytes} bytes: stopped`);
   }
   if (r.timedOut) {
     throw new BuildError(`${opts.what ?? command}: timed out after ${opts.timeoutMs} ms`);

@@ -22,6 +22,15 @@ function repl(s, from, to,   out, i) {
   return out s
 }
 
+# a decimal integer (matching ^-?[0-9]+$) without leading zeros: "00004096" -> "4096", "000" -> "0".
+# A counter file may hold leading zeros; awk keeps the text as read, and JSON allows none.
+function dnum(v,   s) {
+  s = ""
+  if (substr(v, 1, 1) == "-") { s = "-"; v = substr(v, 2) }
+  sub(/^0+/, "", v)
+  return v == "" ? "0" : s v
+}
+
 # a field of a tab-separated record: backslash, tab and newline as \\ \t \n
 function enc(s) {
   if (index(s, "\\") == 0 && index(s, "\t") == 0 && index(s, "\n") == 0) return s
@@ -95,6 +104,37 @@ function u8len(s, i,   b, c, need, k) {
   return need
 }
 
+# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset: the node local
+# time, tz its offset (+hhmm)
+function epoch(t, tz,   y, m, d, e, o, era, yoe, doy, doe) {
+  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
+  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
+  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+  o = substr(t, 20)
+  if (o == "Z") return e
+  if (o == "") o = tz
+  sub(/:/, "", o)
+  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
+  return e
+}
+
+# 1 when a kill at time t (ISO 8601) is before cut (epoch seconds: the current boot or --since)
+function history(t, cut, tz,   e) {
+  e = epoch(t, tz)
+  return (e != "" && cut ~ /^[0-9]+$/ && e < cut + 0) ? 1 : 0
+}
+
+# kmem / usage of a kill ("" when not both are byte counts)
+function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 0 > 0) ? km / us : "" }
+
+# the OOM kill thresholds, named once (oom.awk counts with them, report.awk judges with them):
+# KMEM_SHARE, a kill with kmem / usage at least this was made by kmem; OOM_KEEP, the most recent kills
+# kept in full (a log anyone can append to must not grow memory or the outputs), earlier ones counted
+function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
+
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
 #   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
@@ -102,7 +142,8 @@ function u8len(s, i,   b, c, need, k) {
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
 #   count   scan.awk: directories under the scanned root
 #   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
-#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope
+#   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
+#           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
 #   F       main.sh (facts): key, value (the rest of the line)
 #   bin     main.sh: role, path, found_by, state (ok|missing|unreadable), kmem string count, nokmem

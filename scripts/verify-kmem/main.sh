@@ -190,6 +190,8 @@ parse_args() { # the options
         ;;
       --kernel-log)
         if [ ! -r "$val" ] || [ -d "$val" ]; then die_usage "cannot read --kernel-log file '$val'"; fi
+        # a fifo, socket or device would be read without end (or block the open): only a file
+        [ -f "$val" ] || die_usage "--kernel-log '$val' is not a regular file (a fifo or device is never read; save the log to a file first)"
         kernellog=$val
         ;;
       --no-kernel-log) kernellog=/dev/null kernellog_off=1 ;;
@@ -478,11 +480,13 @@ inspect_binary() { # role path found_by
   fi
 }
 
-# The running kubelet: systemd's MainPID (not with --proc-root: that is a fixture, not this node),
-# else the process whose comm is "kubelet"; its exe is compared with the checked file by device and
-# inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
+# The running kubelet: --kubelet-pid, else systemd's MainPID (not with --proc-root: that is a fixture,
+# not this node), else the one process that can be the kubelet (kubelet_candidate).  Any user can
+# start a process named "kubelet", so a name alone never counts: when none or more than one qualifies
+# it is "cannot tell" (run_why), never a guess.  Its exe is compared with the checked file by device
+# and inode (stat -L: read-only), and an exe that links to a deleted file is an old binary still running.
 running_kubelet() {
-  _pid="" _by=""
+  _pid="" _by="" _why=""
   if [ -n "$kubeletpid" ]; then _pid=$kubeletpid _by=option; fi
   if [ -z "$_pid" ] && [ "$procroot_set" = 0 ] && command -v systemctl >/dev/null 2>&1; then
     _x=$(systemctl show -p MainPID kubelet 2>/dev/null </dev/null)
@@ -490,17 +494,30 @@ running_kubelet() {
     case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac
   fi
   if [ -z "$_pid" ]; then
+    _named="" _fit="" _nfit=0
+    _kid=""
+    if [ -n "$kubelet" ]; then _kid=$(stat -L -c %d:%i "$kubelet" 2>/dev/null </dev/null); fi
     for _d in "$procroot"/[0-9]*; do
       [ -r "$_d/comm" ] || continue
       _c=$(first_line "$_d/comm")
-      if [ "$_c" = kubelet ]; then
-        _pid=${_d##*/} _by=proc
-        break
+      [ "$_c" = kubelet ] || continue
+      _named="$_named ${_d##*/}"
+      if kubelet_candidate "$_d" "$_kid"; then
+        _fit="$_fit ${_d##*/}"
+        _nfit=$((_nfit + 1))
       fi
     done
+    if [ "$_nfit" = 1 ]; then
+      _pid=${_fit# } _by=proc
+    elif [ "$_nfit" -gt 1 ]; then
+      _why="cannot tell which process is the kubelet: pids$_fit are all root's and run ${kubelet:-the kubelet} (pass --kubelet-pid PID)"
+    elif [ -n "$_named" ]; then
+      _why="cannot tell which process is the kubelet: processes named kubelet (pids$_named), none of them root's running ${kubelet:-a checked kubelet file} (pass --kubelet-pid PID)"
+    fi
   fi
   fact run_pid "$_pid"
   fact run_by "$_by"
+  fact run_why "$_why"
   [ -n "$_pid" ] || return 0
   _exe=$(readlink "$procroot/$_pid/exe" 2>/dev/null </dev/null)
   fact run_exe "$_exe"
@@ -517,6 +534,35 @@ running_kubelet() {
       ;;
   esac
   fact run_match "$_m"
+}
+
+# $1: a /proc/PID directory of a process named kubelet, $2: device:inode of the checked kubelet file.
+# It can be the kubelet only when it is root's (real and effective uid 0 in its status: no other
+# user can start such a process) and runs the checked file: the same device and inode, or that path
+# deleted (the file was replaced after it started: the old kubelet, still running).
+kubelet_candidate() {
+  [ -n "$2" ] && [ -r "$1/status" ] || return 1
+  _u=""
+  {
+    while read -r _k _r _e _rest; do
+      if [ "$_k" = Uid: ]; then
+        _u="$_r:$_e"
+        break
+      fi
+    done <"$1/status"
+  } 2>/dev/null
+  : "${_rest:=}"
+  [ "$_u" = 0:0 ] || return 1
+  _x=$(readlink "$1/exe" 2>/dev/null </dev/null)
+  case $_x in
+    "") return 1 ;;
+    *" (deleted)")
+      _x=${_x%" (deleted)"}
+      [ "$_x" = "$kubelet" ] || [ "$_x" = "$(realdir "${kubelet%/*}")/${kubelet##*/}" ]
+      return
+      ;;
+  esac
+  [ "$(stat -L -c %d:%i "$1/exe" 2>/dev/null </dev/null)" = "$2" ]
 }
 
 # kubelet and runc binaries, the running kubelet: the same byte rules as the build's inspection
@@ -847,7 +893,8 @@ EOF
 }
 
 oomlog() { # stdin: the log; NUL bytes become "?" (awks differ on them: invalid JSON, cut strings)
-  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope awk "$OOM_AWK" >"$tmp/oom"
+  tr '\000' '?' | BTIME=$btime YEAR=${_ym% *} MONTH=${_ym#* } SCOPE=$oomscope CUT=$oomcut TZOFF=$tzoff \
+    awk "$OOM_AWK" >"$tmp/oom"
 }
 
 # kernel log: memcg OOM kill reports, one streaming awk over the first source with lines
@@ -861,12 +908,21 @@ read_kernel_log() {
   _ym=$(date +'%Y %m %z' </dev/null)
   tzoff=${_ym##* }
   _ym=${_ym% *}
+  # kills before the current boot, or before --since when that is later, are history
+  case $btime in '' | *[!0-9]*) oomcut="" ;; *) oomcut=$btime ;; esac
+  if [ -n "$since" ] && { [ -z "$oomcut" ] || [ "$since" -gt "$oomcut" ]; }; then oomcut=$since; fi
   klsrc="" klpath="" klwhy=""
   if [ "$kernellog_off" = 1 ]; then
     klwhy="--no-kernel-log"
   elif [ -n "$kernellog" ]; then
-    oomlog <"$kernellog"
-    klsrc=file klpath=$kernellog
+    # checked again right before the open: a fifo put in its place meanwhile would block the open
+    # (only who may write the log's directory can swap it, in the instant between test and open)
+    if [ -f "$kernellog" ]; then
+      oomlog <"$kernellog"
+      klsrc=file klpath=$kernellog
+    else
+      klwhy="--kernel-log $kernellog is no longer a regular file"
+    fi
   elif [ "$procroot_set" = 1 ]; then
     klwhy="--proc-root names another /proc, so this machine's log would be the wrong one"
   else
@@ -874,7 +930,7 @@ read_kernel_log() {
       klsrc=dmesg
     elif command -v journalctl >/dev/null 2>&1 && journalctl -k -q -o short-iso --no-pager 2>/dev/null </dev/null | oomlog; then
       klsrc="journalctl -k"
-    elif [ -r /var/log/messages ] && [ ! -d /var/log/messages ] && oomlog </var/log/messages; then
+    elif [ -r /var/log/messages ] && [ -f /var/log/messages ] && oomlog </var/log/messages; then
       klsrc=file klpath=/var/log/messages
     else
       klwhy="none readable (dmesg, journalctl -k, /var/log/messages); run as root"
@@ -900,15 +956,49 @@ report() { # the report and the exit code
   # The metrics go to a new file of an unpredictable name next to FILE, created and written through one
   # O_EXCL open (noclobber), so a link planted there is never followed; then renamed over FILE.
   if [ -n "$prom" ]; then
-    promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null)
-    if [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && mv -f "$promtmp" "$prom"; then
+    promwhy=""
+    if prom_dir_same && promtmp=$(mktemp -u "${prom%/*}/.${prom##*/}.XXXXXXXX" 2>/dev/null </dev/null) &&
+      [ -n "$promtmp" ] && (set -C && cat "$tmp/prom" >"$promtmp") 2>/dev/null && prom_place; then
       promtmp=""
+    elif [ -n "$promwhy" ]; then
+      printf "verify-kmem: --prometheus '%s' %s: metrics not written\n" "$prom" "$promwhy" >&2
+      code=2
     else
       printf "verify-kmem: cannot write --prometheus file '%s'\n" "$prom" >&2
       code=2
     fi
   fi
   exit $code
+}
+
+# The temp file and the rename of the metrics over FILE, as safe as the start-time check although a long run
+# (--duration) leaves time to plant something: FILE's directory must still resolve to the one checked
+# then (no component swapped for a link), FILE must still be a regular file or absent, and mv -T
+# (GNU, busybox) renames onto the name itself, so a link planted in the instant between this check
+# and the rename is replaced or refused, never followed into a directory.  An mv without -T leaves
+# that instant open (docs/trust-model.md).
+prom_dir_same() {
+  _pd=${prom%/*}
+  if [ "$(realdir "${_pd:-/}")" != "${_pd:-/}" ]; then
+    promwhy="is in a directory that was moved or replaced by a link during the run"
+    return 1
+  fi
+}
+prom_place() {
+  prom_dir_same || return 1
+  if [ -L "$prom" ]; then
+    promwhy="became a symbolic link during the run: not followed"
+    return 1
+  elif [ -e "$prom" ] && [ ! -f "$prom" ]; then
+    promwhy="became a directory or other non-regular file during the run: not replaced"
+    return 1
+  fi
+  : >"$tmp/mv.a"
+  if mv -f -T "$tmp/mv.a" "$tmp/mv.b" 2>/dev/null; then
+    mv -f -T "$promtmp" "$prom" 2>/dev/null
+  else
+    mv -f "$promtmp" "$prom" 2>/dev/null
+  fi
 }
 
 # ---------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 # oom.awk: kernel log (syslog file, journalctl -k, dmesg) -> one "oom" record per memcg OOM kill of
-# a pod or container cgroup under SCOPE (the scanned root's path in the hierarchy), then
-# "oomlog<TAB>lines<TAB>memcg kills<TAB>kills of other memcgs<TAB>kills of pod cgroups outside SCOPE".
+# a pod or container cgroup under SCOPE (the scanned root's path in the hierarchy), the last OOM_KEEP
+# of them only (every kill is counted: anyone may append forged reports to a syslog file, and neither
+# memory, the temp file nor the outputs may grow with them), then "oomlog<TAB>lines<TAB>memcg kills
+# <TAB>kills of other memcgs<TAB>kills of pod cgroups outside SCOPE<TAB>kills of pod cgroups in SCOPE
+# <TAB>of those kmem-caused (not history)<TAB>history (before CUT)".
 # One streaming pass; exit 3 when the log had no lines.  Report formats: docs/domain.md, "Kernel OOM
 # reports" (3.10: "Task in A killed as a result of limit of B"; >= 4.19: "oom-kill:...,oom_memcg=B,...").
 # A kill is counted from "Task in" or "oom-kill:"; a report cut before either is not a kill.
-# Environment: BTIME (boot time, epoch seconds), YEAR and MONTH (now, for syslog dates), SCOPE.
+# Environment: BTIME (boot time, epoch seconds), YEAR and MONTH (now, for syslog dates), SCOPE, CUT
+# (epoch seconds: kills before it are history), TZOFF (the node offset, +hhmm, for syslog times).
 
 # seconds since the epoch -> UTC ISO 8601 (days to civil date, no strftime: not in every awk)
 function iso(e,   d, s, era, doe, yoe, y, doy, mp, dd, m) {
@@ -53,7 +57,7 @@ function reset() {
   OCG = ""; TCG = ""; US = ""; LI = ""; KM = ""; RSS = ""; CA = ""; TRS = ""; TCA = ""; AN = ""; FI = ""; KE = ""
   PID = ""; COMM = ""; PT = ""; PEND = 0; INST = 0
 }
-function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
+function flush(   lv, qos, uid, ctr, rss, cache, kmem, k) {
   if (!PEND || OCG == "") { reset(); return }
   KILLS++
   podof(TCG); lv = LV; uid = UID; ctr = CTR
@@ -67,7 +71,10 @@ function flush(   lv, qos, uid, ctr, rss, cache, kmem) {
   REC[OOM_TIME] = PT; REC[OOM_MEMCG] = enc(OCG); REC[OOM_TASK] = enc(TCG); REC[OOM_LEVEL] = LV; REC[OOM_QOS] = QOS
   REC[OOM_UID] = enc(UID); REC[OOM_CTR] = enc(CTR); REC[OOM_USAGE] = US; REC[OOM_LIMIT] = LI; REC[OOM_KMEM] = kmem
   REC[OOM_RSS] = rss; REC[OOM_CACHE] = cache; REC[OOM_PID] = PID; REC[OOM_COMM] = enc(COMM)
-  print record("oom", OOM_N)
+  KEPT[++PODK] = record("oom", OOM_N)
+  if (PODK > OOM_KEEP) delete KEPT[PODK - OOM_KEEP]
+  if (history(PT, CUT, TZOFF)) HIST++
+  else if ((k = kmemshare(kmem, US)) != "" && k >= KMEM_SHARE) KMC++
   reset()
 }
 function proc(s,   i, r) {
@@ -84,7 +91,8 @@ BEGIN {
   BTIME = ENVIRON["BTIME"]; YEAR = ENVIRON["YEAR"] + 0; MONTH = ENVIRON["MONTH"] + 0
   if (BTIME !~ /^[0-9]+$/) BTIME = ""
   SCOPE = ENVIRON["SCOPE"]; if (SCOPE == "") SCOPE = "/"
-  KILLS = 0; OTHER = 0; OUTSIDE = 0; reset()
+  CUT = ENVIRON["CUT"]; TZOFF = ENVIRON["TZOFF"]; ooms()
+  KILLS = 0; OTHER = 0; OUTSIDE = 0; PODK = 0; KMC = 0; HIST = 0; reset()
 }
 NR == 1 { FIRST = $0 }
 !INST && !/oom|emory|kmem: usage|Task in|Kill/ { next }
@@ -151,6 +159,7 @@ NR == 1 { FIRST = $0 }
 END {
   flush()
   n = NR; if (n == 1 && substr(FIRST, 1, 3) == "-- ") n = 0
-  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE
+  for (i = (PODK > OOM_KEEP ? PODK - OOM_KEEP + 1 : 1); i <= PODK; i++) print KEPT[i]
+  print "oomlog\t" n "\t" KILLS "\t" OTHER "\t" OUTSIDE "\t" PODK "\t" KMC "\t" HIST
   exit (n > 0 ? 0 : 3)
 }

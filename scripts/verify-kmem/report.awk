@@ -40,7 +40,7 @@ function tesc(s,   out, i, n, c, d) {
   }
   return out
 }
-function jn(v) { return (v ~ /^-?[0-9]+$/) ? v : "null" }
+function jn(v) { return (v ~ /^-?[0-9]+$/) ? dnum(v) : "null" }
 function jb(v) { return v == "" ? "null" : (v ? "true" : "false") }
 function jsn(s) { return s == "" ? "null" : js(s) }
 # Prometheus label value: valid UTF-8 (bad bytes become U+FFFD); backslash, quote, newline escaped.
@@ -109,7 +109,7 @@ BEGIN {
   LEAK_WARN = 0.8         # leaked-memcgs: WARN from this share of LIMIT on
   HEADROOM_USAGE = 0.9    # oom-headroom: WARN above this usage / limit (what the OOM killer counts) ...
   HEADROOM_SEEN = 0.75    # ... while (rss + cache) / limit (what dashboards show) is below this
-  KMEM_SHARE = 0.10       # oom-kills-kmem: a kill with kmem / usage at least this was made by kmem
+  ooms()                  # KMEM_SHARE (a kill with kmem / usage at least this was made by kmem), OOM_KEEP: lib.awk
 }
 $1 == "F" { F[$2] = substr($0, length($2) + 4); next }
 $1 == "kp" { NKP++; KPD[NKP] = $2; KPP[NKP] = dec($3); DRV[$2] = 1; NPA++; PAP[NPA] = dec($3); PAS[NPA] = $4; next }
@@ -129,7 +129,8 @@ $1 == "oom" {
   OKRSS[n] = $OOM_RSS; OKCA[n] = $OOM_CACHE; OPID[n] = $OOM_PID; OCM[n] = dec($OOM_COMM)
   next
 }
-$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; next }
+# oom.awk sends only the last OOM_KEEP kills; it counts them all (NOKALL, OKALLKM kmem-caused, OKALLH history)
+$1 == "oomlog" { OLINES = $2; OKILLS = $3; OOTHER = $4; OOUT = $5; NOKALL = $6; OKALLKM = $7; OKALLH = $8; next }
 $1 == "sample" {
   NS++
   if (num($5) && ($5 + 0 > SMAX + 0 || SMAXAT == "")) { SMAX = $5; SMAXAT = $2; SMAXP = dec($6) }
@@ -414,9 +415,9 @@ END {
   cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
   cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
   for (i = 1; i <= NOK; i++) {
-    OSH[i] = (num(OKM[i]) && num(OUS[i]) && OUS[i] + 0 > 0) ? OKM[i] / OUS[i] : ""
+    OSH[i] = kmemshare(OKM[i], OUS[i])
     OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
-    e = epoch(OT[i]); OH[i] = (e != "" && num(cut) && e < cut + 0) ? 1 : 0
+    OH[i] = history(OT[i], cut, fact("tzoff"))
     if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
     PKALL[OU[i]]++
     if (OH[i]) { PKH[OU[i]]++; nhist++; continue }
@@ -437,16 +438,18 @@ END {
   if (NKPODS > kshown) kks = kks "; " (NKPODS - kshown) " more pod" (NKPODS - kshown == 1 ? "" : "s") " (see oom_kills)"
   if (klsrc == "") check("oom-kills-kmem", "INFO", "kernel log not read: " fact("klwhy"), "pass --kernel-log FILE (/var/log/messages, a journalctl -k export or a dmesg dump)", "", 1)
   else {
-    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOK + 0) " memcg OOM kill" (NOK == 1 ? "" : "s") " of pod/container cgroups"
+    s = "read " klsrc (fact("klpath") != "" ? " " fact("klpath") : "") " (" (OLINES + 0) " lines): " (NOKALL + 0) " memcg OOM kill" (NOKALL == 1 ? "" : "s") " of pod/container cgroups"
+    if (NOKALL > NOK) s = s " (the last " NOK " listed in full, " (NOKALL - NOK) " earlier ones only counted)"
+    nhist = OKALLH + 0; nkk = OKALLKM + 0
     if (nhist > 0) s = s " (" nhist " before " cutwhy ": history, listed, not judged)"
     if (OOUT > 0) s = s " (" OOUT " more of pod/container cgroups outside the scanned root " jesc(fact("oomscope")) ": not its pods, not judged)"
-    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" : "") kks
+    s2 = ", " nkk " with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)" (NKPODS > 1 ? " in " NKPODS " pods" (NOKALL > NOK ? " among the listed kills" : "") : "") kks
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
     if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
     else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
-    else if (NOK > 0 && NOK == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
-    else if (NOK > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
+    else if (NOKALL > 0 && NOKALL == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
+    else if (NOKALL > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", "PASS", s, "", "", 1)
   }
 
@@ -505,6 +508,8 @@ function fixstate(   kv, rm) {
   else if (kge < 0) { FIX = "unknown"; FIXWHY = "kernel version not understood" }
   else if (nkeff) FIX = "not-affected"
   # the operator just installed the nokmem kubelet: the restart comes first, whatever the kernel
+  # a process named kubelet that cannot be told to be the kubelet (another user may have named it so)
+  else if (kv != "" && kv != "kmem-code-linked" && fact("run_why") != "") { FIX = "unknown"; FIXWHY = fact("run_why") }
   else if (kv != "" && kv != "kmem-code-linked" && (rm == "deleted" || rm == "other")) { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
   else if (kge == 1) FIX = "kernel"
   else if (!havekp) { FIX = "unknown"; FIXWHY = "no kubepods cgroup" }
@@ -520,22 +525,6 @@ function fixstate(   kv, rm) {
     if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
     else if (rm == "same") FIXSUM = FIXSUM "; running kubelet pid " fact("run_pid") " is " BP[kb]
   }
-}
-
-# ISO 8601 time of a kill -> seconds since the epoch ("" when there is none); no offset = node local
-function epoch(t,   y, m, d, e, o, era, yoe, doy, doe) {
-  if (t !~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) return ""
-  y = substr(t, 1, 4) + 0; m = substr(t, 6, 2) + 0; d = substr(t, 9, 2) + 0
-  y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
-  doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
-  doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
-  e = (era * 146097 + doe - 719468) * 86400 + substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
-  o = substr(t, 20)
-  if (o == "Z") return e
-  if (o == "") o = fact("tzoff")
-  sub(/:/, "", o)
-  if (o ~ /^[+-][0-9][0-9][0-9][0-9]$/) e -= (substr(o, 1, 1) == "-" ? -1 : 1) * (substr(o, 2, 2) * 3600 + substr(o, 4, 2) * 60)
-  return e
 }
 
 function pct(x) { return sprintf("%.2f%%", x * 100) }
@@ -610,9 +599,12 @@ function json(   i, k, nt, ta, tags) {
 }
 
 function oomjson(   i, u, c, rc) {
-  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s},\n", \
+  printf "  \"kernel_log\": {\"source\": %s, \"path\": %s, \"lines\": %s, \"memcg_oom_kills\": %s, \"other_memcg_oom_kills\": %s, \"scope\": %s, \"outside_root_oom_kills\": %s, \"authenticated\": %s, ", \
     jsn(klsrc), jsn(fact("klpath")), (klsrc == "" ? "null" : jn(OLINES + 0)), (klsrc == "" ? "null" : jn(OKILLS + 0)), (klsrc == "" ? "null" : jn(OOTHER + 0)), \
     js(fact("oomscope")), (klsrc == "" ? "null" : jn(OOUT + 0)), (klsrc == "" ? "null" : (klauth ? "true" : "false"))
+  printf "\"pod_oom_kills\": %s, \"pod_oom_kills_kmem_caused\": %s, \"pod_oom_kills_history\": %s, \"pod_oom_kills_not_listed\": %s, \"pod_oom_kills_list_limit\": %d},\n", \
+    (klsrc == "" ? "null" : NOKALL + 0), (klsrc == "" ? "null" : OKALLKM + 0), (klsrc == "" ? "null" : OKALLH + 0), \
+    (klsrc == "" ? "null" : NOKALL - NOK), OOM_KEEP
   print "  \"oom_kills\": ["
   for (i = 1; i <= NOK; i++) {
     u = OU[i]; c = OC[i]
@@ -662,7 +654,8 @@ function human(   i, k, n, shown, verbose) {
     print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
   }
   if (NOK > 0) {
-    printf "\nOOM kills in %s (%d)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), NOK, \
+    printf "\nOOM kills in %s (%s)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), \
+      (NOKALL > NOK ? NOKALL ", the last " NOK " listed; " (NOKALL - NOK) " earlier ones only counted" : NOK), \
       (klauth ? "" : ", not authenticated: any local user can write it (logger -t kernel)")
     k = (verbose || NOK <= 20) ? 1 : NOK - 19
     if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
@@ -705,27 +698,37 @@ function prom(f,   i, lb, m) {
   pser(f, "kmem_build_cgroup_kmem_accounting_active", m, "ACT")
   if (num(numcg)) {
     pm(f, "kmem_build_memcgs", "gauge", "Memory cgroups the kernel holds (/proc/cgroups num_cgroups)")
-    print "kmem_build_memcgs " numcg > f
+    print "kmem_build_memcgs " dnum(numcg) > f
   }
   if (cmp) {
     pm(f, "kmem_build_memcg_directories", "gauge", "Memory cgroup directories present")
-    print "kmem_build_memcg_directories " NDIRS > f
+    print "kmem_build_memcg_directories " dnum(NDIRS) > f
     pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
     print "kmem_build_memcgs_leaked " leaked > f
   }
   m["kmem_build_cgroup_limit_bytes"] = "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited"
   pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
   if (fact("klsrc") != "") {
-    pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log")
+    pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill)")
+    pm(f, "kmem_build_oom_kills_kmem_total", "counter", "memcg OOM kills of a pod or its containers with kernel memory >= " share(KMEM_SHARE) " of usage (kmem made the kill) among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_kmem_total" oomlb(PORD[i]) " " PKKM[PORD[i]] > f
-    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL)")
+    pm(f, "kmem_build_oom_kills_history_total", "counter", "memcg OOM kills of a pod or its containers from before the current boot or --since (history, never a FAIL) among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_history_total" oomlb(PORD[i]) " " PKH[PORD[i]] > f
+    # the per-pod series above cover the listed kills only (at most OOM_KEEP pods); these count all
+    lb = "{source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
+    pm(f, "kmem_build_oom_kills_all_total", "counter", "memcg OOM kills of pod/container cgroups found in the kernel log, listed or not")
+    print "kmem_build_oom_kills_all_total" lb " " (NOKALL + 0) > f
+    pm(f, "kmem_build_oom_kills_all_kmem_total", "counter", "of those, kills with kernel memory >= " share(KMEM_SHARE) " of usage (not history)")
+    print "kmem_build_oom_kills_all_kmem_total" lb " " (OKALLKM + 0) > f
+    pm(f, "kmem_build_oom_kills_all_history_total", "counter", "of those, kills from before the current boot or --since")
+    print "kmem_build_oom_kills_all_history_total" lb " " (OKALLH + 0) > f
+    pm(f, "kmem_build_oom_kills_not_listed", "gauge", "memcg OOM kills of pod/container cgroups counted but not listed per pod (earlier than the last " OOM_KEEP ")")
+    print "kmem_build_oom_kills_not_listed" lb " " (NOKALL - NOK) > f
   }
   if (dur != "") {
     pm(f, "kmem_build_sampled_kmem_max_bytes", "gauge", "Largest kmem usage seen in any pod or container cgroup while sampling")
-    print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? SMAX : 0) > f
+    print "kmem_build_sampled_kmem_max_bytes " (num(SMAX) ? dnum(SMAX) : 0) > f
   }
   close(f)
 }
@@ -744,6 +747,6 @@ function pser(f, name, m, what,   i, v, lb) {
     else v = (ACT[i] == "active" ? "1" : (ACT[i] == "inactive" ? "0" : ""))
     if (!num(v)) continue
     lb = "{level=\"" L[i] "\",qos=\"" Q[i] "\",pod_uid=\"" pesc(U[i]) "\",container=\"" pesc(C[i]) "\",pod_namespace=\"" pesc(RN[i]) "\",pod_name=\"" pesc(RP[i]) "\",container_name=\"" pesc(RC[i]) "\"}"
-    print name lb " " v > f
+    print name lb " " dnum(v) > f
   }
 }

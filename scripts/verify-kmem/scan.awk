@@ -7,7 +7,7 @@
 function rd(f,   l, r) {
   l = ""; r = (getline l < f); close(f)
   if (r <= 0 || l !~ /^[0-9]+$/) return ""
-  return l
+  return dnum(l)
 }
 function rdstat(f, k1, k2,   l, r, a) {
   S1 = ""; S2 = ""
@@ -16,6 +16,8 @@ function rdstat(f, k1, k2,   l, r, a) {
     if (a[1] == k1) S1 = a[2]; else if (a[1] == k2) S2 = a[2]
   }
   close(f)
+  if (S1 ~ /^[0-9]+$/) S1 = dnum(S1)
+  if (S2 ~ /^[0-9]+$/) S2 = dnum(S2)
 }
 # a cgroup whose memory.kmem.slabinfo the shell probes: its line number in SLABS, 0 when there is no
 # probe or its path has a tab or newline.  SLABS is a list of lines `probe <PATH in single quotes>` that

@@ -65,8 +65,22 @@ export function hostPath(value: string, flag: string): string {
 }
 
 /**
- * --textfile-dir: mounted writable at the same path in the pod, so it must not overlap any other
- * mount of the pod, in the pod or on the host (a writable view of the kubelet's directory).
+ * What a directory of its own for textfiles looks like: its last component names the textfile
+ * collector, node_exporter or kmem-build (node_exporter's own examples, Debian's
+ * /var/lib/prometheus/node-exporter, /var/lib/node_exporter/textfile_collector). A directory that
+ * something else reads (a cron spool, a bin directory on PATH, an rpm database, ~/.ssh) has another
+ * name, whatever the distribution or the product calls its place: this rule does not depend on
+ * knowing them. The SYSTEM_TREES list is the second line.
+ */
+const TEXTFILE_NAME = /textfile|node[-_]?exporter|kmem[-_]build/i;
+
+/** A component starting with "." (a user's or a tool's configuration: ~/.ssh, ~/.kube), if any. */
+const hiddenPart = (p: string) => p.split("/").find((c) => c.startsWith("."));
+
+/**
+ * --textfile-dir: mounted writable at the same path in the pod, so it must be a directory of its own
+ * (TEXTFILE_NAME, nothing hidden on the way) and must not overlap any other mount of the pod, in the
+ * pod or on the host (a writable view of the kubelet's directory).
  */
 export function checkTextfileDir(
   dir: string,
@@ -90,6 +104,15 @@ export function checkTextfileDir(
         "pass a directory of its own, e.g. /var/lib/node_exporter/textfile",
       );
   }
+  const last = posix.basename(dir);
+  const hidden = hiddenPart(dir);
+  if (hidden || !TEXTFILE_NAME.test(last))
+    throw new UsageError(
+      hidden
+        ? `--textfile-dir ${dir} is inside the hidden directory ${hidden}: the pod would get it writable, as root`
+        : `--textfile-dir ${dir} does not look like a directory of its own for textfiles (its name "${last}" names no textfile collector): the pod would get it writable, as root, and another program may read it`,
+      "pass the directory node_exporter's --collector.textfile.directory names, e.g. /var/lib/node_exporter/textfile (a name with textfile, node_exporter or kmem-build in it)",
+    );
 }
 
 /** --kernel-log: its directory is mounted read-only at /host<dir>. */
@@ -99,6 +122,16 @@ export function checkKernelLog(file: string): void {
   if (sys)
     throw new UsageError(
       `--kernel-log ${file}: its directory ${dir} would be mounted into the pod, and ${sys === dir ? `${dir} is` : `it is under ${sys},`} a host system directory`,
+      "pass the syslog file the kernel writes to, e.g. /var/log/messages (EL7) or /var/log/kern.log, or leave --kernel-log out",
+    );
+  // Only the node's logs: a kernel log is a file under /var/log, so no other directory (TLS keys, a
+  // kubeconfig's, a product's state) is ever mounted, whatever its name.
+  const hidden = hiddenPart(file);
+  if (!under(dir, "/var/log") || hidden)
+    throw new UsageError(
+      hidden
+        ? `--kernel-log ${file}: ${hidden} is a hidden directory or file, not a log`
+        : `--kernel-log ${file} is not under /var/log: its directory ${dir} would be mounted into the pod, and only the node's log directory may be`,
       "pass the syslog file the kernel writes to, e.g. /var/log/messages (EL7) or /var/log/kern.log, or leave --kernel-log out",
     );
 }

@@ -13,7 +13,15 @@ import { PAGE_CSS } from "./html-css.js";
 import { largestDrawn, num, parts, pctOf, scaleFor, tickLabel, type Scale } from "./html-scale.js";
 import { containerId } from "./kube-names.js";
 import { cgroupName, humanBytes } from "./render.js";
-import type { CgroupRow, Check, FleetReport, HostOutcome, NodeReport, OomKill } from "./report.js";
+import type {
+  CgroupRow,
+  Check,
+  FleetReport,
+  HostOutcome,
+  KernelLogInfo,
+  NodeReport,
+  OomKill,
+} from "./report.js";
 import {
   bySeverity,
   kmemCausedKills,
@@ -173,6 +181,13 @@ function ctrCell(k: OomKill): string {
   return `<td title="${escapeHtml(k.container)}">${escapeHtml(containerId(k.container).slice(0, 12))}</td>`;
 }
 
+/** The node lists only its most recent kills: say how many more it counted. */
+function notListed(listed: number, log?: KernelLogInfo): string {
+  const more = log?.pod_oom_kills_not_listed ?? 0;
+  if (more <= 0) return "";
+  return `<p class="none">${more} earlier kill${more === 1 ? "" : "s"} counted, not listed (the node lists the last ${listed} of ${log?.pod_oom_kills ?? "?"}; ${log?.pod_oom_kills_kmem_caused ?? "?"} caused by kernel memory in all).</p>\n`;
+}
+
 function oomTable(r: NodeReport): string {
   const kills = r.oom_kills ?? [];
   const unauth = unauthenticated(r);
@@ -181,6 +196,7 @@ function oomTable(r: NodeReport): string {
     : "";
   if (!kills.length)
     return `<p class="none">No memory cgroup OOM kills of pods in the kernel log read. ${from}</p>`;
+  const note = notListed(kills.length, r.kernel_log);
   const rows = kills
     .map((k) => {
       const pod = k.pod_name ? `${k.pod_namespace ? `${k.pod_namespace}/` : ""}${k.pod_name}` : k.pod_uid;
@@ -188,7 +204,7 @@ function oomTable(r: NodeReport): string {
       return `<tr class="${cls}"><td>${escapeHtml(k.time ?? "-")}</td><td>${escapeHtml(pod)}</td>${ctrCell(k)}<td>${escapeHtml(k.process?.name ?? "-")}</td><td>${bytes(k.usage_bytes)}</td><td>${bytes(k.limit_bytes)}</td><td>${bytes(k.kmem_usage_bytes)}</td><td><b>${share(num(k.kmem_share))}</b></td><td>${killBadge(k, unauth)}</td></tr>`;
     })
     .join("\n");
-  return `<table class="ooms"><colgroup><col class="c-time"><col><col class="c-ctr"><col class="c-proc"><col class="c-b"><col class="c-b"><col class="c-b"><col class="c-b"><col class="c-why"></colgroup><thead><tr><th>time</th><th>pod</th><th>container</th><th>process</th><th>usage</th><th>limit</th><th>kmem</th><th>kmem share</th><th></th></tr></thead><tbody>
+  return `${note}<table class="ooms"><colgroup><col class="c-time"><col><col class="c-ctr"><col class="c-proc"><col class="c-b"><col class="c-b"><col class="c-b"><col class="c-b"><col class="c-why"></colgroup><thead><tr><th>time</th><th>pod</th><th>container</th><th>process</th><th>usage</th><th>limit</th><th>kmem</th><th>kmem share</th><th></th></tr></thead><tbody>
 ${rows}
 </tbody></table>
 <p class="note">${from}</p>`;

@@ -118,6 +118,16 @@ export interface KernelLogInfo {
   outside_root_oom_kills?: number | null;
   /** false: a plain file any local user can write (kmem-caused kills WARN, not FAIL); null: not read. */
   authenticated?: boolean | null;
+  /**
+   * Kills of pod/container cgroups counted, listed or not: oom_kills holds only the last
+   * pod_oom_kills_list_limit (a log anyone can append to must not grow the report); absent in older
+   * reports.
+   */
+  pod_oom_kills?: number | null;
+  pod_oom_kills_kmem_caused?: number | null;
+  pod_oom_kills_history?: number | null;
+  pod_oom_kills_not_listed?: number | null;
+  pod_oom_kills_list_limit?: number;
 }
 
 export interface BinaryRow {

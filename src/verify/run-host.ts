@@ -8,6 +8,13 @@ import { sshArgs, type SshOptions } from "./ssh.js";
 /** The label of this machine in fleet reports. */
 export const LOCAL_HOST = "local";
 
+/**
+ * The most a node may answer (stdout, and stderr apart): a node's report lists at most 50 OOM kills
+ * and one row per pod or container cgroup (~0.5 KiB each: 16 MiB is ~30,000 of them), so more is a
+ * node that lies; it is stopped there and reported UNKNOWN, and the CLI's memory stays bounded.
+ */
+export const NODE_REPORT_MAX_BYTES = 16 * 1024 * 1024;
+
 export interface HostRunOptions {
   script: string;
   /** Script arguments (without --json; added here). */
@@ -41,17 +48,29 @@ export async function verifyHost(host: string, o: HostRunOptions): Promise<HostO
   let res;
   try {
     res = local
-      ? await run("sh", [o.script, ...args], { allowFailure: true, timeoutMs: o.timeoutMs, signal: o.signal })
+      ? await run("sh", [o.script, ...args], {
+          allowFailure: true,
+          timeoutMs: o.timeoutMs,
+          signal: o.signal,
+          maxOutputBytes: NODE_REPORT_MAX_BYTES,
+        })
       : await run("ssh", sshArgs(host, args, o.ssh), {
           input: await readFile(o.script),
           allowFailure: true,
           timeoutMs: o.timeoutMs,
           signal: o.signal,
           what: `verify on ${host}`,
+          maxOutputBytes: NODE_REPORT_MAX_BYTES,
         });
   } catch (err) {
     if (err instanceof ToolMissingError) throw err;
     const msg = err instanceof KmemError ? err.message : String(err);
+    if (/: output over \d+ bytes: stopped$/.test(msg))
+      return unknown(
+        host,
+        `report too large: the node sent more than ${NODE_REPORT_MAX_BYTES / 1048576} MiB (a report is far smaller); stopped reading`,
+        started,
+      );
     return unknown(host, msg.replace(/^.*?: (timed out|cancelled)/, "$1"), started);
   }
   const report = parseNodeReport(res.stdout);

@@ -63,6 +63,7 @@ const BUILD_MESSAGES = [
   "is in use by another kmem-build",
   "could not lock",
   "build log of the failed run",
+  "report too large: the node sent more than",
 ];
 
 const VERIFY_MESSAGES = [
@@ -78,6 +79,12 @@ const VERIFY_MESSAGES = [
   "cannot write --prometheus file next to",
   "cannot write --prometheus file '",
   "cannot read --kernel-log file",
+  "became a symbolic link during the run: not followed",
+  "became a directory or other non-regular file during the run: not replaced",
+  "is in a directory that was moved or replaced by a link during the run",
+  "is not a regular file (a fifo or device is never read; save the log to a file first)",
+  "cannot tell which process is the kubelet: processes named kubelet (pids",
+  "are all root's and run ",
   "kernel log not read: ",
   "verdict cache not used: ",
   "binaries ignored: not a file of uid",

@@ -507,6 +507,68 @@ describe("kmem-build manifests: errors", () => {
     expect(k.code).toBe(2);
   });
 
+  it("a textfile directory must be one of its own (its name says so), a kernel log a file under /var/log: places whose writing or reading gives root are refused without being listed", async () => {
+    // none of these is in the list of system directories: the rule refuses them by what they are not
+    for (const dir of [
+      "/var/spool/cron",
+      "/var/spool/cron/crontabs",
+      "/opt/bin",
+      "/var/lib/rancher/k3s/data/current/bin",
+      "/var/lib/rancher/rke2/bin",
+      "/var/lib/k0s/bin",
+      "/snap/bin",
+      "/var/lib/rpm",
+      "/home/alice/.ssh",
+      "/var/lib/node_exporter/.ssh",
+      "/var/lib/node_exporter/textfile/.config",
+    ]) {
+      const r = await generate(["--textfile-dir", dir]);
+      expect(r.stderr, dir).toMatch(
+        new RegExp(
+          `^error: --textfile-dir ${dir.replace(/[/.]/g, "\\$&")} (does not look like a directory of its own for textfiles|is inside the hidden directory \\.[a-z]+)`,
+        ),
+      );
+      expect(r.stderr, dir).toMatch(
+        /hint: pass the directory node_exporter's --collector\.textfile\.directory names/,
+      );
+      expect(r.code, dir).toBe(2);
+      expect(existsSync(r.out)).toBe(false);
+    }
+    for (const dir of [
+      "/var/lib/node_exporter/textfile_collector",
+      "/var/lib/prometheus/node-exporter",
+      "/var/lib/node_exporter",
+      "/srv/monitoring/kmem-build",
+      "/opt/textfiles",
+    ]) {
+      const r = await generate(["--textfile-dir", dir]);
+      expect(r.stderr, dir).toBe("");
+      expect(r.code, dir).toBe(0);
+    }
+    for (const file of [
+      "/var/lib/rancher/k3s/server/tls/server-ca.key",
+      "/var/lib/rancher/rke2/server/tls/serving-kube-apiserver.key",
+      "/var/lib/rancher/k3s/agent/kubelet.kubeconfig",
+      "/var/lib/k0s/pki/ca.key",
+      "/opt/k8s/messages",
+    ]) {
+      const r = await generate(["--kernel-log", file]);
+      expect(r.stderr, file).toContain(`error: --kernel-log ${file} is not under /var/log: its directory`);
+      expect(r.stderr, file).toMatch(/hint: pass the syslog file the kernel writes to/);
+      expect(r.code, file).toBe(2);
+      expect(existsSync(r.out)).toBe(false);
+    }
+    const hidden = await generate(["--kernel-log", "/var/log/.secrets/token"]);
+    expect(hidden.stderr).toContain(
+      "error: --kernel-log /var/log/.secrets/token: .secrets is a hidden directory or file, not a log",
+    );
+    expect(hidden.code).toBe(2);
+    for (const file of ["/var/log/messages", "/var/log/kern.log", "/var/log/syslog"]) {
+      const r = await generate(["--kernel-log", file]);
+      expect(r.code, file).toBe(0);
+    }
+  });
+
   it("refuses mount paths that clash with the pod's own (duplicate or overlapping), exit 2", async () => {
     for (const [args, msg] of [
       [
@@ -524,8 +586,8 @@ describe("kmem-build manifests: errors", () => {
         /--textfile-dir \/srv\/bin overlaps the host directory \/srv\/bin of --kubelet\/--runtime \/srv\/bin, which the pod must only read/,
       ],
       [
-        ["--kernel-log", "/opt/k8s/messages", "--kubelet", "/opt/k8s/kubelet"],
-        /--kernel-log mounts \/host\/opt\/k8s, which --kubelet\/--runtime \/opt\/k8s already mounts/,
+        ["--kernel-log", "/var/log/k8s/messages", "--kubelet", "/var/log/k8s/kubelet"],
+        /--kernel-log mounts \/host\/var\/log\/k8s, which --kubelet\/--runtime \/var\/log\/k8s already mounts/,
       ],
     ] as const) {
       const r = await generate([...args]);

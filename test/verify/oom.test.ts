@@ -136,6 +136,11 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
       scope: "/",
       outside_root_oom_kills: 0,
       authenticated: true,
+      pod_oom_kills: 3,
+      pod_oom_kills_kmem_caused: 1,
+      pod_oom_kills_history: 0,
+      pod_oom_kills_not_listed: 0,
+      pod_oom_kills_list_limit: 50,
     });
     expect(validate(r), JSON.stringify(validate.errors)).toBe(true);
   });
@@ -278,6 +283,10 @@ describe("EL7 /var/log/messages (3.10 reports, syslog prefixes)", () => {
       `kmem_build_oom_kills_history_total{pod_uid="${POD.seed}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
       `kmem_build_oom_kills_history_total{pod_uid="${POD.rss}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
       `kmem_build_oom_kills_history_total{pod_uid="${POD.cut}",pod_namespace="",pod_name="",source="file",authenticated="true"} 0`,
+      `kmem_build_oom_kills_all_total{source="file",authenticated="true"} 3`,
+      `kmem_build_oom_kills_all_kmem_total{source="file",authenticated="true"} 1`,
+      `kmem_build_oom_kills_all_history_total{source="file",authenticated="true"} 0`,
+      `kmem_build_oom_kills_not_listed{source="file",authenticated="true"} 0`,
     ]);
   });
 });
@@ -432,6 +441,11 @@ describe("what the check says without kmem-caused kills", () => {
       scope: "/",
       outside_root_oom_kills: null,
       authenticated: null,
+      pod_oom_kills: null,
+      pod_oom_kills_kmem_caused: null,
+      pod_oom_kills_history: null,
+      pod_oom_kills_not_listed: null,
+      pod_oom_kills_list_limit: 50,
     });
   });
   test("--no-kernel-log", () => {

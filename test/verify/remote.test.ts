@@ -274,6 +274,19 @@ esac
     expect(brief.code).toBe(2);
   }, 120_000);
 
+  test("a node answering 100 MB is that node's UNKNOWN (report too large); the CLI stops reading it, the other node is reported", async () => {
+    writeFileSync(payload, Buffer.alloc(100_000_000, "x"));
+    const f = JSON.parse((await run("--json")).stdout) as FleetReport;
+    expect(f.hosts.map((h) => [h.result, h.exit_code])).toEqual([
+      ["UNKNOWN", 2],
+      ["OK", 0],
+    ]);
+    expect(f.hosts[0]!.error).toBe(
+      "report too large: the node sent more than 16 MiB (a report is far smaller); stopped reading",
+    );
+    expect(validate(f), JSON.stringify(validate.errors)).toBe(true);
+  }, 120_000);
+
   test("a schema-valid report whose verdict is better than its checks (FAIL, exit 0) is UNKNOWN too", async () => {
     const real = JSON.parse((await run("--json")).stdout) as FleetReport; // the clean node's own report
     const r = structuredClone(real.hosts[1]!.report!);

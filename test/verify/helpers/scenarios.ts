@@ -25,6 +25,10 @@ export const EL8_KERNEL = "4.18.0-477.10.1.el8_8.x86_64";
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
 
+/** /proc/PID/status of a root process, the lines the script reads. */
+export const ROOT_STATUS = (name: string): string =>
+  `Name:\t${name}\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n`;
+
 export interface Laid {
   dir: string;
   cg: string;
@@ -421,7 +425,8 @@ export function el7Node(dir: string, o: El7Spec): Laid {
         : running === "deleted"
           ? `${kubelet} (deleted)`
           : join(dir, "kubelet.old");
-    procExtra["4242"] = { comm: "kubelet\n", exe: symlink(exe) };
+    // root's, as the kernel shows it in status (a process of another user never counts as the kubelet)
+    procExtra["4242"] = { comm: "kubelet\n", status: ROOT_STATUS("kubelet"), exe: symlink(exe) };
   }
   procExtra["1"] = { comm: "systemd\n", exe: symlink("/usr/lib/systemd/systemd") };
   const l = lay(
@@ -442,7 +447,11 @@ export function el7Node(dir: string, o: El7Spec): Laid {
     0,
     procExtra,
   );
-  if (running === "other")
+  if (running === "other") {
     writeFileSync(join(dir, "kubelet.old"), fakeGoBinary({ kmem: true }), { mode: 0o755 });
+    // a process running another file is the kubelet only when something names it (systemd's MainPID
+    // on a real node; here the option): its name alone proves nothing
+    l.args.push("--kubelet-pid", "4242");
+  }
   return l;
 }
