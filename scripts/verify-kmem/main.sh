@@ -20,9 +20,9 @@
 #   sudo sh verify-kmem.sh --prometheus /var/lib/node_exporter/textfile/kmem.prom
 #   sh verify-kmem.sh --help                      all options
 #
-# Options, checks, what is scanned and read, fix states, exit codes (0 OK, 1 problem, 2 unknown),
-# the JSON report and the Prometheus metrics: docs/verify.md, "What the node script scans and reads"
-# (in the kmem-build source; JSON Schema: schemas/verify-report.schema.json).
+# `sh verify-kmem.sh --help` describes every option.  Checks, what is scanned and read, fix states,
+# exit codes (0 OK, 1 problem, 2 unknown), the JSON report and the Prometheus metrics: docs/verify.md
+# of kmem-build, "What the node script scans and reads" (JSON Schema: schemas/verify-report.schema.json).
 # =============================================================================
 LC_ALL=C
 export LC_ALL
@@ -33,14 +33,59 @@ NL='
 
 usage() {
   cat <<'EOF'
-usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--verbose] [--prometheus FILE]
-                         [--duration D [--interval D]] [--kubelet PATH] [--kubelet-pid PID] [--runtime PATH]...
-                         [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
-                         [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
-                         [--trust-kernel-log] [--cache-dir DIR]
-                         [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
-Checks that pod and container memory cgroups charge no kernel memory (kmem).
-Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
+usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--gate] [--verbose] [OPTION]...
+Checks that pod and container memory cgroups charge no kernel memory (kmem), and says the node's
+fix state (not-affected, kernel, install, restart, reboot, runtime, fixed, unknown) and the step left.
+It only reads.  Exit (node-problem-detector): 0 OK, 1 problem found, 2 could not tell (an unknown
+fix state is 2, except with --no-binaries).
+
+--json | --brief       output format (default: --human, the human text)
+--reboot-required      print nothing; exit 0 exactly when the fix state is "reboot", 1 when
+                       it is another, 2 when it cannot tell (kured --reboot-sentinel-command)
+--gate                 rollout gate: exit 0 only when the fix state is "fixed" or
+                       "not-affected" and no check failed or could not tell; 1 when a step of
+                       the fix is left (kernel, install, restart, reboot, runtime) or a check
+                       failed; 2 when the state is unknown or a check could not tell
+--verbose              human output lists every pod/container cgroup
+--prometheus FILE      also write node_exporter textfile metrics: FILE is a regular file or a
+                       new name (never a link, device or directory), outside the cgroup
+                       filesystem (resolved path); written to a new O_EXCL temp file of an
+                       unpredictable name in its directory, then renamed; no temp file is left
+--duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
+--interval D           time between samples (default 10s)
+--kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
+--kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the
+                       process named kubelet); its exe is compared with the kubelet binary
+--runtime PATH         runc binary of the container runtime (repeatable; default:
+                       runc, docker-runc, docker-runc-current on PATH and usual places)
+--no-binaries          skip the kubelet/runtime binary checks (the fix state is then unknown)
+--cache-dir DIR        keep binary verdicts in DIR/verify-kmem.<euid>/ (mode 700, created):
+                       a binary whose identity (device, inode, size, mtime, ctime) is
+                       unchanged since the last run keeps its verdict (binaries[].reused);
+                       anything else is read in full.  A directory or file not this user's
+                       alone is ignored (said in kubelet-binary); DIR unwritable: no cache
+--checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
+--expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
+--cgroup-root DIR      memory cgroup hierarchy to scan (default: from mountinfo)
+--proc-root DIR        read self/mountinfo, cgroups, cmdline, stat, sys/kernel/{osrelease,
+                       hostname} under DIR instead of /proc (test fixtures)
+--kernel-log FILE      kernel log to read OOM kills from: /var/log/messages (EL7), a
+                       `journalctl -k` export, a dmesg dump (default: the output of
+                       dmesg, else `journalctl -k`, else /var/log/messages, the first
+                       with lines; not read with --proc-root unless given)
+--no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
+--trust-kernel-log     take kills read from a plain file (--kernel-log FILE, or the
+                       /var/log/messages fallback) as the kernel's: kmem-caused ones FAIL.
+                       Without it they are a WARN: any local user can write syslog
+                       (logger -t kernel); dmesg and journalctl -k are always trusted
+--since TIME           OOM kills before TIME (and before the current boot, btime of
+                       <proc>/stat) are history: listed, counted apart, never a FAIL
+--runtime-endpoint unix:///PATH  container runtime socket to read pod and container
+                       names from (as crictl's flag; repeatable, tried in order; default:
+                       the usual containerd, k3s, CRI-O, cri-dockerd and docker sockets)
+--runtime-timeout S    time limit for asking the runtime (default 10)
+--human                the human text (the default)
+--help | --version
 EOF
 }
 
@@ -102,6 +147,7 @@ REPORT_AWK='#include report.awk'
 
 parse_args() { # the options
   fmt=human
+  gate=0
   verbose=0
   prom=""
   duration=""
@@ -146,6 +192,7 @@ parse_args() { # the options
       --json) fmt=json ;;
       --brief) fmt=brief ;;
       --reboot-required) fmt=reboot ;;
+      --gate) gate=1 ;;
       --human) fmt=human ;;
       --verbose | -v) verbose=1 ;;
       --prometheus) prom=$val ;;
@@ -222,6 +269,7 @@ parse_args() { # the options
     esac
   done
   if [ -n "$interval" ] && [ -z "$duration" ]; then die_usage "--interval needs --duration"; fi
+  if [ "$gate" = 1 ] && [ "$fmt" = reboot ]; then die_usage "choose one of --gate and --reboot-required"; fi
   if [ -n "$duration" ] && [ -z "$interval" ]; then interval=10; fi
   if [ -n "$duration" ] && [ "$interval" -gt "$duration" ] && [ "$duration" -gt 0 ]; then interval=$duration; fi
 }
@@ -363,6 +411,7 @@ check_prometheus_target() { # where --prometheus may write
 write_facts() { # the facts so far, for the report
   fact version "$SCRIPT_VERSION"
   fact format "$fmt"
+  fact gate "$gate"
   fact verbose "$verbose"
   fact layout "$layout"
   fact memver "$memver"

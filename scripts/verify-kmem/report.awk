@@ -461,7 +461,15 @@ END {
     (fact("euid") == "0" ? "" : "run as root, or ") "pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
 
   fixstate()
-  code = FAILS > 0 ? 1 : (UNKNOWNS > 0 ? 2 : 0)
+  # an unknown fix state is "could not tell" (exit 2), unless the kubelet was left out on purpose
+  code = FAILS > 0 ? 1 : ((UNKNOWNS > 0 || (FIX == "unknown" && !nokbin)) ? 2 : 0)
+  # --gate (rollouts): 0 only when nothing of the fix is left and the checks agree; docs/verify.md
+  GATED = ""
+  if (fact("gate") == 1) {
+    gcode = FIX == "unknown" ? 2 : ((FIX == "fixed" || FIX == "not-affected") ? 0 : 1)
+    # the worse of the two, as over a fleet: 1 (a step is left) over 2 (cannot tell) over 0
+    if (gcode == 1 || (gcode == 2 && code == 0)) { if (gcode != code) GATED = FIX; code = gcode }
+  }
   result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
   fmt = fact("format")
   if (fmt == "json") json()
@@ -632,7 +640,9 @@ function oomjson(   i, u, c, rc) {
 function brief(   i) {
   if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
   for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
-  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
+  # no check to name: the fix state decided (unknown, or a step left under --gate)
+  if (i > NCK) printf "%s [%s]: fix state %s: %s; next: %s\n", result, FIX, FIX, jesc(FIXSUM), FIXNEXT
+  else printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
 }
 
 function human(   i, k, n, shown, verbose) {
@@ -672,7 +682,8 @@ function human(   i, k, n, shown, verbose) {
         ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
     }
   }
-  printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
+  printf "\nResult: %s (exit %d%s): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, \
+    (GATED != "" ? ", --gate: fix state " GATED : (FIX == "unknown" && code == 2 && !UNKNOWNS && !FAILS ? ": fix state unknown" : "")), TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
 }
 
 function prom(f,   i, lb, m) {

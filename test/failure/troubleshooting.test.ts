@@ -63,6 +63,17 @@ const BUILD_MESSAGES = [
   "is in use by another kmem-build",
   "could not lock",
   "build log of the failed run",
+  "choose one of --json, --brief and --reboot-required",
+  "--reboot-required answers for this host only",
+  ": no directory ",
+  " is not a directory`",
+  ": cannot write in ",
+  " is a directory`",
+  "--junit and --html name the same file",
+  "(a process id)",
+  "(64 hex digits, optionally :NAME)",
+  "must be at least 1s",
+  "needs a time",
 ];
 
 const VERIFY_MESSAGES = [
@@ -82,6 +93,9 @@ const VERIFY_MESSAGES = [
   "verdict cache not used: ",
   "binaries ignored: not a file of uid",
   "which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k",
+  "choose one of --gate and --reboot-required",
+  ", --gate: fix state ",
+  ": fix state unknown",
 ];
 
 let doc: string;

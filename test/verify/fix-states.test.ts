@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { FIX_STATES, type FixState } from "../../src/verify/report.js";
 import { fleetReport } from "../../src/verify/fleet.js";
 import { renderFleet } from "../../src/verify/render.js";
-import { REPO, SHELLS, runJson, runScript } from "./helpers/run-script.js";
+import { REPO, SHELLS, runCli, runJson, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-fix-states-"));
@@ -21,6 +21,13 @@ const validate = new Ajv({ allErrors: true }).compile(
   JSON.parse(readFileSync(join(REPO, "schemas/verify-report.schema.json"), "utf8")),
 );
 const DOCS = readFileSync(join(REPO, "docs/verify.md"), "utf8");
+/** docs/verify.md's table "| `state` | exit | exit with --gate |". */
+const DOC_EXIT: Partial<Record<FixState, { plain: number; gate: number }>> = Object.fromEntries(
+  [...DOCS.matchAll(/^\| `([a-z-]+)` \| (\d)[^|]*\| (\d)[^|]*\|$/gm)].map((m) => [
+    m[1],
+    { plain: Number(m[2]), gate: Number(m[3]) },
+  ]),
+);
 let seq = 0;
 const fresh = () => join(TMP, String(++seq));
 const R = S.RHEL7;
@@ -33,6 +40,8 @@ interface Case {
   code: 0 | 1 | 2;
   /** --reboot-required exit code */
   reboot: 0 | 1 | 2;
+  /** --gate exit code */
+  gate: 0 | 1 | 2;
   /** texts the human report must contain */
   text?: string[];
 }
@@ -43,6 +52,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.9"], driver: "cgroupfs", param: true, kubelet: "kmem" }),
     state: "not-affected",
     code: 0,
+    gate: 0,
     reboot: 1,
     text: [
       "[PASS] kernel-kmem-policy: kernel 3.10.0-1160.el7.x86_64 booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all 5 probed cgroups",
@@ -53,6 +63,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.8"], driver: "systemd", param: true, kubelet: "nokmem" }),
     state: "not-affected",
     code: 0,
+    gate: 0,
     reboot: 1,
   },
   {
@@ -60,6 +71,7 @@ const CASES: Case[] = [
     lay: (d) => S.hybridKernelCharges(d, false),
     state: "kernel",
     code: 0,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -75,6 +87,7 @@ const CASES: Case[] = [
       }),
     state: "install",
     code: 1,
+    gate: 1,
     reboot: 1,
     text: [
       "[WARN] kernel-kmem-policy: kernel 3.10.0-514.el7.x86_64 ignores cgroup.memory=nokmem",
@@ -98,6 +111,7 @@ const CASES: Case[] = [
       }),
     state: "install",
     code: 1,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -106,6 +120,7 @@ const CASES: Case[] = [
       S.el7Node(d, { kernel: R["7.9"], driver: "cgroupfs", parents: true, pod: true, kubelet: "kmem" }),
     state: "install",
     code: 1,
+    gate: 1,
     reboot: 1,
     text: ["Next step: either boot with cgroup.memory=nokmem"],
   },
@@ -122,6 +137,7 @@ const CASES: Case[] = [
       }),
     state: "restart",
     code: 1,
+    gate: 1,
     reboot: 1,
     text: ["(running kubelet pid 4242 is a deleted file ("],
   },
@@ -137,6 +153,7 @@ const CASES: Case[] = [
       }),
     state: "restart",
     code: 1,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -144,6 +161,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.9"], driver: "systemd", parents: true, kubelet: "nokmem" }),
     state: "reboot",
     code: 1,
+    gate: 1,
     reboot: 0,
     text: [
       "running kubelet pid 4242 is ",
@@ -156,6 +174,7 @@ const CASES: Case[] = [
       S.el7Node(d, { kernel: R["7.3"], driver: "cgroupfs", pod: true, kmem: 4096, kubelet: "nokmem" }),
     state: "reboot",
     code: 1,
+    gate: 1,
     reboot: 0,
   },
   {
@@ -164,6 +183,7 @@ const CASES: Case[] = [
       S.el7Node(d, { kernel: R["7.6"], driver: "cgroupfs", container: true, kmem: 8192, kubelet: "nokmem" }),
     state: "runtime",
     code: 1,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -171,6 +191,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.3"], driver: "cgroupfs", kubelet: "nokmem" }),
     state: "fixed",
     code: 0,
+    gate: 0,
     reboot: 1,
   },
   {
@@ -178,6 +199,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.8"], driver: "systemd", kubelet: "nokmem", running: "none" }),
     state: "fixed",
     code: 0,
+    gate: 0,
     reboot: 1,
     text: ["; no kubelet process is running"],
   },
@@ -186,6 +208,30 @@ const CASES: Case[] = [
     lay: (d) => S.noKubepods(d),
     state: "unknown",
     code: 2,
+    gate: 2,
+    reboot: 2,
+  },
+  {
+    name: "a typo in --kubelet (nothing to read), pods clean: unknown, exit 2 (not OK)",
+    lay: (d) => {
+      const l = S.el7Node(d, { kernel: R["7.6"], driver: "cgroupfs", kubelet: "nokmem" });
+      return { ...l, args: l.args.map((a) => (a === join(d, "kubelet") ? join(d, "kubelte") : a)) };
+    },
+    state: "unknown",
+    code: 2,
+    gate: 2,
+    reboot: 2,
+    text: ["Result: UNKNOWN (exit 2: fix state unknown)"],
+  },
+  {
+    name: "--no-binaries on a clean node: unknown by request, the exit follows the checks; --gate 2",
+    lay: (d) => {
+      const l = S.el7Node(d, { kernel: R["7.6"], driver: "cgroupfs", kubelet: "nokmem" });
+      return { ...l, args: ["--proc-root", l.proc, "--cgroup-root", l.cg, "--no-binaries"] };
+    },
+    state: "unknown",
+    code: 0,
+    gate: 2,
     reboot: 2,
   },
 ];
@@ -216,6 +262,19 @@ describe.each(CASES)("$name", (c) => {
     expect(b.code).toBe(c.code);
     expect(b.stdout).toMatch(new RegExp(`^[A-Z]+ \\[${c.state}\\]: .*; next: `));
     expect(b.stdout.endsWith(`; next: ${j.report.next_step}\n`)).toBe(true);
+  });
+  test("--gate: 0 only for fixed and not-affected, the same exit as docs/verify.md's table, script and CLI", () => {
+    expect(DOC_EXIT[c.state], `docs/verify.md has no exit code row for ${c.state}`).toBeDefined();
+    const doc = DOC_EXIT[c.state]!;
+    if (c.state !== "unknown" && c.code !== 1) expect(c.code).toBe(doc.plain);
+    expect(c.gate).toBe(c.code === 1 ? 1 : doc.gate);
+    const g = runJson([...f.args, "--gate"]);
+    expect([g.code, g.report.exit_code, g.report.fix_state]).toEqual([c.gate, c.gate, c.state]);
+    expect(runScript([...f.args, "--gate", "--brief"]).code).toBe(c.gate);
+    const h = runScript([...f.args, "--gate"]);
+    expect(h.code).toBe(c.gate);
+    if (c.gate !== c.code) expect(h.stdout).toContain(`(exit ${c.gate}, --gate: fix state ${c.state})`);
+    expect(runCli(["verify", ...f.args, "--gate", "--brief"]).code).toBe(c.gate);
   });
   test("--reboot-required is quiet and exits 0 only for reboot, under dash, bash and busybox sh", () => {
     for (const shell of Object.values(SHELLS)) {
