@@ -27,6 +27,10 @@
 LC_ALL=C
 export LC_ALL
 SCRIPT_VERSION=1
+# The RPM Release of the build that shipped this copy (e.g. 2.nokmem), so the next step can name the
+# exact package: stamped by kmem-build into dist/<version>/verify-kmem.sh and the RPM's copy (the
+# stage step, stampRelease in src/verify/script-args.ts); empty in the source.
+BUILD_RELEASE=""
 TAB=$(printf '\t')
 NL='
 '
@@ -36,7 +40,7 @@ usage() {
 usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--gate] [--verbose] [OPTION]...
 Checks that pod and container memory cgroups charge no kernel memory (kmem), and says the node's
 fix state (not-affected, kernel, install, restart, reboot, runtime, fixed, unknown) and the step left.
-It only reads.  Exit (node-problem-detector): 0 OK, 1 problem found, 2 could not tell (an unknown
+It only reads.  Exit: 0 OK, 1 problem found, 2 could not tell (node-problem-detector; an unknown
 fix state is 2, except with --no-binaries).
 
 --json | --brief       output format (default: --human, the human text)
@@ -410,6 +414,7 @@ check_prometheus_target() { # where --prometheus may write
 
 write_facts() { # the facts so far, for the report
   fact version "$SCRIPT_VERSION"
+  fact build_release "$BUILD_RELEASE"
   fact format "$fmt"
   fact gate "$gate"
   fact verbose "$verbose"
@@ -568,6 +573,30 @@ running_kubelet() {
   fact run_match "$_m"
 }
 
+# The version of a kubelet that links runc's kmem code, for the next step's package name
+# (kubelet-1.20.2-2.nokmem): `kubelet --version` ("Kubernetes v1.20.2"), asked only of such a kubelet
+# (a fixed node starts nothing), only of a regular file of root or this user that no one else may
+# write, under the runtime time limit; anything but a plain X.Y.Z names no version.
+kubelet_version() {
+  _kk=""
+  while IFS="$TAB" read -r _t _r _p _f _s _k _rest; do
+    if [ "$_t" = bin ] && [ "$_r" = kubelet ] && [ "$_p" = "$kubelet" ] && [ "$_s" = ok ]; then _kk=$_k; fi
+  done <"$facts"
+  : "${_f:=}" "${_rest:=}"
+  case $_kk in '' | 0 | *[!0-9]*) return 0 ;; esac
+  [ -f "$kubelet" ] && [ -x "$kubelet" ] || return 0
+  case $(stat -L -c '%u %a' "$kubelet" 2>/dev/null </dev/null) in
+    "0 "*[0145][0145] | "$(id -u 2>/dev/null) "*[0145][0145]) ;;
+    *) return 0 ;;
+  esac
+  limited "$kubelet" --version || return 0
+  _l=$(first_line "$tmp/rt.out")
+  _v=${_l#Kubernetes v}
+  case $_l in "Kubernetes v"*) ;; *) return 0 ;; esac
+  case $_v in *[!0-9.]* | *..* | .* | *. | *.*.*.*) return 0 ;; *.*.*) ;; *) return 0 ;; esac
+  fact kubelet_version "$_v"
+}
+
 # kubelet and runc binaries, the running kubelet: the same byte rules as the build's inspection
 # (docs/domain.md, "Telling a nokmem binary from its bytes")
 inspect_binaries() {
@@ -606,6 +635,7 @@ inspect_binaries() {
       done
     fi
     if [ -n "$kubelet" ]; then inspect_binary kubelet "$kubelet" "$kfound"; fi
+    kubelet_version
     running_kubelet
 
     if [ -n "$runtimes" ]; then

@@ -482,15 +482,20 @@ END {
 }
 
 # The fix states: one wording each (summary, next step), used by every output and by docs/verify.md.
-function states() {
+function states(   kv, kr, pkg, inst) {
   NST = split("not-affected kernel install restart reboot runtime fixed unknown", STN, " ")
   SUMT["not-affected"] = "no memory cgroup accounts kernel memory (cgroup v2, or a kernel that honours cgroup.memory=nokmem)"
   NEXT["not-affected"] = "nothing to do"
   SUMT["kernel"] = "the kernel charges kernel memory to every memory cgroup (v1, kernel >= 4.6, no cgroup.memory=nokmem): no kubelet can change that"
   NEXT["kernel"] = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem), then drain and reboot the node"
   SUMT["install"] = "the kubelet on disk links the kmem-enabling code of runc: every pod cgroup it creates accounts kernel memory"
-  NEXT["install"] = "install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
-  NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
+  # the package of the version this node runs (never a newer one), and held there; the release is the
+  # one the build of this copy packages (stamped), else any of ours; docs/verify.md, docs/installing.md
+  kv = fact("kubelet_version"); kr = fact("build_release")
+  pkg = kv == "" ? "kubelet-<version>-<release>" : (kr != "" ? "kubelet-" kv "-" kr : "\"kubelet-" kv "-*.nokmem\"")
+  inst = "install the nokmem kubelet built by kmem-build for the kubelet version this node runs, and hold it there (yum install " pkg "; yum versionlock add kubelet), restart the kubelet, then drain and reboot the node"
+  NEXT["install"] = inst
+  NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or " inst
   SUMT["restart"] = "the nokmem kubelet is installed but not running: the running kubelet is the old binary (a deleted or another file)"
   NEXT["restart"] = "restart the kubelet (systemctl restart kubelet), then drain and reboot the node"
   SUMT["reboot"] = "the nokmem kubelet is running, but kubepods (or a QoS parent, or a pod) still accounts kernel memory: every pod created under it inherits accounting until the node reboots"

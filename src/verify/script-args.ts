@@ -252,3 +252,20 @@ export async function readChecksums(file: string): Promise<string[]> {
   if (pairs.length === 0) throw new UsageError(`--checksums ${file} has no "<sha256>  <name>" lines`);
   return pairs;
 }
+
+const RELEASE_LINE = 'BUILD_RELEASE=""';
+
+/**
+ * The script as a build ships it (dist/<version>/verify-kmem.sh, the RPM's copy): its BUILD_RELEASE
+ * set to the RPM Release this build packages, so the node's next step names the exact package
+ * (`yum install kubelet-1.20.2-2.nokmem`).
+ */
+export function stampRelease(script: string, release: string): string {
+  if (!/^[A-Za-z0-9._+~]+$/.test(release))
+    throw new UsageError(`RPM release "${release}" cannot be stamped into verify-kmem.sh`);
+  const lines = script.split("\n");
+  const at = lines.flatMap((l, i) => (l === RELEASE_LINE ? [i] : []));
+  if (at.length !== 1) throw new Error(`verify-kmem.sh has ${at.length} "${RELEASE_LINE}" lines, not one`);
+  lines[at[0]!] = `BUILD_RELEASE="${release}"`;
+  return lines.join("\n");
+}

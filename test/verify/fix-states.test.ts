@@ -4,7 +4,8 @@
  * and above; each state's text, JSON, brief, metric and exit code, and --reboot-required under three
  * shells. docs/verify.md must quote every wording the script prints.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
@@ -12,7 +13,8 @@ import { afterAll, describe, expect, test } from "vitest";
 import { FIX_STATES, type FixState } from "../../src/verify/report.js";
 import { fleetReport } from "../../src/verify/fleet.js";
 import { renderFleet } from "../../src/verify/render.js";
-import { REPO, SHELLS, runCli, runJson, runScript } from "./helpers/run-script.js";
+import { stampRelease } from "../../src/verify/script-args.js";
+import { REPO, SCRIPT, SHELLS, runCli, runJson, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-fix-states-"));
@@ -318,4 +320,63 @@ test("the fleet table has a FIX STATE column and each host's next step", () => {
   expect(out).toContain(
     "\nreboot:\n  fix state reboot: next step: drain and reboot the node (kured: --reboot-sentinel-command with verify-kmem.sh --reboot-required)\n",
   );
+});
+
+describe("install names the package of the kubelet version the node runs, and holds it", () => {
+  const KMEM = "failed to set %s, because either tasks have already joined this cgroup or it has children";
+  /** An install-state node whose kubelet answers --version (a shell script carrying runc's kmem string). */
+  const node = (version: string, o: { mode?: number; hang?: boolean; kubelet?: "kmem" | "nokmem" } = {}) => {
+    const f = S.el7Node(fresh(), {
+      kernel: R["7.6"],
+      driver: "cgroupfs",
+      pod: true,
+      kubelet: o.kubelet ?? "kmem",
+    });
+    const kubelet = join(f.dir, "kubelet");
+    const marker = join(f.dir, "ran");
+    const body =
+      `#!/bin/sh\n# ${o.kubelet === "nokmem" ? "kernel memory accounting disabled in this runc build" : KMEM}\n` +
+      `: > '${marker}'\n${o.hang ? "sleep 30\n" : ""}echo 'Kubernetes v${version}'\n`;
+    writeFileSync(kubelet, body);
+    chmodSync(kubelet, o.mode ?? 0o755);
+    return { ...f, marker };
+  };
+  const stamped = join(TMP, "stamped-verify-kmem.sh");
+  writeFileSync(stamped, stampRelease(readFileSync(SCRIPT, "utf8"), "2.nokmem"));
+
+  test("the build's copy (release stamped): yum install kubelet-1.20.2-2.nokmem, under dash, bash and busybox sh", () => {
+    const f = node("1.20.2");
+    for (const shell of Object.values(SHELLS)) {
+      const r = spawnSync(shell[0]!, [...shell.slice(1), stamped, ...f.args, "--json"], { encoding: "utf8" });
+      const j = JSON.parse(r.stdout) as { fix_state: string; next_step: string };
+      expect([r.status, j.fix_state]).toEqual([1, "install"]);
+      expect(j.next_step).toBe(
+        "install the nokmem kubelet built by kmem-build for the kubelet version this node runs, and hold it there (yum install kubelet-1.20.2-2.nokmem; yum versionlock add kubelet), restart the kubelet, then drain and reboot the node",
+      );
+    }
+    expect(existsSync(f.marker)).toBe(true);
+  });
+  test("the source's copy (no release stamped): any of our releases of that version", () => {
+    const j = runJson(node("1.13.12").args).report;
+    expect(j.next_step).toContain('(yum install "kubelet-1.13.12-*.nokmem"; yum versionlock add kubelet)');
+    // the template docs/verify.md shows
+    expect(DOCS).toContain(j.next_step.replace(/"kubelet-[^"]+"/, "kubelet-<version>-<release>"));
+  });
+  test.each([
+    ["a version that is not X.Y.Z", node("1.20.2-rc.0"), true],
+    ["a kubelet others may write (not run)", node("1.20.2", { mode: 0o775 }), false],
+    ["a kubelet that does not answer in --runtime-timeout", node("1.20.2", { hang: true }), true],
+  ])("%s: the generic package name", (_, f, ran) => {
+    const started = Date.now();
+    const j = runJson([...f.args, "--runtime-timeout", "1"]).report;
+    expect(j.fix_state).toBe("install");
+    expect(j.next_step).toContain("(yum install kubelet-<version>-<release>; yum versionlock add kubelet)");
+    expect(existsSync(f.marker)).toBe(ran);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+  test("a nokmem kubelet is never run", () => {
+    const f = node("1.20.2", { kubelet: "nokmem" });
+    expect(runJson(f.args).report.fix_state).not.toBe("install");
+    expect(existsSync(f.marker)).toBe(false);
+  });
 });
