@@ -1913,8 +1913,9 @@ running_kubelet() {
 
 # The version of a kubelet that links runc's kmem code, for the next step's package name
 # (kubelet-1.20.2-2.nokmem): `kubelet --version` ("Kubernetes v1.20.2"), asked only of such a kubelet
-# (a fixed node starts nothing), only of a regular file of root or this user that no one else may
-# write, under the runtime time limit; anything but a plain X.Y.Z names no version.
+# on a v1 kernel before 4.6 (a fixed or a newer node starts nothing), only of a regular file of root
+# or this user that no one else may write, under the runtime time limit; anything but a plain X.Y.Z
+# names no version.
 kubelet_version() {
   _kk=""
   while IFS="$TAB" read -r _t _r _p _f _s _k _rest; do
@@ -1922,6 +1923,9 @@ kubelet_version() {
   done <"$facts"
   : "${_f:=}" "${_rest:=}"
   case $_kk in '' | 0 | *[!0-9]*) return 0 ;; esac
+  # install is a state of cgroup v1 kernels before 4.6 only: elsewhere the version names nothing
+  [ "$memver" = v1 ] || return 0
+  case $kernel in [4-9].[6-9]* | [4-9].[1-9][0-9]* | [5-9].* | [1-9][0-9]*) return 0 ;; esac
   [ -f "$kubelet" ] && [ -x "$kubelet" ] || return 0
   case $(stat -L -c '%u %a' "$kubelet" 2>/dev/null </dev/null) in
     "0 "*[0145][0145] | "$(id -u 2>/dev/null) "*[0145][0145]) ;;

@@ -222,13 +222,12 @@ async function verify(o: VerifyOpts): Promise<number> {
       title: host,
       task: async (_ctx: unknown, task: { title: string }) => {
         const started = Date.now();
-        const tick =
-          ticking && sampling
-            ? setInterval(
-                () => (task.title = `${host}: ${samplingProgress(sampling, (Date.now() - started) / 1000)}`),
-                1000,
-              )
-            : undefined;
+        const show = () =>
+          (task.title = terminalText(
+            `${host}: ${samplingProgress(sampling!, (Date.now() - started) / 1000)}`,
+          ));
+        if (ticking) show();
+        const tick = ticking ? setInterval(show, 1000) : undefined;
         try {
           const r = checkedOutcome(await verifyHost(host, { script, args, ssh, timeoutMs, signal }));
           outcomes.set(host, r);

@@ -166,16 +166,25 @@ describe("outputs are checked before any node is asked", () => {
 describe("--duration on a terminal shows progress on stderr", () => {
   /** The CLI under a pseudo-terminal (util-linux script): stdout and stderr both reach it. */
   const onTty = (args: string[]) => {
-    const cmd = [process.execPath, CLI, "verify", ...args]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
-      .join(" ");
-    return spawnSync("script", ["-qfec", cmd, "/dev/null"], { encoding: "utf8", timeout: 60_000 });
+    // a terminal of 0 columns would wrap the live task list after every character
+    const cmd =
+      "stty cols 200 rows 40; " +
+      [process.execPath, CLI, "verify", ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const env = { ...process.env };
+    delete env.CI; // listr2 draws its live list only outside CI
+    return spawnSync("script", ["-qfec", cmd, "/dev/null"], { encoding: "utf8", timeout: 60_000, env });
   };
   test("sample k/N and the time left, then the report", () => {
     const r = onTty([...node.args, "--no-binaries", "--duration", "3", "--interval", "1"]);
     expect(r.stdout).toMatch(/verify: sample 1\/4, about [23]s left/);
     expect(r.stdout).toMatch(/verify: sample [234]\/4, about 1s left/);
     expect(r.stdout).toContain("Result: PROBLEM (exit 1)");
+  });
+  test("with a task list (--junit), in the host's line", () => {
+    const junit = join(TMP, "progress.xml");
+    const r = onTty([...node.args, "--no-binaries", "--duration", "3", "--interval", "1", "--junit", junit]);
+    expect(r.stdout).toMatch(/local: sample [1-4]\/4, about [1-3]s left/);
+    expect(r.stdout).toMatch(/HOST +RESULT/);
   });
   test("never with --json, nor when stderr is not a terminal", () => {
     const j = onTty([...node.args, "--no-binaries", "--duration", "2", "--interval", "1", "--json"]);

@@ -325,9 +325,12 @@ test("the fleet table has a FIX STATE column and each host's next step", () => {
 describe("install names the package of the kubelet version the node runs, and holds it", () => {
   const KMEM = "failed to set %s, because either tasks have already joined this cgroup or it has children";
   /** An install-state node whose kubelet answers --version (a shell script carrying runc's kmem string). */
-  const node = (version: string, o: { mode?: number; hang?: boolean; kubelet?: "kmem" | "nokmem" } = {}) => {
+  const node = (
+    version: string,
+    o: { mode?: number; hang?: boolean; kubelet?: "kmem" | "nokmem"; kernel?: string } = {},
+  ) => {
     const f = S.el7Node(fresh(), {
-      kernel: R["7.6"],
+      kernel: o.kernel ?? R["7.6"],
       driver: "cgroupfs",
       pod: true,
       kubelet: o.kubelet ?? "kmem",
@@ -373,6 +376,11 @@ describe("install names the package of the kubelet version the node runs, and ho
     expect(j.next_step).toContain("(yum install kubelet-<version>-<release>; yum versionlock add kubelet)");
     expect(existsSync(f.marker)).toBe(ran);
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+  test("on a kernel that charges kmem itself (4.18) the kubelet is never run", () => {
+    const f = node("1.20.2", { kernel: S.EL8_KERNEL });
+    expect(runJson(f.args).report.fix_state).toBe("kernel");
+    expect(existsSync(f.marker)).toBe(false);
   });
   test("a nokmem kubelet is never run", () => {
     const f = node("1.20.2", { kubelet: "nokmem" });
