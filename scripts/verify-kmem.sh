@@ -22,27 +22,76 @@
 #   sudo sh verify-kmem.sh --prometheus /var/lib/node_exporter/textfile/kmem.prom
 #   sh verify-kmem.sh --help                      all options
 #
-# Options, checks, what is scanned and read, fix states, exit codes (0 OK, 1 problem, 2 unknown),
-# the JSON report and the Prometheus metrics: docs/verify.md, "What the node script scans and reads"
-# (in the kmem-build source; JSON Schema: schemas/verify-report.schema.json).
+# `sh verify-kmem.sh --help` describes every option.  Checks, what is scanned and read, fix states,
+# exit codes (0 OK, 1 problem, 2 unknown), the JSON report and the Prometheus metrics: docs/verify.md
+# of kmem-build, "What the node script scans and reads" (JSON Schema: schemas/verify-report.schema.json).
 # =============================================================================
 LC_ALL=C
 export LC_ALL
 SCRIPT_VERSION=1
+# The RPM Release of the build that shipped this copy (e.g. 2.nokmem), so the next step can name the
+# exact package: stamped by kmem-build into dist/<version>/verify-kmem.sh and the RPM's copy (the
+# stage step, stampRelease in src/verify/script-args.ts); empty in the source.
+BUILD_RELEASE=""
 TAB=$(printf '\t')
 NL='
 '
 
 usage() {
   cat <<'EOF'
-usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--verbose] [--prometheus FILE]
-                         [--duration D [--interval D]] [--kubelet PATH] [--kubelet-pid PID] [--runtime PATH]...
-                         [--no-binaries] [--checksums FILE] [--expect-sha256 HEX[:NAME]]...
-                         [--cgroup-root DIR] [--proc-root DIR] [--kernel-log FILE|--no-kernel-log]
-                         [--trust-kernel-log] [--cache-dir DIR]
-                         [--runtime-endpoint unix:///PATH] [--runtime-timeout S]
-Checks that pod and container memory cgroups charge no kernel memory (kmem).
-Exit: 0 OK, 1 problem found, 2 could not tell.  See the header of this file.
+usage: sh verify-kmem.sh [--json|--brief|--reboot-required] [--gate] [--verbose] [OPTION]...
+Checks that pod and container memory cgroups charge no kernel memory (kmem), and says the node's
+fix state (not-affected, kernel, install, restart, reboot, runtime, fixed, unknown) and the step left.
+It only reads.  Exit: 0 OK, 1 problem found, 2 could not tell (node-problem-detector; an unknown
+fix state is 2, except with --no-binaries).
+
+--json | --brief       output format (default: --human, the human text)
+--reboot-required      print nothing; exit 0 exactly when the fix state is "reboot", 1 when
+                       it is another, 2 when it cannot tell (kured --reboot-sentinel-command)
+--gate                 rollout gate: exit 0 only when the fix state is "fixed" or
+                       "not-affected" and no check failed or could not tell; 1 when a step of
+                       the fix is left (kernel, install, restart, reboot, runtime) or a check
+                       failed; 2 when the state is unknown or a check could not tell
+--verbose              human output lists every pod/container cgroup
+--prometheus FILE      also write node_exporter textfile metrics: FILE is a regular file or a
+                       new name (never a link, device or directory), outside the cgroup
+                       filesystem (resolved path); written to a new O_EXCL temp file of an
+                       unpredictable name in its directory, then renamed; no temp file is left
+--duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
+--interval D           time between samples (default 10s)
+--kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
+--kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the
+                       process named kubelet); its exe is compared with the kubelet binary
+--runtime PATH         runc binary of the container runtime (repeatable; default:
+                       runc, docker-runc, docker-runc-current on PATH and usual places)
+--no-binaries          skip the kubelet/runtime binary checks (the fix state is then unknown)
+--cache-dir DIR        keep binary verdicts in DIR/verify-kmem.<euid>/ (mode 700, created):
+                       a binary whose identity (device, inode, size, mtime, ctime) is
+                       unchanged since the last run keeps its verdict (binaries[].reused);
+                       anything else is read in full.  A directory or file not this user's
+                       alone is ignored (said in kubelet-binary); DIR unwritable: no cache
+--checksums FILE       SHA256SUMS (`<hex>  <name>`) the kubelet's sha256 must appear in
+--expect-sha256 HEX[:NAME]  same, one checksum per option (repeatable)
+--cgroup-root DIR      memory cgroup hierarchy to scan (default: from mountinfo)
+--proc-root DIR        read self/mountinfo, cgroups, cmdline, stat, sys/kernel/{osrelease,
+                       hostname} under DIR instead of /proc (test fixtures)
+--kernel-log FILE      kernel log to read OOM kills from: /var/log/messages (EL7), a
+                       `journalctl -k` export, a dmesg dump (default: the output of
+                       dmesg, else `journalctl -k`, else /var/log/messages, the first
+                       with lines; not read with --proc-root unless given)
+--no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
+--trust-kernel-log     take kills read from a plain file (--kernel-log FILE, or the
+                       /var/log/messages fallback) as the kernel's: kmem-caused ones FAIL.
+                       Without it they are a WARN: any local user can write syslog
+                       (logger -t kernel); dmesg and journalctl -k are always trusted
+--since TIME           OOM kills before TIME (and before the current boot, btime of
+                       <proc>/stat) are history: listed, counted apart, never a FAIL
+--runtime-endpoint unix:///PATH  container runtime socket to read pod and container
+                       names from (as crictl's flag; repeatable, tried in order; default:
+                       the usual containerd, k3s, CRI-O, cri-dockerd and docker sockets)
+--runtime-timeout S    time limit for asking the runtime (default 10)
+--human                the human text (the default)
+--help | --version
 EOF
 }
 
@@ -1215,7 +1264,15 @@ END {
     (fact("euid") == "0" ? "" : "run as root, or ") "pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
 
   fixstate()
-  code = FAILS > 0 ? 1 : (UNKNOWNS > 0 ? 2 : 0)
+  # an unknown fix state is "could not tell" (exit 2), unless the kubelet was left out on purpose
+  code = FAILS > 0 ? 1 : ((UNKNOWNS > 0 || (FIX == "unknown" && !nokbin)) ? 2 : 0)
+  # --gate (rollouts): 0 only when nothing of the fix is left and the checks agree; docs/verify.md
+  GATED = ""
+  if (fact("gate") == 1) {
+    gcode = FIX == "unknown" ? 2 : ((FIX == "fixed" || FIX == "not-affected") ? 0 : 1)
+    # the worse of the two, as over a fleet: 1 (a step is left) over 2 (cannot tell) over 0
+    if (gcode == 1 || (gcode == 2 && code == 0)) { if (gcode != code) GATED = FIX; code = gcode }
+  }
   result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
   fmt = fact("format")
   if (fmt == "json") json()
@@ -1228,15 +1285,20 @@ END {
 }
 
 # The fix states: one wording each (summary, next step), used by every output and by docs/verify.md.
-function states() {
+function states(   kv, kr, pkg, inst) {
   NST = split("not-affected kernel install restart reboot runtime fixed unknown", STN, " ")
   SUMT["not-affected"] = "no memory cgroup accounts kernel memory (cgroup v2, or a kernel that honours cgroup.memory=nokmem)"
   NEXT["not-affected"] = "nothing to do"
   SUMT["kernel"] = "the kernel charges kernel memory to every memory cgroup (v1, kernel >= 4.6, no cgroup.memory=nokmem): no kubelet can change that"
   NEXT["kernel"] = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem), then drain and reboot the node"
   SUMT["install"] = "the kubelet on disk links the kmem-enabling code of runc: every pod cgroup it creates accounts kernel memory"
-  NEXT["install"] = "install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
-  NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
+  # the package of the version this node runs (never a newer one), and held there; the release is the
+  # one the build of this copy packages (stamped), else any of ours; docs/verify.md, docs/installing.md
+  kv = fact("kubelet_version"); kr = fact("build_release")
+  pkg = kv == "" ? "kubelet-<version>-<release>" : (kr != "" ? "kubelet-" kv "-" kr : "\"kubelet-" kv "-*.nokmem\"")
+  inst = "install the nokmem kubelet built by kmem-build for the kubelet version this node runs, and hold it there (yum install " pkg "; yum versionlock add kubelet), restart the kubelet, then drain and reboot the node"
+  NEXT["install"] = inst
+  NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or " inst
   SUMT["restart"] = "the nokmem kubelet is installed but not running: the running kubelet is the old binary (a deleted or another file)"
   NEXT["restart"] = "restart the kubelet (systemctl restart kubelet), then drain and reboot the node"
   SUMT["reboot"] = "the nokmem kubelet is running, but kubepods (or a QoS parent, or a pod) still accounts kernel memory: every pod created under it inherits accounting until the node reboots"
@@ -1375,7 +1437,9 @@ function oomjson(   i, u, c, rc) {
 function brief(   i) {
   if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
   for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
-  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
+  # no check to name: the fix state decided (unknown, or a step left under --gate)
+  if (i > NCK) printf "%s [%s]: fix state %s: %s; next: %s\n", result, FIX, FIX, jesc(FIXSUM), FIXNEXT
+  else printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
 }
 
 function human(   i, k, n, shown, verbose) {
@@ -1416,7 +1480,8 @@ function human(   i, k, n, shown, verbose) {
         ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
     }
   }
-  printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
+  printf "\nResult: %s (exit %d%s): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, \
+    (GATED != "" ? ", --gate: fix state " GATED : (FIX == "unknown" && code == 2 && !UNKNOWNS && !FAILS ? ": fix state unknown" : "")), TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
 }
 
 function prom(f,   i, lb, m) {
@@ -1508,6 +1573,7 @@ function pser(f, name, m, what,   i, v, lb) {
 
 parse_args() { # the options
   fmt=human
+  gate=0
   verbose=0
   prom=""
   duration=""
@@ -1552,6 +1618,7 @@ parse_args() { # the options
       --json) fmt=json ;;
       --brief) fmt=brief ;;
       --reboot-required) fmt=reboot ;;
+      --gate) gate=1 ;;
       --human) fmt=human ;;
       --verbose | -v) verbose=1 ;;
       --prometheus) prom=$val ;;
@@ -1630,6 +1697,7 @@ parse_args() { # the options
     esac
   done
   if [ -n "$interval" ] && [ -z "$duration" ]; then die_usage "--interval needs --duration"; fi
+  if [ "$gate" = 1 ] && [ "$fmt" = reboot ]; then die_usage "choose one of --gate and --reboot-required"; fi
   if [ -n "$duration" ] && [ -z "$interval" ]; then interval=10; fi
   if [ -n "$duration" ] && [ "$interval" -gt "$duration" ] && [ "$duration" -gt 0 ]; then interval=$duration; fi
 }
@@ -1770,7 +1838,9 @@ check_prometheus_target() { # where --prometheus may write
 
 write_facts() { # the facts so far, for the report
   fact version "$SCRIPT_VERSION"
+  fact build_release "$BUILD_RELEASE"
   fact format "$fmt"
+  fact gate "$gate"
   fact verbose "$verbose"
   fact layout "$layout"
   fact memver "$memver"
@@ -1971,6 +2041,34 @@ kubelet_candidate() {
   [ "$(stat -L -c %d:%i "$1/exe" 2>/dev/null </dev/null)" = "$2" ]
 }
 
+# The version of a kubelet that links runc's kmem code, for the next step's package name
+# (kubelet-1.20.2-2.nokmem): `kubelet --version` ("Kubernetes v1.20.2"), asked only of such a kubelet
+# on a v1 kernel before 4.6 (a fixed or a newer node starts nothing), only of a regular file of root
+# or this user that no one else may write, under the runtime time limit; anything but a plain X.Y.Z
+# names no version.
+kubelet_version() {
+  _kk=""
+  while IFS="$TAB" read -r _t _r _p _f _s _k _rest; do
+    if [ "$_t" = bin ] && [ "$_r" = kubelet ] && [ "$_p" = "$kubelet" ] && [ "$_s" = ok ]; then _kk=$_k; fi
+  done <"$facts"
+  : "${_f:=}" "${_rest:=}"
+  case $_kk in '' | 0 | *[!0-9]*) return 0 ;; esac
+  # install is a state of cgroup v1 kernels before 4.6 only: elsewhere the version names nothing
+  [ "$memver" = v1 ] || return 0
+  case $kernel in [4-9].[6-9]* | [4-9].[1-9][0-9]* | [5-9].* | [1-9][0-9]*) return 0 ;; esac
+  [ -f "$kubelet" ] && [ -x "$kubelet" ] || return 0
+  case $(stat -L -c '%u %a' "$kubelet" 2>/dev/null </dev/null) in
+    "0 "*[0145][0145] | "$(id -u 2>/dev/null) "*[0145][0145]) ;;
+    *) return 0 ;;
+  esac
+  limited "$kubelet" --version || return 0
+  _l=$(first_line "$tmp/rt.out")
+  _v=${_l#Kubernetes v}
+  case $_l in "Kubernetes v"*) ;; *) return 0 ;; esac
+  case $_v in *[!0-9.]* | *..* | .* | *. | *.*.*.*) return 0 ;; *.*.*) ;; *) return 0 ;; esac
+  fact kubelet_version "$_v"
+}
+
 # kubelet and runc binaries, the running kubelet: the same byte rules as the build's inspection
 # (docs/domain.md, "Telling a nokmem binary from its bytes")
 inspect_binaries() {
@@ -2009,6 +2107,7 @@ inspect_binaries() {
       done
     fi
     if [ -n "$kubelet" ]; then inspect_binary kubelet "$kubelet" "$kfound"; fi
+    kubelet_version
     running_kubelet
 
     if [ -n "$runtimes" ]; then

@@ -464,7 +464,15 @@ END {
     (fact("euid") == "0" ? "" : "run as root, or ") "pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
 
   fixstate()
-  code = FAILS > 0 ? 1 : (UNKNOWNS > 0 ? 2 : 0)
+  # an unknown fix state is "could not tell" (exit 2), unless the kubelet was left out on purpose
+  code = FAILS > 0 ? 1 : ((UNKNOWNS > 0 || (FIX == "unknown" && !nokbin)) ? 2 : 0)
+  # --gate (rollouts): 0 only when nothing of the fix is left and the checks agree; docs/verify.md
+  GATED = ""
+  if (fact("gate") == 1) {
+    gcode = FIX == "unknown" ? 2 : ((FIX == "fixed" || FIX == "not-affected") ? 0 : 1)
+    # the worse of the two, as over a fleet: 1 (a step is left) over 2 (cannot tell) over 0
+    if (gcode == 1 || (gcode == 2 && code == 0)) { if (gcode != code) GATED = FIX; code = gcode }
+  }
   result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
   fmt = fact("format")
   if (fmt == "json") json()
@@ -477,15 +485,20 @@ END {
 }
 
 # The fix states: one wording each (summary, next step), used by every output and by docs/verify.md.
-function states() {
+function states(   kv, kr, pkg, inst) {
   NST = split("not-affected kernel install restart reboot runtime fixed unknown", STN, " ")
   SUMT["not-affected"] = "no memory cgroup accounts kernel memory (cgroup v2, or a kernel that honours cgroup.memory=nokmem)"
   NEXT["not-affected"] = "nothing to do"
   SUMT["kernel"] = "the kernel charges kernel memory to every memory cgroup (v1, kernel >= 4.6, no cgroup.memory=nokmem): no kubelet can change that"
   NEXT["kernel"] = "boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem), then drain and reboot the node"
   SUMT["install"] = "the kubelet on disk links the kmem-enabling code of runc: every pod cgroup it creates accounts kernel memory"
-  NEXT["install"] = "install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
-  NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or install the nokmem kubelet built by kmem-build (yum upgrade kubelet), restart the kubelet, then drain and reboot the node"
+  # the package of the version this node runs (never a newer one), and held there; the release is the
+  # one the build of this copy packages (stamped), else any of ours; docs/verify.md, docs/installing.md
+  kv = fact("kubelet_version"); kr = fact("build_release")
+  pkg = kv == "" ? "kubelet-<version>-<release>" : (kr != "" ? "kubelet-" kv "-" kr : "\"kubelet-" kv "-*.nokmem\"")
+  inst = "install the nokmem kubelet built by kmem-build for the kubelet version this node runs, and hold it there (yum install " pkg "; yum versionlock add kubelet), restart the kubelet, then drain and reboot the node"
+  NEXT["install"] = inst
+  NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or " inst
   SUMT["restart"] = "the nokmem kubelet is installed but not running: the running kubelet is the old binary (a deleted or another file)"
   NEXT["restart"] = "restart the kubelet (systemctl restart kubelet), then drain and reboot the node"
   SUMT["reboot"] = "the nokmem kubelet is running, but kubepods (or a QoS parent, or a pod) still accounts kernel memory: every pod created under it inherits accounting until the node reboots"
@@ -624,7 +637,9 @@ function oomjson(   i, u, c, rc) {
 function brief(   i) {
   if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
   for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
-  printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
+  # no check to name: the fix state decided (unknown, or a step left under --gate)
+  if (i > NCK) printf "%s [%s]: fix state %s: %s; next: %s\n", result, FIX, FIX, jesc(FIXSUM), FIXNEXT
+  else printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
 }
 
 function human(   i, k, n, shown, verbose) {
@@ -665,7 +680,8 @@ function human(   i, k, n, shown, verbose) {
         ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
     }
   }
-  printf "\nResult: %s (exit %d): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
+  printf "\nResult: %s (exit %d%s): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, \
+    (GATED != "" ? ", --gate: fix state " GATED : (FIX == "unknown" && code == 2 && !UNKNOWNS && !FAILS ? ": fix state unknown" : "")), TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
 }
 
 function prom(f,   i, lb, m) {

@@ -2,7 +2,9 @@
  * `kmem-build verify`: runs scripts/verify-kmem.sh (the one implementation of the node checks) on this
  * host or on many nodes over ssh, and renders what it returns.
  */
-import { writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, lstat, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { Listr } from "listr2";
 import { progressOptions } from "../progress.js";
@@ -15,15 +17,21 @@ import { terminalText } from "../verify/terminal.js";
 import { applyApiNames, podsFromApiServer } from "../verify/kube-names.js";
 import { toJUnit } from "../verify/junit.js";
 import { renderHtml } from "../verify/html.js";
-import { renderBrief, renderFleet } from "../verify/render.js";
+import {
+  renderBrief,
+  renderFleet,
+  samplingPlan,
+  samplingProgress,
+  type SamplingPlan,
+} from "../verify/render.js";
 import type { HostOutcome } from "../verify/report.js";
 import { LOCAL_HOST, verifyHost } from "../verify/run-host.js";
 import {
+  SCRIPT_OPTIONS,
   bundledScriptPath,
-  durationSeconds,
+  checkScriptOptions,
   readChecksums,
   scriptArgs,
-  type ScriptPassthrough,
 } from "../verify/script-args.js";
 import { collectHosts } from "../verify/targets.js";
 
@@ -32,22 +40,15 @@ interface VerifyOpts {
   hostsFile?: string;
   json?: boolean;
   brief?: boolean;
+  rebootRequired?: boolean;
+  gate?: boolean;
   verbose?: boolean;
   junit?: string;
   html?: string;
-  prometheus?: string;
   duration?: string;
   interval?: string;
-  kubelet?: string;
-  runtime: string[];
-  binaries: boolean;
   checksums?: string;
-  cgroupRoot?: string;
-  procRoot?: string;
-  kernelLog?: string | false;
-  trustKernelLog?: boolean;
-  runtimeEndpoint: string[];
-  runtimeTimeout?: string;
+  expectSha256: string[];
   kubeconfig?: string;
   script?: string;
   identity?: string;
@@ -58,6 +59,8 @@ interface VerifyOpts {
   parallel: string;
   sudo?: boolean;
   quiet?: boolean;
+  /** The other script options (SCRIPT_OPTIONS), read by scriptArgs. */
+  [scriptOption: string]: unknown;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -68,8 +71,19 @@ function positiveInt(text: string, flag: string): number {
   return Number(text);
 }
 
+/** Every script option the CLI offers, from the one table (SCRIPT_OPTIONS). */
+function addScriptOptions(cmd: Command): Command {
+  for (const o of SCRIPT_OPTIONS) {
+    if (o.reach === "none") continue;
+    const spec = o.value ? `${o.flag} <${o.value}>` : o.flag;
+    if (o.repeatable) cmd.option(spec, o.help, collect, []);
+    else cmd.option(spec, o.help);
+  }
+  return cmd;
+}
+
 export function registerVerify(program: Command): void {
-  program
+  const cmd = program
     .command("verify")
     .description(
       "Check that pod and container memory cgroups charge no kernel memory: runs verify-kmem.sh here, or on nodes over ssh",
@@ -82,41 +96,14 @@ export function registerVerify(program: Command): void {
     )
     .option("--hosts-file <file>", "ssh destinations, one per line (# comments)")
     .option(
-      "--json",
-      "JSON: the node report (schemas/verify-report.schema.json), or a fleet report with hosts",
+      "--junit <file>",
+      "write JUnit XML: one testcase per host x check, and one per host for its fix state",
     )
-    .option("--brief", "one line (per host)")
-    .option("--verbose", "list every check and every pod/container cgroup")
-    .option("--junit <file>", "write JUnit XML: one testcase per host x check")
     .option(
       "--html <file>",
       "write a self-contained HTML report: memory bars per pod/container (rss, cache, kmem against the limit), OOM kills, fix state, checks",
-    )
-    .option("--prometheus <file>", "write node_exporter textfile metrics on each node (path on the node)")
-    .option("--duration <d>", "keep sampling for D (30s, 10m, 1h); FAIL if any sample is non-zero")
-    .option("--interval <d>", "time between samples (default 10s)")
-    .option("--kubelet <path>", "kubelet binary on the node (default: systemd unit, PATH)")
-    .option("--runtime <path>", "runc binary of the container runtime on the node (repeatable)", collect, [])
-    .option("--no-binaries", "skip the kubelet and runc binary checks")
-    .option("--checksums <file>", "SHA256SUMS of a kmem-build build: the node's kubelet must be listed")
-    .option("--cgroup-root <dir>", "memory cgroup hierarchy to scan on the node (default: from mountinfo)")
-    .option("--proc-root <dir>", "read /proc files under DIR on the node (test fixtures)")
-    .option(
-      "--kernel-log <file>",
-      "kernel log on the node to read OOM kills from: /var/log/messages, a journalctl -k export, a dmesg dump (default: dmesg, journalctl -k, /var/log/messages)",
-    )
-    .option("--no-kernel-log", "do not read OOM kills from a kernel log")
-    .option(
-      "--trust-kernel-log",
-      "take kmem-caused kills read from a plain --kernel-log file as proof (FAIL); without it they are a WARN: any local user can write syslog",
-    )
-    .option(
-      "--runtime-endpoint <unix:///path>",
-      "container runtime socket on the node to read pod and container names from (as crictl's flag; repeatable, tried in order; default: the usual containerd, CRI-O, docker sockets)",
-      collect,
-      [],
-    )
-    .option("--runtime-timeout <s>", "time limit for asking the runtime on the node (default 10)")
+    );
+  addScriptOptions(cmd)
     .option(
       "--kubeconfig <file>",
       "also name pods and containers the nodes could not through the API server (kubectl get pods -A, run here)",
@@ -142,56 +129,84 @@ Without --ssh/--hosts-file the script runs on this host and its own report is pr
 With hosts, each node gets the script on stdin (ssh DEST sh -s -- ARGS; nothing to install), in parallel;
 an unreachable or hanging host is reported UNKNOWN and the others still complete.
 Verify exit codes (node-problem-detector convention): 0 OK, 1 a problem was found, 2 could not tell
-(over hosts: 1 if any host has a problem, else 2 if any host is unknown, else 0).`,
+(an unknown fix state is 2; over hosts: 1 if any host has a problem, else 2 if any host is unknown,
+else 0). With --gate: 0 only when every node is fixed or not-affected. Which option reaches the
+script how, and the exit code of each fix state: docs/verify.md.`,
     )
     .action(async (opts: VerifyOpts) => {
       process.exitCode = await verify(opts);
     });
 }
 
-async function verify(o: VerifyOpts): Promise<number> {
-  if (o.json && o.brief) throw new UsageError("choose one of --json and --brief");
-  if (o.duration !== undefined) durationSeconds(o.duration, "--duration");
-  if (o.runtimeTimeout !== undefined) durationSeconds(o.runtimeTimeout, "--runtime-timeout");
-  for (const e of o.runtimeEndpoint)
-    if (!/^unix:\/\/\//.test(e)) throw new UsageError(`bad --runtime-endpoint "${e}" (use unix:///PATH)`);
-  if (o.interval !== undefined) {
-    if (o.duration === undefined) throw new UsageError("--interval needs --duration");
-    durationSeconds(o.interval, "--interval");
+/**
+ * Every file verify writes on this machine, checked before any node is asked (a fleet or a
+ * --duration can take long): its directory exists, is a directory and is writable; the file is not
+ * a directory. --prometheus is a path on the node: the script checks it there before it samples.
+ */
+export async function checkOutputFiles(o: { junit?: string; html?: string }): Promise<void> {
+  const outputs = [
+    ["--junit", o.junit],
+    ["--html", o.html],
+  ].filter((x): x is [string, string] => x[1] !== undefined);
+  for (const [flag, file] of outputs) {
+    if (file === "" || file.endsWith("/"))
+      throw new UsageError(`${flag} "${file}" is not a file name`, "name the file to write");
+    const dir = dirname(resolve(file));
+    const st = await stat(dir).catch(() => null);
+    if (!st)
+      throw new UsageError(
+        `${flag} ${file}: no directory ${dir}`,
+        "create the directory first, or name a file in one that exists",
+      );
+    if (!st.isDirectory()) throw new UsageError(`${flag} ${file}: ${dir} is not a directory`);
+    try {
+      await access(dir, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new UsageError(
+        `${flag} ${file}: cannot write in ${dir}`,
+        "name a file in a directory you may write",
+      );
+    }
+    if ((await lstat(file).catch(() => null))?.isDirectory())
+      throw new UsageError(`${flag} ${file} is a directory`, "name the file to write");
   }
+  if (outputs.length === 2 && resolve(outputs[0]![1]) === resolve(outputs[1]![1]))
+    throw new UsageError("--junit and --html name the same file");
+}
+
+async function verify(o: VerifyOpts): Promise<number> {
+  if ([o.json, o.brief, o.rebootRequired].filter(Boolean).length > 1)
+    throw new UsageError("choose one of --json, --brief and --reboot-required");
+  if (o.gate && o.rebootRequired) throw new UsageError("choose one of --gate and --reboot-required");
+  checkScriptOptions(o);
+  if (o.interval !== undefined && o.duration === undefined)
+    throw new UsageError("--interval needs --duration");
   const hosts = await collectHosts(o.ssh, o.hostsFile);
   const remote = hosts.length > 0;
+  if (o.rebootRequired && (remote || o.junit || o.html || o.kubeconfig))
+    throw new UsageError(
+      "--reboot-required answers for this host only: use it without --ssh, --hosts-file, --junit, --html and --kubeconfig",
+    );
+  await checkOutputFiles(o);
   const script = o.script ?? bundledScriptPath();
-  const pass: ScriptPassthrough = {
-    duration: o.duration,
-    interval: o.interval,
-    kubelet: o.kubelet,
-    runtime: o.runtime,
-    binaries: o.binaries,
-    cgroupRoot: o.cgroupRoot,
-    procRoot: o.procRoot,
-    kernelLog: o.kernelLog,
-    trustKernelLog: o.trustKernelLog,
-    runtimeEndpoint: o.runtimeEndpoint,
-    runtimeTimeout: o.runtimeTimeout,
-    prometheus: o.prometheus,
-    verbose: o.verbose,
-    expectSha256: [],
-  };
-  const args = scriptArgs(pass);
+  const args = scriptArgs(o);
   // The checksum file stays here; nodes get its sums as arguments.
   if (o.checksums) {
     if (remote) for (const e of await readChecksums(o.checksums)) args.push("--expect-sha256", e);
     else args.push("--checksums", o.checksums);
   }
+  const sampling = o.duration !== undefined ? samplingPlan(o.duration, o.interval) : null;
+  // progress of a long --duration, on a terminal only; stdout keeps the report (never with --json)
+  const ticking = !!sampling && !!process.stderr.isTTY && !o.json && !o.quiet;
 
-  if (!remote && !o.junit && !o.html && !o.kubeconfig) return runLocalPassthrough(script, args, o);
+  if (!remote && !o.junit && !o.html && !o.kubeconfig)
+    return runLocalPassthrough(script, args, o, ticking ? sampling : null);
 
   await requireTools(remote ? ["ssh"] : ["sh"], remote ? "verify nodes over ssh" : "run the verify script");
   const timeoutMs =
     (o.hostTimeout !== undefined
       ? positiveInt(o.hostTimeout, "--host-timeout")
-      : 120 + (o.duration ? durationSeconds(o.duration, "--duration") : 0)) * 1000;
+      : 120 + (sampling?.seconds ?? 0)) * 1000;
   const ssh = {
     options: o.sshOption,
     identity: o.identity,
@@ -206,9 +221,20 @@ async function verify(o: VerifyOpts): Promise<number> {
     targets.map((host) => ({
       title: host,
       task: async (_ctx: unknown, task: { title: string }) => {
-        const r = checkedOutcome(await verifyHost(host, { script, args, ssh, timeoutMs, signal }));
-        outcomes.set(host, r);
-        task.title = terminalText(`${host}: ${r.result}${r.error ? ` (${r.error})` : ""}`);
+        const started = Date.now();
+        const show = () =>
+          (task.title = terminalText(
+            `${host}: ${samplingProgress(sampling!, (Date.now() - started) / 1000)}`,
+          ));
+        if (ticking) show();
+        const tick = ticking ? setInterval(show, 1000) : undefined;
+        try {
+          const r = checkedOutcome(await verifyHost(host, { script, args, ssh, timeoutMs, signal }));
+          outcomes.set(host, r);
+          task.title = terminalText(`${host}: ${r.result}${r.error ? ` (${r.error})` : ""}`);
+        } finally {
+          clearInterval(tick);
+        }
       },
     })),
     {
@@ -234,7 +260,7 @@ async function verify(o: VerifyOpts): Promise<number> {
     }
   }
 
-  if (o.junit) await writeFile(o.junit, toJUnit(fleet));
+  if (o.junit) await writeFile(o.junit, toJUnit(fleet, { gate: !!o.gate }));
   if (o.html) await writeFile(o.html, renderHtml(fleet));
   if (o.json) {
     // Locally the node report itself, as the script prints it; with hosts the fleet report.
@@ -246,9 +272,24 @@ async function verify(o: VerifyOpts): Promise<number> {
 }
 
 /** No hosts, no JUnit: the script's own output, untouched, and its exit code. */
-async function runLocalPassthrough(script: string, args: string[], o: VerifyOpts): Promise<number> {
-  const fmt = o.json ? ["--json"] : o.brief ? ["--brief"] : [];
-  const res = await run("sh", [script, ...args, ...fmt], { allowFailure: true, what: "verify-kmem.sh" });
+async function runLocalPassthrough(
+  script: string,
+  args: string[],
+  o: VerifyOpts,
+  sampling: SamplingPlan | null,
+): Promise<number> {
+  const fmt = o.json ? ["--json"] : o.brief ? ["--brief"] : o.rebootRequired ? ["--reboot-required"] : [];
+  const started = Date.now();
+  const line = () => `\r\x1b[2Kverify: ${samplingProgress(sampling!, (Date.now() - started) / 1000)}`;
+  const tick = sampling ? setInterval(() => process.stderr.write(line()), 1000) : undefined;
+  if (sampling) process.stderr.write(line());
+  let res;
+  try {
+    res = await run("sh", [script, ...args, ...fmt], { allowFailure: true, what: "verify-kmem.sh" });
+  } finally {
+    clearInterval(tick);
+    if (sampling) process.stderr.write("\r\x1b[2K");
+  }
   if (res.stdout) process.stdout.write(res.stdout + "\n");
   if (res.stderr) process.stderr.write(res.stderr + "\n");
   if (res.exitCode > 2) {

@@ -1,5 +1,5 @@
-/** JUnit XML for CI dashboards: one testsuite per host, one testcase per check (kube-bench style). */
-import { CHECK_IDS, type FleetReport } from "./report.js";
+/** JUnit XML for CI dashboards: one testsuite per host, one testcase per check and one for the fix state. */
+import { CHECK_IDS, type Check, type FixState, type FleetReport, type HostOutcome } from "./report.js";
 
 /** XML 1.0 text: escapes markup and drops characters XML cannot carry. */
 export function xmlEscape(s: string): string {
@@ -17,59 +17,103 @@ const attr = (o: Record<string, string | number>) =>
     .map(([k, v]) => ` ${k}="${xmlEscape(String(v))}"`)
     .join("");
 
+/** Fix states where nothing of the fix is left (the only ones --gate passes). */
+export const DONE_STATES: readonly FixState[] = ["fixed", "not-affected"];
+
+export interface JUnitOptions {
+  /** verify ran with --gate: the fix-state testcase fails unless the node is fixed or not-affected. */
+  gate: boolean;
+}
+
+type Outcome =
+  | { kind: "pass"; out: string }
+  | { kind: "failure" | "error"; type: string; message: string; detail: string };
+
 /**
- * PASS and INFO pass, FAIL is a <failure>, WARN is <skipped> (as kube-bench does), and every check of a
- * host that could not be reached is an <error>.
+ * What each result becomes (docs/verify.md, "JUnit"): the file has a failure or an error exactly where
+ * verify's exit code is not 0, so a CI job that reads it fails where the step does.
+ * - a check that FAILed: <failure type="FAIL">;
+ * - a check that could not tell (conclusive false): <error type="UNKNOWN">;
+ * - WARN, PASS, INFO: pass, the text in <system-out> ("WARN: ..."): a WARN never changes the exit code;
+ * - per host, one testcase "fix-state": an unknown state is an <error type="UNKNOWN"> (exit 2); with
+ *   --gate a state with a step left (install, restart, reboot, runtime, kernel) is a
+ *   <failure type="GATE">; otherwise it passes and names the state and the next step;
+ * - a host that could not be checked: every testcase is an <error type="UNREACHABLE">.
  */
-export function toJUnit(f: FleetReport): string {
+function checkOutcome(c: Check): Outcome {
+  const detail = [c.seen, c.cause ? `cause: ${c.cause}` : "", c.remedy ? `fix: ${c.remedy}` : ""]
+    .filter(Boolean)
+    .join("\n");
+  if (c.status === "FAIL") return { kind: "failure", type: "FAIL", message: c.seen, detail };
+  if (!c.conclusive) return { kind: "error", type: "UNKNOWN", message: `could not tell: ${c.seen}`, detail };
+  return { kind: "pass", out: `${c.status}: ${detail}` };
+}
+
+function fixStateOutcome(h: HostOutcome, o: JUnitOptions): Outcome {
+  const r = h.report!;
+  const state = r.fix_state ?? "unknown"; // reports of older scripts have none
+  const text = `fix state ${state}: ${r.fix_summary ?? ""}\nnext step: ${r.next_step ?? ""}`;
+  if (state === "unknown" && (o.gate || h.exit_code === 2))
+    return {
+      kind: "error",
+      type: "UNKNOWN",
+      message: `fix state unknown: ${r.fix_summary ?? ""}`,
+      detail: text,
+    };
+  if (o.gate && !DONE_STATES.includes(state))
+    return {
+      kind: "failure",
+      type: "GATE",
+      message: `fix state ${state}: next step: ${r.next_step}`,
+      detail: text,
+    };
+  return { kind: "pass", out: text };
+}
+
+function testcase(classname: string, name: string, r: Outcome): string {
+  const head = `    <testcase${attr({ classname, name, time: 0 })}>`;
+  if (r.kind === "pass")
+    return `${head}\n      <system-out>${xmlEscape(r.out)}</system-out>\n    </testcase>`;
+  return `${head}\n      <${r.kind}${attr({ message: r.message, type: r.type })}>${xmlEscape(r.detail)}</${r.kind}>\n    </testcase>`;
+}
+
+export function toJUnit(f: FleetReport, o: JUnitOptions = { gate: false }): string {
   const suites: string[] = [];
   let tests = 0;
   let failures = 0;
   let errors = 0;
-  let skipped = 0;
   for (const h of f.hosts) {
-    const cases: string[] = [];
-    const s = { tests: 0, failures: 0, errors: 0, skipped: 0 };
     const classname = `kmem-build.verify.${h.host}`;
-    if (!h.report) {
-      for (const id of CHECK_IDS) {
-        s.tests++;
-        s.errors++;
-        cases.push(
-          `    <testcase${attr({ classname, name: id, time: 0 })}>\n      <error${attr({ message: `host not checked: ${h.error ?? "unknown"}`, type: "UNKNOWN" })}/>\n    </testcase>`,
-        );
-      }
-    } else {
-      for (const c of h.report.checks) {
-        s.tests++;
-        const head = `    <testcase${attr({ classname, name: c.id, time: 0 })}>`;
-        const detail = xmlEscape(
-          [c.seen, c.cause ? `cause: ${c.cause}` : "", c.remedy ? `fix: ${c.remedy}` : ""]
-            .filter(Boolean)
-            .join("\n"),
-        );
-        if (c.status === "FAIL") {
-          s.failures++;
-          cases.push(
-            `${head}\n      <failure${attr({ message: c.seen, type: "FAIL" })}>${detail}</failure>\n    </testcase>`,
-          );
-        } else if (c.status === "WARN") {
-          s.skipped++;
-          cases.push(`${head}\n      <skipped${attr({ message: `WARN: ${c.seen}` })}/>\n    </testcase>`);
-        } else {
-          cases.push(
-            `${head}\n      <system-out>${xmlEscape(`${c.status}: ${c.seen}`)}</system-out>\n    </testcase>`,
-          );
-        }
-      }
-    }
+    const results: [string, Outcome][] = h.report
+      ? [
+          ...h.report.checks.map((c): [string, Outcome] => [c.id, checkOutcome(c)]),
+          ["fix-state", fixStateOutcome(h, o)],
+        ]
+      : [...CHECK_IDS, "fix-state"].map((id): [string, Outcome] => [
+          id,
+          {
+            kind: "error",
+            type: "UNREACHABLE",
+            message: `host not checked: ${h.error ?? "unknown"}`,
+            detail: h.error ?? "",
+          },
+        ]);
+    const s = {
+      tests: results.length,
+      failures: results.filter(([, r]) => r.kind === "failure").length,
+      errors: results.filter(([, r]) => r.kind === "error").length,
+      skipped: 0,
+    };
     tests += s.tests;
     failures += s.failures;
     errors += s.errors;
-    skipped += s.skipped;
     const props = h.report
       ? `    <properties>\n${[
           ["result", h.result],
+          ["exit_code", String(h.exit_code)],
+          ["fix_state", h.report.fix_state ?? ""],
+          ["next_step", h.report.next_step ?? ""],
+          ["gate", String(o.gate)],
           ["node", h.report.node.hostname ?? ""],
           ["kernel", h.report.node.kernel ?? ""],
           ["cgroup_layout", h.report.node.cgroup_layout],
@@ -80,11 +124,11 @@ export function toJUnit(f: FleetReport): string {
           .join("\n")}\n    </properties>\n`
       : "";
     suites.push(
-      `  <testsuite${attr({ name: h.host, ...s, time: h.seconds.toFixed(3), timestamp: h.report?.timestamp ?? f.timestamp })}>\n${props}${cases.join("\n")}\n  </testsuite>`,
+      `  <testsuite${attr({ name: h.host, ...s, time: h.seconds.toFixed(3), timestamp: h.report?.timestamp ?? f.timestamp })}>\n${props}${results.map(([id, r]) => testcase(classname, id, r)).join("\n")}\n  </testsuite>`,
     );
   }
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +
-    `<testsuites${attr({ name: "kmem-build verify", tests, failures, errors, skipped })}>\n${suites.join("\n")}\n</testsuites>\n`
+    `<testsuites${attr({ name: "kmem-build verify", tests, failures, errors, skipped: 0 })}>\n${suites.join("\n")}\n</testsuites>\n`
   );
 }

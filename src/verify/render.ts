@@ -1,5 +1,6 @@
 /** Human text for a fleet report: one table row per host, then what each host must fix. */
 import type { CgroupRow, FleetReport, HostOutcome, NodeReport, OomKill } from "./report.js";
+import { durationSeconds } from "./script-args.js";
 import { terminalSafe } from "./terminal.js";
 
 export function humanBytes(n: number | null): string {
@@ -145,4 +146,35 @@ export function renderBrief(report: FleetReport): string {
       })
       .join("\n") + "\n"
   );
+}
+
+/** The samples a --duration run takes, as the script counts them (one now, then one per interval). */
+export interface SamplingPlan {
+  seconds: number;
+  interval: number;
+  samples: number;
+}
+
+export function samplingPlan(duration: string, interval?: string): SamplingPlan {
+  const seconds = durationSeconds(duration, "--duration");
+  let every = interval !== undefined ? durationSeconds(interval, "--interval") : 10;
+  if (every > seconds && seconds > 0) every = seconds;
+  return { seconds, interval: every, samples: Math.floor(seconds / every) + 1 };
+}
+
+function clock(s: number): string {
+  const t = Math.max(0, Math.ceil(s));
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = t % 60;
+  return h ? `${h}h${String(m).padStart(2, "0")}m` : m ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+}
+
+/** "sample 3/61, about 9m40s left" after `elapsed` seconds (the script sleeps one interval between samples). */
+export function samplingProgress(p: SamplingPlan, elapsed: number): string {
+  const k = Math.min(p.samples, Math.floor(elapsed / p.interval) + 1);
+  const left = p.seconds - elapsed;
+  return left > 0
+    ? `sample ${k}/${p.samples}, about ${clock(left)} left`
+    : `sample ${p.samples}/${p.samples}, finishing the report`;
 }

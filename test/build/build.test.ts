@@ -75,6 +75,23 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
     await execa("sha256sum", ["-c", "SHA256SUMS"], { cwd: join(out, "1.20.15") });
   });
 
+  it("stamps the release it packages into the shipped verify-kmem.sh, and the RPM installs that same file", async () => {
+    const script = await readFile(join(out, "1.20.15", "verify-kmem.sh"), "utf8");
+    expect(script).toContain('\nBUILD_RELEASE="2.nokmem"\n');
+    const rpm = join(out, "1.20.15", "kubelet-1.20.15-2.nokmem.x86_64.rpm");
+    const inRpm = await execa(
+      "sh",
+      [
+        "-c",
+        'rpm2cpio "$1" | cpio -i --quiet --to-stdout ./usr/libexec/kmem-build/verify-kmem.sh',
+        "sh",
+        rpm,
+      ],
+      { stripFinalNewline: false },
+    );
+    expect(inRpm.stdout).toBe(script);
+  });
+
   it("records the evidence found in each binary in the manifest", async () => {
     const m = JSON.parse(await readFile(join(out, "1.20.15", "manifest.json"), "utf8"));
     expect(m.source).toMatchObject({

@@ -64,6 +64,17 @@ const BUILD_MESSAGES = [
   "could not lock",
   "build log of the failed run",
   "report too large: the node sent more than",
+  "choose one of --json, --brief and --reboot-required",
+  "--reboot-required answers for this host only",
+  ": no directory ",
+  " is not a directory`",
+  ": cannot write in ",
+  " is a directory`",
+  "--junit and --html name the same file",
+  "(a process id)",
+  "(64 hex digits, optionally :NAME)",
+  "must be at least 1s",
+  "needs a time",
 ];
 
 const VERIFY_MESSAGES = [
@@ -89,6 +100,9 @@ const VERIFY_MESSAGES = [
   "verdict cache not used: ",
   "binaries ignored: not a file of uid",
   "which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k",
+  "choose one of --gate and --reboot-required",
+  ", --gate: fix state ",
+  ": fix state unknown",
 ];
 
 let doc: string;

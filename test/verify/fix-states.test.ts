@@ -4,7 +4,8 @@
  * and above; each state's text, JSON, brief, metric and exit code, and --reboot-required under three
  * shells. docs/verify.md must quote every wording the script prints.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
@@ -12,7 +13,8 @@ import { afterAll, describe, expect, test } from "vitest";
 import { FIX_STATES, type FixState } from "../../src/verify/report.js";
 import { fleetReport } from "../../src/verify/fleet.js";
 import { renderFleet } from "../../src/verify/render.js";
-import { REPO, SHELLS, runJson, runScript } from "./helpers/run-script.js";
+import { stampRelease } from "../../src/verify/script-args.js";
+import { REPO, SCRIPT, SHELLS, runCli, runJson, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-fix-states-"));
@@ -21,6 +23,13 @@ const validate = new Ajv({ allErrors: true }).compile(
   JSON.parse(readFileSync(join(REPO, "schemas/verify-report.schema.json"), "utf8")),
 );
 const DOCS = readFileSync(join(REPO, "docs/verify.md"), "utf8");
+/** docs/verify.md's table "| `state` | exit | exit with --gate |". */
+const DOC_EXIT: Partial<Record<FixState, { plain: number; gate: number }>> = Object.fromEntries(
+  [...DOCS.matchAll(/^\| `([a-z-]+)` \| (\d)[^|]*\| (\d)[^|]*\|$/gm)].map((m) => [
+    m[1],
+    { plain: Number(m[2]), gate: Number(m[3]) },
+  ]),
+);
 let seq = 0;
 const fresh = () => join(TMP, String(++seq));
 const R = S.RHEL7;
@@ -33,6 +42,8 @@ interface Case {
   code: 0 | 1 | 2;
   /** --reboot-required exit code */
   reboot: 0 | 1 | 2;
+  /** --gate exit code */
+  gate: 0 | 1 | 2;
   /** texts the human report must contain */
   text?: string[];
 }
@@ -43,6 +54,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.9"], driver: "cgroupfs", param: true, kubelet: "kmem" }),
     state: "not-affected",
     code: 0,
+    gate: 0,
     reboot: 1,
     text: [
       "[PASS] kernel-kmem-policy: kernel 3.10.0-1160.el7.x86_64 booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all 5 probed cgroups",
@@ -53,6 +65,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.8"], driver: "systemd", param: true, kubelet: "nokmem" }),
     state: "not-affected",
     code: 0,
+    gate: 0,
     reboot: 1,
   },
   {
@@ -60,6 +73,7 @@ const CASES: Case[] = [
     lay: (d) => S.hybridKernelCharges(d, false),
     state: "kernel",
     code: 0,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -75,6 +89,7 @@ const CASES: Case[] = [
       }),
     state: "install",
     code: 1,
+    gate: 1,
     reboot: 1,
     text: [
       "[WARN] kernel-kmem-policy: kernel 3.10.0-514.el7.x86_64 ignores cgroup.memory=nokmem",
@@ -98,6 +113,7 @@ const CASES: Case[] = [
       }),
     state: "install",
     code: 1,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -106,6 +122,7 @@ const CASES: Case[] = [
       S.el7Node(d, { kernel: R["7.9"], driver: "cgroupfs", parents: true, pod: true, kubelet: "kmem" }),
     state: "install",
     code: 1,
+    gate: 1,
     reboot: 1,
     text: ["Next step: either boot with cgroup.memory=nokmem"],
   },
@@ -122,6 +139,7 @@ const CASES: Case[] = [
       }),
     state: "restart",
     code: 1,
+    gate: 1,
     reboot: 1,
     text: ["(running kubelet pid 4242 is a deleted file ("],
   },
@@ -137,6 +155,7 @@ const CASES: Case[] = [
       }),
     state: "restart",
     code: 1,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -144,6 +163,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.9"], driver: "systemd", parents: true, kubelet: "nokmem" }),
     state: "reboot",
     code: 1,
+    gate: 1,
     reboot: 0,
     text: [
       "running kubelet pid 4242 is ",
@@ -156,6 +176,7 @@ const CASES: Case[] = [
       S.el7Node(d, { kernel: R["7.3"], driver: "cgroupfs", pod: true, kmem: 4096, kubelet: "nokmem" }),
     state: "reboot",
     code: 1,
+    gate: 1,
     reboot: 0,
   },
   {
@@ -164,6 +185,7 @@ const CASES: Case[] = [
       S.el7Node(d, { kernel: R["7.6"], driver: "cgroupfs", container: true, kmem: 8192, kubelet: "nokmem" }),
     state: "runtime",
     code: 1,
+    gate: 1,
     reboot: 1,
   },
   {
@@ -171,6 +193,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.3"], driver: "cgroupfs", kubelet: "nokmem" }),
     state: "fixed",
     code: 0,
+    gate: 0,
     reboot: 1,
   },
   {
@@ -178,6 +201,7 @@ const CASES: Case[] = [
     lay: (d) => S.el7Node(d, { kernel: R["7.8"], driver: "systemd", kubelet: "nokmem", running: "none" }),
     state: "fixed",
     code: 0,
+    gate: 0,
     reboot: 1,
     text: ["; no kubelet process is running"],
   },
@@ -186,6 +210,30 @@ const CASES: Case[] = [
     lay: (d) => S.noKubepods(d),
     state: "unknown",
     code: 2,
+    gate: 2,
+    reboot: 2,
+  },
+  {
+    name: "a typo in --kubelet (nothing to read), pods clean: unknown, exit 2 (not OK)",
+    lay: (d) => {
+      const l = S.el7Node(d, { kernel: R["7.6"], driver: "cgroupfs", kubelet: "nokmem" });
+      return { ...l, args: l.args.map((a) => (a === join(d, "kubelet") ? join(d, "kubelte") : a)) };
+    },
+    state: "unknown",
+    code: 2,
+    gate: 2,
+    reboot: 2,
+    text: ["Result: UNKNOWN (exit 2: fix state unknown)"],
+  },
+  {
+    name: "--no-binaries on a clean node: unknown by request, the exit follows the checks; --gate 2",
+    lay: (d) => {
+      const l = S.el7Node(d, { kernel: R["7.6"], driver: "cgroupfs", kubelet: "nokmem" });
+      return { ...l, args: ["--proc-root", l.proc, "--cgroup-root", l.cg, "--no-binaries"] };
+    },
+    state: "unknown",
+    code: 0,
+    gate: 2,
     reboot: 2,
   },
 ];
@@ -216,6 +264,19 @@ describe.each(CASES)("$name", (c) => {
     expect(b.code).toBe(c.code);
     expect(b.stdout).toMatch(new RegExp(`^[A-Z]+ \\[${c.state}\\]: .*; next: `));
     expect(b.stdout.endsWith(`; next: ${j.report.next_step}\n`)).toBe(true);
+  });
+  test("--gate: 0 only for fixed and not-affected, the same exit as docs/verify.md's table, script and CLI", () => {
+    expect(DOC_EXIT[c.state], `docs/verify.md has no exit code row for ${c.state}`).toBeDefined();
+    const doc = DOC_EXIT[c.state]!;
+    if (c.state !== "unknown" && c.code !== 1) expect(c.code).toBe(doc.plain);
+    expect(c.gate).toBe(c.code === 1 ? 1 : doc.gate);
+    const g = runJson([...f.args, "--gate"]);
+    expect([g.code, g.report.exit_code, g.report.fix_state]).toEqual([c.gate, c.gate, c.state]);
+    expect(runScript([...f.args, "--gate", "--brief"]).code).toBe(c.gate);
+    const h = runScript([...f.args, "--gate"]);
+    expect(h.code).toBe(c.gate);
+    if (c.gate !== c.code) expect(h.stdout).toContain(`(exit ${c.gate}, --gate: fix state ${c.state})`);
+    expect(runCli(["verify", ...f.args, "--gate", "--brief"]).code).toBe(c.gate);
   });
   test("--reboot-required is quiet and exits 0 only for reboot, under dash, bash and busybox sh", () => {
     for (const shell of Object.values(SHELLS)) {
@@ -259,4 +320,71 @@ test("the fleet table has a FIX STATE column and each host's next step", () => {
   expect(out).toContain(
     "\nreboot:\n  fix state reboot: next step: drain and reboot the node (kured: --reboot-sentinel-command with verify-kmem.sh --reboot-required)\n",
   );
+});
+
+describe("install names the package of the kubelet version the node runs, and holds it", () => {
+  const KMEM = "failed to set %s, because either tasks have already joined this cgroup or it has children";
+  /** An install-state node whose kubelet answers --version (a shell script carrying runc's kmem string). */
+  const node = (
+    version: string,
+    o: { mode?: number; hang?: boolean; kubelet?: "kmem" | "nokmem"; kernel?: string } = {},
+  ) => {
+    const f = S.el7Node(fresh(), {
+      kernel: o.kernel ?? R["7.6"],
+      driver: "cgroupfs",
+      pod: true,
+      kubelet: o.kubelet ?? "kmem",
+    });
+    const kubelet = join(f.dir, "kubelet");
+    const marker = join(f.dir, "ran");
+    const body =
+      `#!/bin/sh\n# ${o.kubelet === "nokmem" ? "kernel memory accounting disabled in this runc build" : KMEM}\n` +
+      `: > '${marker}'\n${o.hang ? "sleep 30\n" : ""}echo 'Kubernetes v${version}'\n`;
+    writeFileSync(kubelet, body);
+    chmodSync(kubelet, o.mode ?? 0o755);
+    return { ...f, marker };
+  };
+  const stamped = join(TMP, "stamped-verify-kmem.sh");
+  writeFileSync(stamped, stampRelease(readFileSync(SCRIPT, "utf8"), "2.nokmem"));
+
+  test("the build's copy (release stamped): yum install kubelet-1.20.2-2.nokmem, under dash, bash and busybox sh", () => {
+    const f = node("1.20.2");
+    for (const shell of Object.values(SHELLS)) {
+      const r = spawnSync(shell[0]!, [...shell.slice(1), stamped, ...f.args, "--json"], { encoding: "utf8" });
+      const j = JSON.parse(r.stdout) as { fix_state: string; next_step: string };
+      expect([r.status, j.fix_state]).toEqual([1, "install"]);
+      expect(j.next_step).toBe(
+        "install the nokmem kubelet built by kmem-build for the kubelet version this node runs, and hold it there (yum install kubelet-1.20.2-2.nokmem; yum versionlock add kubelet), restart the kubelet, then drain and reboot the node",
+      );
+    }
+    expect(existsSync(f.marker)).toBe(true);
+  });
+  test("the source's copy (no release stamped): any of our releases of that version", () => {
+    const j = runJson(node("1.13.12").args).report;
+    expect(j.next_step).toContain('(yum install "kubelet-1.13.12-*.nokmem"; yum versionlock add kubelet)');
+    // the template docs/verify.md shows
+    expect(DOCS).toContain(j.next_step.replace(/"kubelet-[^"]+"/, "kubelet-<version>-<release>"));
+  });
+  test.each([
+    ["a version that is not X.Y.Z", node("1.20.2-rc.0"), true],
+    ["a kubelet others may write (not run)", node("1.20.2", { mode: 0o775 }), false],
+    ["a kubelet that does not answer in --runtime-timeout", node("1.20.2", { hang: true }), true],
+  ])("%s: the generic package name", (_, f, ran) => {
+    const started = Date.now();
+    const j = runJson([...f.args, "--runtime-timeout", "1"]).report;
+    expect(j.fix_state).toBe("install");
+    expect(j.next_step).toContain("(yum install kubelet-<version>-<release>; yum versionlock add kubelet)");
+    expect(existsSync(f.marker)).toBe(ran);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+  test("on a kernel that charges kmem itself (4.18) the kubelet is never run", () => {
+    const f = node("1.20.2", { kernel: S.EL8_KERNEL });
+    expect(runJson(f.args).report.fix_state).toBe("kernel");
+    expect(existsSync(f.marker)).toBe(false);
+  });
+  test("a nokmem kubelet is never run", () => {
+    const f = node("1.20.2", { kubelet: "nokmem" });
+    expect(runJson(f.args).report.fix_state).not.toBe("install");
+    expect(existsSync(f.marker)).toBe(false);
+  });
 });

@@ -124,11 +124,11 @@ describe("fleet over ssh", () => {
     expect(validate(fleet), JSON.stringify(validate.errors)).toBe(true);
   });
 
-  test("JUnit: well formed, one testsuite per host, one testcase per host x check", () => {
+  test("JUnit: well formed, one testsuite per host, one testcase per host x check and one for its fix state", () => {
     const j = junitCases(junit);
     expect(j.suites).toEqual([dest(a.port), dest(b.port), dest(closed)]);
-    expect(j.cases).toHaveLength(39);
-    expect(j.totals).toMatchObject({ tests: "39", failures: "10", errors: "13", skipped: "0" });
+    expect(j.cases).toHaveLength(42);
+    expect(j.totals).toMatchObject({ tests: "42", failures: "10", errors: "14", skipped: "0" });
     expect(
       j.cases.filter((c) => c.suite === dest(a.port) && c.kind === "failure").map((c) => c.name),
     ).toEqual([

@@ -1,5 +1,5 @@
 /** The pure parts of `kmem-build verify`: quoting, ssh arguments, hosts files, verdicts, XML, durations. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -8,9 +8,10 @@ import { fleetReport, worstExitCode } from "../../src/verify/fleet.js";
 import { xmlEscape } from "../../src/verify/junit.js";
 import type { HostOutcome } from "../../src/verify/report.js";
 import { parseNodeReport } from "../../src/verify/report.js";
-import { durationSeconds, readChecksums, scriptArgs } from "../../src/verify/script-args.js";
+import { durationSeconds, readChecksums, scriptArgs, stampRelease } from "../../src/verify/script-args.js";
 import { remoteCommand, shellQuote, sshArgs } from "../../src/verify/ssh.js";
 import { parseHostsFile } from "../../src/verify/targets.js";
+import { REPO } from "./helpers/run-script.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-units-"));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -121,4 +122,13 @@ test("a garbled or partial report is no report", () => {
   expect(parseNodeReport("")).toBeNull();
   expect(parseNodeReport('{"schema_version": 1, "checks": [')).toBeNull();
   expect(parseNodeReport('{"schema_version": 2, "checks": [], "exit_code": 0}')).toBeNull();
+});
+
+test("stampRelease: the one BUILD_RELEASE line of the script, and only an RPM release", () => {
+  const src = readFileSync(join(REPO, "scripts/verify-kmem.sh"), "utf8");
+  const out = stampRelease(src, "3.nokmem");
+  expect(out).toContain('\nBUILD_RELEASE="3.nokmem"\n');
+  expect(out.split("\n").filter((l, i) => l !== src.split("\n")[i])).toEqual(['BUILD_RELEASE="3.nokmem"']);
+  expect(() => stampRelease(src, '2"; rm -rf /; "')).toThrow(/cannot be stamped/);
+  expect(() => stampRelease("#!/bin/sh\n", "2.nokmem")).toThrow(/0 "BUILD_RELEASE=""" lines/);
 });

@@ -12,7 +12,6 @@ import { run } from "../../exec.js";
 import { copyAtomic } from "../../util/fs.js";
 import { hashText } from "../../util/hash.js";
 import { TOOL_VERSION } from "../../version.js";
-import { bundledScriptPath } from "../../verify/script-args.js";
 import { addArtifact } from "../artifacts.js";
 import type { BinaryOutput, BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
@@ -72,7 +71,8 @@ async function packageOne(ctx: BuildContext, b: BinaryOutput, rpmbuild: string):
     release: rpmRelease(ctx),
     arch: b.arch,
     binary: join(ctx.stageDir, `kubelet-linux-${b.arch}`),
-    verifyScript: bundledScriptPath(),
+    // the staged copy: stamped with this release, the bytes SHA256SUMS lists
+    verifyScript: join(ctx.stageDir, "verify-kmem.sh"),
     sourceDateEpoch: ctx.sourceDateEpoch!,
     workDir: join(ctx.opts.workDir, "rpm"),
     outDir: ctx.stageDir,

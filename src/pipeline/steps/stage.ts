@@ -1,7 +1,8 @@
 /** Copies the binaries and the node verification script into the staging directory. */
-import { copyFile, mkdir, chmod } from "node:fs/promises";
+import { copyFile, mkdir, chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { bundledScriptPath } from "../../verify/script-args.js";
+import { bundledScriptPath, stampRelease } from "../../verify/script-args.js";
+import { rpmRelease } from "./rpm.js";
 import { addArtifact } from "../artifacts.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
@@ -15,7 +16,9 @@ export async function stageBinaries(ctx: BuildContext, task: Reporter): Promise<
     // inspect hashed these bytes already (b.sha256)
     await addArtifact(ctx, name, "binary", b.arch, b.sha256 || undefined);
   }
-  await copyFile(bundledScriptPath(), join(ctx.stageDir, "verify-kmem.sh"));
+  // stamped with the release the rpm step packages: the node's next step names that package
+  const script = stampRelease(await readFile(bundledScriptPath(), "utf8"), rpmRelease(ctx));
+  await writeFile(join(ctx.stageDir, "verify-kmem.sh"), script, { mode: 0o755 });
   await chmod(join(ctx.stageDir, "verify-kmem.sh"), 0o755);
   await addArtifact(ctx, "verify-kmem.sh", "script");
   task.output = `${ctx.binaries.length} binaries and verify-kmem.sh staged`;
