@@ -56,12 +56,16 @@ fix state is 2, except with --no-binaries).
 --prometheus FILE      also write node_exporter textfile metrics: FILE is a regular file or a
                        new name (never a link, device or directory), outside the cgroup
                        filesystem (resolved path); written to a new O_EXCL temp file of an
-                       unpredictable name in its directory, then renamed; no temp file is left
+                       unpredictable name in its directory, then renamed with mv -T after
+                       checking again that the directory and FILE are what they were at the
+                       start (a long --duration run); no temp file is left
 --duration D           keep sampling for D (30, 30s, 10m, 1h); FAIL if any sample > 0
 --interval D           time between samples (default 10s)
 --kubelet PATH         kubelet binary (default: systemd unit, PATH, /usr/bin/kubelet)
---kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the
-                       process named kubelet); its exe is compared with the kubelet binary
+--kubelet-pid PID      the running kubelet process (default: systemd MainPID, else the one
+                       process named kubelet that is root's and runs the kubelet binary, same
+                       device and inode or that path deleted; none or several: cannot tell);
+                       its exe is compared with the kubelet binary
 --runtime PATH         runc binary of the container runtime (repeatable; default:
                        runc, docker-runc, docker-runc-current on PATH and usual places)
 --no-binaries          skip the kubelet/runtime binary checks (the fix state is then unknown)
@@ -76,7 +80,8 @@ fix state is 2, except with --no-binaries).
 --proc-root DIR        read self/mountinfo, cgroups, cmdline, stat, sys/kernel/{osrelease,
                        hostname} under DIR instead of /proc (test fixtures)
 --kernel-log FILE      kernel log to read OOM kills from: /var/log/messages (EL7), a
-                       `journalctl -k` export, a dmesg dump (default: the output of
+                       `journalctl -k` export, a dmesg dump; a regular file (a fifo or
+                       device is refused, also if swapped in later) (default: the output of
                        dmesg, else `journalctl -k`, else /var/log/messages, the first
                        with lines; not read with --proc-root unless given)
 --no-kernel-log        do not read a kernel log (oom-kills-kmem is INFO)
