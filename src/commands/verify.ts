@@ -2,7 +2,6 @@
  * `kmem-build verify`: runs scripts/verify-kmem.sh (the one implementation of the node checks) on this
  * host or on many nodes over ssh, and renders what it returns.
  */
-import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { Listr } from "listr2";
 import { progressOptions } from "../progress.js";
@@ -26,6 +25,7 @@ import {
   type ScriptPassthrough,
 } from "../verify/script-args.js";
 import { collectHosts } from "../verify/targets.js";
+import { checkFileTarget, writeFileSafely } from "../util/fs.js";
 
 interface VerifyOpts {
   ssh: string[];
@@ -159,6 +159,9 @@ async function verify(o: VerifyOpts): Promise<number> {
     if (o.duration === undefined) throw new UsageError("--interval needs --duration");
     durationSeconds(o.interval, "--interval");
   }
+  // Refused before any node is checked; checked again when written.
+  if (o.junit) await checkFileTarget(o.junit, "--junit");
+  if (o.html) await checkFileTarget(o.html, "--html");
   const hosts = await collectHosts(o.ssh, o.hostsFile);
   const remote = hosts.length > 0;
   const script = o.script ?? bundledScriptPath();
@@ -234,8 +237,8 @@ async function verify(o: VerifyOpts): Promise<number> {
     }
   }
 
-  if (o.junit) await writeFile(o.junit, toJUnit(fleet));
-  if (o.html) await writeFile(o.html, renderHtml(fleet));
+  if (o.junit) await writeFileSafely(o.junit, toJUnit(fleet), "--junit");
+  if (o.html) await writeFileSafely(o.html, renderHtml(fleet), "--html");
   if (o.json) {
     // Locally the node report itself, as the script prints it; with hosts the fleet report.
     const local = !remote ? fleet.hosts[0]!.report : null;

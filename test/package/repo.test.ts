@@ -128,7 +128,12 @@ describe("buildRepo", () => {
         "enabled=1\ngpgcheck=0\nrepo_gpgcheck=0\npriority=10\n",
     );
     expect(r.metadataSigned).toBe(false);
-    expect((await readdir(out)).sort()).toEqual(["Packages", "kmem-build.repo", "repodata"]);
+    expect((await readdir(out)).sort()).toEqual([
+      ".kmem-build-repo",
+      "Packages",
+      "kmem-build.repo",
+      "repodata",
+    ]);
     expect((await stat(out)).mode & 0o777).toBe(0o755);
   });
 
