@@ -6,9 +6,11 @@
 import { InterruptedError } from "./errors.js";
 
 const running = new Set<AbortController>();
+let pipeClosed = false;
 
 function onPipeError(err: NodeJS.ErrnoException): void {
   if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+  pipeClosed = true;
   for (const ctl of running) if (!ctl.signal.aborted) ctl.abort(new InterruptedError("SIGPIPE"));
 }
 process.stdout.on("error", onPipeError);
@@ -27,6 +29,8 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
   running.add(ctl);
+  // Closed before this run began (no write failed since): the run is stopped all the same.
+  if (pipeClosed) ctl.abort(new InterruptedError("SIGPIPE"));
   return {
     signal: ctl.signal,
     dispose: () => {

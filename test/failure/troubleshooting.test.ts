@@ -63,6 +63,19 @@ const BUILD_MESSAGES = [
   "is in use by another kmem-build",
   "could not lock",
   "build log of the failed run",
+  "build log of the failed run not written",
+  "exists and holds files",
+  "did not write (",
+  "; nothing was deleted",
+  "changed while it was replaced",
+  "exists and is not a directory",
+  "is not a readable directory",
+  "give --work-dir a scratch directory apart from --source, --out and the cache",
+  "is inside the --source tree",
+  "give --cache-dir a directory of its own",
+  ": not written through",
+  "removed the work directory of a run that is gone",
+  "the output pipe was closed",
 ];
 
 const VERIFY_MESSAGES = [
