@@ -95,7 +95,10 @@ async function writeAtomically(out: string, files: { path: string; content: stri
   });
   const stage = stagingPathFor(out);
   const { signal, dispose } = interruptSignal();
+  let staged = false;
   try {
+    await mkdir(stage); // exclusively: what is removed below is this run's own
+    staged = true;
     for (const f of files) {
       const target = join(stage, f.path);
       await mkdir(dirname(target), { recursive: true });
@@ -113,7 +116,7 @@ async function writeAtomically(out: string, files: { path: string; content: stri
     );
   } finally {
     dispose();
-    await rm(stage, { recursive: true, force: true });
+    if (staged) await rm(stage, { recursive: true, force: true });
   }
 }
 

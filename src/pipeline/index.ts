@@ -3,7 +3,7 @@
  * the lock, the staging directory, signal handling and the listr2 task list around it.
  */
 import { Listr, type ListrTask } from "listr2";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { progressOptions } from "../progress.js";
 import { acquireLock } from "../util/lock.js";
@@ -120,7 +120,11 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     artifacts: [],
     notices,
   };
+  let staged = false;
   try {
+    // Made here, exclusively: the staging directory removed below is this run's own.
+    await mkdir(ctx.stageDir);
+    staged = true;
     const list = new Listr<BuildContext, "default" | "simple" | "silent", "simple">(
       [
         {
@@ -152,7 +156,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     }
     throw why;
   } finally {
-    await rm(ctx.stageDir, { recursive: true, force: true });
+    if (staged) await rm(ctx.stageDir, { recursive: true, force: true });
     await work.remove();
     await unlock();
   }

@@ -68,6 +68,17 @@ describe("kmem-build repo --out", () => {
     expect(await snapshot(web)).toEqual(before);
   });
 
+  it("--out naming a symbolic link to a directory is refused; the directory it points to is untouched", async () => {
+    const web = await tmp("webroot");
+    const before = await notes(web);
+    const link = join(await tmp("links"), "repo");
+    await symlink(web, link);
+    const r = await kb(["repo", "--from", dist, "--out", link]);
+    expectUsage(r);
+    expect(r.stderr).toContain(`error: --out ${link} exists and is not a directory (a symbolic link)`);
+    expect(await snapshot(web)).toEqual(before);
+  });
+
   it("--out . in a folder of notes is refused the same way", async () => {
     const here = await tmp("cwd");
     const before = await notes(here);
@@ -145,6 +156,27 @@ describe("kmem-build build --out: the release directory <out>/<version>/", () =>
     expectUsage(r);
     expect(r.stderr).toContain("kmem-build build (refused binaries) did not write");
     expect(await snapshot(rejected)).toEqual(before);
+  });
+
+  it("a symbolic link planted at .<version>.rejected (or at <version>) is refused, never followed", async () => {
+    for (const name of [".1.20.15.rejected", "1.20.15"]) {
+      const out = await tmp("out");
+      const elsewhere = await tmp("elsewhere");
+      const before = await notes(elsewhere);
+      await symlink(elsewhere, join(out, name));
+      const r = await kb(
+        ["build", "--kubernetes", "1.20.15", "--out", out, "--cache-dir", await tmp("cache")],
+        {
+          env: OFFLINE,
+        },
+      );
+      expectUsage(r);
+      expect(r.stderr).toContain(
+        `error: --out ${join(out, name)} exists and is not a directory (a symbolic link)`,
+      );
+      expect(await snapshot(elsewhere)).toEqual(before);
+      expect(await readlink(join(out, name))).toBe(elsewhere);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 /** Proves from each binary's bytes that it is what we claim, before anything is packaged (one streaming read per binary). */
 import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
 import { InspectionError } from "../../errors.js";
 import { copyAtomic, removeOwned } from "../../util/fs.js";
 import { REJECTED_OUTPUT, writeMarker } from "../../util/out-dir.js";
@@ -68,6 +69,7 @@ export async function inspectBinaries(ctx: BuildContext, task: Reporter): Promis
   await removeOwned(keep, REJECTED_OUTPUT);
   if (failures.length) {
     // The work dir goes away with the run; the refused binaries stay for `strings`/`go version -m`.
+    await mkdir(keep); // exclusively: nothing planted there is written through
     for (const b of refused) await copyAtomic(b.path, join(keep, `kubelet-linux-${b.arch}`));
     await writeMarker(keep, REJECTED_OUTPUT);
     throw new InspectionError(
