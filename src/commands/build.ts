@@ -84,6 +84,12 @@ function checkPlaces(o: BuildOptions, workFlag: string): void {
       `the cache directory ${o.cacheDir} is inside the --source tree ${o.source}`,
       "keep the cache out of the source tree (it would be copied into the build as source): give --cache-dir another directory",
     );
+  const st = statSync(o.workDir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory())
+    throw new UsageError(
+      `${workFlag} ${o.workDir} exists and is not a directory`,
+      "give --work-dir a directory (it is created if missing)",
+    );
   const places: [string, string | null][] = [
     ["--source directory", source],
     ["--out directory", realPathish(o.outDir)],

@@ -96,11 +96,12 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   await checkReplaceable(release, RELEASE_OUTPUT);
   await checkReplaceable(rejectedDir(opts.outDir, version), REJECTED_OUTPUT);
   const unlock = await acquireLock(opts.outDir, `build ${version}`);
+  const staging = stagingPathFor(release);
   let work: WorkDir;
   try {
-    for (const dir of await collectOrphans(opts.workDir))
-      process.stderr.write(`removed the work directory of a run that is gone: ${dir}\n`);
-    work = await makeWorkDir(opts.workDir);
+    for (const { dir, what } of await collectOrphans(opts.workDir))
+      process.stderr.write(`removed the ${what} directory of a run that is gone: ${dir}\n`);
+    work = await makeWorkDir(opts.workDir, staging);
   } catch (err) {
     await unlock();
     throw err;
@@ -115,7 +116,7 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     recipe,
     treeFiles: {},
     patches: [],
-    stageDir: stagingPathFor(release),
+    stageDir: staging,
     binaries: [],
     artifacts: [],
     notices,

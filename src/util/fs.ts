@@ -2,7 +2,7 @@ import { rename, rm, mkdir, cp, lstat, open } from "node:fs/promises";
 import { constants, realpathSync } from "node:fs";
 import { dirname, join, basename, resolve, relative, isAbsolute, sep } from "node:path";
 import { randomBytes } from "node:crypto";
-import { UsageError } from "../errors.js";
+import { BuildError, UsageError } from "../errors.js";
 import { checkReplaceable, isOwnedOrEmpty, type OwnedOutput } from "./out-dir.js";
 
 /** A hidden sibling path for staging something that is renamed into place when complete. */
@@ -75,19 +75,24 @@ export async function copyAtomic(src: string, dest: string): Promise<void> {
 export async function writeFileSafely(file: string, data: string, flag: string, mode = 0o644): Promise<void> {
   await checkFileTarget(file, flag);
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${randomBytes(4).toString("hex")}`);
-  const fh = await open(
-    tmp,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    mode,
-  );
   try {
-    await fh.writeFile(data);
-    await fh.close();
+    const fh = await open(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      mode,
+    );
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, file);
   } catch (err) {
-    await fh.close().catch(() => {});
     await rm(tmp, { force: true });
-    throw err;
+    throw new BuildError(
+      `cannot write ${flag} ${file}: ${(err as Error).message}`,
+      "check that its directory exists and that you may write there",
+    );
   }
 }
 

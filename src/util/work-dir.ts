@@ -5,7 +5,7 @@
  * and only directories carrying that record.
  */
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { isWithin } from "./fs.js";
 import { ownerGone, ownerRecord } from "./lock.js";
 
@@ -18,8 +18,14 @@ export interface WorkDir {
   remove: () => Promise<void>;
 }
 
-/** Makes the run's own work directory (0700) inside `parent`, with its owner record. */
-export async function makeWorkDir(parent: string): Promise<WorkDir> {
+/** A staging directory of a release (`<out>/.<version>.partial-<8 hex>`), the only kind a record may name. */
+const STAGING = /^\.[^/]+\.partial-[0-9a-f]{8}$/;
+
+/**
+ * Makes the run's own work directory (0700) inside `parent`, with its owner record; the record
+ * also names `staging`, the run's staging directory elsewhere, so that is collected with it.
+ */
+export async function makeWorkDir(parent: string, staging?: string): Promise<WorkDir> {
   let made: string | undefined;
   let dir: string | undefined;
   for (let attempt = 0; !dir; attempt++) {
@@ -30,7 +36,8 @@ export async function makeWorkDir(parent: string): Promise<WorkDir> {
       return undefined;
     });
   }
-  await writeFile(join(dir, OWNER), ownerRecord() + "\n", { flag: "wx", mode: 0o600 });
+  const also = staging && STAGING.test(basename(staging)) ? `staging ${staging}\n` : "";
+  await writeFile(join(dir, OWNER), `${ownerRecord()}\n${also}`, { flag: "wx", mode: 0o600 });
   const own = dir;
   return {
     dir: own,
@@ -52,10 +59,11 @@ export async function makeWorkDir(parent: string): Promise<WorkDir> {
 /**
  * Removes the work directories in `parent` whose owner is gone: a real directory of our uid named
  * like ours holding an owner record (a regular file of our uid) that names a process no longer
- * there. Anything else is left alone. Returns what was removed.
+ * there; with it the staging directory the record names (a real directory of our uid named like
+ * one). Anything else is left alone. Returns what was removed.
  */
-export async function collectOrphans(parent: string): Promise<string[]> {
-  const removed: string[] = [];
+export async function collectOrphans(parent: string): Promise<{ dir: string; what: "work" | "staging" }[]> {
+  const removed: { dir: string; what: "work" | "staging" }[] = [];
   const uid = process.getuid?.() ?? -1;
   for (const name of await readdir(parent).catch(() => [] as string[])) {
     if (!name.startsWith(PREFIX)) continue;
@@ -63,11 +71,20 @@ export async function collectOrphans(parent: string): Promise<string[]> {
     const st = await lstat(dir).catch(() => null);
     if (!st?.isDirectory() || st.uid !== uid) continue;
     const rec = await lstat(join(dir, OWNER)).catch(() => null);
-    if (!rec?.isFile() || rec.uid !== uid || rec.size > 100) continue;
+    if (!rec?.isFile() || rec.uid !== uid || rec.size > 8192) continue;
     const text = await readFile(join(dir, OWNER), "utf8").catch(() => "");
-    if (!/^\d+ \d*\n$/.test(text) || !ownerGone(text)) continue;
+    const m = /^(\d+ \d*)\n(?:staging (\/.*)\n)?$/.exec(text);
+    if (!m || !ownerGone(m[1]!)) continue;
+    const staging = m[2];
+    if (staging && STAGING.test(basename(staging))) {
+      const sst = await lstat(staging).catch(() => null);
+      if (sst?.isDirectory() && sst.uid === uid) {
+        await rm(staging, { recursive: true, force: true });
+        removed.push({ dir: staging, what: "staging" });
+      }
+    }
     await rm(dir, { recursive: true, force: true });
-    removed.push(dir);
+    removed.push({ dir, what: "work" });
   }
   return removed;
 }

@@ -69,12 +69,14 @@ describe("build --work-dir DIR", () => {
       args(cache, out, dir, "--source", example.tarball, "--sha512", example.sha512, "--json"),
     );
     // While it runs: one directory of its own, carrying its owner record (pid and start time).
-    const [own] = await waitFor("the run's work directory", async () => {
-      const d = await runDirs(dir);
-      return d.length ? d : null;
+    const record = await waitFor("the run's work directory and its owner record", async () => {
+      const [own] = await runDirs(dir);
+      return own && (await readFile(join(dir, own, ".kmem-build-owner"), "utf8").catch(() => ""));
     });
-    const record = await readFile(join(dir, own!, ".kmem-build-owner"), "utf8");
-    expect(record).toMatch(new RegExp(`^${run.pid} \\d+\\n$`));
+    // ... and the staging directory in --out it will use (collected with it if the run is killed)
+    expect(record).toMatch(
+      new RegExp(`^${run.pid} \\d+\\nstaging ${out}/\\.1\\.20\\.15\\.partial-[0-9a-f]{8}\\n$`),
+    );
     const r = await finish(run);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, compiled: ["amd64"] });
@@ -263,6 +265,8 @@ describe("work directories left by a killed run (SIGKILL)", () => {
       server.faults.delete(TARBALL);
     }
     expect(await runDirs(dir)).toEqual([orphan!]); // a killed run cleans nothing: the next one must
+    const staging = (await readdir(out)).filter((f) => /^\.1\.20\.15\.partial-/.test(f));
+    expect(staging).toHaveLength(1);
     // Look-alikes: no owner record; a record naming this (live) test process; a record whose pid is
     // alive but started at another time (the pid was reused): only the last is taken as orphaned.
     const me = (await readFile(`/proc/${process.pid}/stat`, "utf8")).split(") ")[1]!.split(" ")[19];
@@ -281,6 +285,9 @@ describe("work directories left by a killed run (SIGKILL)", () => {
     expect(r.stderr).toContain(`removed the work directory of a run that is gone: ${join(dir, orphan!)}`);
     expect(r.stderr).toContain(
       `removed the work directory of a run that is gone: ${join(dir, "kmem-build-work-reused")}`,
+    );
+    expect(r.stderr).toContain(
+      `removed the staging directory of a run that is gone: ${join(out, staging[0]!)}`,
     );
     expect((await runDirs(dir)).sort()).toEqual([
       "kmem-build-work-alive",

@@ -221,6 +221,13 @@ describe("build --work-dir and --cache-dir that would mix with what they are not
     }
   });
 
+  it("--work-dir naming a regular file: usage error, the file untouched", async () => {
+    const r = await build("--work-dir", "a-file");
+    expectUsage(r);
+    expect(r.stderr).toContain(`error: --work-dir ${join(base, "a-file")} exists and is not a directory`);
+    expect(await snapshot(base)).toEqual(before);
+  });
+
   it("--cache-dir naming a regular file: usage error (not an internal error), the file untouched", async () => {
     const r = await build("--cache-dir", "a-file");
     expectUsage(r);
@@ -263,6 +270,17 @@ describe("kmem-build verify --html / --junit FILE", () => {
       expect(await readFile(target, "utf8")).toBe("ssh-ed25519 AAAA the admin's key\n");
       expect(await readlink(file)).toBe(target);
       expect((await readdir(dir)).sort()).toEqual(["authorized_keys", "report.out"]); // no temp file left
+    },
+  );
+
+  it.each(["--html", "--junit"])(
+    "%s in a directory that does not exist: exit 1 naming the file, not an internal error",
+    async (flag) => {
+      const file = join(await tmp("report"), "missing", "report.out");
+      const r = await kb(["verify", ...node.args, flag, file, "--quiet"]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`error: cannot write ${flag} ${file}: ENOENT`);
+      expect(r.stderr).not.toMatch(/internal error/);
     },
   );
 

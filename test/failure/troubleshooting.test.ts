@@ -74,7 +74,8 @@ const BUILD_MESSAGES = [
   "is inside the --source tree",
   "give --cache-dir a directory of its own",
   ": not written through",
-  "removed the work directory of a run that is gone",
+  "check that its directory exists and that you may write there",
+  "directory of a run that is gone: ",
   "the output pipe was closed",
 ];
 
