@@ -16,6 +16,7 @@ export const HOST_TESTS = [
   "test/failure/daemonset-mounts.test.ts",
   "test/failure/interrupt.test.ts",
   "test/failure/network.test.ts",
+  "test/failure/nothing-lost.test.ts",
   "test/failure/sources.test.ts",
   "test/failure/tools.test.ts",
   "test/failure/verify.test.ts",

@@ -8,6 +8,7 @@ export const EXIT = {
   usage: 2, // bad arguments or bad input (version, recipe, tarball, checksum)
   environment: 3, // a required tool is missing or unusable
   sigint: 130,
+  sigpipe: 141, // the output pipe was closed (a reader such as `head` went away)
   sigterm: 143,
 } as const;
 
@@ -45,9 +46,9 @@ export class ToolMissingError extends KmemError {
 /** The run was interrupted by a signal; the exit code follows the shell convention 128+N. */
 export class InterruptedError extends KmemError {
   override readonly exitCode: number;
-  constructor(readonly signal: "SIGINT" | "SIGTERM") {
-    super(`interrupted by ${signal}`);
-    this.exitCode = signal === "SIGINT" ? EXIT.sigint : EXIT.sigterm;
+  constructor(readonly signal: "SIGINT" | "SIGTERM" | "SIGPIPE") {
+    super(`interrupted by ${signal}${signal === "SIGPIPE" ? " (the output pipe was closed)" : ""}`);
+    this.exitCode = signal === "SIGINT" ? EXIT.sigint : signal === "SIGPIPE" ? EXIT.sigpipe : EXIT.sigterm;
   }
 }
 

@@ -1,4 +1,5 @@
 /** Defaults shared by commands: where sources come from and where the cache lives. */
+import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
@@ -31,7 +32,14 @@ export function githubUrl(): string {
 
 export function cacheDir(flag?: string): string {
   const xdg = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return resolve(flag ?? process.env.KMEM_BUILD_CACHE_DIR ?? join(xdg, "kmem-build"));
+  const dir = resolve(flag ?? process.env.KMEM_BUILD_CACHE_DIR ?? join(xdg, "kmem-build"));
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory())
+    throw new UsageError(
+      `the cache directory ${dir} (${flag !== undefined ? "--cache-dir" : process.env.KMEM_BUILD_CACHE_DIR ? "KMEM_BUILD_CACHE_DIR" : "the default"}) exists and is not a directory`,
+      "give --cache-dir a directory of its own (it is created if missing)",
+    );
+  return dir;
 }
 
 export function parseArches(list: string): Arch[] {

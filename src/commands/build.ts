@@ -1,11 +1,12 @@
 /** `kmem-build build`: parse flags into BuildOptions, then run the pipeline or print its preview (--dry-run). */
 import { Command, Option } from "commander";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { baseUrl, cacheDir, parseArches } from "../options.js";
 import { DEFAULT_PATCHES_DIR, DEFAULT_RECIPES_DIR } from "../recipes/load.js";
-import { runBuild, defaultWorkDir } from "../pipeline/index.js";
+import { runBuild } from "../pipeline/index.js";
+import { isWithin, realPathish } from "../util/fs.js";
 import { interruptSignal } from "../signals.js";
 import { previewBuild, printPreview } from "../pipeline/preview.js";
 import { printJson, printError } from "./output.js";
@@ -57,11 +58,56 @@ function checkFlags(f: Flags): void {
     );
 }
 
+/** How `inner` lies to `outer`, or null when apart. */
+function overlap(inner: string, outer: string): string | null {
+  if (inner === outer) return "is";
+  if (isWithin(inner, outer)) return "is inside";
+  if (isWithin(outer, inner)) return "contains";
+  return null;
+}
+
+/**
+ * The cache, the work directory, the source and the output each hold their own things: a cache in
+ * the source tree would be copied into the build and scanned as source; a work directory that is,
+ * holds or sits in the source, the output or the cache would mix scratch files with what they keep.
+ */
+function checkPlaces(o: BuildOptions, workFlag: string): void {
+  const cache = realPathish(o.cacheDir);
+  const work = realPathish(o.workDir);
+  const source =
+    o.source && statSync(o.source, { throwIfNoEntry: false })?.isDirectory() ? realPathish(o.source) : null;
+  if (source && isWithin(cache, source))
+    throw new UsageError(
+      `the cache directory ${o.cacheDir} is inside the --source tree ${o.source}`,
+      "keep the cache out of the source tree (it would be copied into the build as source): give --cache-dir another directory",
+    );
+  const st = statSync(o.workDir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory())
+    throw new UsageError(
+      `${workFlag} ${o.workDir} exists and is not a directory`,
+      "give --work-dir a directory (it is created if missing)",
+    );
+  const places: [string, string | null][] = [
+    ["--source directory", source],
+    ["--out directory", realPathish(o.outDir)],
+  ];
+  // The default work directory is <cache>/work; anywhere else in the cache mixes with what it keeps.
+  if (!isWithin(work, join(cache, "work"))) places.push(["cache directory", cache]);
+  for (const [what, place] of places) {
+    const how = place && overlap(work, place);
+    if (how)
+      throw new UsageError(
+        `${workFlag} ${o.workDir} ${how} the ${what} ${place}`,
+        "give --work-dir a scratch directory apart from --source, --out and the cache (the build makes its own directory in it and removes only that)",
+      );
+  }
+}
+
 export function toBuildOptions(f: Flags): BuildOptions {
   checkFlags(f);
   const cache = cacheDir(f.cacheDir);
   checkPackagerVendor(f);
-  return {
+  const opts: BuildOptions = {
     kubernetes: f.kubernetes,
     arches: parseArches(f.arch),
     outDir: resolve(f.out),
@@ -72,7 +118,7 @@ export function toBuildOptions(f: Flags): BuildOptions {
     engine: f.engine,
     image: f.image,
     cacheDir: cache,
-    workDir: resolve(f.workDir ?? defaultWorkDir(cache)),
+    workDir: resolve(f.workDir ?? join(cache, "work")),
     recipesDir: resolve(f.recipes ?? DEFAULT_RECIPES_DIR),
     patchesDir: resolve(f.patches ?? DEFAULT_PATCHES_DIR),
     release: f.release,
@@ -85,6 +131,8 @@ export function toBuildOptions(f: Flags): BuildOptions {
     dryRun: !!f.dryRun,
     json: !!f.json,
   };
+  checkPlaces(opts, f.workDir !== undefined ? "--work-dir" : "the work directory (default: <cache>/work)");
+  return opts;
 }
 
 export function registerBuild(program: Command): void {
@@ -113,7 +161,10 @@ export function registerBuild(program: Command): void {
       "builder image (default: the Go version the source records, else the recipe's table)",
     )
     .option("--cache-dir <dir>", "downloads, Go build cache and compiled binaries (env KMEM_BUILD_CACHE_DIR)")
-    .option("--work-dir <dir>", "scratch directory, removed afterwards (default: inside the cache dir)")
+    .option(
+      "--work-dir <dir>",
+      "where the build makes its scratch directory (removed afterwards; DIR itself never is; default: <cache>/work)",
+    )
     .option("--recipes <dir>", "recipes directory", undefined)
     .option("--patches <dir>", "patches directory", undefined)
     .option(

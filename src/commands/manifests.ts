@@ -4,8 +4,7 @@
  * The output directory appears whole or not at all: files are written to a hidden sibling
  * directory and renamed into place.
  */
-import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { BuildError, UsageError } from "../errors.js";
@@ -26,8 +25,8 @@ import {
 import { parseImageRef } from "../kube-manifests/image-ref.js";
 import { bundledScriptPath, durationSeconds } from "../verify/script-args.js";
 import { interruptSignal } from "../signals.js";
-import { TOOL_VERSION } from "../version.js";
 import { replaceWith, stagingPathFor } from "../util/fs.js";
+import { checkReplaceable, MANIFESTS_OUTPUT, writeMarker } from "../util/out-dir.js";
 
 /**
  * The default image: the official busybox image, named without a registry host, so the container
@@ -37,7 +36,6 @@ import { replaceWith, stagingPathFor } from "../util/fs.js";
  */
 export const DEFAULT_IMAGE = "busybox:1.36";
 export const DEFAULT_TEXTFILE_DIR = "/var/lib/node_exporter/textfile";
-const MARKER = ".kmem-build-manifests";
 
 interface ManifestFlags {
   out: string;
@@ -90,32 +88,26 @@ export function parseManifestOptions(f: ManifestFlags): ManifestOptions {
 
 /** Writes `files` to `out` whole: staged in a hidden sibling, then renamed; an earlier output is replaced. */
 async function writeAtomically(out: string, files: { path: string; content: string }[]): Promise<void> {
-  if (existsSync(out)) {
-    const entries = await readdir(out).catch((err: NodeJS.ErrnoException) => {
-      throw new UsageError(`--out ${out} exists and is not a readable directory (${err.code})`);
-    });
-    if (entries.length > 0 && !entries.includes(MARKER))
-      throw new UsageError(
-        `--out ${out} exists and holds files kmem-build manifests did not write`,
-        "give a new or empty directory (an earlier output of kmem-build manifests is replaced)",
-      );
-  }
+  await checkReplaceable(out, MANIFESTS_OUTPUT);
   const parent = dirname(out);
   await mkdir(parent, { recursive: true }).catch((err: Error) => {
     throw new BuildError(`cannot create ${parent}: ${err.message}`);
   });
   const stage = stagingPathFor(out);
   const { signal, dispose } = interruptSignal();
+  let staged = false;
   try {
+    await mkdir(stage); // exclusively: what is removed below is this run's own
+    staged = true;
     for (const f of files) {
       const target = join(stage, f.path);
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, f.content);
       if (signal.aborted) throw signal.reason;
     }
-    await writeFile(join(stage, MARKER), `written by kmem-build ${TOOL_VERSION} (kmem-build manifests)\n`);
+    await writeMarker(stage, MANIFESTS_OUTPUT);
     if (signal.aborted) throw signal.reason;
-    await replaceWith(stage, out);
+    await replaceWith(stage, out, MANIFESTS_OUTPUT);
   } catch (err) {
     if (err instanceof UsageError || (err as Error).name === "InterruptedError") throw err;
     throw new BuildError(
@@ -124,7 +116,7 @@ async function writeAtomically(out: string, files: { path: string; content: stri
     );
   } finally {
     dispose();
-    await rm(stage, { recursive: true, force: true });
+    if (staged) await rm(stage, { recursive: true, force: true });
   }
 }
 

@@ -3,7 +3,7 @@
  * host or on many nodes over ssh, and renders what it returns.
  */
 import { constants } from "node:fs";
-import { access, lstat, stat, writeFile } from "node:fs/promises";
+import { access, lstat, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { Listr } from "listr2";
@@ -34,6 +34,7 @@ import {
   scriptArgs,
 } from "../verify/script-args.js";
 import { collectHosts } from "../verify/targets.js";
+import { checkFileTarget, writeFileSafely } from "../util/fs.js";
 
 interface VerifyOpts {
   ssh: string[];
@@ -169,6 +170,8 @@ export async function checkOutputFiles(o: { junit?: string; html?: string }): Pr
     }
     if ((await lstat(file).catch(() => null))?.isDirectory())
       throw new UsageError(`${flag} ${file} is a directory`, "name the file to write");
+    // a link or a device is refused now, and again when the file is written
+    await checkFileTarget(file, flag);
   }
   if (outputs.length === 2 && resolve(outputs[0]![1]) === resolve(outputs[1]![1]))
     throw new UsageError("--junit and --html name the same file");
@@ -260,8 +263,8 @@ async function verify(o: VerifyOpts): Promise<number> {
     }
   }
 
-  if (o.junit) await writeFile(o.junit, toJUnit(fleet, { gate: !!o.gate }));
-  if (o.html) await writeFile(o.html, renderHtml(fleet));
+  if (o.junit) await writeFileSafely(o.junit, toJUnit(fleet, { gate: !!o.gate }), "--junit");
+  if (o.html) await writeFileSafely(o.html, renderHtml(fleet), "--html");
   if (o.json) {
     // Locally the node report itself, as the script prints it; with hosts the fleet report.
     const local = !remote ? fleet.hosts[0]!.report : null;

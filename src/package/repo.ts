@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { run, requireTools } from "../exec.js";
 import { UsageError } from "../errors.js";
 import { replaceWith } from "../util/fs.js";
+import { checkReplaceable, REPO_OUTPUT, writeMarker } from "../util/out-dir.js";
 import { findInputRpms, type InputRpm } from "./repo-inputs.js";
 import { queryRpm } from "./rpm-query.js";
 import { exportPublicKey, resolveSigningKey, signDetached, type GpgOptions } from "./sign.js";
@@ -173,6 +174,7 @@ export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
       );
     }
   }
+  await checkReplaceable(out, REPO_OUTPUT, o.out);
   const inputs = await findInputRpms(o.from, [out]);
   const packages: RepoPackage[] = [];
   const groups = new Map<string, Group>();
@@ -238,7 +240,8 @@ export async function buildRepo(o: RepoOptions): Promise<RepoResult> {
         repoFileText,
       });
     }
-    await replaceWith(tmp, out);
+    await writeMarker(tmp, REPO_OUTPUT);
+    await replaceWith(tmp, out, REPO_OUTPUT);
     return {
       repo: out,
       layout,

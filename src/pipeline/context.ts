@@ -15,6 +15,7 @@ export interface BuildOptions {
   engine: "auto" | "podman" | "docker";
   image?: string;
   cacheDir: string;
+  /** Where a build makes its own work directory (--work-dir); in a running build's ctx.opts, that directory. */
   workDir: string;
   recipesDir: string;
   patchesDir: string;

@@ -3,12 +3,13 @@
  * the lock, the staging directory, signal handling and the listr2 task list around it.
  */
 import { Listr, type ListrTask } from "listr2";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { progressOptions } from "../progress.js";
 import { acquireLock } from "../util/lock.js";
-import { replaceWith, stagingPathFor } from "../util/fs.js";
+import { replaceWith, stagingPathFor, writeFileSafely } from "../util/fs.js";
+import { checkReplaceable, REJECTED_OUTPUT, RELEASE_OUTPUT } from "../util/out-dir.js";
+import { collectOrphans, makeWorkDir, type WorkDir } from "../util/work-dir.js";
 import { resolveBuild } from "./steps/resolve.js";
 import { preflight, previewPreflight } from "./steps/preflight.js";
 import { fetchSource, previewSource } from "./steps/fetch-source.js";
@@ -18,7 +19,7 @@ import { prepareImage, previewImage } from "./steps/builder-image.js";
 import { lookUpCache, nothingToCompile } from "./steps/cache-lookup.js";
 import { applyPatches, previewPatches } from "./steps/patch.js";
 import { compileSubSteps, previewCompile } from "./steps/compile.js";
-import { inspectBinaries } from "./steps/inspect.js";
+import { inspectBinaries, rejectedDir } from "./steps/inspect.js";
 import { stageBinaries } from "./steps/stage.js";
 import { packageRpms, previewRpm } from "./steps/rpm.js";
 import { signPackages, previewSign } from "./steps/sign.js";
@@ -92,9 +93,22 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   const { version, recipe, notices } = await resolveBuild(opts, signal);
   log(`kmem-build: Kubernetes ${version}, recipe ${recipe.name} (${recipe.file})`);
   const release = releaseDir(opts, version);
+  await checkReplaceable(release, RELEASE_OUTPUT);
+  await checkReplaceable(rejectedDir(opts.outDir, version), REJECTED_OUTPUT);
   const unlock = await acquireLock(opts.outDir, `build ${version}`);
+  const staging = stagingPathFor(release);
+  let work: WorkDir;
+  try {
+    for (const { dir, what } of await collectOrphans(opts.workDir))
+      process.stderr.write(`removed the ${what} directory of a run that is gone: ${dir}\n`);
+    work = await makeWorkDir(opts.workDir, staging);
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
   const ctx: BuildContext = {
-    opts,
+    // The steps work in this run's own directory inside the one given.
+    opts: { ...opts, workDir: work.dir },
     signal,
     log,
     logText: () => lines.join("\n") + "\n",
@@ -102,13 +116,16 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     recipe,
     treeFiles: {},
     patches: [],
-    stageDir: stagingPathFor(release),
+    stageDir: staging,
     binaries: [],
     artifacts: [],
     notices,
   };
-  await mkdir(opts.workDir, { recursive: true });
+  let staged = false;
   try {
+    // Made here, exclusively: the staging directory removed below is this run's own.
+    await mkdir(ctx.stageDir);
+    staged = true;
     const list = new Listr<BuildContext, "default" | "simple" | "silent", "simple">(
       [
         {
@@ -126,22 +143,22 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
     );
     await list.run();
     if (signal.aborted) throw signal.reason;
-    await replaceWith(ctx.stageDir, release);
+    await replaceWith(ctx.stageDir, release, RELEASE_OUTPUT);
   } catch (err) {
     const why = signal.aborted ? signal.reason : err;
     // Once compiling started, keep the log where a user finds it, under a name nobody takes for a release.
     if (ctx.treeDir) {
       log(`FAILED: ${(why as Error)?.message ?? String(why)}`);
       const failedLog = join(opts.outDir, `.${version}.failed.log`);
-      await writeFile(failedLog, ctx.logText()).then(
+      await writeFileSafely(failedLog, ctx.logText(), "the build log").then(
         () => process.stderr.write(`build log of the failed run: ${failedLog}\n`),
-        () => {},
+        (e: Error) => process.stderr.write(`build log of the failed run not written: ${e.message}\n`),
       );
     }
     throw why;
   } finally {
-    await rm(ctx.stageDir, { recursive: true, force: true });
-    await rm(opts.workDir, { recursive: true, force: true });
+    if (staged) await rm(ctx.stageDir, { recursive: true, force: true });
+    await work.remove();
     await unlock();
   }
   return {
@@ -161,8 +178,4 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
 /** `<out>/<version>/`: where a build's files land (renamed there from the staging directory). */
 export function releaseDir(opts: BuildOptions, version: string): string {
   return join(opts.outDir, version);
-}
-
-export function defaultWorkDir(cacheDir: string): string {
-  return join(cacheDir, "work", `${process.pid}-${randomBytes(4).toString("hex")}`);
 }

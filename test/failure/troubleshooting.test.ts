@@ -75,6 +75,20 @@ const BUILD_MESSAGES = [
   "(64 hex digits, optionally :NAME)",
   "must be at least 1s",
   "needs a time",
+  "build log of the failed run not written",
+  "exists and holds files",
+  "did not write (",
+  "; nothing was deleted",
+  "changed while it was replaced",
+  "exists and is not a directory",
+  "is not a readable directory",
+  "give --work-dir a scratch directory apart from --source, --out and the cache",
+  "is inside the --source tree",
+  "give --cache-dir a directory of its own",
+  ": not written through",
+  "check that its directory exists and that you may write there",
+  "directory of a run that is gone: ",
+  "the output pipe was closed",
 ];
 
 const VERIFY_MESSAGES = [

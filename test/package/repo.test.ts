@@ -142,7 +142,7 @@ describe("buildRepo", () => {
         "enabled=1\ngpgcheck=0\nrepo_gpgcheck=0\npriority=10\n",
     );
     expect(r.metadataSigned).toBe(false);
-    expect((await readdir(out)).sort()).toEqual(["1.19", "1.20"]);
+    expect((await readdir(out)).sort()).toEqual([".kmem-build-repo", "1.19", "1.20"]);
     expect((await stat(out)).mode & 0o777).toBe(0o755);
   });
 
@@ -162,7 +162,12 @@ describe("buildRepo", () => {
     expect(r.repositories).toHaveLength(1);
     expect(r.repositories[0]).toMatchObject({ minor: null, id: "kmem-build", dir: out });
     expect((await readPrimary(out)).map((p) => p.href).sort()).toEqual(r.packages.map((p) => p.file));
-    expect((await readdir(out)).sort()).toEqual(["Packages", "kmem-build.repo", "repodata"]);
+    expect((await readdir(out)).sort()).toEqual([
+      ".kmem-build-repo",
+      "Packages",
+      "kmem-build.repo",
+      "repodata",
+    ]);
     await expect(buildRepo({ from: [dist], out, layout: "flat" as never })).rejects.toThrow(
       /invalid repository layout/,
     );

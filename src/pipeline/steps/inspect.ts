@@ -1,8 +1,9 @@
 /** Proves from each binary's bytes that it is what we claim, before anything is packaged (one streaming read per binary). */
 import { join } from "node:path";
-import { rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { InspectionError } from "../../errors.js";
-import { copyAtomic } from "../../util/fs.js";
+import { copyAtomic, removeOwned } from "../../util/fs.js";
+import { REJECTED_OUTPUT, writeMarker } from "../../util/out-dir.js";
 import { readElf, ELF_MACHINE_OF } from "../../inspect/elf.js";
 import { KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING } from "../../inspect/evidence.js";
 import { scanFile } from "../../inspect/scan-file.js";
@@ -65,10 +66,12 @@ export async function inspectBinaries(ctx: BuildContext, task: Reporter): Promis
     ctx.log(`inspect ${b.arch}: ${problems.length ? "FAIL" : "ok"} ${JSON.stringify(b.evidence)}`);
   }
   const keep = rejectedDir(ctx.opts.outDir, ctx.version);
-  await rm(keep, { recursive: true, force: true });
+  await removeOwned(keep, REJECTED_OUTPUT);
   if (failures.length) {
     // The work dir goes away with the run; the refused binaries stay for `strings`/`go version -m`.
+    await mkdir(keep); // exclusively: nothing planted there is written through
     for (const b of refused) await copyAtomic(b.path, join(keep, `kubelet-linux-${b.arch}`));
+    await writeMarker(keep, REJECTED_OUTPUT);
     throw new InspectionError(
       `inspection failed, nothing was published:\n  ${failures.join("\n  ")}\n  refused binaries kept for examination in ${keep}/`,
       `check that recipe ${ctx.recipe.name} fits this tree (and that its patches applied); the build log has the compiler output`,
