@@ -16,7 +16,7 @@ Exit codes:
   1    build, inspection, network or packaging failure (verify: a problem was found)
   2    bad usage or bad input (verify: could not tell)
   3    a required tool is missing (podman/docker, rpmbuild, createrepo_c, gpg)
-  130  interrupted (SIGINT), 143 terminated (SIGTERM)`;
+  130  interrupted (SIGINT), 143 terminated (SIGTERM), 141 output pipe closed (EPIPE)`;
 
 export function makeProgram(): Command {
   const program = new Command("kmem-build")
