@@ -49,7 +49,10 @@ export default defineConfig({
       },
       { extends: true, test: { name: "host", include: HOST_TESTS } },
       { extends: true, test: { name: "real", include: REAL_TESTS } },
-      { extends: true, test: { name: "el7", include: EL7_TESTS } },
+      {
+        extends: true,
+        test: { name: "el7", include: EL7_TESTS, globalSetup: ["test/el7/helpers/global-setup.ts"] },
+      },
     ],
   },
 });
