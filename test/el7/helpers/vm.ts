@@ -183,7 +183,7 @@ export function printRecord(title: string): void {
   if (RECORD.length === 0) return;
   const lines = RECORD.map(
     (r) =>
-      `  ${r.state.padEnd(44)} ${r.kernel.padEnd(24)} ${r.fix_state.padEnd(12)} exit ${r.exit}  --reboot-required ${r.reboot}  (${r.shells})`,
+      `  ${r.state.padEnd(50)} ${r.kernel.padEnd(24)} ${r.fix_state.padEnd(12)} exit ${r.exit}  --reboot-required ${r.reboot}  (${r.shells})`,
   );
   console.log(`${title}\n${lines.join("\n")}`);
 }
