@@ -5,7 +5,9 @@ import { defineConfig } from "vitest/config";
  *  - fast: everything not listed below; runs in about two minutes without root, podman or any
  *    network but loopback (`npm test`; scripts/test-fast-unprivileged.sh proves it as a plain user);
  *  - host: needs root, podman, the real cgroup v1 hierarchy, mounts or a private sshd;
- *  - real: the genuine Kubernetes tree, a real node and a real cluster (test/real/).
+ *  - real: the genuine Kubernetes tree, a real node and a real cluster (test/real/);
+ *  - el7: the real CentOS/RHEL 7 kernels booted in a VM (test/el7/; skipped, saying why, where
+ *    ../shared/el7-kernel is absent).
  */
 export const HOST_TESTS = [
   "test/build/**/*.test.ts",
@@ -29,6 +31,7 @@ export const HOST_TESTS = [
   "test/verify/remote.test.ts",
 ];
 const REAL_TESTS = ["test/real/**/*.test.ts"];
+const EL7_TESTS = ["test/el7/**/*.test.ts"];
 
 export default defineConfig({
   test: {
@@ -39,10 +42,18 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "fast", include: ["test/**/*.test.ts"], exclude: [...HOST_TESTS, ...REAL_TESTS] },
+        test: {
+          name: "fast",
+          include: ["test/**/*.test.ts"],
+          exclude: [...HOST_TESTS, ...REAL_TESTS, ...EL7_TESTS],
+        },
       },
       { extends: true, test: { name: "host", include: HOST_TESTS } },
       { extends: true, test: { name: "real", include: REAL_TESTS } },
+      {
+        extends: true,
+        test: { name: "el7", include: EL7_TESTS, globalSetup: ["test/el7/helpers/global-setup.ts"] },
+      },
     ],
   },
 });

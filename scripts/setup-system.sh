@@ -7,7 +7,8 @@ set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PKGS="podman runc rpm createrepo-c dnf dnf-plugins-core rpmlint gnupg shellcheck dash busybox-static gawk mawk strace openssh-server openssh-client debootstrap patch git ca-certificates containerd cpio etcd-server prometheus prometheus-node-exporter prometheus-alertmanager chromium time"
+# qemu-system-x86, busybox-static, file, cpio: the EL7 tier (test/el7/) boots ../shared/el7-kernel in a VM
+PKGS="podman runc rpm createrepo-c dnf dnf-plugins-core rpmlint gnupg shellcheck dash busybox-static qemu-system-x86 file gawk mawk strace openssh-server openssh-client debootstrap patch git ca-certificates containerd cpio etcd-server prometheus prometheus-node-exporter prometheus-alertmanager chromium time"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1025,7 +1025,7 @@ END {
     "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
     "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
   else check("kernel-kmem-policy", "INFO", \
-    "kernel " kernel " accounts kernel memory only in cgroups where memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime does that)", "", "", 1)
+    "kernel " kernel " accounts kernel memory only in cgroups where a finite memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime writes 1, then -1; -1 alone switches nothing on) and in cgroups created under them (memory.use_hierarchy=1)", "", "", 1)
 
   # ---- 3/4 pod and container cgroups
   # Who charges: a pod cgroup with accounting on is the kubelet (its containers inherit it);
@@ -1107,7 +1107,7 @@ END {
   }
 
   # ---- 5 kmem-accounting-active
-  armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
+  armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and, with memory.use_hierarchy=1 as systemd sets it, is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
   if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
   else if (kge == 1 && nokmem) check("kmem-accounting-active", "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
   else if (kge == 1) check("kmem-accounting-active", "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)

@@ -82,8 +82,9 @@ const noise = (): Tree => ({
  * kubelet and docker-runc still link the kmem-enabling code.
  */
 export function centos7Cgroupfs(dir: string): Laid {
+  // a parent's kmem counters include its children's (3.10): kubepods and the QoS parents carry their pods'
   const kubepods = v1cg(
-    { rss: 2 * GiB, cache: GiB, kmem: 3_400_000_000 },
+    { rss: 2 * GiB, cache: GiB, kmem: 3_400_008_192 },
     {
       [`pod${UID.G}`]: v1cg(
         { rss: 40 * MiB, cache: 10 * MiB, slab: "inactive" },
@@ -92,7 +93,7 @@ export function centos7Cgroupfs(dir: string): Laid {
         },
       ),
       burstable: v1cg(
-        {},
+        { kmem: 3_400_000_000 },
         {
           [`pod${UID.B}`]: v1cg(
             {
@@ -118,7 +119,7 @@ export function centos7Cgroupfs(dir: string): Laid {
         },
       ),
       besteffort: v1cg(
-        {},
+        { kmem: 8192 },
         {
           [`pod${UID.E}`]: v1cg(
             { rss: 8 * MiB, kmem: 8192, slab: "inactive" },
@@ -281,11 +282,12 @@ export const ODD = {
 };
 
 export function oddNames(dir: string): Laid {
+  // a parent's kmem counters include its children's (3.10)
   const kubepods = v1cg(
-    {},
+    { kmem: 4096 },
     {
       burstable: v1cg(
-        {},
+        { kmem: 4096 },
         {
           [`pod${UID.B}`]: v1cg(
             { kmem: 4096, slab: "inactive" },
@@ -336,14 +338,19 @@ export function manyPods(dir: string, pods: number): Laid {
       { kmem: 4096, slab: "active" },
       {
         [id(1)]: v1cg({ kmem: 4096, slab: "active" }),
-        [id(2)]: v1cg({ slab: "inactive" }),
+        // created under its armed pod: on too (3.10, memory.use_hierarchy=1), nothing charged
+        [id(2)]: v1cg({ slab: "active" }),
       },
     );
   }
   return lay(
     dir,
     { layout: "v1", kernel: EL7_KERNEL, numCgroups: -1 },
-    v1cg({}, { kubepods: v1cg({}, { burstable: v1cg({}, burstable) }) }),
+    // a parent's kmem counters include its children's (3.10)
+    v1cg(
+      {},
+      { kubepods: v1cg({ kmem: pods * 4096 }, { burstable: v1cg({ kmem: pods * 4096 }, burstable) }) },
+    ),
   );
 }
 
@@ -382,13 +389,16 @@ export function el7Node(dir: string, o: El7Spec): Laid {
   const slab = (on?: boolean) => (on ? "active" : "inactive");
   const kmem = o.kmem ?? 0;
   const u = (x: string) => x.replace(/-/g, "_");
-  // 3.10: a new cgroup copies its parent's accounting, so pods under armed parents are armed, and so on
+  // 3.10 with memory.use_hierarchy=1 (systemd sets it on EL7): a new cgroup under an armed parent is armed,
+  // so pods under armed parents are armed, and so on (only on/off is handed down, not the limit)
   const podOn = o.pod || o.parents;
   const ctrOn = o.container || podOn;
-  const ctr = v1cg({ rss: 100 * MiB, cache: 20 * MiB, kmem: ctrOn ? kmem : 0, slab: slab(ctrOn) });
+  // the charge is the container's; the pod, its QoS parent and kubepods count it too (3.10)
+  const charged = ctrOn ? kmem : 0;
+  const ctr = v1cg({ rss: 100 * MiB, cache: 20 * MiB, kmem: charged, slab: slab(ctrOn) });
   const pod = (name: string) => ({
     [name]: v1cg(
-      { rss: 100 * MiB, cache: 20 * MiB, kmem: ctrOn ? kmem : 0, slab: slab(podOn) },
+      { rss: 100 * MiB, cache: 20 * MiB, kmem: charged, slab: slab(podOn) },
       { [o.driver === "cgroupfs" ? CTR.b1 : `docker-${CTR.b1}.scope`]: ctr },
     ),
   });
@@ -396,19 +406,19 @@ export function el7Node(dir: string, o: El7Spec): Laid {
     o.driver === "cgroupfs"
       ? {
           kubepods: v1cg(
-            { slab: slab(o.parents) },
+            { slab: slab(o.parents), kmem: charged },
             {
-              burstable: v1cg({ slab: slab(o.parents) }, pod(`pod${UID.B}`)),
+              burstable: v1cg({ slab: slab(o.parents), kmem: charged }, pod(`pod${UID.B}`)),
               besteffort: v1cg({ slab: slab(o.parents) }),
             },
           ),
         }
       : {
           "kubepods.slice": v1cg(
-            { slab: slab(o.parents) },
+            { slab: slab(o.parents), kmem: charged },
             {
               "kubepods-burstable.slice": v1cg(
-                { slab: slab(o.parents) },
+                { slab: slab(o.parents), kmem: charged },
                 pod(`kubepods-burstable-pod${u(UID.B)}.slice`),
               ),
               "kubepods-besteffort.slice": v1cg({ slab: slab(o.parents) }),
@@ -423,7 +433,9 @@ export function el7Node(dir: string, o: El7Spec): Laid {
       running === "same"
         ? kubelet
         : running === "deleted"
-          ? `${kubelet} (deleted)`
+          ? // as EL7's 3.10 shows it after rpm renamed its temp file (path;<tid>) over the running one: the
+            // old, deleted file takes the temp file's name (test/el7/fix-states.test.ts)
+            `${kubelet};5f3c9a1e (deleted)`
           : join(dir, "kubelet.old");
     // root's, as the kernel shows it in status (a process of another user never counts as the kubelet)
     procExtra["4242"] = { comm: "kubelet\n", status: ROOT_STATUS("kubelet"), exe: symlink(exe) };
