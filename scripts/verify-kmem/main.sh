@@ -598,7 +598,9 @@ running_kubelet() {
 # $1: a /proc/PID directory of a process named kubelet, $2: device:inode of the checked kubelet file.
 # It can be the kubelet only when it is root's (real and effective uid 0 in its status: no other
 # user can start such a process) and runs the checked file: the same device and inode, or that path
-# deleted (the file was replaced after it started: the old kubelet, still running).
+# deleted (the file was replaced after it started: the old kubelet, still running). On 3.10 a rename
+# over a running file gives the old one the new file's temporary name: rpm's PATH;HEX (seen on the
+# real 7.9 kernel), so the deleted name may carry that suffix.
 kubelet_candidate() {
   [ -n "$2" ] && [ -r "$1/status" ] || return 1
   _u=""
@@ -617,6 +619,7 @@ kubelet_candidate() {
     "") return 1 ;;
     *" (deleted)")
       _x=${_x%" (deleted)"}
+      case $_x in "$kubelet;"* | "$(realdir "${kubelet%/*}")/${kubelet##*/};"*) _x=${_x%;*} ;; esac
       [ "$_x" = "$kubelet" ] || [ "$_x" = "$(realdir "${kubelet%/*}")/${kubelet##*/}" ]
       return
       ;;
