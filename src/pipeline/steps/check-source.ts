@@ -152,13 +152,15 @@ function normPath(p: string): string {
   return n.startsWith("./") ? n.slice(2) : n;
 }
 
-export async function scanArchive(archive: string, wanted: string[]): Promise<ArchiveScan> {
+/** `name`: how messages call the archive (a private copy is read, the user's path is named). */
+export async function scanArchive(file: string, wanted: string[], name = file): Promise<ArchiveScan> {
+  const archive = name;
   const seen: { path: string; type: string; linkpath?: string }[] = [];
   const raw: Record<string, Buffer> = {};
   let maxMtime = 0;
   let complete: boolean;
   try {
-    complete = await listArchive(archive, (e) => {
+    complete = await listArchive(file, (e) => {
       seen.push({ path: e.path, type: e.type, linkpath: e.linkpath });
       if (e.mtime) maxMtime = Math.max(maxMtime, Math.floor(e.mtime.getTime() / 1000));
       const rel = normPath(e.path);
@@ -176,7 +178,7 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
         "use an official kubernetes-src.tar.gz; a real Kubernetes source archive is far below these limits",
       );
     const e = err as Error & { code?: string };
-    if (!seen.length && (await isEmptyTarGz(archive))) {
+    if (!seen.length && (await isEmptyTarGz(file))) {
       throw new UsageError(
         `refusing ${archive}: the archive is empty`,
         "use an official kubernetes-src.tar.gz",
@@ -301,7 +303,7 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
       const kept = key ? await readVerdict<ArchiveScan>(ctx.opts.cacheDir, ARCHIVE_VERDICT, key) : null;
       // Kept on --rebuild too: the verdict is about these bytes, not a build product.
       reused = !!kept;
-      scan = reused ? kept! : await scanArchive(src.path, wanted);
+      scan = reused ? kept! : await scanArchive(src.file, wanted, src.path);
       if (key && !reused && scan.hasKubelet) await keepVerdict(ctx.opts.cacheDir, ARCHIVE_VERDICT, key, scan);
     } else scan = await scanDirectory(src.path, wanted);
     if (reused) ctx.log(`archive scan: verdict kept for sha512 ${src.sha512!.slice(0, 16)}… reused`);
