@@ -12,6 +12,7 @@ export const HOST_TESTS = [
   "test/example.test.ts",
   "test/failure/archive-readers.test.ts",
   "test/failure/arguments.test.ts",
+  "test/failure/cache-custody.test.ts",
   "test/failure/concurrency.test.ts",
   "test/failure/daemonset-mounts.test.ts",
   "test/failure/interrupt.test.ts",
