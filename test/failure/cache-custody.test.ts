@@ -345,26 +345,29 @@ describe("the Go build cache of a --source directory is named by its content", (
       /source directory content digest \(of the copy built\): sha256 ([0-9a-f]{64})/.exec(
         await readFile(join(out, VERSION, "build.log"), "utf8"),
       )![1]!;
-    const digests: string[] = [];
+    const outs: string[] = [];
     for (const tree of [trusted, hostile, trusted]) {
       await rm(at, { recursive: true, force: true });
       await cp(tree, at, { recursive: true, verbatimSymlinks: true });
       const out = await tmp("go-out");
       const r = await build(cache, out, at, ["--no-rpm", "--rebuild", "--json"]);
       expect(r.code, r.stderr).toBe(0);
-      digests.push(await digestOf(out));
+      outs.push(out);
     }
-    expect(digests[0]).toBe(digests[2]);
-    expect(digests[1]).not.toBe(digests[0]);
     const goCaches = join(cache, "go");
-    expect((await readdir(goCaches)).sort()).toEqual(
-      [`dir-${digests[0]!.slice(0, 32)}`, `dir-${digests[1]!.slice(0, 32)}`].sort(),
-    );
+    expect(await readdir(goCaches)).toHaveLength(2); // one per content, not one per path
     const found = (await execa("find", [goCaches, "-name", `${planted}*`])).stdout
       .split("\n")
       .filter(Boolean);
     expect(found).toHaveLength(2); // the attack ran, into the hostile tree's own cache only
-    for (const f of found) expect(f.startsWith(join(goCaches, `dir-${digests[1]!.slice(0, 32)}`))).toBe(true);
+    const digests = await Promise.all(outs.map(digestOf));
+    expect(digests[0]).toBe(digests[2]);
+    expect(digests[1]).not.toBe(digests[0]);
+    expect((await readdir(goCaches)).sort()).toEqual(
+      [`dir-${digests[0]!.slice(0, 32)}`, `dir-${digests[1]!.slice(0, 32)}`].sort(),
+    );
+    for (const f of found)
+      expect(f.startsWith(join(goCaches, `dir-${digests[1]!.slice(0, 32)}/`))).toBe(true);
   });
 });
 

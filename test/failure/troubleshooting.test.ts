@@ -63,6 +63,13 @@ const BUILD_MESSAGES = [
   "is in use by another kmem-build",
   "could not lock",
   "build log of the failed run",
+  "not a regular file or a directory",
+  "was not reused: ",
+  "sealed when it was kept",
+  "it carries no seal made with this cache's key",
+  "it holds no /usr/bin/kubelet",
+  "scriptlet is not the one kubelet.spec.in makes",
+  "kept but not sealed",
 ];
 
 const VERIFY_MESSAGES = [
