@@ -19,6 +19,7 @@ export const HOST_TESTS = [
   "test/failure/network.test.ts",
   "test/failure/sources.test.ts",
   "test/failure/tools.test.ts",
+  "test/failure/tree-version.test.ts",
   "test/failure/verify.test.ts",
   "test/package/dnf.test.ts",
   "test/verify/kube-names.test.ts",

@@ -70,6 +70,10 @@ const BUILD_MESSAGES = [
   "it holds no /usr/bin/kubelet",
   "scriptlet is not the one kubelet.spec.in makes",
   "kept but not sealed",
+  "is not Kubernetes",
+  "says it was archived from the tag",
+  "its newest changelog is CHANGELOG-",
+  "the newest entry of its",
 ];
 
 const VERIFY_MESSAGES = [
