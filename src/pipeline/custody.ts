@@ -19,6 +19,13 @@ export async function privateDir(ctx: Pick<BuildContext, "opts" | "custodyDir">)
 export type KeptKind = "kept-binary" | "kept-rpm";
 
 /**
+ * Copies of binaries stay executable, as the build made them (a refused one is kept for
+ * examination and run by the real-node test); the directory they are in is the run's own (0700).
+ * A kept RPM's copy goes to the staging directory, readable as rpmbuild leaves its output.
+ */
+export const BINARY_MODE = 0o755;
+
+/**
  * Takes a file the cache kept under `key` into `dest` (a new file), and only when its bytes are
  * the ones sealed when it was put in. Null when there is nothing to reuse; a file that is there but
  * not sealed, or changed since, is said in the log and left alone (the caller makes it again).
@@ -33,7 +40,10 @@ export async function takeKept(
 ): Promise<{ sha256: string } | null> {
   let copied: { digest: string };
   try {
-    copied = await copyAndHash(kept, dest, "sha256", { noFollow: true });
+    copied = await copyAndHash(kept, dest, "sha256", {
+      noFollow: true,
+      mode: kind === "kept-binary" ? BINARY_MODE : 0o644,
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;

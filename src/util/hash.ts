@@ -62,7 +62,7 @@ export async function hashFile(
 }
 
 /**
- * Copies `src` to the new file `dest` (created 0600, never through an existing name) and hashes
+ * Copies `src` to the new file `dest` (created 0600 unless `mode`, never through an existing name) and hashes
  * the bytes as they are copied: the digest is that of exactly what `dest` holds, whatever happens
  * to `src` afterwards. This is how a checked file is taken into custody: hash the copy's bytes,
  * then use only the copy. `dest` is removed again when the copy fails.
@@ -71,7 +71,7 @@ export async function copyAndHash(
   src: string,
   dest: string,
   algo: "sha256" | "sha512",
-  opts: { noFollow?: boolean } = {},
+  opts: { noFollow?: boolean; mode?: number } = {},
 ): Promise<{ digest: string; size: number }> {
   const h = createHash(algo);
   const buf = Buffer.allocUnsafe(1 << 20);
@@ -81,7 +81,7 @@ export async function copyAndHash(
     const output = await open(
       dest,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
+      opts.mode ?? 0o600,
     );
     try {
       for (;;) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import semver from "semver";
 import { BuildError } from "../../errors.js";
 import { copyAndHash } from "../../util/hash.js";
-import { privateDir, putKept } from "../custody.js";
+import { BINARY_MODE, privateDir, putKept } from "../custody.js";
 import { ensureDirIn, isRegularFileIn, removeFileIn, writeFileIn } from "../../util/tree-guard.js";
 import { cachedBinaryPath } from "./cache-lookup.js";
 import type { Arch } from "../../options.js";
@@ -114,7 +114,7 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
   const b = ctx.binaries.find((x) => x.arch === arch)!;
   b.path = join(await privateDir(ctx), `kubelet-linux-${arch}`);
   await rm(b.path, { force: true });
-  const { digest } = await copyAndHash(built, b.path, "sha256", { noFollow: true });
+  const { digest } = await copyAndHash(built, b.path, "sha256", { noFollow: true, mode: BINARY_MODE });
   if (b.cacheKey)
     await putKept(ctx, "kept-binary", b.cacheKey, b.path, cachedBinaryPath(ctx, b.cacheKey), digest);
 }
