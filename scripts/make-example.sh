@@ -169,6 +169,24 @@ printf '%s\n' "$cross" >"$tree/build/build-image/cross/VERSION"
 if [ "$major" -gt 1 ] || [ "$minor" -ge 23 ]; then
   printf '%s\n' "$gover" >"$tree/.go-version"
 fi
+# The tree states its version as a real one does (src/pipeline/steps/tree-version.ts): its minor's
+# CHANGELOG, whose newest entry is the release before it (a release's own entry comes after its
+# tag), and, in a git archive (--top-dir), the tag written into hack/lib/version.sh.
+case $version in
+  *-*) previous=$version ;;
+  *) if [ "$patchlevel" -gt 0 ]; then previous=$major.$minor.$((patchlevel - 1)); else previous=$major.$minor.0-rc.0; fi ;;
+esac
+mkdir -p "$tree/CHANGELOG"
+{
+  printf -- '- [v%s](#v%s)\n\n' "$previous" "$(printf '%s' "$previous" | tr -d '.')"
+  printf '# v%s\n\n' "$previous"
+  printf 'The kmem-build example tree (examples/kubernetes): no Kubernetes code, no real changes.\n'
+} >"$tree/CHANGELOG/CHANGELOG-$major.$minor.md"
+if [ "$top_dir" -eq 1 ]; then
+  # shellcheck disable=SC2016 # the $ are sed's, escaped: the literal placeholder
+  sed 's|\$Format:%D\$|tag: v'"$version"'|' "$tree/hack/lib/version.sh" >"$work/version.sh"
+  mv "$work/version.sh" "$tree/hack/lib/version.sh"
+fi
 find "$tree" -type d -exec chmod 0755 {} +
 find "$tree" -type f -exec chmod 0644 {} +
 find "$tree/hack/make-rules" -type f -name '*.sh' -exec chmod 0755 {} +

@@ -34,7 +34,15 @@ export interface BuildOptions {
 
 export interface SourceInfo {
   kind: "tarball" | "directory";
+  /** Where the source came from (a --source path, or the download cache): named in messages. */
   path: string;
+  /**
+   * What is read: for a tarball, this run's private copy of exactly the bytes whose sha512 was
+   * checked (check source scans it, extract unpacks it); for a directory, the directory.
+   */
+  file: string;
+  /** A directory source's content digest (of the copy that is built), set by extract. */
+  treeDigest?: string;
   url: string | null;
   sha512: string | null;
   /** Where the expected checksum came from. */
@@ -89,6 +97,8 @@ export interface BuildContext extends ResolvedBuild {
   patches: { file: string; sha256: string }[];
   image?: ImageInfo;
   engine?: Engine;
+  /** This run's private directory in the work directory (src/pipeline/custody.ts). */
+  custodyDir?: string;
   /** Hidden directory next to the release directory; renamed into place at the end. */
   stageDir: string;
   binaries: BinaryOutput[];

@@ -8,13 +8,21 @@
  * `<cache>/verdicts/hmac.key` (created on first use, mode 0600, owned by the user). A verdict file
  * written or edited by anyone without that key, copied under another content key, or read while the
  * key file is readable by others is not trusted: the check runs again.
+ *
+ * The same key seals the files the cache keeps (compiled kubelets, RPMs): `sealKept` records the
+ * sha256 of what was put in under its content key, `keptDigest` gives it back only when the seal
+ * is ours. Every file here is opened without following a link and without blocking on a FIFO, and
+ * only a regular file is read.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { constants } from "node:fs";
-import { link, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { openRegular } from "./hash.js";
 
 const KEY_BYTES = 32;
+/** Far above any verdict we write (an archive scan with its few small files is a few KB). */
+const MAX_VERDICT_BYTES = 4 << 20;
 
 export function verdictDir(cacheDir: string): string {
   return join(cacheDir, "verdicts");
@@ -34,7 +42,8 @@ function verdictPath(cacheDir: string, kind: string, key: string): string {
 async function readKey(cacheDir: string): Promise<Buffer | null> {
   let fh;
   try {
-    fh = await open(keyPath(cacheDir), constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted here must not hang the build (it is then refused by fstat).
+    fh = await open(keyPath(cacheDir), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return null;
   }
@@ -70,6 +79,20 @@ async function ensureKey(cacheDir: string): Promise<Buffer | null> {
   return readKey(cacheDir);
 }
 
+/** A verdict file's text: a regular file (no link, no FIFO) of bounded size, or an error. */
+async function readSmallRegular(path: string): Promise<string> {
+  const fh = await openRegular(path, true);
+  try {
+    const st = await fh.stat();
+    if (st.size > MAX_VERDICT_BYTES) throw new Error(`${path} is too large for a verdict`);
+    const buf = Buffer.alloc(st.size);
+    const { bytesRead } = await fh.read(buf, 0, st.size, 0);
+    return buf.subarray(0, bytesRead).toString("utf8");
+  } finally {
+    await fh.close();
+  }
+}
+
 function mac(key: Buffer, kind: string, contentKey: string, value: unknown): Buffer {
   return createHmac("sha256", key)
     .update(JSON.stringify([kind, contentKey, value]))
@@ -82,7 +105,7 @@ export async function readVerdict<T>(cacheDir: string, kind: string, contentKey:
   if (!key) return null;
   let parsed: { kind?: unknown; key?: unknown; value?: unknown; mac?: unknown };
   try {
-    parsed = JSON.parse(await readFile(verdictPath(cacheDir, kind, contentKey), "utf8")) as typeof parsed;
+    parsed = JSON.parse(await readSmallRegular(verdictPath(cacheDir, kind, contentKey))) as typeof parsed;
   } catch {
     return null;
   }
@@ -120,4 +143,25 @@ export async function keepVerdict(
   } catch {
     return false;
   }
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Seals a file just put into the cache under `contentKey`: its sha256, signed with the cache's key.
+ * False when it could not be sealed (no trustworthy key): the file is then never reused.
+ */
+export function sealKept(
+  cacheDir: string,
+  kind: string,
+  contentKey: string,
+  sha256: string,
+): Promise<boolean> {
+  return keepVerdict(cacheDir, kind, contentKey, { sha256 });
+}
+
+/** The sha256 sealed for the file kept under `contentKey`, or null (none, or not sealed with our key). */
+export async function keptDigest(cacheDir: string, kind: string, contentKey: string): Promise<string | null> {
+  const v = await readVerdict<{ sha256?: unknown }>(cacheDir, kind, contentKey);
+  return typeof v?.sha256 === "string" && SHA256.test(v.sha256) ? v.sha256 : null;
 }

@@ -42,6 +42,22 @@ interface Case {
 
 const minimal = (...extra: RawEntry[]) => tarGz([...MINIMAL_TREE, ...extra]);
 
+/** An offset 100 bytes into the header of an entry some way into `tar` (walked header by header). */
+function insideAHeader(tar: Buffer, after = 20_000): number {
+  for (let off = 0; off + 512 <= tar.length;) {
+    if (off >= after) return off + 100;
+    const size = parseInt(
+      tar
+        .toString("latin1", off + 124, off + 136)
+        .replace(/\0.*$/s, "")
+        .trim() || "0",
+      8,
+    );
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error("the example archive is shorter than expected");
+}
+
 const cases: Case[] = [
   {
     name: "a ../ path",
@@ -138,7 +154,7 @@ const cases: Case[] = [
   },
   {
     name: "a complete gzip of a tar cut inside a header (no end-of-archive marker)",
-    bytes: () => gzipSync(rawTar.subarray(0, 25_700)),
+    bytes: () => gzipSync(rawTar.subarray(0, insideAHeader(rawTar))),
     message: /refusing .*: the archive is truncated/,
   },
   {

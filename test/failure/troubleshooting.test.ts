@@ -89,6 +89,17 @@ const BUILD_MESSAGES = [
   "check that its directory exists and that you may write there",
   "directory of a run that is gone: ",
   "the output pipe was closed",
+  "not a regular file or a directory",
+  "was not reused: ",
+  "sealed when it was kept",
+  "it carries no seal made with this cache's key",
+  "it holds no /usr/bin/kubelet",
+  "scriptlet is not the one kubelet.spec.in makes",
+  "kept but not sealed",
+  "is not Kubernetes",
+  "says it was archived from the tag",
+  "its newest changelog is CHANGELOG-",
+  "the newest entry of its",
 ];
 
 const VERIFY_MESSAGES = [

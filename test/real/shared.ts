@@ -231,7 +231,7 @@ export async function controlPlane(): Promise<ControlPlane> {
         "KUBE_GIT_COMMIT=\nKUBE_GIT_TREE_STATE=clean\nKUBE_GIT_VERSION=v1.20.2\nKUBE_GIT_MAJOR=1\nKUBE_GIT_MINOR=20\n",
       );
       // The kubelet builds' cache for this source (kmem-build keys one per source).
-      const goCache = join(GO_CACHE, goCacheKey({ sha512: src.sha512, path: src.tarball }));
+      const goCache = join(GO_CACHE, goCacheKey({ sha512: src.sha512 }));
       await mkdir(join(goCache, "go-build"), { recursive: true });
       const inTree = "/go/src/k8s.io/kubernetes";
       await execa(

@@ -124,6 +124,7 @@ describe("the archive scan kept by the archive's sha512", () => {
       source: {
         kind: "tarball",
         path: file,
+        file,
         url: null,
         sha512: digest,
         checksumFrom: "flag",

@@ -110,7 +110,8 @@ export async function prepareImage(ctx: BuildContext, task: Reporter): Promise<v
     ctx.log(`builder image ${image.reference} (${id}): tool check kept for this image ID, reused`);
   } else {
     task.output = `checking ${image.reference} for ${needs.join(", ")}`;
-    missing = await ctx.engine.missingTools(image.reference, needs);
+    // By ID, as the compile runs it: the verdict is about that image, whatever the tag names later.
+    missing = await ctx.engine.missingTools(id ?? image.reference, needs);
     if (key && !missing.length) await keepVerdict(ctx.opts.cacheDir, IMAGE_VERDICT, key, { missing });
   }
   if (missing.length) {

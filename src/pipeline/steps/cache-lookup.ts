@@ -1,9 +1,10 @@
 /**
  * The content-addressed compile cache: a binary is keyed by everything that determines its
- * bytes. When every requested arch is cached, nothing is extracted, patched or compiled.
+ * bytes, and reused only when it still is what was sealed when it was kept (src/pipeline/custody.ts).
+ * When every requested arch is cached, nothing is extracted, patched or compiled.
  */
-import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { privateDir, takeKept } from "../custody.js";
 import { hashFile, hashText } from "../../util/hash.js";
 import { TOOL_VERSION } from "../../version.js";
 import type { Arch } from "../../options.js";
@@ -37,21 +38,19 @@ export async function lookUpCache(ctx: BuildContext, task: Reporter): Promise<vo
   ctx.binaries = [];
   for (const arch of ctx.opts.arches) {
     const key = binaryCacheKey(ctx, arch);
-    const path = key ? cachedBinaryPath(ctx, key) : "";
+    // A kept binary is reused only as this run's copy of the bytes sealed when it was put in.
+    const copy = join(await privateDir(ctx), `kubelet-linux-${arch}`);
     const hit =
-      !!key &&
-      !ctx.opts.rebuild &&
-      (await stat(path).then(
-        (s) => s.isFile(),
-        () => false,
-      ));
+      key && !ctx.opts.rebuild
+        ? await takeKept(ctx, "kept-binary", key, cachedBinaryPath(ctx, key), copy, `kubelet for ${arch}`)
+        : null;
     ctx.binaries.push({
       arch,
-      path: hit ? path : "",
+      path: hit ? copy : "",
       cacheKey: key ?? "",
       compiled: !hit,
       size: 0,
-      sha256: "",
+      sha256: hit?.sha256 ?? "",
     });
   }
   const todo = ctx.binaries.filter((b) => b.compiled).map((b) => b.arch);

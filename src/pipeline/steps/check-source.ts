@@ -18,6 +18,7 @@ import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
 import type { PreviewContext } from "../preview.js";
 import { imageFilesOf } from "./builder-image.js";
+import { changelogMinor, checkTreeVersion, versionFilesOf } from "./tree-version.js";
 
 const SAFE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
 
@@ -26,6 +27,8 @@ export interface ArchiveScan {
   strip: number;
   maxMtime: number;
   hasKubelet: boolean;
+  /** The minors of the tree's CHANGELOG-X.Y.md files (tree-version.ts). */
+  changelogMinors?: string[];
   /** Contents of the requested small files (paths relative to the tree root). */
   files: Record<string, string>;
 }
@@ -152,13 +155,15 @@ function normPath(p: string): string {
   return n.startsWith("./") ? n.slice(2) : n;
 }
 
-export async function scanArchive(archive: string, wanted: string[]): Promise<ArchiveScan> {
+/** `name`: how messages call the archive (a private copy is read, the user's path is named). */
+export async function scanArchive(file: string, wanted: string[], name = file): Promise<ArchiveScan> {
+  const archive = name;
   const seen: { path: string; type: string; linkpath?: string }[] = [];
   const raw: Record<string, Buffer> = {};
   let maxMtime = 0;
   let complete: boolean;
   try {
-    complete = await listArchive(archive, (e) => {
+    complete = await listArchive(file, (e) => {
       seen.push({ path: e.path, type: e.type, linkpath: e.linkpath });
       if (e.mtime) maxMtime = Math.max(maxMtime, Math.floor(e.mtime.getTime() / 1000));
       const rel = normPath(e.path);
@@ -176,7 +181,7 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
         "use an official kubernetes-src.tar.gz; a real Kubernetes source archive is far below these limits",
       );
     const e = err as Error & { code?: string };
-    if (!seen.length && (await isEmptyTarGz(archive))) {
+    if (!seen.length && (await isEmptyTarGz(file))) {
       throw new UsageError(
         `refusing ${archive}: the archive is empty`,
         "use an official kubernetes-src.tar.gz",
@@ -260,7 +265,11 @@ export async function scanArchive(archive: string, wanted: string[]): Promise<Ar
     const p = parts(e.path);
     return p[0] === "cmd" && p[1] === "kubelet";
   });
-  return { entries: seen.length, strip: extractStrip, maxMtime, hasKubelet, files };
+  const changelogMinors = seen
+    .filter((e) => e.type === "File")
+    .map((e) => changelogMinor(parts(e.path).join("/")))
+    .filter((m): m is string => m !== null);
+  return { entries: seen.length, strip: extractStrip, maxMtime, hasKubelet, changelogMinors, files };
 }
 
 /** Reads the requested files and the newest mtime from an extracted source directory. */
@@ -275,7 +284,19 @@ export async function scanDirectory(dir: string, wanted: string[]): Promise<Arch
   let maxMtime = 0;
   for (const name of top)
     maxMtime = Math.max(maxMtime, Math.floor((await stat(join(dir, name))).mtimeMs / 1000));
-  return { entries: top.length, strip: 0, maxMtime, hasKubelet: await hasKubeletDir(dir), files };
+  const changelogs = [
+    ...top,
+    ...(await readdir(join(dir, "CHANGELOG")).catch(() => [])).map((n) => `CHANGELOG/${n}`),
+  ];
+  const changelogMinors = changelogs.map(changelogMinor).filter((m): m is string => m !== null);
+  return {
+    entries: top.length,
+    strip: 0,
+    maxMtime,
+    hasKubelet: await hasKubeletDir(dir),
+    changelogMinors,
+    files,
+  };
 }
 
 const ARCHIVE_VERDICT = "archive-scan";
@@ -285,7 +306,7 @@ const ARCHIVE_VERDICT = "archive-scan";
  * before), the files read from it, the limits and the scanner (the tool's version).
  */
 export function archiveVerdictKey(sha512: string, wanted: string[]): string {
-  return hashText(JSON.stringify({ format: 1, tool: TOOL_VERSION, sha512, wanted, limits: ARCHIVE_LIMITS }));
+  return hashText(JSON.stringify({ format: 2, tool: TOOL_VERSION, sha512, wanted, limits: ARCHIVE_LIMITS }));
 }
 
 export async function checkSource(ctx: BuildContext, task: Reporter): Promise<void> {
@@ -293,7 +314,7 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
   try {
     // A directory is checked as it is on disk before anything reads it (a link out is refused).
     if (src.kind === "directory") await checkTree(src.path);
-    const wanted = imageFilesOf(ctx.recipe);
+    const wanted = [...imageFilesOf(ctx.recipe), ...versionFilesOf(ctx.version)];
     let reused = false;
     let scan: ArchiveScan;
     if (src.kind === "tarball") {
@@ -301,11 +322,12 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
       const kept = key ? await readVerdict<ArchiveScan>(ctx.opts.cacheDir, ARCHIVE_VERDICT, key) : null;
       // Kept on --rebuild too: the verdict is about these bytes, not a build product.
       reused = !!kept;
-      scan = reused ? kept! : await scanArchive(src.path, wanted);
+      scan = reused ? kept! : await scanArchive(src.file, wanted, src.path);
       if (key && !reused && scan.hasKubelet) await keepVerdict(ctx.opts.cacheDir, ARCHIVE_VERDICT, key, scan);
     } else scan = await scanDirectory(src.path, wanted);
     if (reused) ctx.log(`archive scan: verdict kept for sha512 ${src.sha512!.slice(0, 16)}… reused`);
     requireKubelet(scan.hasKubelet, src.path);
+    checkTreeVersion(ctx.version, scan.files, scan.changelogMinors ?? [], src.path);
     ctx.treeFiles = scan.files;
     ctx.archiveStrip = scan.strip;
     // Reproducible builds: the time comes from the source (git archive sets commit time), never the clock.

@@ -1,10 +1,10 @@
 /** Compiles kubelet for one architecture inside the builder container, offline. */
-import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { createHash } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import semver from "semver";
 import { BuildError } from "../../errors.js";
-import { copyAtomic } from "../../util/fs.js";
+import { copyAndHash } from "../../util/hash.js";
+import { BINARY_MODE, privateDir, putKept } from "../custody.js";
 import { ensureDirIn, isRegularFileIn, removeFileIn, writeFileIn } from "../../util/tree-guard.js";
 import { cachedBinaryPath } from "./cache-lookup.js";
 import type { Arch } from "../../options.js";
@@ -36,18 +36,25 @@ export function versionFile(version: string, patched: boolean): string {
 }
 
 /**
- * One Go build cache per source: a build runs the tree's own Makefile with the cache mounted
- * read-write, and Go trusts whatever its cache holds (an action ID maps to an output it never
- * re-verifies), so a hostile tree could plant outputs a later build of a trusted tree would link.
- * Keyed by the source's identity: the tarball's sha512, or the --source directory's real path.
+ * One Go build cache per source content: a build runs the tree's own Makefile with the cache
+ * mounted read-write, and Go trusts whatever its cache holds (an action ID maps to an output it
+ * never re-verifies), so a hostile tree could plant outputs a later build of a trusted tree would
+ * link. goCacheKey is the one place that names the cache a build may use.
  */
 export function goCacheDir(ctx: BuildContext): string {
   return join(ctx.opts.cacheDir, "go", goCacheKey(ctx.source!));
 }
 
-export function goCacheKey(source: Pick<SourceInfo, "sha512" | "path">): string {
+/**
+ * Named by content, never by path: a tarball by its sha512, a --source directory by the digest of
+ * the copy that is built (two trees at one path, e.g. a CI workspace, get two caches).
+ */
+export function goCacheKey(
+  source: Pick<SourceInfo, "sha512"> & Partial<Pick<SourceInfo, "treeDigest">>,
+): string {
   if (source.sha512) return `sha512-${source.sha512.slice(0, 32)}`;
-  return `dir-${createHash("sha256").update(resolve(source.path)).digest("hex").slice(0, 32)}`;
+  if (source.treeDigest) return `dir-${source.treeDigest.slice(0, 32)}`;
+  throw new Error("no content digest of the source to name its Go build cache by");
 }
 
 /** The make command line: the recipe's command, its variables, the platform and version file. */
@@ -71,9 +78,11 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
   const built = join(tree, builtRel);
   await removeFileIn(tree, builtRel);
   const command = compileCommand(ctx, arch);
-  ctx.log(`$ ${ctx.engine!.name} run ${ctx.image!.reference} ${command.join(" ")}`);
+  // The image that was checked (builder image) is run, by its ID: a tag re-pointed since is not followed.
+  const image = runnableImage(ctx);
+  ctx.log(`$ ${ctx.engine!.name} run ${image} (${ctx.image!.reference}) ${command.join(" ")}`);
   await ctx.engine!.run({
-    image: ctx.image!.reference,
+    image,
     mounts: [
       { host: tree, container: TREE_IN_CONTAINER },
       { host: goCache, container: CACHE_IN_CONTAINER },
@@ -101,13 +110,18 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
       "see the build log",
     );
   }
+  // From here on only this run's copy is used: inspected, staged, packaged and kept, all the same bytes.
   const b = ctx.binaries.find((x) => x.arch === arch)!;
-  b.path = built;
-  if (b.cacheKey) {
-    const cached = cachedBinaryPath(ctx, b.cacheKey);
-    await mkdir(join(cached, ".."), { recursive: true });
-    await copyAtomic(built, cached);
-  }
+  b.path = join(await privateDir(ctx), `kubelet-linux-${arch}`);
+  await rm(b.path, { force: true });
+  const { digest } = await copyAndHash(built, b.path, "sha256", { noFollow: true, mode: BINARY_MODE });
+  if (b.cacheKey)
+    await putKept(ctx, "kept-binary", b.cacheKey, b.path, cachedBinaryPath(ctx, b.cacheKey), digest);
+}
+
+/** What the compile runs: the image ID the builder image step checked (its reference only without one). */
+export function runnableImage(ctx: Pick<BuildContext, "image">): string {
+  return ctx.image!.id ?? ctx.image!.reference;
 }
 
 export function previewCompile(ctx: PreviewContext): void {

@@ -4,7 +4,7 @@
  */
 import { cp, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkTree, isRegularFileIn } from "../../util/tree-guard.js";
+import { checkTree, isRegularFileIn, treeDigest } from "../../util/tree-guard.js";
 import { UsageError } from "../../errors.js";
 import { run } from "../../exec.js";
 import type { BuildContext } from "../context.js";
@@ -24,12 +24,12 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
     });
   } else {
     // checkSource listed every entry and refused the archive on anything unsafe; what is
-    // extracted is that same checksum-verified file. The system tar does the writing: node-tar's
+    // extracted is that same checksum-verified file (this run's private copy, never the original). The system tar does the writing: node-tar's
     // extraction of the real tree (27,599 entries) peaked at 433 MiB RSS and took ~50 s, GNU tar
     // needs a few MiB and a fraction of that time.
     const r = await run(
       "tar",
-      ["-xzf", src.path, "-C", tree, `--strip-components=${ctx.archiveStrip ?? 0}`, "--no-same-owner"],
+      ["-xzf", src.file, "-C", tree, `--strip-components=${ctx.archiveStrip ?? 0}`, "--no-same-owner"],
       { signal: ctx.signal, allowFailure: true },
     );
     if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -60,6 +60,11 @@ export async function extractSource(ctx: BuildContext, task: Reporter): Promise<
       );
   }
   ctx.log(`extracted tree checked: ${entries} entries, no link leaves it`);
+  // A directory has no sha512: what names its Go build cache is the content of the copy built.
+  if (src.kind === "directory") {
+    src.treeDigest = await treeDigest(tree);
+    ctx.log(`source directory content digest (of the copy built): sha256 ${src.treeDigest}`);
+  }
   ctx.treeDir = tree;
   task.output = `extracted to ${tree}`;
 }

@@ -1,15 +1,18 @@
 /**
  * Gets the source: a local tarball or directory (--source), or a download from the official
  * base URL or GitHub. Every tarball is checked against its sha512 before anything uses it;
- * verified downloads are cached by version + checksum.
+ * verified downloads are cached by version + checksum. The sha512 is that of this run's private
+ * copy, made while hashing (src/pipeline/custody.ts): later steps read only that copy, so a file
+ * swapped or rewritten after the check changes nothing that is built.
  */
 import { mkdir, rm, stat, rename } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { downloadFile, fetchText, HttpStatusError } from "../../net/http.js";
 import { githubUrl } from "../../options.js";
 import { UsageError } from "../../errors.js";
-import { hashFile } from "../../util/hash.js";
+import { NotRegularFileError, copyAndHash } from "../../util/hash.js";
 import { stagingPathFor } from "../../util/fs.js";
+import { privateDir } from "../custody.js";
 import { readPinnedSha512 } from "../../recipes/pins.js";
 import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter } from "../step.js";
@@ -84,6 +87,14 @@ function mismatch(what: string, expected: string, actual: string): UsageError {
   );
 }
 
+/** Copies `from` into this run's private directory, hashing it on the way: the copy and its sha512. */
+async function takeIntoCustody(ctx: BuildContext, from: string, noFollow: boolean) {
+  const file = join(await privateDir(ctx), "kubernetes-src.tar.gz");
+  await rm(file, { force: true }); // a copy of an earlier candidate (a damaged cache entry)
+  const { digest } = await copyAndHash(from, file, "sha512", { noFollow });
+  return { file, sha512: digest };
+}
+
 export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<void> {
   if (ctx.opts.source) {
     const path = resolve(ctx.opts.source);
@@ -92,6 +103,7 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
       ctx.source = {
         kind: "directory",
         path,
+        file: path,
         url: null,
         sha512: null,
         checksumFrom: "none",
@@ -100,7 +112,14 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
       task.output = `using the source directory ${path} (not checksummed)`;
       return;
     }
-    const actual = await hashFile(path, "sha512");
+    const { file, sha512: actual } = await takeIntoCustody(ctx, path, false).catch((err: unknown) => {
+      if (err instanceof NotRegularFileError)
+        throw new UsageError(
+          `--source ${ctx.opts.source} is ${err.kind}, not a regular file or a directory`,
+          "give a kubernetes-src.tar.gz or an extracted source directory",
+        );
+      throw err;
+    });
     const expected = ctx.opts.sha512
       ? parseSha512(ctx.opts.sha512, "--sha512")
       : await readPinnedSha512(ctx.version, ctx.opts.recipesDir);
@@ -110,6 +129,7 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
     ctx.source = {
       kind: "tarball",
       path,
+      file,
       url: null,
       sha512: actual,
       checksumFrom: expected ? (ctx.opts.sha512 ? "flag" : "pinned") : "none",
@@ -123,19 +143,13 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
   const { sha512, checksumFrom } = await expectedSha512(ctx, url);
   const dir = join(ctx.opts.cacheDir, "sources", `v${ctx.version}`);
   const cached = join(dir, `${sha512!.slice(0, 32)}.tar.gz`);
-  if (
-    await stat(cached).then(
-      () => true,
-      () => false,
-    )
-  ) {
-    if ((await hashFile(cached, "sha512")) === sha512) {
-      ctx.source = { kind: "tarball", path: cached, url, sha512, checksumFrom, cacheHit: true };
-      task.output = `cache hit: ${cached}`;
-      return;
-    }
-    await rm(cached, { force: true }); // a damaged cache entry is never trusted
+  const hit = await takeIntoCustody(ctx, cached, true).catch(() => null); // none, or no regular file
+  if (hit?.sha512 === sha512) {
+    ctx.source = { kind: "tarball", path: cached, file: hit.file, url, sha512, checksumFrom, cacheHit: true };
+    task.output = `cache hit: ${cached}`;
+    return;
   }
+  if (hit) await rm(cached, { force: true }); // a damaged cache entry is never trusted
   await mkdir(dir, { recursive: true });
   const tmp = stagingPathFor(cached, "download");
   try {
@@ -152,12 +166,20 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
           : `${mib(got)} MiB`;
       },
     });
-    const actual = await hashFile(tmp, "sha512");
-    if (actual !== sha512) throw mismatch(url, sha512!, actual);
+    const got = await takeIntoCustody(ctx, tmp, true);
+    if (got.sha512 !== sha512) throw mismatch(url, sha512!, got.sha512);
     await rename(tmp, cached);
+    ctx.source = {
+      kind: "tarball",
+      path: cached,
+      file: got.file,
+      url,
+      sha512,
+      checksumFrom,
+      cacheHit: false,
+    };
   } finally {
     await rm(tmp, { force: true });
   }
-  ctx.source = { kind: "tarball", path: cached, url, sha512, checksumFrom, cacheHit: false };
   task.output = `downloaded and verified (${checksumFrom} sha512)`;
 }

@@ -1,16 +1,18 @@
 /**
  * One RPM per architecture. RPMs are cached by content key like binaries (a rebuild with
- * unchanged inputs reuses them; --rebuild does not) and built concurrently, one rpmbuild per
+ * unchanged inputs reuses them; --rebuild does not), sealed like them (src/pipeline/custody.ts)
+ * and checked for what they hold before reuse; they are built concurrently, one rpmbuild per
  * arch: its gzip payload compression is single-threaded.
  */
-import { copyFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildRpm, defaultRelease, rpmArch } from "../../package/rpm.js";
 import { readTemplate } from "../../package/template.js";
 import { run } from "../../exec.js";
-import { copyAtomic } from "../../util/fs.js";
-import { hashText } from "../../util/hash.js";
+import { hashFile, hashText } from "../../util/hash.js";
+import { rpmProblems } from "../../package/rpm-contents.js";
+import { putKept, takeKept } from "../custody.js";
 import { TOOL_VERSION } from "../../version.js";
 import { addArtifact } from "../artifacts.js";
 import type { BinaryOutput, BuildContext } from "../context.js";
@@ -55,15 +57,22 @@ function rpmName(ctx: BuildContext, b: BinaryOutput): string {
 
 async function packageOne(ctx: BuildContext, b: BinaryOutput, rpmbuild: string): Promise<"cached" | "built"> {
   const name = rpmName(ctx, b);
-  const cached = b.sha256 ? join(ctx.opts.cacheDir, "rpms", await rpmCacheKey(ctx, b, rpmbuild), name) : null;
-  if (cached && !ctx.opts.rebuild) {
-    const hit = await copyFile(cached, join(ctx.stageDir, name)).then(
-      () => true,
-      () => false,
-    );
-    if (hit) {
-      ctx.log(`[rpm ${b.arch}] ${name}: cached for these exact inputs (${cached})`);
-      return "cached";
+  const key = b.sha256 ? await rpmCacheKey(ctx, b, rpmbuild) : null;
+  const cached = key ? join(ctx.opts.cacheDir, "rpms", key, name) : null;
+  const staged = join(ctx.stageDir, name);
+  if (key && cached && !ctx.opts.rebuild) {
+    // Reused only as the staged copy of the bytes sealed when it was kept, and only when that copy
+    // holds the binary shipped and runs no script but ours.
+    if (await takeKept(ctx, "kept-rpm", key, cached, staged, `RPM ${name}`)) {
+      const problems = await rpmProblems(staged, b.sha256);
+      if (!problems.length) {
+        ctx.log(`[rpm ${b.arch}] ${name}: cached for these exact inputs (${cached})`);
+        return "cached";
+      }
+      await rm(staged, { force: true });
+      const line = `the cached RPM ${name} (${cached}) was not reused: ${problems.join("; ")}; made again`;
+      ctx.log(line);
+      ctx.notices.push(line);
     }
   }
   const rpm = await buildRpm({
@@ -82,7 +91,8 @@ async function packageOne(ctx: BuildContext, b: BinaryOutput, rpmbuild: string):
     onLine: (l) => ctx.log(`[rpm ${b.arch}] ${l}`),
     signal: ctx.signal,
   });
-  if (cached) await copyAtomic(rpm.file, cached);
+  if (key && cached)
+    await putKept(ctx, "kept-rpm", key, rpm.file, cached, await hashFile(rpm.file, "sha256"));
   return "built";
 }
 

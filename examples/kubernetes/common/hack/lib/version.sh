@@ -3,6 +3,10 @@
 # version comes from KUBE_GIT_VERSION_FILE (lines KUBE_GIT_COMMIT=..., KUBE_GIT_TREE_STATE=...,
 # KUBE_GIT_VERSION=v1.20.15, KUBE_GIT_MAJOR=1, KUBE_GIT_MINOR=20) or from those variables in the
 # environment. Unlike the real script the file is parsed, not sourced: other lines are ignored.
+# A git archive (GitHub's archives) replaces the placeholder below by the commit's refs, as it does
+# in the real script (`if [[ '$Format:%D$' =~ tag:\ (v[^ ,]+) ]]`), which is how such a tree states
+# its version; scripts/make-example.sh --top-dir does the same:
+#   [[ '$Format:%D$' =~ tag:\ (v[^ ,]+) ]]
 
 kube_version_load_file() {
   if [ ! -r "$1" ]; then
