@@ -291,7 +291,12 @@ describe("buildRepo", () => {
       "baseurl=https://repo.example.com/kmem/1.20\nenabled=1\n" +
         "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=https://repo.example.com/kmem/RPM-GPG-KEY-kmem-build\n",
     );
-    expect((await readdir(out)).sort()).toEqual([".kmem-build-repo", "1.19", "1.20", "RPM-GPG-KEY-kmem-build"]);
+    expect((await readdir(out)).sort()).toEqual([
+      ".kmem-build-repo",
+      "1.19",
+      "1.20",
+      "RPM-GPG-KEY-kmem-build",
+    ]);
 
     // Unsigned RPMs in a signed repository: metadata signed, but gpgcheck stays off (yum would refuse them).
     const half = await buildRepo({
