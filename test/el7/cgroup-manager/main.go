@@ -51,6 +51,11 @@ func create(name string, memory int64) error {
 }
 
 func main() {
+	// verify-kmem.sh asks a kubelet that links runc's kmem code for its version, as of a real kubelet
+	if len(os.Args) == 2 && os.Args[1] == "--version" {
+		fmt.Println("Kubernetes v1.20.2")
+		return
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: kubelet POD-UID [CGROUP-NAME[=MEMORY-LIMIT-BYTES]]...")
 		os.Exit(2)
