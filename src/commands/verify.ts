@@ -26,6 +26,7 @@ import {
   type ScriptPassthrough,
 } from "../verify/script-args.js";
 import { collectHosts } from "../verify/targets.js";
+import { verifyCluster } from "../verify/cluster-command.js";
 
 interface VerifyOpts {
   ssh: string[];
@@ -49,6 +50,9 @@ interface VerifyOpts {
   runtimeEndpoint: string[];
   runtimeTimeout?: string;
   kubeconfig?: string;
+  cluster?: boolean;
+  context?: string;
+  daemonset?: boolean;
   script?: string;
   identity?: string;
   port?: string;
@@ -121,6 +125,12 @@ export function registerVerify(program: Command): void {
       "--kubeconfig <file>",
       "also name pods and containers the nodes could not through the API server (kubectl get pods -A, run here)",
     )
+    .option(
+      "--cluster",
+      "every node's fix state from the API server (kubectl get nodes with --kubeconfig/--context): kernel, running kubelet, runtime; no ssh, no agent",
+    )
+    .option("--context <name>", "with --cluster: the kubeconfig context to use (as kubectl --context)")
+    .option("--no-daemonset", "with --cluster: do not read the kmem-build-verify DaemonSet's reports")
     .option("--script <file>", "verify script to run (default: the bundled scripts/verify-kmem.sh)")
     .option("--identity <file>", "ssh private key (ssh -i)")
     .option("--port <n>", "ssh port for every host (ssh -p)")
@@ -150,6 +160,12 @@ Verify exit codes (node-problem-detector convention): 0 OK, 1 a problem was foun
 }
 
 async function verify(o: VerifyOpts): Promise<number> {
+  if (o.cluster) {
+    if (o.ssh.length || o.hostsFile) throw new UsageError("choose one of --cluster and --ssh/--hosts-file");
+    if (o.json && o.brief) throw new UsageError("choose one of --json and --brief");
+    return verifyCluster(o);
+  }
+  if (o.context !== undefined) throw new UsageError("--context needs --cluster");
   if (o.json && o.brief) throw new UsageError("choose one of --json and --brief");
   if (o.duration !== undefined) durationSeconds(o.duration, "--duration");
   if (o.runtimeTimeout !== undefined) durationSeconds(o.runtimeTimeout, "--runtime-timeout");
