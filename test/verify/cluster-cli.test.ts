@@ -13,14 +13,18 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Ajv } from "ajv";
 import type { ClusterReport } from "../../src/verify/cluster.js";
-import { CLI, runScript } from "./helpers/run-script.js";
+import { CLI, REPO, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-cluster-"));
 const HAVE_KUBECTL =
   spawnSync("kubectl", ["version", "--client"], { env: { ...process.env, HOME: TMP } }).status === 0;
 const TOKEN = "kmem-test-token-3f9a";
+const validate = new Ajv({ allErrors: true }).compile(
+  JSON.parse(readFileSync(join(REPO, "schemas/cluster-report.schema.json"), "utf8")),
+);
 
 function node(name: string, kernel: string, kubelet: string, runtime: string) {
   return {
@@ -254,6 +258,7 @@ describe.skipIf(!HAVE_KUBECTL)("verify --cluster with kubectl", () => {
     ]);
     expect(r.stderr).toBe("");
     const report = JSON.parse(r.stdout) as ClusterReport;
+    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
     const by = Object.fromEntries(report.nodes.map((n) => [n.node, n]));
     expect(report.nodes.map((n) => n.node)).toEqual(["el7-fixed", "el7-old", "el8"]);
     expect(by["el7-old"]).toMatchObject({
