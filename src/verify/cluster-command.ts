@@ -25,6 +25,8 @@ export async function verifyCluster(o: ClusterVerifyOpts): Promise<number> {
       `--kubeconfig ${o.kubeconfig} does not exist`,
       "give the kubeconfig kubectl uses for this cluster",
     );
+  if (o.parallel !== undefined && (!/^\d+$/.test(o.parallel) || Number(o.parallel) < 1))
+    throw new UsageError(`--parallel must be a positive integer, got "${o.parallel}"`);
   await requireTools(["kubectl"], "read the nodes from the API server");
   const { signal, dispose } = interruptSignal();
   let report;

@@ -337,6 +337,9 @@ describe.skipIf(!HAVE_KUBECTL)("verify --cluster with kubectl", () => {
     const both = await cli(["verify", "--cluster", "--ssh", "n1"]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain("choose one of --cluster and --ssh/--hosts-file");
+    const par = await cli(["verify", "--cluster", "--parallel", "0"]);
+    expect(par.code).toBe(2);
+    expect(par.stderr).toContain('--parallel must be a positive integer, got "0"');
     const ctx = await cli(["verify", "--context", "prod"]);
     expect(ctx.stderr).toContain("--context needs --cluster");
   });
