@@ -943,7 +943,7 @@ $1 == "sample" {
   next
 }
 $1 == "bin" {
-  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9; BRU[n] = ($10 == 1)
+  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9; BRU[n] = ($10 == 1); BMK[n] = $11
   next
 }
 $1 == "sum" { SUMS[tolower($2)] = $3; NSUMS++; next }
@@ -1138,11 +1138,14 @@ END {
   else {
     tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "") (BRU[kb] ? "; verdict reused: identity (device, inode, size, mtime, ctime) unchanged since the last run" : "") \
       (fact("cache_why") != "" ? "; verdict cache not used: " fact("cache_why") : "")
-    if (BV[kb] == "kmem-code-linked")
+    if (BMK[kb] != "" && (BV[kb] == "kmem-code-linked" || (BT[kb] != "" && index("," BT[kb] ",", ",nokmem,") == 0)))
+      check("kubelet-binary", "FAIL", BP[kb] " reports version " BMK[kb] " (the kmem-build nokmem mark) but " (BV[kb] == "kmem-code-linked" ? "contains the kmem-enabling code of runc" : "its Go build tags are " BT[kb] ", without nokmem") ": not a binary kmem-build built (mislabelled or altered)" tg, \
+        "reinstall the kubelet package of a kmem-build build (verify --checksums SHA256SUMS) and find out where this binary came from", "kubelet", 1)
+    else if (BV[kb] == "kmem-code-linked")
       check("kubelet-binary", binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
         "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
-    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" tg, "", "", 1)
-    else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" tg, "", "", 1)
+    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
+    else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
   }
   if (fact("checksums_wanted") != 1) check("kubelet-checksum", "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
   else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
@@ -1404,8 +1407,8 @@ function json(   i, k, nt, ta, tags) {
   for (i = 1; i <= NB; i++) {
     tags = "null"
     if (BS[i] == "ok" && BT[i] != "") { nt = split(BT[i], ta, ","); tags = "["; for (k = 1; k <= nt; k++) tags = tags (k > 1 ? ", " : "") js(ta[k]); tags = tags "]" }
-    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s, \"reused\": %s}%s\n", \
-      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (BRU[i] ? "true" : "false"), (i < NB ? "," : "")
+    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s, \"reused\": %s, \"version_mark\": %s}%s\n", \
+      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (BRU[i] ? "true" : "false"), jsn(BMK[i]), (i < NB ? "," : "")
   }
   print "  ],"
   printf "  \"memcgs\": {\"num_cgroups\": %s, \"directories\": %s, \"leaked\": %s, \"limit\": %d, \"compared\": %s},\n", \
@@ -1918,7 +1921,7 @@ binary_identity() { # path -> device:inode:size:mtime:ctime (with nanoseconds wh
 }
 
 inspect_binary() { # role path found_by
-  _k=0 _n=0 _tags="" _sha="" _id=""
+  _k=0 _n=0 _tags="" _sha="" _id="" _mk=""
   if [ ! -e "$2" ]; then
     printf 'bin\t%s\t%s\t%s\tmissing\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
     return
@@ -1931,33 +1934,36 @@ inspect_binary() { # role path found_by
     case $2 in *"$TAB"* | *"$NL"*) ;; *) _id=$(binary_identity "$2") ;; esac
   fi
   if [ -n "$_id" ]; then
-    while IFS="$TAB" read -r _cp _ci _ck _cn _ct _cs; do
+    while IFS="$TAB" read -r _cp _ci _ck _cn _ct _cs _cm; do
       if [ "$_cp" != "$2" ] || [ "$_ci" != "$_id" ]; then continue; fi
       case $_ck$_cn in '' | *[!0-9]*) break ;; esac
       case $_cs in *[!0-9a-f]*) break ;; esac
       [ ${#_cs} -eq 64 ] || break
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_ck" "$_cn" "$_ct" "$_cs" >>"$tmp/cache.new"
+      case $_cm in . | v*+nokmem) ;; *) break ;; esac # no mark field: an older cache, read again
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_ck" "$_cn" "$_ct" "$_cs" "$_cm" >>"$tmp/cache.new"
       if [ "$_ct" = . ]; then _ct=""; fi
-      printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t1\n' "$1" "$2" "$3" "$_ck" "$_cn" "$_ct" "$_cs" >>"$facts"
+      if [ "$_cm" = . ]; then _cm=""; fi
+      printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t1\t%s\n' "$1" "$2" "$3" "$_ck" "$_cn" "$_ct" "$_cs" "$_cm" >>"$facts"
       return
     done <"$tmp/cache.old"
   fi
   # NULs become newlines so every grep (GNU, busybox) sees short text lines.
-  tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" >"$tmp/grep" 2>/dev/null
+  tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" -e "$S_MARK" >"$tmp/grep" 2>/dev/null
   while IFS= read -r _l; do
     case $_l in
       "$S_KMEM") _k=$((_k + 1)) ;;
       "$S_NOKMEM") _n=$((_n + 1)) ;;
       "$S_TAGS"*) _tags=${_l#"$S_TAGS"} ;;
+      v*+nokmem) _mk=$_l ;;
     esac
   done <"$tmp/grep"
   _sha=$(sha256sum "$2" 2>/dev/null </dev/null)
   _sha=${_sha%% *}
-  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t0\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t0\t%s\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" "$_mk" >>"$facts"
   # cached only when the file did not change while it was read
   if [ -n "$_id" ] && [ ${#_sha} -eq 64 ] && [ "$(binary_identity "$2")" = "$_id" ]; then
     # "." for no tags: read splits on tabs as white space, so an empty field would vanish
-    case $_tags in *"$TAB"*) ;; *) printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_k" "$_n" "${_tags:-.}" "$_sha" >>"$tmp/cache.new" ;; esac
+    case $_tags in *"$TAB"*) ;; *) printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_k" "$_n" "${_tags:-.}" "$_sha" "${_mk:-.}" >>"$tmp/cache.new" ;; esac
   fi
 }
 
@@ -2083,6 +2089,7 @@ inspect_binaries() {
   S_KMEM='failed to set %s, because either tasks have already joined this cgroup or it has children'
   S_NOKMEM='kernel memory accounting disabled in this runc build'
   S_TAGS="build${TAB}-tags="
+  S_MARK='v[0-9][0-9.]*[-.0-9A-Za-z]*+nokmem' # kmem-build's version mark (src/inspect/evidence.ts)
 
 
 

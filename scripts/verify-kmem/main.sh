@@ -496,7 +496,7 @@ binary_identity() { # path -> device:inode:size:mtime:ctime (with nanoseconds wh
 }
 
 inspect_binary() { # role path found_by
-  _k=0 _n=0 _tags="" _sha="" _id=""
+  _k=0 _n=0 _tags="" _sha="" _id="" _mk=""
   if [ ! -e "$2" ]; then
     printf 'bin\t%s\t%s\t%s\tmissing\t0\t0\t\t\n' "$1" "$2" "$3" >>"$facts"
     return
@@ -509,33 +509,36 @@ inspect_binary() { # role path found_by
     case $2 in *"$TAB"* | *"$NL"*) ;; *) _id=$(binary_identity "$2") ;; esac
   fi
   if [ -n "$_id" ]; then
-    while IFS="$TAB" read -r _cp _ci _ck _cn _ct _cs; do
+    while IFS="$TAB" read -r _cp _ci _ck _cn _ct _cs _cm; do
       if [ "$_cp" != "$2" ] || [ "$_ci" != "$_id" ]; then continue; fi
       case $_ck$_cn in '' | *[!0-9]*) break ;; esac
       case $_cs in *[!0-9a-f]*) break ;; esac
       [ ${#_cs} -eq 64 ] || break
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_ck" "$_cn" "$_ct" "$_cs" >>"$tmp/cache.new"
+      case $_cm in . | v*+nokmem) ;; *) break ;; esac # no mark field: an older cache, read again
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_ck" "$_cn" "$_ct" "$_cs" "$_cm" >>"$tmp/cache.new"
       if [ "$_ct" = . ]; then _ct=""; fi
-      printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t1\n' "$1" "$2" "$3" "$_ck" "$_cn" "$_ct" "$_cs" >>"$facts"
+      if [ "$_cm" = . ]; then _cm=""; fi
+      printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t1\t%s\n' "$1" "$2" "$3" "$_ck" "$_cn" "$_ct" "$_cs" "$_cm" >>"$facts"
       return
     done <"$tmp/cache.old"
   fi
   # NULs become newlines so every grep (GNU, busybox) sees short text lines.
-  tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" >"$tmp/grep" 2>/dev/null
+  tr '\000' '\n' <"$2" 2>/dev/null | grep -a -o -e "$S_KMEM" -e "$S_NOKMEM" -e "${S_TAGS}[!-~]*" -e "$S_MARK" >"$tmp/grep" 2>/dev/null
   while IFS= read -r _l; do
     case $_l in
       "$S_KMEM") _k=$((_k + 1)) ;;
       "$S_NOKMEM") _n=$((_n + 1)) ;;
       "$S_TAGS"*) _tags=${_l#"$S_TAGS"} ;;
+      v*+nokmem) _mk=$_l ;;
     esac
   done <"$tmp/grep"
   _sha=$(sha256sum "$2" 2>/dev/null </dev/null)
   _sha=${_sha%% *}
-  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t0\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" >>"$facts"
+  printf 'bin\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t0\t%s\n' "$1" "$2" "$3" "$_k" "$_n" "$_tags" "$_sha" "$_mk" >>"$facts"
   # cached only when the file did not change while it was read
   if [ -n "$_id" ] && [ ${#_sha} -eq 64 ] && [ "$(binary_identity "$2")" = "$_id" ]; then
     # "." for no tags: read splits on tabs as white space, so an empty field would vanish
-    case $_tags in *"$TAB"*) ;; *) printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_k" "$_n" "${_tags:-.}" "$_sha" >>"$tmp/cache.new" ;; esac
+    case $_tags in *"$TAB"*) ;; *) printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$_id" "$_k" "$_n" "${_tags:-.}" "$_sha" "${_mk:-.}" >>"$tmp/cache.new" ;; esac
   fi
 }
 
@@ -661,6 +664,7 @@ inspect_binaries() {
   S_KMEM='failed to set %s, because either tasks have already joined this cgroup or it has children'
   S_NOKMEM='kernel memory accounting disabled in this runc build'
   S_TAGS="build${TAB}-tags="
+  S_MARK='v[0-9][0-9.]*[-.0-9A-Za-z]*+nokmem' # kmem-build's version mark (src/inspect/evidence.ts)
 
 
 

@@ -138,7 +138,7 @@ $1 == "sample" {
   next
 }
 $1 == "bin" {
-  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9; BRU[n] = ($10 == 1)
+  n = ++NB; BR[n] = $2; BP[n] = $3; BF[n] = $4; BS[n] = $5; BK[n] = $6; BN[n] = $7; BT[n] = $8; BH[n] = $9; BRU[n] = ($10 == 1); BMK[n] = $11
   next
 }
 $1 == "sum" { SUMS[tolower($2)] = $3; NSUMS++; next }
@@ -333,11 +333,14 @@ END {
   else {
     tg = (BT[kb] != "" ? "; build tags: " BT[kb] : "") (BRU[kb] ? "; verdict reused: identity (device, inode, size, mtime, ctime) unchanged since the last run" : "") \
       (fact("cache_why") != "" ? "; verdict cache not used: " fact("cache_why") : "")
-    if (BV[kb] == "kmem-code-linked")
+    if (BMK[kb] != "" && (BV[kb] == "kmem-code-linked" || (BT[kb] != "" && index("," BT[kb] ",", ",nokmem,") == 0)))
+      check("kubelet-binary", "FAIL", BP[kb] " reports version " BMK[kb] " (the kmem-build nokmem mark) but " (BV[kb] == "kmem-code-linked" ? "contains the kmem-enabling code of runc" : "its Go build tags are " BT[kb] ", without nokmem") ": not a binary kmem-build built (mislabelled or altered)" tg, \
+        "reinstall the kubelet package of a kmem-build build (verify --checksums SHA256SUMS) and find out where this binary came from", "kubelet", 1)
+    else if (BV[kb] == "kmem-code-linked")
       check("kubelet-binary", binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
         "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
-    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" tg, "", "", 1)
-    else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" tg, "", "", 1)
+    else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
+    else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
   }
   if (fact("checksums_wanted") != 1) check("kubelet-checksum", "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
   else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
@@ -599,8 +602,8 @@ function json(   i, k, nt, ta, tags) {
   for (i = 1; i <= NB; i++) {
     tags = "null"
     if (BS[i] == "ok" && BT[i] != "") { nt = split(BT[i], ta, ","); tags = "["; for (k = 1; k <= nt; k++) tags = tags (k > 1 ? ", " : "") js(ta[k]); tags = tags "]" }
-    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s, \"reused\": %s}%s\n", \
-      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (BRU[i] ? "true" : "false"), (i < NB ? "," : "")
+    printf "    {\"role\": %s, \"path\": %s, \"found_by\": %s, \"readable\": %s, \"verdict\": %s, \"build_tags\": %s, \"sha256\": %s, \"checksum_match\": %s, \"reused\": %s, \"version_mark\": %s}%s\n", \
+      js(BR[i]), js(BP[i]), js(BF[i]), (BS[i] == "ok" ? "true" : "false"), jsn(BV[i]), tags, jsn(BH[i]), jsn(BM[i]), (BRU[i] ? "true" : "false"), jsn(BMK[i]), (i < NB ? "," : "")
   }
   print "  ],"
   printf "  \"memcgs\": {\"num_cgroups\": %s, \"directories\": %s, \"leaked\": %s, \"limit\": %d, \"compared\": %s},\n", \

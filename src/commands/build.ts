@@ -38,6 +38,7 @@ type Flags = Pick<
   recipes?: string;
   patches?: string;
   rebuild?: boolean;
+  versionMark?: boolean;
   dryRun?: boolean;
   json?: boolean;
 };
@@ -128,6 +129,7 @@ export function toBuildOptions(f: Flags): BuildOptions {
     gnupgHome: f.gnupgHome ?? process.env.GNUPGHOME,
     rpm: f.rpm,
     rebuild: !!f.rebuild,
+    versionMark: f.versionMark !== false,
     dryRun: !!f.dryRun,
     json: !!f.json,
   };
@@ -180,6 +182,10 @@ export function registerBuild(program: Command): void {
     .option("--gnupg-home <dir>", "GnuPG home holding the signing key (env GNUPGHOME)")
     .option("--no-rpm", "skip RPM packaging (binaries, checksums and manifest only)")
     .option("--rebuild", "compile even when binaries for exactly these inputs are cached")
+    .option(
+      "--no-version-mark",
+      "report upstream's version (v1.20.2) instead of the marked v1.20.2+nokmem (kubelet --version, kubectl get nodes)",
+    )
     .option("--dry-run", "print what the build would do (each step's preview) and do nothing")
     .option("--json", "print a machine-readable result on stdout (progress is not shown)")
     .action(async (flags: Flags) => {

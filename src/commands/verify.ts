@@ -35,6 +35,7 @@ import {
 } from "../verify/script-args.js";
 import { collectHosts } from "../verify/targets.js";
 import { checkFileTarget, writeFileSafely } from "../util/fs.js";
+import { verifyCluster } from "../verify/cluster-command.js";
 
 interface VerifyOpts {
   ssh: string[];
@@ -51,6 +52,9 @@ interface VerifyOpts {
   checksums?: string;
   expectSha256: string[];
   kubeconfig?: string;
+  cluster?: boolean;
+  context?: string;
+  daemonset?: boolean;
   script?: string;
   identity?: string;
   port?: string;
@@ -109,6 +113,12 @@ export function registerVerify(program: Command): void {
       "--kubeconfig <file>",
       "also name pods and containers the nodes could not through the API server (kubectl get pods -A, run here)",
     )
+    .option(
+      "--cluster",
+      "every node's fix state from the API server (kubectl get nodes with --kubeconfig/--context): kernel, running kubelet, runtime; no ssh, no agent",
+    )
+    .option("--context <name>", "with --cluster: the kubeconfig context to use (as kubectl --context)")
+    .option("--no-daemonset", "with --cluster: do not read the kmem-build-verify DaemonSet's reports")
     .option("--script <file>", "verify script to run (default: the bundled scripts/verify-kmem.sh)")
     .option("--identity <file>", "ssh private key (ssh -i)")
     .option("--port <n>", "ssh port for every host (ssh -p)")
@@ -180,6 +190,14 @@ export async function checkOutputFiles(o: { junit?: string; html?: string }): Pr
 async function verify(o: VerifyOpts): Promise<number> {
   if ([o.json, o.brief, o.rebootRequired].filter(Boolean).length > 1)
     throw new UsageError("choose one of --json, --brief and --reboot-required");
+  if (o.cluster) {
+    if (o.ssh.length || o.hostsFile) throw new UsageError("choose one of --cluster and --ssh/--hosts-file");
+    if (o.rebootRequired)
+      throw new UsageError("--reboot-required answers for this host only: use it without --cluster");
+    await checkOutputFiles(o);
+    return verifyCluster(o);
+  }
+  if (o.context !== undefined) throw new UsageError("--context needs --cluster");
   if (o.gate && o.rebootRequired) throw new UsageError("choose one of --gate and --reboot-required");
   checkScriptOptions(o);
   if (o.interval !== undefined && o.duration === undefined)

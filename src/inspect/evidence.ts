@@ -6,6 +6,11 @@
 export const KMEM_ENABLING_STRING =
   "failed to set %s, because either tasks have already joined this cgroup or it has children";
 export const NOKMEM_MARKER_STRING = "kernel memory accounting disabled in this runc build";
+/**
+ * The build metadata kmem-build stamps on the kubelet's version (`v1.20.2+nokmem`). Go packs string
+ * data without separators, so the mark is looked for as these bytes, not as a whole version.
+ */
+export const VERSION_MARK_STRING = "+nokmem";
 
 export interface Evidence {
   /** The kmem-enabling code (EnableKernelMemoryAccounting / setKernelMemory) is linked. */
@@ -16,6 +21,8 @@ export interface Evidence {
   goVersion: string | null;
   /** `-tags=` from the embedded build settings (Go >= 1.18), null when not recorded. */
   buildTags: string[] | null;
+  /** The version carries kmem-build's mark (VERSION_MARK_STRING): the binary claims to be a nokmem build. */
+  marked: boolean;
   /** The summary a person reads. */
   verdict: "kmem-code-linked" | "nokmem-variant-linked" | "no-kmem-code";
 }
@@ -58,6 +65,7 @@ export interface BinaryFacts {
 export function evidenceFrom(f: BinaryFacts): Evidence {
   const kmemEnablingCode = f.has(KMEM_ENABLING_STRING);
   const disabledMarker = f.has(NOKMEM_MARKER_STRING);
+  const marked = f.has(VERSION_MARK_STRING);
   let buildTags: string[] | null = null;
   let goVersion: string | null = f.buildInfo?.version || null;
   if (f.buildInfo) {
@@ -69,7 +77,20 @@ export function evidenceFrom(f: BinaryFacts): Evidence {
     : disabledMarker
       ? "nokmem-variant-linked"
       : "no-kmem-code";
-  return { kmemEnablingCode, disabledMarker, goVersion, buildTags, verdict };
+  return { kmemEnablingCode, disabledMarker, goVersion, buildTags, marked, verdict };
+}
+
+/**
+ * Why a binary's version mark is false, or null when it is not marked or the bytes agree: a marked
+ * kubelet must not link the kmem-enabling code, and where Go recorded the build tags, nokmem is one.
+ */
+export function markContradiction(ev: Evidence): string | null {
+  if (!ev.marked) return null;
+  if (ev.kmemEnablingCode)
+    return `its version carries the nokmem mark (${VERSION_MARK_STRING}) but it links runc's kmem-enabling code`;
+  if (ev.buildTags !== null && !ev.buildTags.includes("nokmem"))
+    return `its version carries the nokmem mark (${VERSION_MARK_STRING}) but its Go build settings record tags [${ev.buildTags.join(",")}], without nokmem`;
+  return null;
 }
 
 export const GO_VERSION = /go1\.\d+(?:\.\d+)?/;

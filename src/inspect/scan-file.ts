@@ -13,6 +13,7 @@ import {
   GO_VERSION,
   KMEM_ENABLING_STRING,
   NOKMEM_MARKER_STRING,
+  VERSION_MARK_STRING,
   goBuildInfo,
   evidenceFrom,
   type Evidence,
@@ -64,7 +65,9 @@ export function goVersionIn(
 }
 
 export async function scanFile(path: string, extra: string[] = [], chunkSize = 4 << 20): Promise<FileScan> {
-  const needles = [...new Set([KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING, ...extra])].map((n) => ({
+  const needles = [
+    ...new Set([KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING, VERSION_MARK_STRING, ...extra]),
+  ].map((n) => ({
     text: n,
     bytes: Buffer.from(n, "latin1"),
   }));

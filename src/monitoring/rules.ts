@@ -11,11 +11,22 @@
  *                       Before kubelet 1.29 (cAdvisor 0.48) there is no kernel-memory series, and on
  *                       cgroup v1 container_memory_usage_bytes (memory.usage_in_bytes) includes kmem,
  *                       so usage - rss - cache is the memory the OOM killer counts and dashboards miss.
+ *   kmem-build-api      needs no agent either: kube-state-metrics' kube_node_info, the API server's view
+ *                       of every node (kernel_version, kubelet_version, container_runtime_version).
+ *                       The same classes as `kmem-build verify --cluster` (src/verify/cluster-classify.ts).
  */
 import { stringify } from "yaml";
 import { TOOL_VERSION } from "../version.js";
 import { durationText } from "../util/duration.js";
 import type { FixState } from "../verify/report.js";
+import {
+  KERNEL_4_6_PLUS_RE,
+  KERNEL_BEFORE_4_6_RE,
+  KERNEL_KNOWS_NOKMEM_RE,
+  KUBELET_ARMS_KMEM_RE,
+  KUBELET_MARKED_RE,
+  KUBELET_VERSION_RE,
+} from "../verify/cluster-classify.js";
 
 export interface RuleTimings {
   /** `for:` of the kmem-charged and fix-state alerts. */
@@ -82,6 +93,103 @@ const hidden = (id: string) =>
 const withPodUid = (expr: string) =>
   `label_replace(label_replace(${expr}, "pod_uid", "$1-$2-$3-$4-$5", "id", ".*pod${POD_UID}(\\\\.slice)?(/.*)?"), ` +
   `"pod_uid", "$1", "id", ".*pod${STATIC_UID}(\\\\.slice)?(/.*)?")`;
+
+export const API_FIX_STATE = "kmem_build:node_api_fix_state";
+export const API_KERNEL_CLASS = "kmem_build:node_kernel_class";
+export const API_KUBELET_CLASS = "kmem_build:node_kubelet_class";
+
+/** kube_node_info with label matchers (PromQL raw strings: the regular expressions as they are). */
+const nodeInfo = (...m: [string, "=~" | "!~", string][]) =>
+  `kube_node_info{${m.map(([l, op, re]) => `${l}${op}\`${re}\``).join(", ")}}`;
+const K = "kernel_version";
+const B = "kubelet_version";
+const AFFECTED: [string, "=~" | "!~", string][] = [
+  [K, "=~", KERNEL_BEFORE_4_6_RE],
+  [K, "!~", KERNEL_KNOWS_NOKMEM_RE],
+];
+const ARMS: [string, "=~" | "!~", string][] = [
+  [B, "=~", KUBELET_ARMS_KMEM_RE],
+  [B, "!~", KUBELET_MARKED_RE],
+];
+const classed = (label: string, cls: [string, string][]) =>
+  cls
+    .map(([value, sel]) => `label_replace(max by (node) (${sel}), "${label}", "${value}", "", "")`)
+    .join(" or ");
+
+function apiRules(t: RuleTimings): (AlertRule | RecordingRule)[] {
+  const by = "max by (node, kernel_version, kubelet_version, container_runtime_version)";
+  const install = `${by} (${nodeInfo(...AFFECTED, ...ARMS)})`;
+  const unknown = `${nodeInfo([K, "!~", KERNEL_BEFORE_4_6_RE], [K, "!~", KERNEL_4_6_PLUS_RE])} or ${nodeInfo([K, "=~", KERNEL_BEFORE_4_6_RE], [B, "!~", KUBELET_VERSION_RE])}`;
+  const askNode = `kube_node_info unless on (node) (${nodeInfo(...AFFECTED, ...ARMS)} or ${unknown})`;
+  const facts =
+    "kernel {{ $labels.kernel_version }}, kubelet {{ $labels.kubelet_version }}, runtime {{ $labels.container_runtime_version }}";
+  return [
+    {
+      record: API_KERNEL_CLASS,
+      expr: classed("kernel_class", [
+        ["affected", nodeInfo(...AFFECTED)],
+        ["knows-nokmem", nodeInfo([K, "=~", KERNEL_KNOWS_NOKMEM_RE])],
+        ["4.6+", nodeInfo([K, "=~", KERNEL_4_6_PLUS_RE])],
+        ["unknown", nodeInfo([K, "!~", KERNEL_BEFORE_4_6_RE], [K, "!~", KERNEL_4_6_PLUS_RE])],
+      ]),
+    },
+    {
+      record: API_KUBELET_CLASS,
+      expr: classed("kubelet_class", [
+        ["nokmem-marked", nodeInfo([B, "=~", KUBELET_MARKED_RE])],
+        ["arms-kmem", nodeInfo(...ARMS)],
+        [
+          "no-kmem-code",
+          nodeInfo(
+            [B, "=~", KUBELET_VERSION_RE],
+            [B, "!~", KUBELET_ARMS_KMEM_RE],
+            [B, "!~", KUBELET_MARKED_RE],
+          ),
+        ],
+        ["unknown", nodeInfo([B, "!~", KUBELET_VERSION_RE])],
+      ]),
+    },
+    {
+      // one series per node: install (the API alone tells), ask-node (only the node can tell:
+      // cgroup v2, cgroup.memory=nokmem, a reboot still due, the runtime's runc) or unknown
+      record: API_FIX_STATE,
+      expr: classed("state", [
+        ["install", nodeInfo(...AFFECTED, ...ARMS)],
+        ["unknown", `(${unknown})`],
+        ["ask-node", `(${askNode})`],
+      ]),
+    },
+    {
+      alert: "KmemKubeletArmsKmemOnAffectedKernel",
+      expr: install,
+      for: durationText(t.binaryFor),
+      labels: { severity: "critical" },
+      annotations: {
+        summary:
+          "The running kubelet on {{ $labels.node }} switches kernel memory accounting on, on a kernel that is hurt by it",
+        description:
+          `The API server reports ${facts}: a kernel before 4.6 (3.10 EL7 before 7.8) accounts kmem in every pod cgroup ` +
+          "where the kubelet's runc arms it, and this kubelet (upstream <= 1.21.1, not marked +nokmem) does. Pods leak memory cgroup IDs " +
+          "and are OOM-killed for kernel memory their dashboards do not show. Next step: install the kmem-build kubelet (its version ends in +nokmem), " +
+          "restart the kubelet, then drain and reboot the node.",
+      },
+    },
+    {
+      alert: "KmemKubeletArmsKmemUnlessNokmemParam",
+      expr: `${by} (${nodeInfo([K, "=~", KERNEL_KNOWS_NOKMEM_RE], ...ARMS)})`,
+      for: durationText(t.binaryFor),
+      labels: { severity: "info" },
+      annotations: {
+        summary:
+          "The running kubelet on {{ $labels.node }} arms kernel memory accounting; the kernel can refuse it if booted so",
+        description:
+          `The API server reports ${facts}: this RHEL 7.8+ kernel knows cgroup.memory=nokmem, with which nothing accounts kmem; ` +
+          "without it the kubelet (upstream <= 1.21.1, not marked +nokmem) arms kmem in every pod cgroup. Only the node can tell which: " +
+          "kmem-build verify on the node, or the kmem-build-verify DaemonSet's fix state.",
+      },
+    },
+  ];
+}
 
 export function ruleGroups(t: RuleTimings): RuleGroup[] {
   const next = (what: string) =>
@@ -262,6 +370,7 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
   return [
     { name: "kmem-build", rules: textfile },
     { name: "kmem-build-cadvisor", rules: cadvisor },
+    { name: "kmem-build-api", rules: apiRules(t) },
   ];
 }
 

@@ -28,6 +28,8 @@ export interface BuildOptions {
   rpm: boolean;
   /** Recompile even when a binary for exactly these inputs is cached. */
   rebuild: boolean;
+  /** Stamp the kubelet's version with the build metadata `+nokmem` (`--no-version-mark`: upstream's string). */
+  versionMark: boolean;
   dryRun: boolean;
   json: boolean;
 }

@@ -141,6 +141,8 @@ export interface BinaryRow {
   checksum_match: string | null;
   /** Verdict from the --cache-dir of an earlier run (identity unchanged); absent in older reports. */
   reused?: boolean;
+  /** The marked version the binary carries (`v1.20.2+nokmem`), null when unmarked; absent in older reports. */
+  version_mark?: string | null;
 }
 
 export interface NodeReport {

@@ -107,6 +107,7 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
       disabledMarker: true,
       verdict: "nokmem-variant-linked",
       buildTags: ["nokmem"],
+      marked: true,
     });
     expect(m.sourceDateEpoch).toBeGreaterThan(1_000_000_000);
     const schema = JSON.parse(await readFile(join(REPO, "schemas", "manifest.schema.json"), "utf8"));
@@ -114,10 +115,10 @@ describe("tag era (1.14 – 1.21.1): GOFLAGS=-tags=nokmem", () => {
     expect(validate(m), JSON.stringify(validate.errors)).toBe(true);
   });
 
-  it("produces a static amd64 kubelet that reports the requested version", async () => {
+  it("produces a static amd64 kubelet that reports the requested version, marked +nokmem", async () => {
     const bin = join(out, "1.20.15", "kubelet-linux-amd64");
     const { stdout } = await execa(bin, ["--version"]);
-    expect(stdout).toContain("v1.20.15");
+    expect(stdout).toContain("v1.20.15+nokmem");
     expect((await stat(bin)).uid).toBe(process.getuid!());
   });
 

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIX_STATES } from "../../src/verify/report.js";
 import { plainRulesFile, prometheusRule, ruleGroups, timingsFor } from "../../src/monitoring/rules.js";
 import { REPO } from "../helpers/cli.js";
+import { apiFixState, kernelClass, kubeletClass } from "../../src/verify/cluster-classify.js";
 
 const HERE = join(REPO, "test", "monitoring");
 const UNIT_TESTS = readdirSync(HERE)
@@ -86,4 +87,80 @@ describe("Prometheus rules (promtool)", () => {
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/SUCCESS/);
     });
+
+  it("the kube_node_info rules classify every node as verify --cluster classifies its Node object", async () => {
+    const kernels = [
+      "3.10.0-514.el7.x86_64",
+      "3.10.0-1062.4.1.el7.x86_64",
+      "3.10.0-1126.el7.x86_64",
+      "3.10.0-1127.el7.x86_64",
+      "3.10.0-1160.119.1.el7.x86_64",
+      "4.4.0-210-generic",
+      "4.5.7",
+      "4.6.0",
+      "4.18.0-477.10.1.el8_8.x86_64",
+      "5.4.270-1.el7.elrepo.x86_64",
+      "6.18.0+",
+      "weird",
+    ];
+    const kubelets = [
+      "v1.10.13",
+      "v1.20.2",
+      "v1.20.2+nokmem",
+      "v1.21.0-rc.1+nokmem",
+      "v1.21.1",
+      "v1.21.2",
+      "v1.21.10",
+      "v1.20.4+k3s1",
+      "v1.27.4+rke2r1",
+      "v1.20.2+nokmemx",
+      "unknown",
+    ];
+    const series: string[] = [];
+    const states: string[] = [];
+    const kc: string[] = [];
+    const bc: string[] = [];
+    kernels.forEach((k, i) =>
+      kubelets.forEach((b, j) => {
+        const node = `n-${i}-${j}`;
+        series.push(
+          `      - series: 'kube_node_info{container_runtime_version="containerd://1.4.3",internal_ip="10.0.${i}.${j}",job="kube-state-metrics",kernel_version="${k}",kubelet_version="${b}",kubeproxy_version="${b}",node="${node}",os_image="CentOS Linux 7 (Core)",pod_cidr="",provider_id="",system_uuid=""}'\n        values: "1x5"`,
+        );
+        const sample = (name: string, label: string, value: string) =>
+          `          - { labels: '${name}{node="${node}",${label}="${value}"}', value: 1 }`;
+        states.push(
+          sample(
+            "kmem_build:node_api_fix_state",
+            "state",
+            apiFixState(kernelClass(k), kubeletClass(b)).state,
+          ),
+        );
+        kc.push(sample("kmem_build:node_kernel_class", "kernel_class", kernelClass(k)));
+        bc.push(sample("kmem_build:node_kubelet_class", "kubelet_class", kubeletClass(b)));
+      }),
+    );
+    const expr = (e: string, samples: string[]) =>
+      `      - expr: ${e}\n        eval_time: 1m\n        exp_samples:\n${samples.join("\n")}`;
+    writeFileSync(
+      join(dir, "matrix.yaml"),
+      [
+        "rule_files: [kmem-build.rules.yaml]",
+        "evaluation_interval: 1m",
+        "tests:",
+        "  - interval: 1m",
+        "    input_series:",
+        ...series,
+        "    promql_expr_test:",
+        expr("kmem_build:node_api_fix_state", states),
+        expr("kmem_build:node_kernel_class", kc),
+        expr("kmem_build:node_kubelet_class", bc),
+        "",
+      ].join("\n"),
+    );
+    expect(new Set(states.map((s) => /state="([a-z-]+)"/.exec(s)![1]))).toEqual(
+      new Set(["install", "ask-node", "unknown"]),
+    );
+    const r = await promtool(["test", "rules", "matrix.yaml"]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+  });
 });

@@ -14,18 +14,28 @@
  *   - the node-problem-detector wiring: the JSON patch applied to a node-problem-detector-shaped
  *     DaemonSet, and the plugin run from its mount the way NPD runs it (exit code → status, output
  *     trimmed and cut to max_output_length, the configured timeout).
+ *   - the version mark: the kmem-build kubelet registers as v1.20.2+nokmem (status.nodeInfo, kubectl
+ *     get nodes and describe), and the API server keeps taking its status (the tree's own version
+ *     parsers on the same string: test/real/version-mark.test.ts);
+ *   - `kmem-build verify --cluster` through a kubeconfig with two contexts and an exec credential
+ *     plugin: the node with its kernel, kubelet, runtime and fix state, read from the API server only
+ *     (the DaemonSet's last report beside it), and the kube_node_info rules agreeing on a series built
+ *     from the real Node object.
  * The PrometheusRule is not applied: the cluster has no Prometheus Operator CRD (its validation is
  * in test/unit/manifests.test.ts). Everything is stopped afterwards, also on failure.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { release } from "node:os";
 import { cli, REPO } from "../helpers/cli.js";
 import { kubeletServingArgs, startCluster, type Cluster } from "./cluster-harness.js";
 import { NODE_IMAGE, startNode, type Node } from "./node-harness.js";
 import { BUILD_TIMEOUT_MS, nokmemKubelet } from "./shared.js";
+import { plainRulesFile, timingsFor } from "../../src/monitoring/rules.js";
+import type { ClusterReport } from "../../src/verify/cluster.js";
 
 const NS = "kmem-build";
 const NODE = "kmem-cluster-node";
@@ -583,4 +593,195 @@ describe("kmem-build manifests on a real cluster", () => {
     expect(slow).toMatchObject({ status: "Unknown", timedOut: true });
     expect(slow.message).toMatch(/^Timeout when running plugin "sh"/);
   });
+
+  it("the kmem-build kubelet registers as v1.20.2+nokmem; the API server and kubectl accept it; verify --cluster lists the node from the API alone", async () => {
+    const c = cluster!;
+    const MARKED = "v1.20.2+nokmem";
+    expect((await execa(kubelet, ["--version"])).stdout.trim()).toBe(`Kubernetes ${MARKED}`);
+    const nodeObj = () => c.kubectl(["get", "node", NODE, "-o", "json"]).then((r) => JSON.parse(r.stdout));
+    const n0 = await nodeObj();
+    expect(n0.status.nodeInfo.kubeletVersion).toBe(MARKED);
+    // the API server keeps taking this kubelet's updates: its node Lease is renewed (every 10 s; the
+    // node status itself is re-posted only on change or every 5 min in 1.20)
+    const renewed = () =>
+      c
+        .kubectl(["get", "lease", "-n", "kube-node-lease", NODE, "-o", "jsonpath={.spec.renewTime}"])
+        .then((r) => r.stdout.trim());
+    const r0 = await renewed();
+    expect(r0).toMatch(/^\d{4}-/);
+    await waitFor("the node lease renewed by the kubelet", 90_000, async () => (await renewed()) !== r0);
+    const wide = (await c.kubectl(["get", "nodes", "-o", "wide"])).stdout;
+    process.stderr.write(`$ kubectl get nodes -o wide\n${wide}\n`);
+    expect(wide).toMatch(new RegExp(`^${NODE}\\s+\\S+\\s+\\S+\\s+\\S+\\s+v1\\.20\\.2\\+nokmem\\s`, "m"));
+    expect((await c.kubectl(["describe", "node", NODE])).stdout).toMatch(
+      /Kubelet Version:\s+v1\.20\.2\+nokmem$/m,
+    );
+
+    // verify --cluster: a kubeconfig whose current context leads nowhere, and whose user is an exec
+    // credential plugin (client.authentication.k8s.io/v1beta1) handing out the admin certificate
+    const calls = join(work, "exec-plugin-calls");
+    const cred = join(work, "exec-credential.json");
+    await writeFile(
+      cred,
+      JSON.stringify({
+        apiVersion: "client.authentication.k8s.io/v1beta1",
+        kind: "ExecCredential",
+        status: {
+          clientCertificateData: await readFile(join(c.dir, "admin.crt"), "utf8"),
+          clientKeyData: await readFile(join(c.dir, "admin.key"), "utf8"),
+        },
+      }),
+    );
+    const plugin = join(work, "exec-plugin.sh");
+    await writeFile(plugin, `#!/bin/sh\necho called >> '${calls}'\nexec cat '${cred}'\n`, { mode: 0o755 });
+    const kc = join(work, "fleet-kubeconfig");
+    await writeFile(
+      kc,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          {
+            name: "real",
+            cluster: { server: c.apiserverUrl, "certificate-authority": join(c.dir, "ca.crt") },
+          },
+          { name: "nowhere", cluster: { server: "https://127.0.0.1:9" } },
+        ],
+        users: [
+          {
+            name: "exec-admin",
+            user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: plugin } },
+          },
+        ],
+        contexts: [
+          { name: "nowhere", context: { cluster: "nowhere", user: "exec-admin" } },
+          { name: "real", context: { cluster: "real", user: "exec-admin" } },
+        ],
+        "current-context": "nowhere",
+      }),
+    );
+    // kubectl 1.20.2 (Debian's) is the kubectl on PATH
+    const env = { PATH: `${dirname(c.kubectlPath)}:${process.env.PATH}`, HOME: work, KUBECONFIG: "" };
+    const junit = join(work, "cluster.junit.xml");
+    const html = join(work, "cluster.html");
+    const t0 = Date.now();
+    const json = await cli(
+      [
+        "verify",
+        "--cluster",
+        "--kubeconfig",
+        kc,
+        "--context",
+        "real",
+        "--json",
+        "--junit",
+        junit,
+        "--html",
+        html,
+      ],
+      { env },
+    );
+    const seconds = (Date.now() - t0) / 1000;
+    const report = JSON.parse(json.stdout) as ClusterReport;
+    process.stderr.write(
+      `verify --cluster (${seconds.toFixed(1)} s): ${JSON.stringify(report.nodes, null, 2)}\n`,
+    );
+    expect(report.kind).toBe("cluster");
+    expect(report.nodes.map((x) => x.node)).toEqual([NODE]);
+    const me = report.nodes[0]!;
+    expect(me).toMatchObject({
+      kernel: release(),
+      kubelet_version: MARKED,
+      kubelet_class: "nokmem-marked",
+      api: { fix_state: "ask-node" },
+    });
+    expect(me.container_runtime).toMatch(/^containerd:\/\/\S+$/);
+    expect(me.container_runtime).toBe(n0.status.nodeInfo.containerRuntimeVersion);
+    expect(me.kernel_class).toBe(kernelIsOld() ? "affected" : "4.6+");
+    expect((await readFile(calls, "utf8")).split("\n").filter(Boolean).length).toBeGreaterThanOrEqual(1);
+    // the DaemonSet's last report, as its pod printed it, beside the API's view
+    if (dsPod) {
+      const podLog = (await c.kubectl(["logs", "-n", NS, dsPod, "--tail=1000"])).stdout;
+      const lastState = [...podLog.matchAll(/^Fix state: ([a-z-]+):/gm)].pop()?.[1];
+      expect(me.daemonset).toMatchObject({ namespace: NS, pod: dsPod });
+      // a run may end between the two reads: the state is the same on this node either way
+      expect(me.daemonset!.fix_state).toBe(lastState);
+      expect(me.fix_state).toBe(me.daemonset!.fix_state);
+      expect(json.code).toBe(me.daemonset!.exit_code);
+    }
+    expect(await readFile(junit, "utf8")).toContain(`<testsuite name="${NODE}"`);
+    expect(await readFile(html, "utf8")).toContain(MARKED);
+
+    // the API alone: ask the node (the kernel decides here, and only the node knows its cgroup layout)
+    const brief = await cli(
+      ["verify", "--cluster", "--kubeconfig", kc, "--context", "real", "--no-daemonset", "--brief"],
+      { env },
+    );
+    process.stderr.write(
+      `$ kmem-build verify --cluster --no-daemonset --brief\n${brief.stdout}${brief.stderr}\n`,
+    );
+    expect(brief.code).toBe(2);
+    expect(brief.stdout).toMatch(new RegExp(`^${NODE}: UNKNOWN: ask the node \\(`, "m"));
+    const table = await cli(["verify", "--cluster", "--kubeconfig", kc, "--context", "real"], { env });
+    process.stderr.write(`$ kmem-build verify --cluster --context real\n${table.stdout}\n`);
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^${NODE}\\s+${release().replace(/[.+]/g, "\\$&")}\\s+\\S+\\s+v1\\.20\\.2\\+nokmem\\s+nokmem-marked\\s+containerd://`,
+        "m",
+      ),
+    );
+    // the kubeconfig's own current context: kubectl's error, could not tell
+    const nowhere = await cli(["verify", "--cluster", "--kubeconfig", kc], { env });
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.stderr).toMatch(/cannot read the nodes of the cluster: kubectl get nodes: /);
+
+    // kube_node_info as kube-state-metrics builds it from this Node: the rules give the API's state
+    const info = n0.status.nodeInfo;
+    const rules = join(work, "rules");
+    await mkdir(rules, { recursive: true });
+    await writeFile(join(rules, "kmem-build.rules.yaml"), plainRulesFile(timingsFor(300)));
+    const series = `kube_node_info{container_runtime_version="${info.containerRuntimeVersion}",internal_ip="",job="kube-state-metrics",kernel_version="${info.kernelVersion}",kubelet_version="${info.kubeletVersion}",kubeproxy_version="${info.kubeProxyVersion}",node="${NODE}",os_image="${info.osImage}",pod_cidr="",provider_id="",system_uuid="${info.systemUUID}"}`;
+    await writeFile(
+      join(rules, "node.yaml"),
+      JSON.stringify({
+        rule_files: ["kmem-build.rules.yaml"],
+        evaluation_interval: "1m",
+        tests: [
+          {
+            interval: "1m",
+            input_series: [{ series, values: "1x10" }],
+            promql_expr_test: [
+              {
+                expr: "kmem_build:node_api_fix_state",
+                eval_time: "2m",
+                exp_samples: [
+                  {
+                    labels: `kmem_build:node_api_fix_state{node="${NODE}",state="${me.api.fix_state}"}`,
+                    value: 1,
+                  },
+                ],
+              },
+              {
+                expr: "kmem_build:node_kubelet_class",
+                eval_time: "2m",
+                exp_samples: [
+                  {
+                    labels: `kmem_build:node_kubelet_class{kubelet_class="nokmem-marked",node="${NODE}"}`,
+                    value: 1,
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const prom = await execa("promtool", ["test", "rules", "node.yaml"], { cwd: rules, reject: false });
+    expect(prom.exitCode, prom.stdout + prom.stderr).toBe(0);
+  }, 600_000);
 });
+
+/** This machine's kernel, the node's: a 3.10 one would be "affected" (the suite runs on 6.x). */
+function kernelIsOld(): boolean {
+  return /^([0-3]\.|4\.[0-5]([^0-9]|$))/.test(release());
+}

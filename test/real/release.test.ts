@@ -46,9 +46,9 @@ describe(`kmem-build build --kubernetes ${REAL_VERSION} --arch ${REAL_ARCHES.joi
     expect(json).toMatchObject({ ok: true, kubernetes: REAL_VERSION, recipe: "tag-era" });
   });
 
-  it("the amd64 kubelet runs and says it is Kubernetes v1.20.2", async () => {
+  it("the amd64 kubelet runs and says it is Kubernetes v1.20.2+nokmem (the version mark)", async () => {
     const r = await execa(join(build.releaseDir, "kubelet-linux-amd64"), ["--version"]);
-    expect(r.stdout.trim()).toBe(`Kubernetes v${REAL_VERSION}`);
+    expect(r.stdout.trim()).toBe(`Kubernetes v${REAL_VERSION}+nokmem`);
   });
 
   it.each(REAL_ARCHES)(

@@ -176,6 +176,8 @@ export function tagIgnoredBuild(): Promise<RealBuild & { rejectedKubelet: string
       "--arch",
       "amd64",
       "--no-rpm",
+      // the stand-in for upstream's kubelet reports upstream's version string, unmarked
+      "--no-version-mark",
     ]);
     const { result, seconds } = await timedCli(args);
     return {

@@ -3,13 +3,21 @@
  * (src/inspect/evidence.ts, docs/domain.md, "Telling a nokmem binary from its bytes"), with grep/tr only: no `go` on nodes.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { findEvidence } from "../../src/inspect/evidence.js";
 import { fakeGoBinary, type FakeBinary } from "./helpers/binaries.js";
-import { runJson } from "./helpers/run-script.js";
+import { runJson, SHELLS } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-binaries-"));
@@ -81,5 +89,85 @@ describe("kubelet checksums", () => {
       conclusive: false,
     });
     expect(code).toBe(2);
+  });
+});
+
+describe("kmem-build's version mark (v1.20.2+nokmem)", () => {
+  // busybox grep as well as GNU grep find the mark (nodes may have either)
+  const bbDir = join(TMP, "busybox-grep");
+  mkdirSync(bbDir, { recursive: true });
+  symlinkSync("/bin/busybox", join(bbDir, "grep"));
+  const greps: Record<string, NodeJS.ProcessEnv> = {
+    "GNU grep": process.env,
+    "busybox grep": { ...process.env, PATH: `${bbDir}:${process.env.PATH}` },
+  };
+  const kubelet = (name: string, spec: FakeBinary) => {
+    const p = join(TMP, `marked-${name}`);
+    writeFileSync(p, fakeGoBinary(spec));
+    return p;
+  };
+  const kubeletCheck = (r: ReturnType<typeof runJson>) =>
+    r.report.checks.find((c) => c.id === "kubelet-binary")!;
+
+  test.each(Object.entries(greps))(
+    "a marked nokmem kubelet passes and its version is reported (%s)",
+    (_, env) => {
+      for (const shell of Object.values(SHELLS)) {
+        const p = kubelet("nokmem", { nokmem: true, version: "v1.20.2+nokmem" });
+        const r = runJson([...base, "--kubelet", p], { shell, env });
+        expect(r.report.binaries[0]!.version_mark).toBe("v1.20.2+nokmem");
+        expect(findEvidence(readFileSync(p)).marked).toBe(true);
+        expect(kubeletCheck(r)).toMatchObject({ status: "PASS" });
+        expect(kubeletCheck(r).seen).toContain("; version v1.20.2+nokmem");
+      }
+    },
+  );
+
+  test.each(Object.entries(greps))("a marked kubelet that links the kmem code is a FAIL (%s)", (_, env) => {
+    for (const shell of Object.values(SHELLS)) {
+      const p = kubelet("kmem", { kmem: true, version: "v1.20.2+nokmem" });
+      const r = runJson([...base, "--kubelet", p], { shell, env });
+      expect(r.code).toBe(1);
+      expect(kubeletCheck(r)).toMatchObject({ status: "FAIL", cause: "kubelet" });
+      expect(kubeletCheck(r).seen).toMatch(
+        /reports version v1\.20\.2\+nokmem \(the kmem-build nokmem mark\) but contains the kmem-enabling code of runc: not a binary kmem-build built/,
+      );
+    }
+  });
+
+  test("a marked kubelet whose Go build tags lack nokmem is a FAIL; an unmarked one has no version_mark", () => {
+    const lying = kubelet("tags", { version: "v1.24.17+nokmem", tags: "selinux,notest" });
+    const r = runJson([...base, "--kubelet", lying]);
+    expect(kubeletCheck(r).status).toBe("FAIL");
+    expect(kubeletCheck(r).seen).toContain("its Go build tags are selinux,notest, without nokmem");
+    const plain = kubelet("plain", { nokmem: true, version: "v1.20.2" });
+    const u = runJson([...base, "--kubelet", plain]);
+    expect(u.report.binaries[0]!.version_mark).toBeNull();
+    expect(kubeletCheck(u).seen).not.toContain("version v1.20.2");
+  });
+
+  test("the mark is kept in the verdict cache; a cache line of an older script is read again", () => {
+    const cache = join(TMP, "mark-cache");
+    mkdirSync(cache, { recursive: true });
+    const p = kubelet("cached", { kmem: true, version: "v1.20.2+nokmem" });
+    const first = runJson([...base, "--kubelet", p, "--cache-dir", cache]);
+    const again = runJson([...base, "--kubelet", p, "--cache-dir", cache]);
+    expect(again.report.binaries[0]!.reused).toBe(true);
+    expect(again.report.binaries[0]!.version_mark).toBe("v1.20.2+nokmem");
+    expect(kubeletCheck(again).status).toBe("FAIL");
+    expect(kubeletCheck(first).status).toBe("FAIL");
+    // the cache of a script without the mark: six fields; taken as it was, the mark would be lost
+    const file = join(cache, `verify-kmem.${process.getuid!()}`, "binaries");
+    expect(readFileSync(file, "utf8")).toContain("\tv1.20.2+nokmem\n");
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8")
+        .split("\n")
+        .map((l) => l.split("\t").slice(0, 6).join("\t"))
+        .join("\n"),
+    );
+    const old = runJson([...base, "--kubelet", p, "--cache-dir", cache]);
+    expect(old.report.binaries[0]!.reused).toBe(false);
+    expect(old.report.binaries[0]!.version_mark).toBe("v1.20.2+nokmem");
   });
 });

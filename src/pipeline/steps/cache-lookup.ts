@@ -27,6 +27,7 @@ export function binaryCacheKey(ctx: BuildContext, arch: Arch): string | null {
       image: ctx.image.id,
       arch,
       build: ctx.recipe.build,
+      versionMark: ctx.opts.versionMark,
     }),
   );
 }

@@ -22,13 +22,25 @@ const CACHE_IN_CONTAINER = "/kmem-cache";
 export const TREE_GO_CACHE = "_output/local/go/cache";
 const VERSION_FILE = ".kmem-build/version.env";
 
+/**
+ * Semver build metadata on the version our kubelets report (`v1.20.2+nokmem`, as k3s marks
+ * `v1.27.4+k3s1`): seen in `kubelet --version`, the Node's kubeletVersion and kube_node_info;
+ * build metadata leaves version precedence as upstream's.
+ */
+export const VERSION_MARK = "nokmem";
+
+/** The version string the kubelet is stamped with. */
+export function stampedVersion(version: string, mark: boolean): string {
+  return `v${version}${mark ? `+${VERSION_MARK}` : ""}`;
+}
+
 /** What KUBE_GIT_VERSION_FILE must hold when there is no .git to read the version from. */
-export function versionFile(version: string, patched: boolean): string {
+export function versionFile(version: string, patched: boolean, mark = false): string {
   const v = semver.parse(version)!;
   return [
     "KUBE_GIT_COMMIT=",
     `KUBE_GIT_TREE_STATE=${patched ? "dirty" : "clean"}`,
-    `KUBE_GIT_VERSION=v${version}`,
+    `KUBE_GIT_VERSION=${stampedVersion(version, mark)}`,
     `KUBE_GIT_MAJOR=${v.major}`,
     `KUBE_GIT_MINOR=${v.minor}`,
     "",
@@ -73,7 +85,11 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
   await mkdir(join(goCache, "go-build"), { recursive: true });
   // Inside the untrusted tree: never through a link (src/util/tree-guard.ts).
   await ensureDirIn(tree, TREE_GO_CACHE);
-  await writeFileIn(tree, VERSION_FILE, versionFile(ctx.version, ctx.patches.length > 0));
+  await writeFileIn(
+    tree,
+    VERSION_FILE,
+    versionFile(ctx.version, ctx.patches.length > 0, ctx.opts.versionMark),
+  );
   const builtRel = `_output/local/bin/linux/${arch}/kubelet`;
   const built = join(tree, builtRel);
   await removeFileIn(tree, builtRel);

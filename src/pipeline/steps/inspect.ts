@@ -5,15 +5,16 @@ import { InspectionError } from "../../errors.js";
 import { copyAtomic, removeOwned } from "../../util/fs.js";
 import { REJECTED_OUTPUT, writeMarker } from "../../util/out-dir.js";
 import { readElf, ELF_MACHINE_OF } from "../../inspect/elf.js";
-import { KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING } from "../../inspect/evidence.js";
+import { KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING, markContradiction } from "../../inspect/evidence.js";
 import { scanFile } from "../../inspect/scan-file.js";
 import { markerRequired } from "../../recipes/resolve.js";
+import { stampedVersion } from "./compile.js";
 import type { BinaryOutput, BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
 
 export async function inspectBinary(ctx: BuildContext, b: BinaryOutput): Promise<string[]> {
   const problems: string[] = [];
-  const version = `v${ctx.version}`;
+  const version = stampedVersion(ctx.version, ctx.opts.versionMark);
   const scan = await scanFile(b.path, [version]);
   const elf = readElf(scan.head);
   if (!elf) return [`kubelet for ${b.arch} is not an ELF binary`];
@@ -26,6 +27,10 @@ export async function inspectBinary(ctx: BuildContext, b: BinaryOutput): Promise
   if (!scan.found.has(version))
     problems.push(`the version string ${version} is not in the binary (KUBE_GIT_VERSION_FILE not honoured?)`);
   const ev = scan.evidence;
+  if (ev.marked && !ctx.opts.versionMark)
+    problems.push("its version carries the nokmem mark although it was built with --no-version-mark");
+  const lie = markContradiction(ev);
+  if (lie) problems.push(lie);
   if (ev.kmemEnablingCode) {
     problems.push(
       `it still links runc's kmem-enabling code (found "${KMEM_ENABLING_STRING.slice(0, 40)}…"): the nokmem build tag did not take effect`,

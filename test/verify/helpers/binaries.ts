@@ -22,12 +22,15 @@ export interface FakeBinary {
   /** Go >= 1.18 build info with `build\t-tags=<tags>`. */
   tags?: string;
   path?: string;
+  /** The version string the binary is stamped with (`v1.20.2+nokmem` for kmem-build's mark). */
+  version?: string;
 }
 
 export function fakeGoBinary(f: FakeBinary): Buffer {
   const parts: Buffer[] = [Buffer.from("\x7fELF\x02\x01\x01\x00", "latin1"), junk(4096, 1)];
   // Go string data is not NUL-terminated: strings sit next to each other.
   if (f.kmem) parts.push(Buffer.from(`cgroup: ${KMEM_ENABLING_STRING}invalid memory limit`), junk(512, 2));
+  if (f.version) parts.push(Buffer.from(`gitTreeState${f.version}linux/amd64`), junk(256, 5));
   if (f.nokmem) parts.push(Buffer.from(`swap${NOKMEM_MARKER_STRING}memory.kmem`), junk(512, 3));
   if (f.tags !== undefined) {
     const modinfo =
