@@ -352,7 +352,12 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     );
     expect(r.exitCode, r.output).toBe(0);
     expect(r.stderr).not.toContain("warning:");
-    expect((await readdir(join(work, "repo"))).sort()).toEqual(["1.19", "1.20", "RPM-GPG-KEY-kmem-build"]);
+    expect((await readdir(join(work, "repo"))).sort()).toEqual([
+      ".kmem-build-repo",
+      "1.19",
+      "1.20",
+      "RPM-GPG-KEY-kmem-build",
+    ]);
     expect((await readdir(join(work, "repo", "1.20", "Packages"))).sort()).toEqual([
       "kubelet-1.20.15-2.nokmem.x86_64.rpm",
       "kubelet-1.20.2-2.nokmem.x86_64.rpm",
