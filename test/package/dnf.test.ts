@@ -26,6 +26,7 @@ import {
   systemctlCalls,
   type Dnf,
 } from "./dnf-harness.js";
+import * as S from "../verify/helpers/scenarios.js";
 
 const SHOW = process.env.KMEM_BUILD_SHOW_DNF === "1";
 let key: Awaited<ReturnType<typeof throwawayKey>>;
@@ -253,15 +254,16 @@ describe("dnf transaction on an installroot", () => {
 const DOC_REPO_URL = "https://repo.example.com/kmem-build";
 
 /**
- * The command lines of docs/installing.md's ```sh blocks that change packages or repositories (the
- * ones starting with kmem-build, curl, sed or yum), in order, their trailing comments removed.
+ * The command lines of docs/installing.md's ```sh blocks that change packages or repositories or run
+ * the gate (the ones starting with kmem-build, curl, cp, sed, sh or yum), in order, their trailing
+ * comments removed.
  */
 export function documentedCommands(markdown: string): string[] {
   const out: string[] = [];
   for (const block of markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm))
     for (const line of block[1]!.split("\n")) {
       const cmd = line.replace(/\s+#.*$/, "").trim();
-      if (/^(kmem-build|curl|sed|yum) /.test(cmd)) out.push(cmd);
+      if (/^(kmem-build|curl|cp|sed|sh|yum) /.test(cmd)) out.push(cmd);
     }
   return out;
 }
@@ -281,6 +283,7 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     nodeOfficial = join(await tempDir("rollout-official"), "repo");
     await publish(nodeOfficial, [...stubs, official, kubectl]);
     node = await makeDnf(await tempDir("rollout-node"), { versionlock: true });
+    await mkdir(join(node.root, "root"));
     await symlink(resolve("lib/cli.js"), join(node.binDir, "kmem-build"));
     await writeFile(
       join(node.reposDir, "kubernetes.repo"),
@@ -296,8 +299,10 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
    * installroot, /etc/yum.repos.d/ the node's, the repository URL our repository directory. A
    * `kmem-build build` line goes through the real CLI with --dry-run (options and release checked,
    * notices printed), and its output is made by the same packaging code around a stand-in kubelet.
+   * The node's /usr/libexec/ and /root/ are the installroot's; `fixture` (script options naming a
+   * fixture node's /proc, cgroup tree and kubelet) is appended to a `sh` line.
    */
-  async function step(line: string) {
+  async function step(line: string, fixture: string[] = []) {
     expect(doc[ran.length], `docs/installing.md command #${ran.length + 1}`).toBe(line);
     ran.push(line);
     const env = { PATH: `${node.binDir}:${process.env.PATH}`, GNUPGHOME: platform.home };
@@ -312,7 +317,9 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     const r = await shell(
       line
         .replaceAll(DOC_REPO_URL, `file://${join(work, "repo")}`)
-        .replaceAll("/etc/yum.repos.d/", `${node.reposDir}/`),
+        .replaceAll("/etc/yum.repos.d/", `${node.reposDir}/`)
+        .replace(/(?<=^|\s)\/(usr\/libexec|root)\//g, (dir) => `${node.root}${dir}`) +
+        fixture.map((a) => ` '${a.replace(/'/g, "'\\''")}'`).join(""),
     );
     const output = `${r.stdout}\n${r.stderr}`;
     show(line, output);
@@ -331,7 +338,7 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
       release,
       arch: "amd64",
       binary: await standInKubelet(src, `v${version} nokmem ${release}`),
-      verifyScript: await standInVerifyScript(src),
+      verifyScript: resolve("scripts/verify-kmem.sh"), // the gate steps run the packaged script
       sourceDateEpoch: SDE,
       workDir: await tempDir("rollout-rpmwork"),
       outDir: out,
@@ -343,6 +350,19 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
 
   const kubeletOn = () => installed(node.root, "kubelet");
 
+  /** A 1.20.2 node on a RHEL 7.6 kernel (cgroupfs driver) at one moment of the fix, as fixture files. */
+  const fixtureNode = async (moment: Pick<S.El7Spec, "parents" | "pod" | "kubelet" | "running">) =>
+    S.el7Node(await tempDir("rollout-fixture"), { kernel: S.RHEL7["7.6"], driver: "cgroupfs", ...moment })
+      .args;
+  /** The moments of the walk: the official kubelet armed kubepods, its QoS parents and the pod under them. */
+  const ARMED = { parents: true, pod: true } as const;
+
+  /** Runs the page's next command, a gate, on a fixture node; returns its exit code and fix state. */
+  async function gate(line: string, fixture: string[]) {
+    const r = await step(line, fixture);
+    return [r.exitCode, /^Fix state: ([a-z-]+):/m.exec(r.stdout)?.[1]];
+  }
+
   it("publishes two minors and two 1.20 patches, one signed repository per minor", async () => {
     await step('kmem-build build --kubernetes 1.19.16 --out dist/ --sign-key "Platform Team"');
     await step('kmem-build build --kubernetes 1.20.2 --out dist/ --sign-key "Platform Team"');
@@ -352,7 +372,12 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     );
     expect(r.exitCode, r.output).toBe(0);
     expect(r.stderr).not.toContain("warning:");
-    expect((await readdir(join(work, "repo"))).sort()).toEqual(["1.19", "1.20", "RPM-GPG-KEY-kmem-build"]);
+    expect((await readdir(join(work, "repo"))).sort()).toEqual([
+      ".kmem-build-repo",
+      "1.19",
+      "1.20",
+      "RPM-GPG-KEY-kmem-build",
+    ]);
     expect((await readdir(join(work, "repo", "1.20", "Packages"))).sort()).toEqual([
       "kubelet-1.20.15-2.nokmem.x86_64.rpm",
       "kubelet-1.20.2-2.nokmem.x86_64.rpm",
@@ -363,6 +388,22 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
   });
 
   it("installs the node's own version by name and locks it", async () => {
+    // Before the install the node runs the official kubelet: the gate of the script in the RPM says `install`.
+    const extracted = await tempDir("rollout-rpm-payload");
+    const rpmFile = join(work, "repo", "1.20", "Packages", "kubelet-1.20.2-2.nokmem.x86_64.rpm");
+    await run("bash", ["-c", `rpm2cpio "$1" | cpio -idm --quiet ./${PACKAGED_SCRIPT}`, "-", rpmFile], {
+      cwd: extracted,
+    });
+    const before = await run(
+      "sh",
+      [join(extracted, PACKAGED_SCRIPT), "--gate", ...(await fixtureNode({ ...ARMED, kubelet: "kmem" }))],
+      { allowFailure: true },
+    );
+    expect([before.exitCode, /^Fix state: ([a-z-]+):/m.exec(before.stdout)?.[1]], before.stdout).toEqual([
+      1,
+      "install",
+    ]);
+
     const get = await step(
       `curl -fsSo /etc/yum.repos.d/kmem-build-1.20.repo ${DOC_REPO_URL}/1.20/kmem-build-1.20.repo`,
     );
@@ -379,6 +420,20 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     expect(await readFile(join(node.root, "etc/dnf/plugins/versionlock.list"), "utf8")).toContain(
       "kubelet-0:1.20.2-2.nokmem.*",
     );
+    // The gate runs the script the RPM installed, the one in the RPM, byte for byte the source's.
+    const packaged = await readFile(join(node.root, PACKAGED_SCRIPT));
+    expect(packaged.equals(await readFile(join(extracted, PACKAGED_SCRIPT)))).toBe(true);
+    expect(packaged.equals(await readFile(resolve("scripts/verify-kmem.sh")))).toBe(true);
+    const GATE = `sh /${PACKAGED_SCRIPT} --gate`;
+    // Installed, the old kubelet still running (its deleted file): restart.
+    expect(await gate(GATE, await fixtureNode({ ...ARMED, kubelet: "nokmem", running: "deleted" }))).toEqual([
+      1,
+      "restart",
+    ]);
+    // `systemctl restart kubelet`: the nokmem kubelet runs, kubepods and its QoS parents stay armed: reboot.
+    expect(await gate(GATE, await fixtureNode({ parents: true, kubelet: "nokmem" }))).toEqual([1, "reboot"]);
+    // After the reboot nothing accounts: fixed, the only step the gate lets through.
+    expect(await gate(GATE, await fixtureNode({ kubelet: "nokmem" }))).toEqual([0, "fixed"]);
   });
 
   it("stays on 1.20.2-2.nokmem through `yum upgrade kubelet` and `yum update` with 1.20.15 and the official 1.20.3 published", async () => {
@@ -491,6 +546,8 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
   });
 
   it("rolls back to the official 1.20.2-0, and `yum update` keeps it there", async () => {
+    const keep = await step("cp /usr/libexec/kmem-build/verify-kmem.sh /root/verify-kmem.sh");
+    expect(keep.exitCode, keep.output).toBe(0);
     expect((await step("yum versionlock delete kubelet")).exitCode).toBe(0);
     expect(
       (await step("sed -i 's/^enabled=1/enabled=0/' /etc/yum.repos.d/kmem-build-1.20.repo")).exitCode,
@@ -499,7 +556,12 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     expect(down.exitCode, down.output).toBe(0);
     expect(await kubeletOn()).toBe("kubelet-1.20.2-0.x86_64");
     expect(await readFile(join(node.root, "usr/bin/kubelet"), "utf8")).toContain("official");
+    await expect(readFile(join(node.root, PACKAGED_SCRIPT))).rejects.toThrow(/ENOENT/);
     expect((await step("yum versionlock add kubelet-1.20.2-0")).exitCode).toBe(0);
+    // Restarted, the official kubelet arms kubepods, its QoS parents and new pods again: install.
+    expect(
+      await gate("sh /root/verify-kmem.sh --gate", await fixtureNode({ ...ARMED, kubelet: "kmem" })),
+    ).toEqual([1, "install"]);
     const update = await step("yum update");
     expect(update.exitCode, update.output).toBe(0);
     expect(await kubeletOn()).toBe("kubelet-1.20.2-0.x86_64");
@@ -521,6 +583,9 @@ describe("the documented rollout (docs/installing.md), command by command on a 1
     expect(ran).toEqual(doc);
   });
 });
+
+/** Where the RPM installs verify-kmem.sh, relative to the root. */
+const PACKAGED_SCRIPT = "usr/libexec/kmem-build/verify-kmem.sh";
 
 /** The one line %post prints on an upgrade while kubepods on a 3.x kernel still accounts (templates/kubelet.spec.in). */
 const REBOOT_NOTICE = (dir: string) =>
