@@ -32,6 +32,7 @@ const VERIFY_SECTIONS = [
   { prefix: "verify-fleet", heading: "## Verify: a fleet of 20 ssh targets" },
   { prefix: "verify-oom-log", heading: "## Verify: OOM kills in a 1 GiB kernel log" },
   { prefix: "verify-cache", heading: "## Verify: the binary verdict cache (--cache-dir)" },
+  { prefix: "cache-matrix", heading: "## Build: a release matrix through one cache" },
 ];
 
 function parseArgs(argv) {

@@ -9,6 +9,7 @@ import { registerVerify } from "./commands/verify.js";
 import { registerRepo } from "./commands/repo.js";
 import { registerReleases } from "./commands/releases.js";
 import { registerManifests } from "./commands/manifests.js";
+import { registerCache } from "./commands/cache.js";
 
 const EXIT_HELP = `
 Exit codes:
@@ -33,6 +34,7 @@ export function makeProgram(): Command {
   registerRepo(program);
   registerReleases(program);
   registerManifests(program);
+  registerCache(program);
   for (const c of program.commands) c.exitOverride().addHelpText("after", EXIT_HELP);
   return program;
 }

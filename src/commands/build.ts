@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { baseUrl, cacheDir, parseArches } from "../options.js";
+import { maxCacheSize } from "../cache/lru.js";
 import { DEFAULT_PATCHES_DIR, DEFAULT_RECIPES_DIR } from "../recipes/load.js";
 import { runBuild } from "../pipeline/index.js";
 import { isWithin, realPathish } from "../util/fs.js";
@@ -34,6 +35,7 @@ type Flags = Pick<
   out: string;
   baseUrl?: string;
   cacheDir?: string;
+  cacheMaxSize?: string;
   workDir?: string;
   recipes?: string;
   patches?: string;
@@ -119,6 +121,7 @@ export function toBuildOptions(f: Flags): BuildOptions {
     engine: f.engine,
     image: f.image,
     cacheDir: cache,
+    cacheMaxSize: maxCacheSize(f.cacheMaxSize, "--cache-max-size"),
     workDir: resolve(f.workDir ?? join(cache, "work")),
     recipesDir: resolve(f.recipes ?? DEFAULT_RECIPES_DIR),
     patchesDir: resolve(f.patches ?? DEFAULT_PATCHES_DIR),
@@ -163,6 +166,10 @@ export function registerBuild(program: Command): void {
       "builder image (default: the Go version the source records, else the recipe's table)",
     )
     .option("--cache-dir <dir>", "downloads, Go build cache and compiled binaries (env KMEM_BUILD_CACHE_DIR)")
+    .option(
+      "--cache-max-size <size>",
+      "after the build, least recently used cache entries go until the cache fits, e.g. 20G (env KMEM_BUILD_CACHE_MAX_SIZE; default 20G)",
+    )
     .option(
       "--work-dir <dir>",
       "where the build makes its scratch directory (removed afterwards; DIR itself never is; default: <cache>/work)",

@@ -15,6 +15,8 @@ export interface BuildOptions {
   engine: "auto" | "podman" | "docker";
   image?: string;
   cacheDir: string;
+  /** Bytes the cache may hold: after the build, least recently used entries go (src/cache/prune.ts). */
+  cacheMaxSize?: number;
   /** Where a build makes its own work directory (--work-dir); in a running build's ctx.opts, that directory. */
   workDir: string;
   recipesDir: string;

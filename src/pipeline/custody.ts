@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { copyAtomic } from "../util/fs.js";
 import { NotRegularFileError, copyAndHash } from "../util/hash.js";
 import { keptDigest, sealKept } from "../util/verdicts.js";
+import { noteUse } from "../cache/use.js";
 import type { BuildContext } from "./context.js";
 
 /** This run's own directory (0700, a new name) inside the work directory. */
@@ -31,7 +32,7 @@ export const BINARY_MODE = 0o755;
  * not sealed, or changed since, is said in the log and left alone (the caller makes it again).
  */
 export async function takeKept(
-  ctx: Pick<BuildContext, "opts" | "log" | "notices">,
+  ctx: Pick<BuildContext, "opts" | "log" | "notices" | "version">,
   kind: KeptKind,
   key: string,
   kept: string,
@@ -39,6 +40,7 @@ export async function takeKept(
   what: string,
 ): Promise<{ sha256: string } | null> {
   let copied: { digest: string };
+  await noteUse(ctx.opts.cacheDir, kept, ctx.version);
   try {
     copied = await copyAndHash(kept, dest, "sha256", {
       noFollow: true,
@@ -83,13 +85,14 @@ function refuseKept(
 
 /** Puts `file` (this run's own copy, of sha256 `sha256`) into the cache at `kept`, sealed. */
 export async function putKept(
-  ctx: Pick<BuildContext, "opts" | "log">,
+  ctx: Pick<BuildContext, "opts" | "log" | "version">,
   kind: KeptKind,
   key: string,
   file: string,
   kept: string,
   sha256: string,
 ): Promise<void> {
+  await noteUse(ctx.opts.cacheDir, kept, ctx.version);
   await copyAtomic(file, kept);
   if (!(await sealKept(ctx.opts.cacheDir, kind, key, sha256)))
     ctx.log(

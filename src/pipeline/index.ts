@@ -7,6 +7,8 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { progressOptions } from "../progress.js";
 import { acquireLock } from "../util/lock.js";
+import { endUse } from "../cache/use.js";
+import { keepCacheBounded } from "../cache/prune.js";
 import { replaceWith, stagingPathFor, writeFileSafely } from "../util/fs.js";
 import { checkReplaceable, REJECTED_OUTPUT, RELEASE_OUTPUT } from "../util/out-dir.js";
 import { collectOrphans, makeWorkDir, type WorkDir } from "../util/work-dir.js";
@@ -159,8 +161,10 @@ export async function runBuild(opts: BuildOptions, signal: AbortSignal): Promise
   } finally {
     if (staged) await rm(ctx.stageDir, { recursive: true, force: true });
     await work.remove();
+    await endUse(opts.cacheDir);
     await unlock();
   }
+  if (opts.cacheMaxSize !== undefined) await keepCacheBounded(opts.cacheDir, opts.cacheMaxSize);
   return {
     ok: true,
     kubernetes: version,

@@ -100,6 +100,10 @@ const BUILD_MESSAGES = [
   "says it was archived from the tag",
   "its newest changelog is CHANGELOG-",
   "the newest entry of its",
+  "least recently used entries (",
+  "the cache was not pruned: ",
+  "is not a size",
+  "still over the limit, the rest is in use by running builds",
 ];
 
 const VERIFY_MESSAGES = [

@@ -232,8 +232,8 @@ export async function controlPlane(): Promise<ControlPlane> {
         join(tree, ".kmem-build", "version.env"),
         "KUBE_GIT_COMMIT=\nKUBE_GIT_TREE_STATE=clean\nKUBE_GIT_VERSION=v1.20.2\nKUBE_GIT_MAJOR=1\nKUBE_GIT_MINOR=20\n",
       );
-      // The kubelet builds' cache for this source (kmem-build keys one per source).
-      const goCache = join(GO_CACHE, goCacheKey({ sha512: src.sha512 }));
+      // The kubelet builds' cache (built with --sha512: the one shared by verified sources).
+      const goCache = join(GO_CACHE, goCacheKey({ sha512: src.sha512, checksumFrom: "flag" }));
       await mkdir(join(goCache, "go-build"), { recursive: true });
       const inTree = "/go/src/k8s.io/kubernetes";
       await execa(

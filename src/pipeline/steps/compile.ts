@@ -7,6 +7,7 @@ import { copyAndHash } from "../../util/hash.js";
 import { BINARY_MODE, privateDir, putKept } from "../custody.js";
 import { ensureDirIn, isRegularFileIn, removeFileIn, writeFileIn } from "../../util/tree-guard.js";
 import { cachedBinaryPath } from "./cache-lookup.js";
+import { noteUse } from "../../cache/use.js";
 import type { Arch } from "../../options.js";
 import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter, SubStep } from "../step.js";
@@ -48,22 +49,29 @@ export function versionFile(version: string, patched: boolean, mark = false): st
 }
 
 /**
- * One Go build cache per source content: a build runs the tree's own Makefile with the cache
+ * Which Go build cache a build may use: a build runs the tree's own Makefile with the cache
  * mounted read-write, and Go trusts whatever its cache holds (an action ID maps to an output it
- * never re-verifies), so a hostile tree could plant outputs a later build of a trusted tree would
- * link. goCacheKey is the one place that names the cache a build may use.
+ * never re-verifies), so a hostile tree could plant outputs a later build would link. goCacheKey
+ * is the one place that names the cache a build may use.
  */
 export function goCacheDir(ctx: BuildContext): string {
   return join(ctx.opts.cacheDir, "go", goCacheKey(ctx.source!));
 }
 
+/** The one Go build cache of all verified sources (one publisher, or the operator, vouched for each). */
+export const SHARED_GO_CACHE = "verified";
+
 /**
- * Named by content, never by path: a tarball by its sha512, a --source directory by the digest of
- * the copy that is built (two trees at one path, e.g. a CI workspace, get two caches).
+ * Sources whose sha512 was verified against the release's published or pinned checksum or an
+ * operator-given --sha512 share one cache, so a further patch release recompiles only what
+ * changed. Anything else keeps its own, named by content, never by path: an unverified tarball by
+ * its sha512, a --source directory by the digest of the copy that is built (two trees at one
+ * path, e.g. a CI workspace, get two caches).
  */
 export function goCacheKey(
-  source: Pick<SourceInfo, "sha512"> & Partial<Pick<SourceInfo, "treeDigest">>,
+  source: Pick<SourceInfo, "sha512"> & Partial<Pick<SourceInfo, "treeDigest" | "checksumFrom">>,
 ): string {
+  if (source.sha512 && source.checksumFrom && source.checksumFrom !== "none") return SHARED_GO_CACHE;
   if (source.sha512) return `sha512-${source.sha512.slice(0, 32)}`;
   if (source.treeDigest) return `dir-${source.treeDigest.slice(0, 32)}`;
   throw new Error("no content digest of the source to name its Go build cache by");
@@ -82,6 +90,7 @@ export function compileCommand(ctx: Pick<BuildContext, "recipe">, arch: Arch): s
 async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promise<void> {
   const tree = ctx.treeDir!;
   const goCache = goCacheDir(ctx);
+  await noteUse(ctx.opts.cacheDir, goCache, ctx.version);
   await mkdir(join(goCache, "go-build"), { recursive: true });
   // Inside the untrusted tree: never through a link (src/util/tree-guard.ts).
   await ensureDirIn(tree, TREE_GO_CACHE);

@@ -17,6 +17,7 @@ import { readPinnedSha512 } from "../../recipes/pins.js";
 import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter } from "../step.js";
 import type { PreviewContext } from "../preview.js";
+import { noteUse } from "../../cache/use.js";
 
 const SHA512 = /^[0-9a-f]{128}$/;
 
@@ -143,6 +144,7 @@ export async function fetchSource(ctx: BuildContext, task: Reporter): Promise<vo
   const { sha512, checksumFrom } = await expectedSha512(ctx, url);
   const dir = join(ctx.opts.cacheDir, "sources", `v${ctx.version}`);
   const cached = join(dir, `${sha512!.slice(0, 32)}.tar.gz`);
+  await noteUse(ctx.opts.cacheDir, cached, ctx.version);
   const hit = await takeIntoCustody(ctx, cached, true).catch(() => null); // none, or no regular file
   if (hit?.sha512 === sha512) {
     ctx.source = { kind: "tarball", path: cached, file: hit.file, url, sha512, checksumFrom, cacheHit: true };
