@@ -199,6 +199,7 @@ describe("CentOS 7, cgroupfs driver, kmem switched on by kubelet and runtime", (
         sha256: sha(join(f.dir, "kubelet")),
         checksum_match: null,
         reused: false,
+        version_mark: null,
       },
       {
         role: "runtime",
@@ -210,6 +211,7 @@ describe("CentOS 7, cgroupfs driver, kmem switched on by kubelet and runtime", (
         sha256: sha(join(f.dir, "docker-runc-current")),
         checksum_match: null,
         reused: false,
+        version_mark: null,
       },
     ]);
     expect(r.memcgs).toEqual({
