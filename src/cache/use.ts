@@ -6,6 +6,7 @@
  * Both live outside the entries: a Go cache is written by the tree's own build, which must not be
  * able to make its cache look recent or in use.
  */
+import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
@@ -35,8 +36,8 @@ function recordFile(cacheDir: string): string {
 /** Writes `text` to `file` through a new name renamed over it: a link planted at `file` is replaced, never followed. */
 async function writeRenamed(file: string, text: string, flags: number): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await rm(tmp, { force: true });
+  // one new name per write: a build notes the entries of its arches concurrently
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
   const fh = await open(
     tmp,
     flags | constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
@@ -56,7 +57,15 @@ const named = new Map<string, Set<string>>();
  * Says that this run uses the cache entry `path` belongs to, for `release`: named in the run's
  * in-use record before it is used, and its last use stamped now.
  */
-export async function noteUse(cacheDir: string, path: string, release: string): Promise<void> {
+export function noteUse(cacheDir: string, path: string, release: string): Promise<void> {
+  // one after the other: a later record must never be overtaken by an earlier, shorter one
+  const next = noting.then(() => noteUseNow(cacheDir, path, release));
+  noting = next.catch(() => {});
+  return next;
+}
+let noting: Promise<void> = Promise.resolve();
+
+async function noteUseNow(cacheDir: string, path: string, release: string): Promise<void> {
   const entry = entryOf(cacheDir, path);
   if (!entry) return;
   const mine = named.get(cacheDir) ?? new Set<string>();
