@@ -49,10 +49,12 @@ tree=$work/src
 
 # compile
 # hack/lib/golang.sh sets GOCACHE to _output/local/go/cache: the Go cache is mounted there too.
-# One Go build cache per source, keyed as kmem-build keys it (src/pipeline/steps/compile.ts).
-gocache="$cache/go/sha512-$(sha512sum "$src" | cut -c1-32)"
+# The Go build cache, keyed as kmem-build keys it (src/pipeline/steps/compile.ts): the source's
+# sha512 is given, so it is the one cache of verified sources.
+gocache="$cache/go/verified"
 mkdir -p "$gocache/go-build" "$tree/.kmem-build" "$tree/_output/local/go/cache"
-printf 'KUBE_GIT_COMMIT=\nKUBE_GIT_TREE_STATE=clean\nKUBE_GIT_VERSION=v%s\nKUBE_GIT_MAJOR=1\nKUBE_GIT_MINOR=20\n' \
+# the version carries kmem-build's mark (semver build metadata, +nokmem)
+printf 'KUBE_GIT_COMMIT=\nKUBE_GIT_TREE_STATE=clean\nKUBE_GIT_VERSION=v%s+nokmem\nKUBE_GIT_MAJOR=1\nKUBE_GIT_MINOR=20\n' \
   "$version" >"$tree/.kmem-build/version.env"
 if [ "$(id -u)" -ne 0 ]; then
   user_flag="--userns keep-id"
@@ -79,7 +81,8 @@ for arch in "$@"; do
   cp "$tree/_output/local/bin/linux/$arch/kubelet" "$out/kubelet-linux-$arch"
   chmod 0755 "$out/kubelet-linux-$arch"
 done
-cp "$root/scripts/verify-kmem.sh" "$out/verify-kmem.sh"
+# stamped with the release the RPMs carry (src/verify/script-args.ts stampRelease)
+sed "s/^BUILD_RELEASE=\"\"\$/BUILD_RELEASE=\"$release\"/" "$root/scripts/verify-kmem.sh" >"$out/verify-kmem.sh"
 chmod 0755 "$out/verify-kmem.sh"
 
 # rpm
@@ -94,7 +97,7 @@ for arch in "$@"; do
   cp "$out/kubelet-linux-$arch" "$top/SOURCES/kubelet"
   cp "$root/templates/kubelet.service" "$top/SOURCES/kubelet.service"
   cp "$root/templates/kubelet.sysconfig" "$top/SOURCES/kubelet.sysconfig"
-  cp "$root/scripts/verify-kmem.sh" "$top/SOURCES/verify-kmem.sh"
+  cp "$out/verify-kmem.sh" "$top/SOURCES/verify-kmem.sh"
   cp "$spec" "$top/SPECS/kubelet.spec"
   SOURCE_DATE_EPOCH=$epoch TZ=UTC LC_ALL=C rpmbuild -bb --target "$rpmarch" \
     --define "_topdir $top" \
