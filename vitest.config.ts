@@ -15,6 +15,8 @@ export const HOST_TESTS = [
   "test/failure/archive-readers.test.ts",
   "test/failure/arguments.test.ts",
   "test/failure/cache-custody.test.ts",
+  "test/failure/cache-prune.test.ts",
+  "test/failure/cache-sharing.test.ts",
   "test/failure/concurrency.test.ts",
   "test/failure/daemonset-mounts.test.ts",
   "test/failure/interrupt.test.ts",
