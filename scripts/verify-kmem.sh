@@ -66,6 +66,10 @@ fix state is 2, except with --no-binaries).
                        process named kubelet that is root's and runs the kubelet binary, same
                        device and inode or that path deleted; none or several: cannot tell);
                        its exe is compared with the kubelet binary
+--running-version V    the version the API server reports for this node's kubelet
+                       (status.nodeInfo.kubeletVersion: the running one), compared with the
+                       version mark of the kubelet binary where no kubelet process can be
+                       seen (a pod without the host's processes: the DaemonSet passes it)
 --runtime PATH         runc binary of the container runtime (repeatable; default:
                        runc, docker-runc, docker-runc-current on PATH and usual places)
 --no-binaries          skip the kubelet/runtime binary checks (the fix state is then unknown)
@@ -1318,11 +1322,27 @@ function states(   kv, kr, pkg, inst) {
   SUMT["unknown"] = "cannot tell the fix state of this node"
   NEXT["unknown"] = "see the checks that could not tell (run as root on the node, or pass --cgroup-root / --kubelet)"
 }
+# The running kubelet: RM (same, other, deleted, unknown, "" none seen), RBY (how it was found), RSAID
+# (what it is, for the summary).  A process on this node first; where none can be seen (a pod without
+# the host processes), the version the API server reports for this node (--running-version) against
+# the version mark of the kubelet on disk: a marked nokmem kubelet on disk while the API reports another
+# version means the old process still runs.  Without a mark on disk equal versions cannot be told apart.
+function running(   av) {
+  RM = fact("run_match"); RBY = fact("run_by"); RSAID = ""; RAV = ""
+  if (fact("run_pid") != "") { RSAID = "running kubelet pid " fact("run_pid"); return }
+  av = fact("api_version")
+  if (av == "" || fact("run_why") != "") return
+  RBY = "api"; RAV = av
+  RSAID = "the API server reports the running kubelet as " av
+  if (kb && BMK[kb] != "") RM = (av == BMK[kb]) ? "same" : "other"
+  else RM = (av ~ /\+nokmem$/) ? "other" : "unknown"
+}
 # FIX (state), FIXWHY (what decided it), FIXNEXT (the one next step)
 function fixstate(   kv, rm) {
   states()
   kv = (!kb || BS[kb] != "ok") ? "" : BV[kb]
-  rm = fact("run_match")
+  running()
+  rm = RM
   FIXWHY = ""
   if (memver == "v2") FIX = "not-affected"
   else if (layout == "unknown" || !rootok || memver != "v1") { FIX = "unknown"; FIXWHY = "no memory cgroup hierarchy" }
@@ -1331,6 +1351,7 @@ function fixstate(   kv, rm) {
   # the operator just installed the nokmem kubelet: the restart comes first, whatever the kernel
   # a process named kubelet that cannot be told to be the kubelet (another user may have named it so)
   else if (kv != "" && kv != "kmem-code-linked" && fact("run_why") != "") { FIX = "unknown"; FIXWHY = fact("run_why") }
+  else if (kv != "" && kv != "kmem-code-linked" && RBY == "api" && rm == "other") { FIX = "restart"; FIXWHY = RSAID ", the kubelet on disk (" BP[kb] ") is " (BMK[kb] != "" ? BMK[kb] : "not marked") }
   else if (kv != "" && kv != "kmem-code-linked" && (rm == "deleted" || rm == "other")) { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
   else if (kge == 1) FIX = "kernel"
   else if (!havekp) { FIX = "unknown"; FIXWHY = "no kubepods cgroup" }
@@ -1343,7 +1364,10 @@ function fixstate(   kv, rm) {
   FIXSUM = SUMT[FIX] (FIXWHY != "" ? " (" FIXWHY ")" : "")
   FIXNEXT = (FIX == "install" && kparam) ? NEXT["install-param"] : NEXT[FIX]
   if (FIX == "fixed" || FIX == "reboot") {
-    if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
+    if (RBY == "api" && rm == "same") FIXSUM = FIXSUM "; " RSAID ", the version of " BP[kb]
+    else if (RBY == "api") FIXSUM = FIXSUM "; " RSAID ", which cannot be told from " BP[kb] " (no version mark on disk)"
+    else if (fact("run_pid") == "" && fact("run_procs") == "0") FIXSUM = FIXSUM "; the running kubelet cannot be seen here (no processes under " fact("procroot") "; the DaemonSet gives the version the API server reports)"
+    else if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
     else if (rm == "same") FIXSUM = FIXSUM "; running kubelet pid " fact("run_pid") " is " BP[kb]
   }
 }
@@ -1384,7 +1408,8 @@ function json(   i, k, nt, ta, tags) {
   print "  \"fix_state\": " js(FIX) ","
   print "  \"fix_summary\": " js(FIXSUM) ","
   print "  \"next_step\": " js(FIXNEXT) ","
-  printf "  \"running_kubelet\": %s,\n", (fact("run_pid") == "" ? "null" : "{\"pid\": " jn(fact("run_pid")) ", \"found_by\": " js(fact("run_by")) ", \"exe\": " jsn(fact("run_exe")) ", \"matches\": " js(fact("run_match")) "}")
+  printf "  \"running_kubelet\": %s,\n", (RBY == "api" ? "{\"pid\": null, \"found_by\": \"api\", \"exe\": null, \"matches\": " js(RM) ", \"version\": " js(RAV) "}" : \
+    fact("run_pid") == "" ? "null" : "{\"pid\": " jn(fact("run_pid")) ", \"found_by\": " js(fact("run_by")) ", \"exe\": " jsn(fact("run_exe")) ", \"matches\": " js(fact("run_match")) ", \"version\": null}")
   printf "  \"node\": {\"hostname\": %s, \"kernel\": %s, \"kernel_nokmem_param\": %s, \"kernel_charges_all_memcgs\": %s, ", \
     jsn(fact("hostname")), jsn(kernel), (nokmem ? "true" : "false"), jb(kall)
   printf "\"cgroup_layout\": %s, \"memory_controller\": %s, \"memory_root\": %s, \"cgroup_driver\": %s, \"kubepods\": [", \
@@ -1591,6 +1616,7 @@ parse_args() { # the options
   procroot_set=0
   kubelet=""
   kubeletpid=""
+  runver=""
   since=""
   runtimes=""
   checksums=""
@@ -1615,7 +1641,7 @@ parse_args() { # the options
         ;;
     esac
     case $opt in
-      --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
+      --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --running-version | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
         [ $# -ge 2 ] || die_usage "$opt needs a value"
         val=$2
         shift 2
@@ -1647,6 +1673,13 @@ parse_args() { # the options
       --kubelet-pid)
         case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
         kubeletpid=$val
+        ;;
+      --running-version)
+        # a Kubernetes version as the API reports it (v1.20.2, v1.20.2+nokmem, v1.21.0-rc.0+abc)
+        case $val in v[0-9]*.[0-9]*.[0-9]*) ;; *) die_usage "bad --running-version '$val' (a kubelet version as the API reports it, e.g. v1.20.2+nokmem)" ;; esac
+        case $val in *[!0-9A-Za-z.+-]*) die_usage "bad --running-version '$val' (a kubelet version as the API reports it, e.g. v1.20.2+nokmem)" ;; esac
+        [ ${#val} -le 64 ] || die_usage "bad --running-version '$val' (longer than 64 characters)"
+        runver=$val
         ;;
       --runtime) runtimes="$runtimes$val$NL" ;;
       --no-binaries) nobinaries=1 ;;
@@ -1981,11 +2014,12 @@ running_kubelet() {
     case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac
   fi
   if [ -z "$_pid" ]; then
-    _named="" _fit="" _nfit=0
+    _named="" _fit="" _nfit=0 _nproc=0
     _kid=""
     if [ -n "$kubelet" ]; then _kid=$(stat -L -c %d:%i "$kubelet" 2>/dev/null </dev/null); fi
     for _d in "$procroot"/[0-9]*; do
       [ -r "$_d/comm" ] || continue
+      _nproc=$((_nproc + 1))
       _c=$(first_line "$_d/comm")
       [ "$_c" = kubelet ] || continue
       _named="$_named ${_d##*/}"
@@ -2002,6 +2036,11 @@ running_kubelet() {
       _why="cannot tell which process is the kubelet: processes named kubelet (pids$_named), none of them root's running ${kubelet:-a checked kubelet file} (pass --kubelet-pid PID)"
     fi
   fi
+  # no process at all under --proc-root (the DaemonSet's pod sees none of the host's): the running
+  # kubelet is then told only by the version the API server reports (--running-version)
+  fact run_procs "${_nproc:-}"
+  fact procroot "$procroot"
+  fact api_version "$runver"
   fact run_pid "$_pid"
   fact run_by "$_by"
   fact run_why "$_why"

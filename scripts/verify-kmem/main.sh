@@ -64,6 +64,10 @@ fix state is 2, except with --no-binaries).
                        process named kubelet that is root's and runs the kubelet binary, same
                        device and inode or that path deleted; none or several: cannot tell);
                        its exe is compared with the kubelet binary
+--running-version V    the version the API server reports for this node's kubelet
+                       (status.nodeInfo.kubeletVersion: the running one), compared with the
+                       version mark of the kubelet binary where no kubelet process can be
+                       seen (a pod without the host's processes: the DaemonSet passes it)
 --runtime PATH         runc binary of the container runtime (repeatable; default:
                        runc, docker-runc, docker-runc-current on PATH and usual places)
 --no-binaries          skip the kubelet/runtime binary checks (the fix state is then unknown)
@@ -166,6 +170,7 @@ parse_args() { # the options
   procroot_set=0
   kubelet=""
   kubeletpid=""
+  runver=""
   since=""
   runtimes=""
   checksums=""
@@ -190,7 +195,7 @@ parse_args() { # the options
         ;;
     esac
     case $opt in
-      --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
+      --prometheus | --duration | --interval | --since | --kubelet | --kubelet-pid | --running-version | --runtime | --checksums | --expect-sha256 | --cgroup-root | --proc-root | --runtime-endpoint | --runtime-timeout | --kernel-log | --cache-dir)
         [ $# -ge 2 ] || die_usage "$opt needs a value"
         val=$2
         shift 2
@@ -222,6 +227,13 @@ parse_args() { # the options
       --kubelet-pid)
         case $val in '' | *[!0-9]*) die_usage "bad --kubelet-pid '$val' (a process id)" ;; esac
         kubeletpid=$val
+        ;;
+      --running-version)
+        # a Kubernetes version as the API reports it (v1.20.2, v1.20.2+nokmem, v1.21.0-rc.0+abc)
+        case $val in v[0-9]*.[0-9]*.[0-9]*) ;; *) die_usage "bad --running-version '$val' (a kubelet version as the API reports it, e.g. v1.20.2+nokmem)" ;; esac
+        case $val in *[!0-9A-Za-z.+-]*) die_usage "bad --running-version '$val' (a kubelet version as the API reports it, e.g. v1.20.2+nokmem)" ;; esac
+        [ ${#val} -le 64 ] || die_usage "bad --running-version '$val' (longer than 64 characters)"
+        runver=$val
         ;;
       --runtime) runtimes="$runtimes$val$NL" ;;
       --no-binaries) nobinaries=1 ;;
@@ -556,11 +568,12 @@ running_kubelet() {
     case $_x in '' | 0 | *[!0-9]*) ;; *) _pid=$_x _by=systemd ;; esac
   fi
   if [ -z "$_pid" ]; then
-    _named="" _fit="" _nfit=0
+    _named="" _fit="" _nfit=0 _nproc=0
     _kid=""
     if [ -n "$kubelet" ]; then _kid=$(stat -L -c %d:%i "$kubelet" 2>/dev/null </dev/null); fi
     for _d in "$procroot"/[0-9]*; do
       [ -r "$_d/comm" ] || continue
+      _nproc=$((_nproc + 1))
       _c=$(first_line "$_d/comm")
       [ "$_c" = kubelet ] || continue
       _named="$_named ${_d##*/}"
@@ -577,6 +590,11 @@ running_kubelet() {
       _why="cannot tell which process is the kubelet: processes named kubelet (pids$_named), none of them root's running ${kubelet:-a checked kubelet file} (pass --kubelet-pid PID)"
     fi
   fi
+  # no process at all under --proc-root (the DaemonSet's pod sees none of the host's): the running
+  # kubelet is then told only by the version the API server reports (--running-version)
+  fact run_procs "${_nproc:-}"
+  fact procroot "$procroot"
+  fact api_version "$runver"
   fact run_pid "$_pid"
   fact run_by "$_by"
   fact run_why "$_why"

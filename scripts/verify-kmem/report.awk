@@ -513,11 +513,27 @@ function states(   kv, kr, pkg, inst) {
   SUMT["unknown"] = "cannot tell the fix state of this node"
   NEXT["unknown"] = "see the checks that could not tell (run as root on the node, or pass --cgroup-root / --kubelet)"
 }
+# The running kubelet: RM (same, other, deleted, unknown, "" none seen), RBY (how it was found), RSAID
+# (what it is, for the summary).  A process on this node first; where none can be seen (a pod without
+# the host processes), the version the API server reports for this node (--running-version) against
+# the version mark of the kubelet on disk: a marked nokmem kubelet on disk while the API reports another
+# version means the old process still runs.  Without a mark on disk equal versions cannot be told apart.
+function running(   av) {
+  RM = fact("run_match"); RBY = fact("run_by"); RSAID = ""; RAV = ""
+  if (fact("run_pid") != "") { RSAID = "running kubelet pid " fact("run_pid"); return }
+  av = fact("api_version")
+  if (av == "" || fact("run_why") != "") return
+  RBY = "api"; RAV = av
+  RSAID = "the API server reports the running kubelet as " av
+  if (kb && BMK[kb] != "") RM = (av == BMK[kb]) ? "same" : "other"
+  else RM = (av ~ /\+nokmem$/) ? "other" : "unknown"
+}
 # FIX (state), FIXWHY (what decided it), FIXNEXT (the one next step)
 function fixstate(   kv, rm) {
   states()
   kv = (!kb || BS[kb] != "ok") ? "" : BV[kb]
-  rm = fact("run_match")
+  running()
+  rm = RM
   FIXWHY = ""
   if (memver == "v2") FIX = "not-affected"
   else if (layout == "unknown" || !rootok || memver != "v1") { FIX = "unknown"; FIXWHY = "no memory cgroup hierarchy" }
@@ -526,6 +542,7 @@ function fixstate(   kv, rm) {
   # the operator just installed the nokmem kubelet: the restart comes first, whatever the kernel
   # a process named kubelet that cannot be told to be the kubelet (another user may have named it so)
   else if (kv != "" && kv != "kmem-code-linked" && fact("run_why") != "") { FIX = "unknown"; FIXWHY = fact("run_why") }
+  else if (kv != "" && kv != "kmem-code-linked" && RBY == "api" && rm == "other") { FIX = "restart"; FIXWHY = RSAID ", the kubelet on disk (" BP[kb] ") is " (BMK[kb] != "" ? BMK[kb] : "not marked") }
   else if (kv != "" && kv != "kmem-code-linked" && (rm == "deleted" || rm == "other")) { FIX = "restart"; FIXWHY = "running kubelet pid " fact("run_pid") " is " (rm == "deleted" ? "a deleted file (" fact("run_exe") ")" : "another file (" fact("run_exe") ") than " BP[kb]) }
   else if (kge == 1) FIX = "kernel"
   else if (!havekp) { FIX = "unknown"; FIXWHY = "no kubepods cgroup" }
@@ -538,7 +555,10 @@ function fixstate(   kv, rm) {
   FIXSUM = SUMT[FIX] (FIXWHY != "" ? " (" FIXWHY ")" : "")
   FIXNEXT = (FIX == "install" && kparam) ? NEXT["install-param"] : NEXT[FIX]
   if (FIX == "fixed" || FIX == "reboot") {
-    if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
+    if (RBY == "api" && rm == "same") FIXSUM = FIXSUM "; " RSAID ", the version of " BP[kb]
+    else if (RBY == "api") FIXSUM = FIXSUM "; " RSAID ", which cannot be told from " BP[kb] " (no version mark on disk)"
+    else if (fact("run_pid") == "" && fact("run_procs") == "0") FIXSUM = FIXSUM "; the running kubelet cannot be seen here (no processes under " fact("procroot") "; the DaemonSet gives the version the API server reports)"
+    else if (fact("run_pid") == "") FIXSUM = FIXSUM "; no kubelet process is running"
     else if (rm == "same") FIXSUM = FIXSUM "; running kubelet pid " fact("run_pid") " is " BP[kb]
   }
 }
@@ -579,7 +599,8 @@ function json(   i, k, nt, ta, tags) {
   print "  \"fix_state\": " js(FIX) ","
   print "  \"fix_summary\": " js(FIXSUM) ","
   print "  \"next_step\": " js(FIXNEXT) ","
-  printf "  \"running_kubelet\": %s,\n", (fact("run_pid") == "" ? "null" : "{\"pid\": " jn(fact("run_pid")) ", \"found_by\": " js(fact("run_by")) ", \"exe\": " jsn(fact("run_exe")) ", \"matches\": " js(fact("run_match")) "}")
+  printf "  \"running_kubelet\": %s,\n", (RBY == "api" ? "{\"pid\": null, \"found_by\": \"api\", \"exe\": null, \"matches\": " js(RM) ", \"version\": " js(RAV) "}" : \
+    fact("run_pid") == "" ? "null" : "{\"pid\": " jn(fact("run_pid")) ", \"found_by\": " js(fact("run_by")) ", \"exe\": " jsn(fact("run_exe")) ", \"matches\": " js(fact("run_match")) ", \"version\": null}")
   printf "  \"node\": {\"hostname\": %s, \"kernel\": %s, \"kernel_nokmem_param\": %s, \"kernel_charges_all_memcgs\": %s, ", \
     jsn(fact("hostname")), jsn(kernel), (nokmem ? "true" : "false"), jb(kall)
   printf "\"cgroup_layout\": %s, \"memory_controller\": %s, \"memory_root\": %s, \"cgroup_driver\": %s, \"kubepods\": [", \

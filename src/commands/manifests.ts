@@ -47,6 +47,7 @@ interface ManifestFlags {
   runtime?: string[];
   kernelLog?: string;
   hostNetwork?: boolean;
+  nodeApi?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -76,6 +77,7 @@ export function parseManifestOptions(f: ManifestFlags): ManifestOptions {
     runtimes,
     kernelLog,
     hostNetwork: f.hostNetwork === true,
+    nodeApi: f.nodeApi !== false,
   };
   const mounts = podMounts(o);
   checkTextfileDir(
@@ -129,7 +131,7 @@ export function registerManifests(program: Command): void {
     .requiredOption("--out <dir>", "output directory (written whole, or not at all)")
     .option(
       "--image <ref>",
-      "any image with POSIX sh and awk (busybox is enough); the default names Docker Hub's busybox without a registry host, so nodes resolve it through their own mirror configuration: pass your registry's copy",
+      "any image with POSIX sh and awk (busybox is enough; with curl, the pods also see which kubelet runs); the default names Docker Hub's busybox without a registry host, so nodes resolve it through their own mirror configuration: pass your registry's copy",
       DEFAULT_IMAGE,
     )
     .option(
@@ -157,11 +159,17 @@ export function registerManifests(program: Command): void {
       "--host-network",
       "run the pod in the node's network namespace (only for nodes whose pods get no network: no CNI)",
     )
+    .option(
+      "--no-node-api",
+      "no API access for the pods (no ServiceAccount token, no RBAC): the running kubelet's version is then not read, and the restart state not seen from the pod",
+    )
     .addHelpText(
       "after",
       `
 Writes:
   00-namespace.yaml            (only for a namespace other than default, kube-system, kube-public)
+  05-rbac.yaml                 ServiceAccount + ClusterRole (get nodes only) + binding: each pod reads its own Node
+                               for the running kubelet's version (not with --no-node-api); needs curl in the image
   10-configmap.yaml            verify-kmem.sh, its loop, the node-problem-detector plugin and monitor config
   20-daemonset.yaml            ${APP}: every node, read-only host mounts, no capabilities
   prometheus/prometheusrule.yaml           alerts and recording rules (needs the Prometheus Operator CRD)
@@ -184,5 +192,9 @@ Then: kubectl apply -f DIR; kubectl apply -f DIR/prometheus (with the operator);
           files.map((f) => `  ${f.path}\n`).join("") +
           `next: kubectl apply -f ${out}\n`,
       );
+      if (o.nodeApi && o.image === DEFAULT_IMAGE)
+        process.stdout.write(
+          `note: ${DEFAULT_IMAGE} has no curl: the pods cannot read the running kubelet's version from the API server, so a kubelet replaced on disk but not restarted (fix state restart) is not seen; pass --image with an image that has curl (or --no-node-api to leave the RBAC out)\n`,
+        );
     });
 }

@@ -48,6 +48,11 @@ export interface ManifestOptions {
   kernelLog?: string;
   /** Run in the host's network namespace: for nodes without a working network plugin (CNI). */
   hostNetwork?: boolean;
+  /**
+   * The pod reads its own Node from the API server (the running kubelet's version, for the restart
+   * state): a ServiceAccount bound to a ClusterRole that may only `get` nodes. Default on.
+   */
+  nodeApi?: boolean;
 }
 
 export interface ManifestFile {
@@ -211,6 +216,7 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
   const configHash = createHash("sha256").update(JSON.stringify(configMap.data)).digest("hex").slice(0, 16);
 
   const mounts = podMounts(o);
+  const nodeApi = o.nodeApi !== false;
 
   const daemonSet = {
     apiVersion: "apps/v1",
@@ -233,10 +239,12 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
         spec: {
           // No hostNetwork: the node's name comes from the downward API (KMEM_NODE_NAME), and the
           // pod gets none of the host's network namespace (its 127.0.0.1 listeners, abstract sockets).
-          // No Kubernetes API access needed. --host-network only where pods get no network
-          // otherwise (no CNI on the node): the check itself never uses the network.
+          // --host-network only where pods get no network otherwise (no CNI on the node). The one
+          // network use is reading this pod's own Node from the API server (the running kubelet's
+          // version): a token allowed nothing but `get nodes`; none at all with --no-node-api.
           ...(o.hostNetwork ? { hostNetwork: true } : {}),
-          automountServiceAccountToken: false,
+          ...(nodeApi ? { serviceAccountName: APP } : {}),
+          automountServiceAccountToken: nodeApi,
           // Every node, whatever its taints (NotReady, unschedulable, control plane, dedicated pools).
           tolerations: [{ operator: "Exists" }],
           terminationGracePeriodSeconds: 10,
@@ -332,6 +340,35 @@ export async function generateManifests(o: ManifestOptions, script: string): Pro
       }),
     });
   files.push(
+    ...(nodeApi
+      ? [
+          {
+            path: "05-rbac.yaml",
+            content: [
+              yamlDoc("The DaemonSet's identity: it reads its own Node (the running kubelet's version).", {
+                apiVersion: "v1",
+                kind: "ServiceAccount",
+                metadata: { name: APP, namespace: o.namespace, labels },
+              }),
+              // RBAC cannot name "the pod's own node" (resourceNames are fixed): `get` without
+              // list or watch lets the pod read only a node whose name it already knows.
+              yamlDoc("get nodes, nothing else: no list, no watch, no other resource.", {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: APP, labels },
+                rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }],
+              }),
+              yamlDoc(`Binds ${APP}'s ServiceAccount to that role.`, {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: APP, labels },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: APP },
+                subjects: [{ kind: "ServiceAccount", name: APP, namespace: o.namespace }],
+              }),
+            ].join("---\n"),
+          },
+        ]
+      : []),
     {
       path: "10-configmap.yaml",
       content: yamlDoc(

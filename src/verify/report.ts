@@ -154,12 +154,23 @@ export interface NodeReport {
   fix_state: FixState;
   fix_summary: string;
   next_step: string;
-  running_kubelet: {
-    pid: number;
-    found_by: "option" | "systemd" | "proc";
-    exe: string | null;
-    matches: "same" | "other" | "deleted" | "unknown";
-  } | null;
+  running_kubelet:
+    | {
+        pid: number;
+        found_by: "option" | "systemd" | "proc";
+        exe: string | null;
+        matches: "same" | "other" | "deleted" | "unknown";
+        version: null;
+      }
+    | {
+        /** No process seen (a pod without the host's processes): the API server's version for the node. */
+        pid: null;
+        found_by: "api";
+        exe: null;
+        matches: "same" | "other" | "unknown";
+        version: string;
+      }
+    | null;
   node: {
     hostname: string | null;
     kernel: string | null;

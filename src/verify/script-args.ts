@@ -102,6 +102,18 @@ export const SCRIPT_OPTIONS: readonly ScriptOption[] = [
     },
   },
   {
+    flag: "--running-version",
+    value: "version",
+    reach: "forward",
+    help: "the kubelet version the API server reports for the node (status.nodeInfo.kubeletVersion), compared with the mark of the kubelet on disk where no kubelet process can be seen",
+    check: (v, flag) => {
+      if (!/^v\d+\.\d+\.\d+[0-9A-Za-z.+-]*$/.test(v) || v.length > 64)
+        throw new UsageError(
+          `bad ${flag} "${v}" (a kubelet version as the API reports it, e.g. v1.20.2+nokmem)`,
+        );
+    },
+  },
+  {
     flag: "--runtime",
     value: "path",
     repeatable: true,

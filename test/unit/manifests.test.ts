@@ -30,6 +30,9 @@ const TYPE_OF: Record<string, [string, string]> = {
   "v1/Namespace": ["core/v1", "Namespace"],
   "v1/ConfigMap": ["core/v1", "ConfigMap"],
   "apps/v1/DaemonSet": ["apps/v1", "DaemonSet"],
+  "v1/ServiceAccount": ["core/v1", "ServiceAccount"],
+  "rbac.authorization.k8s.io/v1/ClusterRole": ["rbac/v1", "ClusterRole"],
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ["rbac/v1", "ClusterRoleBinding"],
 };
 
 interface K8sObject {
@@ -127,6 +130,7 @@ describe("kmem-build manifests", () => {
     expect((await readdir(out)).sort()).toEqual([
       ".kmem-build-manifests",
       "00-namespace.yaml",
+      "05-rbac.yaml",
       "10-configmap.yaml",
       "20-daemonset.yaml",
       "node-problem-detector",
@@ -141,10 +145,14 @@ describe("kmem-build manifests", () => {
     ]);
     expect(objs.map((o) => `${o.apiVersion}/${o.kind}`)).toEqual([
       "v1/Namespace",
+      "v1/ServiceAccount",
+      "rbac.authorization.k8s.io/v1/ClusterRole",
+      "rbac.authorization.k8s.io/v1/ClusterRoleBinding",
       "v1/ConfigMap",
       "apps/v1/DaemonSet",
     ]);
-    for (const o of objs.slice(1)) expect(o.metadata.namespace).toBe("kmem-build");
+    for (const o of objs.slice(1).filter((o) => !o.kind.startsWith("Cluster")))
+      expect(o.metadata.namespace).toBe("kmem-build");
   });
 
   it("the ConfigMap carries the verify script shipped with the tool, byte for byte", () => {
@@ -156,6 +164,19 @@ describe("kmem-build manifests", () => {
       "verify-kmem.sh",
       "verify-loop.sh",
     ]);
+  });
+
+  it("--no-node-api: no token in the pod and no RBAC objects", async () => {
+    const r = await generate([
+      "--no-node-api",
+      "--textfile-dir",
+      "/var/lib/node_exporter/textfile_collector",
+    ]);
+    expect(r.code).toBe(0);
+    const all = await objectsIn(r.out);
+    expect(all.map((o) => o.kind)).toEqual(["ConfigMap", "DaemonSet"]);
+    const pod = (all[1] as any).spec.template.spec;
+    expect([pod.automountServiceAccountToken, pod.serviceAccountName]).toEqual([false, undefined]);
   });
 
   it("--host-network (nodes without a network plugin) puts the pod in the node's network namespace; not by default", async () => {
@@ -179,7 +200,20 @@ describe("kmem-build manifests", () => {
     expect(ds.spec.template.metadata.annotations["seccomp.security.alpha.kubernetes.io/pod"]).toBe(
       "runtime/default",
     );
-    expect(pod.automountServiceAccountToken).toBe(false);
+    // the token may only read nodes (get, no list or watch): the pod's own, by the name it is given
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.serviceAccountName).toBe("kmem-build-verify");
+    const role = objs.find((o) => o.kind === "ClusterRole") as any;
+    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }]);
+    const binding = objs.find((o) => o.kind === "ClusterRoleBinding") as any;
+    expect(binding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: role.metadata.name,
+    });
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: pod.serviceAccountName, namespace: "kmem-build" },
+    ]);
     const c = pod.containers[0];
     expect(c.image).toBe("registry.example.com/tools/busybox:1.36");
     expect(c.securityContext).toMatchObject({

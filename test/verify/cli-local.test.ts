@@ -59,6 +59,11 @@ describe("usage errors exit 2", () => {
     [["--gate", "--reboot-required"], "choose one of --gate and --reboot-required"],
     [["--ssh", "h", "--reboot-required"], "--reboot-required answers for this host only"],
     [["--kubelet-pid", "12x"], 'bad --kubelet-pid "12x" (a process id)'],
+    [
+      ["--running-version", "1.20.2"],
+      'bad --running-version "1.20.2" (a kubelet version as the API reports it',
+    ],
+    [["--running-version", "v1.20.2;reboot"], 'bad --running-version "v1.20.2;reboot"'],
     [["--expect-sha256", "abc"], 'bad --expect-sha256 "abc" (64 hex digits, optionally :NAME)'],
     [["--duration", "10", "--interval", "0"], "--interval must be at least 1s"],
     [["--duration", "soon"], 'bad --duration "soon"'],

@@ -46,6 +46,19 @@ interface Case {
   gate: 0 | 1 | 2;
   /** texts the human report must contain */
   text?: string[];
+  /** texts it must not */
+  absent?: string[];
+}
+
+/**
+ * A node as the DaemonSet's pod sees it: no host process under the proc root; the API server's
+ * version for the node given with --running-version when `api` is; the kubelet on disk stamped `disk`.
+ */
+function inPod(spec: Omit<S.El7Spec, "running" | "version">, api?: string, disk = "v1.20.2+nokmem") {
+  return (d: string): S.Laid => {
+    const l = S.el7Node(d, { kubelet: "nokmem", ...spec, running: "hidden", version: disk });
+    return api ? { ...l, args: [...l.args, "--running-version", api] } : l;
+  };
 }
 
 const CASES: Case[] = [
@@ -205,6 +218,85 @@ const CASES: Case[] = [
     reboot: 1,
     text: ["; no kubelet process is running"],
   },
+  // The DaemonSet's pod sees none of the host's processes: the API server's version for the node
+  // (--running-version) against the version mark of the kubelet on disk.
+  {
+    name: "in a pod, 7.9: the marked nokmem kubelet on disk, the API reports the old v1.20.2 running: restart",
+    lay: inPod({ kernel: R["7.9"], driver: "cgroupfs", parents: true, pod: true, kmem: 4096 }, "v1.20.2"),
+    state: "restart",
+    code: 1,
+    gate: 1,
+    reboot: 1,
+    text: [
+      "(the API server reports the running kubelet as v1.20.2, the kubelet on disk (",
+      ") is v1.20.2+nokmem)",
+    ],
+  },
+  {
+    name: "in a pod, 7.9: a newer marked release on disk than the API reports running: restart",
+    lay: inPod(
+      { kernel: R["7.9"], driver: "systemd", parents: true, pod: true },
+      "v1.20.2+nokmem",
+      "v1.20.15+nokmem",
+    ),
+    state: "restart",
+    code: 1,
+    gate: 1,
+    reboot: 1,
+    text: ["reports the running kubelet as v1.20.2+nokmem, the kubelet on disk ("],
+  },
+  {
+    name: "in a pod, 7.9: the API reports the marked kubelet running, pods still armed: reboot",
+    lay: inPod(
+      { kernel: R["7.9"], driver: "cgroupfs", parents: true, pod: true, kmem: 4096 },
+      "v1.20.2+nokmem",
+    ),
+    state: "reboot",
+    code: 1,
+    gate: 1,
+    reboot: 0,
+    text: ["; the API server reports the running kubelet as v1.20.2+nokmem, the version of "],
+  },
+  {
+    name: "in a pod, 7.9, after the reboot: fixed, the running kubelet named by the API",
+    lay: inPod({ kernel: R["7.9"], driver: "systemd" }, "v1.20.2+nokmem"),
+    state: "fixed",
+    code: 0,
+    gate: 0,
+    reboot: 1,
+    text: ["; the API server reports the running kubelet as v1.20.2+nokmem, the version of "],
+  },
+  {
+    name: "in a pod without the API's version: fixed, and never 'no kubelet process is running'",
+    lay: inPod({ kernel: R["7.9"], driver: "cgroupfs" }),
+    state: "fixed",
+    code: 0,
+    gate: 0,
+    reboot: 1,
+    text: ["; the running kubelet cannot be seen here (no processes under "],
+    absent: ["no kubelet process is running"],
+  },
+  {
+    name: "in a pod, an unmarked nokmem kubelet on disk and the same version running: fixed, cannot be told apart",
+    lay: inPod({ kernel: R["7.9"], driver: "cgroupfs" }, "v1.20.2", "v1.20.2"),
+    state: "fixed",
+    code: 0,
+    gate: 0,
+    reboot: 1,
+    text: ["; the API server reports the running kubelet as v1.20.2, which cannot be told from "],
+  },
+  {
+    name: "in a pod, the old kubelet on disk: install, whatever the API reports",
+    lay: inPod(
+      { kernel: R["7.9"], driver: "cgroupfs", parents: true, pod: true, kubelet: "kmem" },
+      "v1.20.2+nokmem",
+      "v1.20.2",
+    ),
+    state: "install",
+    code: 1,
+    gate: 1,
+    reboot: 1,
+  },
   {
     name: "no kubepods: unknown",
     lay: (d) => S.noKubepods(d),
@@ -255,6 +347,7 @@ describe.each(CASES)("$name", (c) => {
       `\nFix state: ${c.state}: ${j.report.fix_summary}\nNext step: ${j.report.next_step}\n`,
     );
     for (const t of c.text ?? []) expect(h.stdout).toContain(t);
+    for (const t of c.absent ?? []) expect(h.stdout).not.toContain(t);
     expect(h.stdout).not.toMatch(/ACCOUNTING[\s\S]* unknown\n/);
     const metrics = readFileSync(prom, "utf8");
     for (const s of FIX_STATES)
@@ -285,6 +378,18 @@ describe.each(CASES)("$name", (c) => {
     }
   });
 });
+
+test.each([["1.20.2"], ["v1.20.2 x"], ["v1.20.2;reboot"], ["v1.20"], ["v1.20.2+" + "x".repeat(60)]])(
+  "verify-kmem.sh --running-version %j is a usage error (exit 2), under dash, bash and busybox sh",
+  (v) => {
+    const f = inPod({ kernel: R["7.9"], driver: "cgroupfs" })(fresh());
+    for (const shell of Object.values(SHELLS)) {
+      const r = runScript([...f.args, "--running-version", v], { shell });
+      expect([r.code, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toContain("bad --running-version '");
+    }
+  },
+);
 
 test("unprobed cgroups are never inactive: a slabinfo that is missing reads as unknown", () => {
   const f = S.el7Node(fresh(), { kernel: R["7.3"], driver: "cgroupfs", kubelet: "nokmem" });

@@ -376,8 +376,13 @@ export interface El7Spec {
   /** kmem bytes charged to the pod and its container (0: armed but nothing charged yet). */
   kmem?: number;
   kubelet?: "kmem" | "nokmem";
-  /** the running kubelet process: its exe is the checked file, a deleted one, another file, or none runs. */
-  running?: "same" | "deleted" | "other" | "none";
+  /**
+   * the running kubelet process: its exe is the checked file, a deleted one, another file, or none runs;
+   * "hidden": no process at all under the proc root, as the DaemonSet's pod sees the host.
+   */
+  running?: "same" | "deleted" | "other" | "none" | "hidden";
+  /** the version the kubelet on disk is stamped with (kmem-build's mark: v1.20.2+nokmem). */
+  version?: string;
 }
 
 /**
@@ -428,7 +433,7 @@ export function el7Node(dir: string, o: El7Spec): Laid {
   const kubelet = join(dir, "kubelet");
   const running = o.running ?? "same";
   const procExtra: Tree = {};
-  if (running !== "none") {
+  if (running !== "none" && running !== "hidden") {
     const exe =
       running === "same"
         ? kubelet
@@ -440,7 +445,7 @@ export function el7Node(dir: string, o: El7Spec): Laid {
     // root's, as the kernel shows it in status (a process of another user never counts as the kubelet)
     procExtra["4242"] = { comm: "kubelet\n", status: ROOT_STATUS("kubelet"), exe: symlink(exe) };
   }
-  procExtra["1"] = { comm: "systemd\n", exe: symlink("/usr/lib/systemd/systemd") };
+  if (running !== "hidden") procExtra["1"] = { comm: "systemd\n", exe: symlink("/usr/lib/systemd/systemd") };
   const l = lay(
     dir,
     {
@@ -453,7 +458,9 @@ export function el7Node(dir: string, o: El7Spec): Laid {
     v1cg({}, cg),
     {
       kubelet:
-        o.kubelet === "kmem" ? fakeGoBinary({ kmem: true }) : fakeGoBinary({ nokmem: true, tags: "nokmem" }),
+        o.kubelet === "kmem"
+          ? fakeGoBinary({ kmem: true, version: o.version })
+          : fakeGoBinary({ nokmem: true, tags: "nokmem", version: o.version }),
       runc: fakeGoBinary({ tags: "seccomp", path: "github.com/opencontainers/runc" }),
     },
     0,
