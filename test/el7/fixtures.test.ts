@@ -31,7 +31,7 @@ interface Scenario {
   kernel: Booted;
   param?: boolean;
   /** el7Node's kubelet process: its exe is the checked file, a deleted one, another file, or none runs */
-  running?: "same" | "deleted" | "other" | "none";
+  running?: S.El7Spec["running"];
   kubelet?: "kmem" | "nokmem";
 }
 
