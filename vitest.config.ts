@@ -36,6 +36,8 @@ export const HOST_TESTS = [
 ];
 const REAL_TESTS = ["test/real/**/*.test.ts"];
 const EL7_TESTS = ["test/el7/**/*.test.ts"];
+/** Every tier runs what was edited: lib/ compiled again when older than src/, a stale script stops the run. */
+const FRESH = "test/helpers/fresh-build.ts";
 
 export default defineConfig({
   test: {
@@ -50,13 +52,14 @@ export default defineConfig({
           name: "fast",
           include: ["test/**/*.test.ts"],
           exclude: [...HOST_TESTS, ...REAL_TESTS, ...EL7_TESTS],
+          globalSetup: [FRESH],
         },
       },
-      { extends: true, test: { name: "host", include: HOST_TESTS } },
-      { extends: true, test: { name: "real", include: REAL_TESTS } },
+      { extends: true, test: { name: "host", include: HOST_TESTS, globalSetup: [FRESH] } },
+      { extends: true, test: { name: "real", include: REAL_TESTS, globalSetup: [FRESH] } },
       {
         extends: true,
-        test: { name: "el7", include: EL7_TESTS, globalSetup: ["test/el7/helpers/global-setup.ts"] },
+        test: { name: "el7", include: EL7_TESTS, globalSetup: [FRESH, "test/el7/helpers/global-setup.ts"] },
       },
     ],
   },
