@@ -393,7 +393,7 @@ describe("other sources", () => {
     expect((await x("find", [tree, "-printf", "%p %s %T@\n"])).stdout).toBe(before);
   });
 
-  // Issue 17 item 2: a --source directory is checked for links like an extracted archive.
+  // A --source directory is checked for links like an extracted archive.
   it("--source DIR with .kmem-build -> a directory outside: refused (exit 2), nothing written there", async () => {
     const tree = await exampleTree();
     const outside = await tmp("kmem-outside-");
@@ -408,7 +408,7 @@ describe("other sources", () => {
     expect(await readdir(out)).toEqual([]);
   });
 
-  // Issue 17 item 4: the tree's own Makefile runs with the Go build cache mounted read-write, and Go
+  // The tree's own Makefile runs with the Go build cache mounted read-write, and Go
   // trusts what its cache holds. A hostile tree writes into the cache it is given; that must never be
   // the cache a trusted tree's build reads.
   it("a hostile tree's writes into its Go build cache never reach another source's cache", async () => {

@@ -1,5 +1,5 @@
 /**
- * Issue 17 item 1, through the real CLI: an archive the scan (node-tar) reads one way and the
+ * Through the real CLI: an archive the scan (node-tar) reads one way and the
  * extraction (GNU tar) another. Each entry below is a PAX `x` record followed by a GNU `K`/`L`
  * record: node-tar takes the GNU record (harmless), GNU tar the PAX one (hostile); the two readers'
  * disagreement itself is shown in test/unit/archive-readers.test.ts. The archive passes

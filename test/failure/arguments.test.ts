@@ -1,5 +1,5 @@
 /**
- * Issue #6, item 3: bad arguments and bad recipes. Every message names the value, the file and the
+ * Bad arguments and bad recipes. Every message names the value, the file and the
  * field or line, and what is accepted; exit 2; nothing is written.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -236,7 +236,7 @@ describe("recipes (--recipes DIR with an edited copy)", () => {
   });
 });
 
-describe("issue 17 item 5: flags the real run refuses are refused by --dry-run too", () => {
+describe("flags the real run refuses are refused by --dry-run too", () => {
   it("--out naming an existing file: usage error, exit 2, the file untouched", async () => {
     const file = join(await tmp("outfile"), "taken");
     await writeFile(file, "mine\n");

@@ -1,5 +1,5 @@
 /**
- * Issue #6, item 6: two builds at once. Into the same output directory: the second fails at once and
+ * Two builds at once. Into the same output directory: the second fails at once and
  * clearly (a lock), the first is unharmed, nothing interleaves. Sharing only the cache (different
  * --out): both succeed, and the cache holds one clean copy of everything.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 17 item 6: a readOnly hostPath is read-only at its top mount only. The kubelet (1.10 – 1.29)
+ * A readOnly hostPath is read-only at its top mount only. The kubelet (1.10 – 1.29)
  * has the runtime bind the host path recursively and then remount that one mount read-only (runc:
  * MS_BIND|MS_REC, then MS_REMOUNT|MS_BIND|MS_RDONLY); mounts below it keep their own flags. On cgroup
  * v1, /sys/fs/cgroup is a tmpfs with one mount per controller below it, so a readOnly hostPath of

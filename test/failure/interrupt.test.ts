@@ -1,5 +1,5 @@
 /**
- * Issue #6, item 5: SIGINT and SIGTERM while fetching (a stalling server), compiling (the builder
+ * SIGINT and SIGTERM while fetching (a stalling server), compiling (the builder
  * container running) and packaging (rpmbuild running). Afterwards: exit 130/143, no container left,
  * nothing half-made in the output directory, the work directory gone, the cache intact and used by
  * the next build.

@@ -1,5 +1,5 @@
 /**
- * Issue #6, item 2: network faults from a real HTTP server on 127.0.0.1 — 404, 5xx then success,
+ * Network faults from a real HTTP server on 127.0.0.1 — 404, 5xx then success,
  * a connection reset mid-body, a stalled body, a redirect loop. Clear messages, bounded retries,
  * no partial file in the cache, nothing published.
  */

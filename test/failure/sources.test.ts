@@ -1,5 +1,5 @@
 /**
- * Issue #6, item 1: hostile or broken sources, through the real CLI, from a local file (--source) and
+ * Hostile or broken sources, through the real CLI, from a local file (--source) and
  * downloaded over HTTP. Each is refused with a specific message and exit 2, nothing is written outside
  * the work directory, nothing is published, and the cache never keeps a bad download.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #6, item 4: a required tool is missing. The CLI runs with a PATH that holds only the tools
+ * A required tool is missing. The CLI runs with a PATH that holds only the tools
  * the case allows (symlinks in a temp bin directory). The message names the missing tool and how to
  * install it, exit 3, and it comes from preflight: nothing was downloaded, nothing written.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #6, item 7: verify on broken nodes, through `sh scripts/verify-kmem.sh` and `kmem-build verify`.
+ * Verify on broken nodes, through `sh scripts/verify-kmem.sh` and `kmem-build verify`.
  * Unreadable counters, permission denied (as `nobody`), a cgroup that disappears while the script
  * walks the tree, no memory controller, an ssh host that accepts and never speaks. The report says
  * unknown (null / "unknown" / UNKNOWN) for what it could not read, exits 2 where it could not tell,
@@ -519,7 +519,7 @@ describe.skipIf(!isRoot)("never writes to the cgroup filesystem", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// Issue 17: hostile input. Each test reproduces the attack and shows the refusal or the safe result.
+// Hostile input. Each test reproduces the attack and shows the refusal or the safe result.
 // ---------------------------------------------------------------------------------------------------
 
 /** The script with extra environment (e.g. PATH with one awk, or stand-in runtime CLIs first). */
@@ -549,7 +549,7 @@ async function awkPaths(): Promise<[string, string][]> {
   return out;
 }
 
-describe("issue 17 item 10: output that can be bent", () => {
+describe("output that can be bent", () => {
   it("a NUL in a process name of the kernel log: valid JSON (and the schema) under gawk, mawk and busybox awk", async () => {
     const node = await makeNode();
     await accountingOff(node);
@@ -717,7 +717,7 @@ describe("issue 17 item 10: output that can be bent", () => {
   });
 });
 
-describe("issue 17 item 8: --prometheus FILE in a directory others can write to", () => {
+describe("--prometheus FILE in a directory others can write to", () => {
   async function textfileDir(): Promise<string> {
     const d = await tmp("textfile");
     await chmod(d, 0o775); // group-writable, as node_exporter's textfile directories often are
@@ -1069,11 +1069,11 @@ describe.skipIf(!isRoot)(
 );
 
 // ---------------------------------------------------------------------------------------------------
-// Issue 20 item 2: the binary verdict cache (--cache-dir). Replaced and touched binaries are read
+// The binary verdict cache (--cache-dir). Replaced and touched binaries are read
 // again; a forged cache entry never turns a FAIL into a PASS; an unwritable cache directory only costs
 // the full read.
 // ---------------------------------------------------------------------------------------------------
-describe("issue 20 item 2: binary verdicts kept between runs (--cache-dir)", () => {
+describe("binary verdicts kept between runs (--cache-dir)", () => {
   /** A fake kubelet of a fixed size: with or without runc's kmem-enabling code. */
   const kubeletBytes = (kmem: boolean) => {
     const b = fakeGoBinary(kmem ? { kmem: true } : { nokmem: true });

@@ -1,5 +1,5 @@
 /**
- * The behavioural proof on a real node (issue 11): containerd + runc + the kubelet v1.20.2 built by
+ * The behavioural proof on a real node: containerd + runc + the kubelet v1.20.2 built by
  * kmem-build from the genuine tree, running a burstable static pod that charges kernel memory.
  *   - under strace, the kmem-build kubelet never opens memory.kmem.limit_in_bytes for writing;
  *     the upstream build of the same tree (the tag not taking effect) does, on kubepods/ and the pod cgroup;

@@ -1,5 +1,5 @@
 /**
- * Issue 17 item 1: the scan (node-tar) and the extraction (GNU tar) read one kind of header
+ * The scan (node-tar) and the extraction (GNU tar) read one kind of header
  * differently. A PAX `x` record followed by a GNU `L` (long name) or `K` (long link) record: node-tar
  * takes the last record, GNU tar the PAX one. Shown here with both real readers on archives written
  * byte by byte; the listing passes the scan, and what GNU tar puts on disk is refused by the check of

@@ -98,7 +98,7 @@ describe("archive scan", () => {
   });
 });
 
-describe("issue 17 item 3: a decompression bomb", () => {
+describe("a decompression bomb", () => {
   it("a ~260 KB gzip of a huge tar is refused within seconds, before it is all read", async () => {
     const zero = Buffer.alloc(1 << 20);
     const parts: Buffer[] = [];

@@ -1,5 +1,5 @@
 /**
- * Issue 17 items 1 and 2: what the archive listing cannot promise, the tree on disk must show. The
+ * What the archive listing cannot promise, the tree on disk must show. The
  * tree checked with lstat after extraction (and a --source directory before it is read), host-side
  * steps that never go through a link, and archive paths normalised the way tar writes them.
  */

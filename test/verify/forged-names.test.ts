@@ -1,5 +1,5 @@
 /**
- * Issue 17 item 9: names from the runtime can be forged by any pod author. A pod's annotations are
+ * Names from the runtime can be forged by any pod author. A pod's annotations are
  * printed by crictl (`pods`/`ps -o json`, beside the labels) and by ctr (`containers info`, in the OCI
  * spec); an annotation "id" followed by the kubelet's label keys used to start a record of its own, so
  * shop/shop-web-0 could rename another pod kube-system/etcd-master-0, container etcd, in the report

@@ -36,7 +36,7 @@ function write(name: string, text: string): string {
 }
 /**
  * A fixture node with btime in <proc>/stat. Its args take the logs below as the kernel's own
- * (--trust-kernel-log: we wrote them); what an untrusted file gives is tested on its own (issue 17).
+ * (--trust-kernel-log: we wrote them); what an untrusted file gives is tested on its own (below).
  */
 function node(name: string, build: (d: string) => S.Laid = S.centos7Cgroupfs): S.Laid {
   const f = build(join(TMP, name));
@@ -496,7 +496,7 @@ function report310(time: string, memcg: string, kmemKb: number, pid: number): st
   ].join("\n");
 }
 
-describe("kills of memory cgroups outside the scanned --cgroup-root are not that root's pods (issue 16)", () => {
+describe("kills of memory cgroups outside the scanned --cgroup-root are not that root's pods", () => {
   // The memory hierarchy is mounted at the fixture's directory; the scanned root is its cg/ below it
   // (as one kind/k3d node's cgroup among others'): /cg/kubepods/... is this root's, /other/... and
   // /kubepods/... (the hierarchy's own) are not.
@@ -552,7 +552,7 @@ describe("kills of memory cgroups outside the scanned --cgroup-root are not that
   });
 });
 
-describe("a syslog file alone is not proof: kills read from a plain file (issue 17 item 11)", () => {
+describe("a syslog file alone is not proof: kills read from a plain file", () => {
   // /var/log/messages takes `logger -t kernel` lines from any local user: this report may be forged.
   const f = S.centos7Cgroupfs(join(TMP, "untrusted"));
   writeFileSync(join(f.proc, "stat"), `cpu  1 2 3 4\nbtime ${BTIME}\n`);

@@ -125,7 +125,7 @@ const NONE_NAMED = Object.fromEntries(Object.keys(ALL_NAMED).map((k) => [k, [nul
 
 const podNames = (r: NodeReport) => r.checks.find((c) => c.id === "pod-names")!;
 
-/** Issue 17 item 9: an attacker pod whose annotations forge another pod's record, and its victim. */
+/** An attacker pod whose annotations forge another pod's record, and its victim. */
 export const FORGE = {
   shopUid: "a5a5a5a5-0000-4000-8000-00000000a5a5",
   victimUid: "b6b6b6b6-0000-4000-8000-00000000b6b6",
@@ -242,7 +242,7 @@ describe.skipIf(!HAVE_CONTAINERD)("a real containerd, read with ctr over --runti
     );
   });
 
-  test("issue 17 item 9: a pod author's annotation \"id\" does not start another container's record", () => {
+  test("a pod author's annotation \"id\" does not start another container's record", () => {
     // shop/shop-web-0's container carries the annotation id=<the victim's container id>; ctr prints it
     // in the OCI spec, next to the kubelet's label keys (ctr copies the labels there too). The victim,
     // payments/api-0, is read after it (its ids sort later): the old parser gave it the attacker's names.

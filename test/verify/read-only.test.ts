@@ -79,7 +79,7 @@ describe.skipIf(!HAVE_STRACE)("strace: no write attempted under the tree", () =>
     const t = straceRun(["dash", SCRIPT, ...f.args, "--prometheus", prom], TMP);
     const renames = t.lines.filter((l) => /^\d+ +rename(at2?)?\(.* = 0$/.test(l) && l.includes(`"${prom}"`));
     expect(renames.length, t.lines.join("\n")).toBe(1);
-    // from a temp file of an unpredictable name beside it (issue 17 item 8), created with O_EXCL, so a
+    // from a temp file of an unpredictable name beside it, created with O_EXCL, so a
     // link planted at that name is never followed
     const temp = /"([^"]*\/\.kmem\.prom\.[A-Za-z0-9]{8})"/.exec(renames[0]!)?.[1];
     expect(temp, renames[0]).toBeDefined();
