@@ -242,10 +242,21 @@ export function scriptArgs(opts: ParsedOptions): string[] {
 }
 
 /** Seconds in 30, 30s, 10m, 1h, 1d (the script's grammar); throws UsageError otherwise. */
+/** The longest duration either side takes: 366 days (verify-kmem.sh's to_seconds has the same bound). */
+export const MAX_DURATION_SECONDS = 366 * 86400;
+
+/**
+ * A duration as verify-kmem.sh's to_seconds reads it, the one grammar of both sides: digits (leading
+ * zeros allowed, at most 8 others), then s, m, h, d or nothing (seconds); at most 366 days.
+ */
 export function durationSeconds(text: string, flag: string): number {
-  const m = /^(\d+)([smhd]?)$/.exec(text);
-  if (!m) throw new UsageError(`bad ${flag} "${text}" (use 30, 30s, 10m, 1h)`);
-  return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
+  const m = /^0*(\d{0,8})([smhd]?)$/.exec(text);
+  const bad = () => new UsageError(`bad ${flag} "${text}" (use 30, 30s, 10m, 1h; at most 366d)`);
+  if (!m || !/^\d/.test(text)) throw bad();
+  const s =
+    Number(m[1] || "0") * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
+  if (s > MAX_DURATION_SECONDS) throw bad();
+  return s;
 }
 
 /** SHA256SUMS (`<hex>  [*]<name>`, as sha256sum and goreleaser write it) → `hex:name` pairs. */

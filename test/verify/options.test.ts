@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { SCRIPT_OPTIONS } from "../../src/verify/script-args.js";
+import { MAX_DURATION_SECONDS, SCRIPT_OPTIONS, durationSeconds } from "../../src/verify/script-args.js";
 import type { NodeReport } from "../../src/verify/report.js";
 import { REPO, SHELLS, runCli, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
@@ -103,4 +103,49 @@ test("kmem-build verify --reboot-required: the script's answer for this host, no
   expect([r.code, r.stdout]).toEqual([0, ""]);
   const f = runCli(["verify", ...fixed.args, "--reboot-required"]);
   expect([f.code, f.stdout]).toEqual([1, ""]);
+});
+
+test("one duration grammar: the script and the CLI take and refuse the same --duration values", () => {
+  const values = [
+    "30",
+    "30s",
+    "0010m",
+    "1h",
+    "366d",
+    "367d",
+    "8784h",
+    "8785h",
+    String(MAX_DURATION_SECONDS),
+    String(MAX_DURATION_SECONDS + 1),
+    "99999999",
+    "000000000000045s",
+    "123456789",
+    "0",
+    "00",
+    "1.5m",
+    "",
+    "-1",
+    "10M",
+    "1w",
+    "s",
+    "1 h",
+    "0x10",
+    "1e3",
+    "+5",
+  ];
+  const script = values.map((v) => runScript(["--duration", v, "--help"]).code === 0);
+  const cli = values.map((v) => {
+    try {
+      durationSeconds(v, "--duration");
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  expect(Object.fromEntries(values.map((v, i) => [v, cli[i]]))).toEqual(
+    Object.fromEntries(values.map((v, i) => [v, script[i]])),
+  );
+  expect(cli.filter(Boolean).length).toBe(10);
+  expect(durationSeconds("0010m", "--duration")).toBe(600);
+  expect(durationSeconds("366d", "--duration")).toBe(MAX_DURATION_SECONDS);
 });
