@@ -1,7 +1,7 @@
 /** Bringing the cache under its limit: the least recently used entries go, never one in use. */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { verdictDir } from "../util/verdicts.js";
+import { keptResultsDir } from "../util/kept-results.js";
 import { collectOrphans } from "../util/work-dir.js";
 import { listEntries, ownReal, type CacheEntry } from "./entries.js";
 import { formatSize, selectEvictions } from "./lru.js";
@@ -35,7 +35,8 @@ export async function pruneCache(cacheDir: string, maxSize: number, dryRun = fal
       await rm(abs, { recursive: true, force: true });
       await forgetUsage(cacheDir, e.path);
       const seal = SEALS[e.category];
-      if (seal) await rm(join(verdictDir(cacheDir), seal, `${e.path.split("/")[1]}.json`), { force: true });
+      if (seal)
+        await rm(join(keptResultsDir(cacheDir), seal, `${e.path.split("/")[1]}.json`), { force: true });
     }
     removed.push(e);
   }

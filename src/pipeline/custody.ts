@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { copyAtomic } from "../util/fs.js";
 import { NotRegularFileError, copyAndHash } from "../util/hash.js";
-import { keptDigest, sealKept } from "../util/verdicts.js";
+import { keptDigest, sealKept } from "../util/kept-results.js";
 import { noteUse } from "../cache/use.js";
 import type { BuildContext } from "./context.js";
 

@@ -16,7 +16,7 @@ import {
   type KernelClass,
   type KubeletClass,
 } from "./cluster-classify.js";
-import { FIX_STATES, verdictOf, type FixState, type Verdict } from "./report.js";
+import { FIX_STATES, resultOf, type FixState, type NodeResult } from "./report.js";
 
 export const DAEMONSET_LABEL = "app.kubernetes.io/name=kmem-build-verify";
 /** Log lines read per DaemonSet pod: a report without --verbose is well below this. */
@@ -34,7 +34,7 @@ export interface DaemonSetReport {
   timestamp: string | null;
   fix_state: FixState | null;
   next_step: string | null;
-  result: Verdict | null;
+  result: NodeResult | null;
   exit_code: 0 | 1 | 2 | null;
   /** Why there is no report to use (log unreadable, no whole report yet). */
   error: string | null;
@@ -56,7 +56,7 @@ export interface ClusterNode {
   /** The API's view and the node's own report together. */
   fix_state: FixState | "ask-node";
   next_step: string;
-  result: Verdict;
+  result: NodeResult;
   exit_code: 0 | 1 | 2;
 }
 
@@ -67,7 +67,7 @@ export interface ClusterReport {
   context: string | null;
   /** How DaemonSet reports were looked for, and why none could be read when so. */
   daemonset_reports: string;
-  result: Verdict;
+  result: NodeResult;
   exit_code: 0 | 1 | 2;
   totals: { nodes: number; ok: number; problem: number; unknown: number };
   nodes: ClusterNode[];
@@ -152,7 +152,7 @@ export function lastDaemonSetReport(log: string): Omit<DaemonSetReport, "namespa
       timestamp: ts,
       fix_state: state,
       next_step: next,
-      result: verdictOf(exit),
+      result: resultOf(exit),
       exit_code: exit,
       error: null,
     };
@@ -187,7 +187,7 @@ export function combine(
     fix_state:
       n.api.fix_state === "install" ? "install" : n.api.fix_state === "unknown" ? "unknown" : "ask-node",
     next_step: n.api.next_step,
-    result: verdictOf(code),
+    result: resultOf(code),
     exit_code: code,
   };
 }
@@ -293,7 +293,7 @@ export async function clusterReport(
     timestamp: (o.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
     context: t.context ?? null,
     daemonset_reports: how,
-    result: verdictOf(code),
+    result: resultOf(code),
     exit_code: code,
     totals: {
       nodes: full.length,

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import { PKG_ROOT } from "../version.js";
-import { verdictOf, type HostOutcome, type NodeReport } from "./report.js";
+import { resultOf, type HostOutcome, type NodeReport } from "./report.js";
 
 export const REPORT_SCHEMA = join(PKG_ROOT, "schemas", "verify-report.schema.json");
 
@@ -34,7 +34,7 @@ export function nodeReportProblem(r: unknown): string | null {
     return `does not match schemas/verify-report.schema.json: ${shown}${errs.length > 3 ? ` (+${errs.length - 3} more)` : ""}`;
   }
   const rep = r as NodeReport;
-  if (rep.result !== verdictOf(rep.exit_code))
+  if (rep.result !== resultOf(rep.exit_code))
     return `result ${rep.result} does not go with exit code ${rep.exit_code}`;
   if (rep.checks.length === 0) return "it holds no checks";
   const count = { pass: 0, fail: 0, warn: 0, info: 0 };

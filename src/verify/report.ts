@@ -3,7 +3,7 @@
  * `kmem-build verify` builds from several of them. Schema: schemas/verify-report.schema.json.
  */
 export type CheckStatus = "PASS" | "FAIL" | "WARN" | "INFO";
-export type Verdict = "OK" | "PROBLEM" | "UNKNOWN";
+export type NodeResult = "OK" | "PROBLEM" | "UNKNOWN";
 
 /**
  * Every check the script reports, in its order (JUnit has one testcase per host × check): the ids of
@@ -139,7 +139,7 @@ export interface BinaryRow {
   build_tags: string[] | null;
   sha256: string | null;
   checksum_match: string | null;
-  /** Verdict from the --cache-dir of an earlier run (identity unchanged); absent in older reports. */
+  /** The verdict taken from the --cache-dir of an earlier run (identity unchanged); absent in older reports. */
   reused?: boolean;
   /** The marked version the binary carries (`v1.20.2+nokmem`), null when unmarked; absent in older reports. */
   version_mark?: string | null;
@@ -149,7 +149,7 @@ export interface NodeReport {
   schema_version: 1;
   script_version: string;
   timestamp: string;
-  result: Verdict;
+  result: NodeResult;
   exit_code: 0 | 1 | 2;
   fix_state: FixState;
   fix_summary: string;
@@ -209,7 +209,7 @@ export interface NodeReport {
 /** What happened on one host: its report, or why there is none. */
 export interface HostOutcome {
   host: string;
-  result: Verdict;
+  result: NodeResult;
   exit_code: 0 | 1 | 2;
   /** Why the host could not be checked (unreachable, timed out, no report); null when it was. */
   error: string | null;
@@ -221,7 +221,7 @@ export interface FleetReport {
   schema_version: 1;
   kind: "fleet";
   timestamp: string;
-  result: Verdict;
+  result: NodeResult;
   exit_code: 0 | 1 | 2;
   totals: { hosts: number; ok: number; problem: number; unknown: number };
   hosts: HostOutcome[];
@@ -240,6 +240,6 @@ export function parseNodeReport(text: string): NodeReport | null {
   }
 }
 
-export function verdictOf(code: 0 | 1 | 2): Verdict {
+export function resultOf(code: 0 | 1 | 2): NodeResult {
   return code === 1 ? "PROBLEM" : code === 2 ? "UNKNOWN" : "OK";
 }

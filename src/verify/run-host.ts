@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { run } from "../exec.js";
 import { KmemError, ToolMissingError } from "../errors.js";
-import { parseNodeReport, verdictOf, type HostOutcome } from "./report.js";
+import { parseNodeReport, resultOf, type HostOutcome } from "./report.js";
 import { sshArgs, type SshOptions } from "./ssh.js";
 
 /** The label of this machine in fleet reports. */
@@ -84,7 +84,7 @@ export async function verifyHost(host: string, o: HostRunOptions): Promise<HostO
   const code = report.exit_code;
   return {
     host,
-    result: verdictOf(code),
+    result: resultOf(code),
     exit_code: code,
     error: null,
     seconds: (Date.now() - started) / 1000,

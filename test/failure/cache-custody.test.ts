@@ -14,7 +14,7 @@ import { makeExample, type ExampleRelease } from "../helpers/example.js";
 import { tarGz, MINIMAL_TREE } from "../helpers/tarball.js";
 import { archiveVerdictKey } from "../../src/pipeline/steps/check-source.js";
 import { imageFilesOf } from "../../src/pipeline/steps/builder-image.js";
-import { keepVerdict, sealKept, verdictDir } from "../../src/util/verdicts.js";
+import { keepResult, sealKept, keptResultsDir } from "../../src/util/kept-results.js";
 import { scriptletsOfSpec } from "../../src/package/rpm-contents.js";
 import { loadRecipes } from "../../src/recipes/load.js";
 import { recipeFor } from "../../src/recipes/resolve.js";
@@ -463,8 +463,8 @@ describe("a FIFO planted in the cache does not hang the build", () => {
 
   it("a FIFO at the verdict key path (<cache>/verdicts/hmac.key): check source runs and refuses the archive (exit 2)", async () => {
     const cache = await tmp("fifo-key");
-    await mkdir(verdictDir(cache), { recursive: true, mode: 0o700 });
-    await execa("mkfifo", ["-m", "0600", join(verdictDir(cache), "hmac.key")]);
+    await mkdir(keptResultsDir(cache), { recursive: true, mode: 0o700 });
+    await execa("mkfifo", ["-m", "0600", join(keptResultsDir(cache), "hmac.key")]);
     const { file, sha } = await hostileSource();
     const r = await build(cache, await tmp("fifo-out"), file, ["--sha512", sha, "--no-rpm"], {
       timeoutMs: 60_000,
@@ -478,8 +478,8 @@ describe("a FIFO planted in the cache does not hang the build", () => {
     const { file, sha } = await hostileSource();
     const recipe = recipeFor(VERSION, await loadRecipes());
     const key = archiveVerdictKey(sha, imageFilesOf(recipe));
-    expect(await keepVerdict(cache, "archive-scan", key, { planted: true })).toBe(true); // makes the key
-    const verdict = join(verdictDir(cache), "archive-scan", `${key}.json`);
+    expect(await keepResult(cache, "archive-scan", key, { planted: true })).toBe(true); // makes the key
+    const verdict = join(keptResultsDir(cache), "archive-scan", `${key}.json`);
     await rm(verdict);
     await execa("mkfifo", ["-m", "0600", verdict]);
     const r = await build(cache, await tmp("fifo-out"), file, ["--sha512", sha, "--no-rpm"], {

@@ -11,7 +11,7 @@ import { makeExample, type ExampleRelease } from "../helpers/example.js";
 import { serveDirectory, type TestServer } from "../helpers/http-server.js";
 import { kb, tmp, removeTmp, listTree, TEST_IMAGE } from "./helpers.js";
 import { imageVerdictKey } from "../../src/pipeline/steps/builder-image.js";
-import { verdictDir } from "../../src/util/verdicts.js";
+import { keptResultsDir } from "../../src/util/kept-results.js";
 import { loadRecipes } from "../../src/recipes/load.js";
 import { recipeFor } from "../../src/recipes/resolve.js";
 
@@ -195,18 +195,18 @@ describe("builder image tool check kept by image ID", () => {
     expect(second.code, second.stderr).toBe(0);
     expect(await log(out)).toMatch(KEPT);
     const key = imageVerdictKey("podman", await imageId(TEST_IMAGE), await needs());
-    expect(await readdir(join(verdictDir(cache), "image-tools"))).toEqual([`${key}.json`]);
+    expect(await readdir(join(keptResultsDir(cache), "image-tools"))).toEqual([`${key}.json`]);
 
     const bare = await bareImage();
     for (let i = 0; i < 2; i++) expect((await buildWith(bare, cache, await tmp("out"))).code).toBe(3);
-    expect(await readdir(join(verdictDir(cache), "image-tools"))).toEqual([`${key}.json`]);
+    expect(await readdir(join(keptResultsDir(cache), "image-tools"))).toEqual([`${key}.json`]);
   });
 
   it("a forged verdict for an image lacking tools is not trusted: the check runs and refuses it", async () => {
     const cache = await tmp("cache");
     const out = await tmp("out");
     expect((await buildWith(TEST_IMAGE, cache, out)).code).toBe(0); // a key and one genuine verdict
-    const dir = join(verdictDir(cache), "image-tools");
+    const dir = join(keptResultsDir(cache), "image-tools");
     const [name] = await readdir(dir);
     const genuine = JSON.parse(await readFile(join(dir, name!), "utf8")) as Record<string, unknown>;
     const bare = await bareImage();

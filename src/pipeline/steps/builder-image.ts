@@ -8,13 +8,13 @@ import { detectEngine } from "../../engine/index.js";
 import { goFromTable } from "../../recipes/resolve.js";
 import type { Recipe } from "../../recipes/types.js";
 import { hashText } from "../../util/hash.js";
-import { keepVerdict, readVerdict } from "../../util/verdicts.js";
+import { keepResult, readKeptResult } from "../../util/kept-results.js";
 import { TOOL_VERSION } from "../../version.js";
 import type { BuildContext, ImageInfo } from "../context.js";
 import type { Reporter } from "../step.js";
 import type { PreviewContext } from "../preview.js";
 
-const IMAGE_VERDICT = "image-tools";
+const IMAGE_TOOLS_RESULT = "image-tools";
 
 /** What the tool check of a builder image depends on: the engine, the image's content (its ID), the tools. */
 export function imageVerdictKey(engine: string, imageId: string, needs: string[]): string {
@@ -103,7 +103,9 @@ export async function prepareImage(ctx: BuildContext, task: Reporter): Promise<v
   // An image ID is the hash of the image's content: its tool check is kept by it (one container
   // start saved per build). Without an ID (nothing to bind a verdict to) the check always runs.
   const key = id ? imageVerdictKey(ctx.engine.name, id, needs) : null;
-  const kept = key ? await readVerdict<{ missing: string[] }>(ctx.opts.cacheDir, IMAGE_VERDICT, key) : null;
+  const kept = key
+    ? await readKeptResult<{ missing: string[] }>(ctx.opts.cacheDir, IMAGE_TOOLS_RESULT, key)
+    : null;
   let missing: string[];
   if (Array.isArray(kept?.missing) && kept.missing.length === 0) {
     missing = [];
@@ -112,7 +114,7 @@ export async function prepareImage(ctx: BuildContext, task: Reporter): Promise<v
     task.output = `checking ${image.reference} for ${needs.join(", ")}`;
     // By ID, as the compile runs it: the verdict is about that image, whatever the tag names later.
     missing = await ctx.engine.missingTools(id ?? image.reference, needs);
-    if (key && !missing.length) await keepVerdict(ctx.opts.cacheDir, IMAGE_VERDICT, key, { missing });
+    if (key && !missing.length) await keepResult(ctx.opts.cacheDir, IMAGE_TOOLS_RESULT, key, { missing });
   }
   if (missing.length) {
     throw new ToolMissingError(

@@ -12,7 +12,7 @@ import { createGunzip, gunzipSync } from "node:zlib";
 import { checkTree } from "../../util/tree-guard.js";
 import { UsageError } from "../../errors.js";
 import { hashText } from "../../util/hash.js";
-import { keepVerdict, readVerdict } from "../../util/verdicts.js";
+import { keepResult, readKeptResult } from "../../util/kept-results.js";
 import { TOOL_VERSION } from "../../version.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
@@ -299,7 +299,7 @@ export async function scanDirectory(dir: string, wanted: string[]): Promise<Arch
   };
 }
 
-const ARCHIVE_VERDICT = "archive-scan";
+const ARCHIVE_SCAN_RESULT = "archive-scan";
 
 /**
  * What an archive's scan depends on: the archive's bytes (its sha512, verified in fetch source just
@@ -319,11 +319,14 @@ export async function checkSource(ctx: BuildContext, task: Reporter): Promise<vo
     let scan: ArchiveScan;
     if (src.kind === "tarball") {
       const key = src.sha512 ? archiveVerdictKey(src.sha512, wanted) : null;
-      const kept = key ? await readVerdict<ArchiveScan>(ctx.opts.cacheDir, ARCHIVE_VERDICT, key) : null;
+      const kept = key
+        ? await readKeptResult<ArchiveScan>(ctx.opts.cacheDir, ARCHIVE_SCAN_RESULT, key)
+        : null;
       // Kept on --rebuild too: the verdict is about these bytes, not a build product.
       reused = !!kept;
       scan = reused ? kept! : await scanArchive(src.file, wanted, src.path);
-      if (key && !reused && scan.hasKubelet) await keepVerdict(ctx.opts.cacheDir, ARCHIVE_VERDICT, key, scan);
+      if (key && !reused && scan.hasKubelet)
+        await keepResult(ctx.opts.cacheDir, ARCHIVE_SCAN_RESULT, key, scan);
     } else scan = await scanDirectory(src.path, wanted);
     if (reused) ctx.log(`archive scan: verdict kept for sha512 ${src.sha512!.slice(0, 16)}… reused`);
     requireKubelet(scan.hasKubelet, src.path);

@@ -1,5 +1,5 @@
 /**
- * Verdicts kept by content (src/util/verdicts.ts) and the archive scan that uses them: reused only
+ * Results kept by content (src/util/kept-results.ts) and the archive scan that uses them: reused only
  * for the same content, never trusted when forged or edited.
  */
 import { describe, it, expect, beforeAll } from "vitest";
@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { keepVerdict, readVerdict, verdictDir } from "../../src/util/verdicts.js";
+import { keepResult, readKeptResult, keptResultsDir } from "../../src/util/kept-results.js";
 import { archiveVerdictKey, checkSource, type ArchiveScan } from "../../src/pipeline/steps/check-source.js";
 import { imageFilesOf } from "../../src/pipeline/steps/builder-image.js";
 import { loadRecipes } from "../../src/recipes/load.js";
@@ -25,86 +25,86 @@ const sha512 = (b: Buffer) => createHash("sha512").update(b).digest("hex");
 describe("verdicts kept by content", () => {
   it("are read back for the same content key only", async () => {
     const cache = await tmp("kmem-verdicts-");
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
-    expect(await keepVerdict(cache, "test", KEY, { ok: true, n: 3 })).toBe(true);
-    expect(await readVerdict(cache, "test", KEY)).toEqual({ ok: true, n: 3 });
-    expect(await readVerdict(cache, "test", OTHER)).toBeNull();
-    expect(await readVerdict(cache, "other-kind", KEY)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
+    expect(await keepResult(cache, "test", KEY, { ok: true, n: 3 })).toBe(true);
+    expect(await readKeptResult(cache, "test", KEY)).toEqual({ ok: true, n: 3 });
+    expect(await readKeptResult(cache, "test", OTHER)).toBeNull();
+    expect(await readKeptResult(cache, "other-kind", KEY)).toBeNull();
   });
 
   it("keep their HMAC key in a 0600 file of the cache", async () => {
     const cache = await tmp("kmem-verdicts-");
-    await keepVerdict(cache, "test", KEY, 1);
+    await keepResult(cache, "test", KEY, 1);
     const { statSync } = await import("node:fs");
-    const st = statSync(join(verdictDir(cache), "hmac.key"));
+    const st = statSync(join(keptResultsDir(cache), "hmac.key"));
     expect(st.mode & 0o777).toBe(0o600);
     expect(st.size).toBe(32);
   });
 
   it("an edited value, a forged MAC or a verdict moved to another content key is not trusted", async () => {
     const cache = await tmp("kmem-verdicts-");
-    await keepVerdict(cache, "test", KEY, { safe: false });
-    const file = join(verdictDir(cache), "test", `${KEY}.json`);
+    await keepResult(cache, "test", KEY, { safe: false });
+    const file = join(keptResultsDir(cache), "test", `${KEY}.json`);
     const genuine = JSON.parse(await readFile(file, "utf8"));
 
     await writeFile(file, JSON.stringify({ ...genuine, value: { safe: true } }));
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
 
     await writeFile(file, JSON.stringify({ ...genuine, mac: "00".repeat(32) }));
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
 
     await writeFile(file, JSON.stringify({ ...genuine, mac: genuine.mac.slice(0, 10) }));
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
 
     await writeFile(file, "{not json");
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
 
     // The genuine file under another content key's name (with or without its key field edited).
     await writeFile(file, JSON.stringify(genuine));
-    const moved = join(verdictDir(cache), "test", `${OTHER}.json`);
+    const moved = join(keptResultsDir(cache), "test", `${OTHER}.json`);
     await writeFile(moved, JSON.stringify(genuine));
-    expect(await readVerdict(cache, "test", OTHER)).toBeNull();
+    expect(await readKeptResult(cache, "test", OTHER)).toBeNull();
     await writeFile(moved, JSON.stringify({ ...genuine, key: OTHER }));
-    expect(await readVerdict(cache, "test", OTHER)).toBeNull();
-    expect(await readVerdict(cache, "test", KEY)).toEqual({ safe: false });
+    expect(await readKeptResult(cache, "test", OTHER)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toEqual({ safe: false });
   });
 
   it("a verdict signed with another cache's key is not trusted", async () => {
     const mine = await tmp("kmem-verdicts-");
     const theirs = await tmp("kmem-verdicts-");
-    await keepVerdict(mine, "test", KEY, "mine");
-    await keepVerdict(theirs, "test", KEY, "forged");
+    await keepResult(mine, "test", KEY, "mine");
+    await keepResult(theirs, "test", KEY, "forged");
     await writeFile(
-      join(verdictDir(mine), "test", `${KEY}.json`),
-      await readFile(join(verdictDir(theirs), "test", `${KEY}.json`)),
+      join(keptResultsDir(mine), "test", `${KEY}.json`),
+      await readFile(join(keptResultsDir(theirs), "test", `${KEY}.json`)),
     );
-    expect(await readVerdict(mine, "test", KEY)).toBeNull();
+    expect(await readKeptResult(mine, "test", KEY)).toBeNull();
   });
 
   it("nothing is trusted while the key file is readable by others, or is a link", async () => {
     const cache = await tmp("kmem-verdicts-");
-    await keepVerdict(cache, "test", KEY, "v");
-    const key = join(verdictDir(cache), "hmac.key");
+    await keepResult(cache, "test", KEY, "v");
+    const key = join(keptResultsDir(cache), "hmac.key");
     await chmod(key, 0o644);
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
     // Nor is a new verdict kept with it (its key may be known).
-    expect(await keepVerdict(cache, "test", OTHER, "w")).toBe(false);
+    expect(await keepResult(cache, "test", OTHER, "w")).toBe(false);
     await chmod(key, 0o600);
-    expect(await readVerdict(cache, "test", KEY)).toBe("v");
+    expect(await readKeptResult(cache, "test", KEY)).toBe("v");
 
     const elsewhere = join(await tmp("kmem-verdicts-"), "key");
     await writeFile(elsewhere, await readFile(key), { mode: 0o600 });
     await rm(key);
     await symlink(elsewhere, key);
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
   });
 
   it("a key file cut short is not used", async () => {
     const cache = await tmp("kmem-verdicts-");
-    await mkdir(verdictDir(cache), { recursive: true });
-    await writeFile(join(verdictDir(cache), "hmac.key"), "", { mode: 0o600 });
-    expect(await keepVerdict(cache, "test", KEY, "v")).toBe(false);
-    expect(await readVerdict(cache, "test", KEY)).toBeNull();
+    await mkdir(keptResultsDir(cache), { recursive: true });
+    await writeFile(join(keptResultsDir(cache), "hmac.key"), "", { mode: 0o600 });
+    expect(await keepResult(cache, "test", KEY, "v")).toBe(false);
+    expect(await readKeptResult(cache, "test", KEY)).toBeNull();
   });
 });
 
@@ -179,7 +179,7 @@ describe("the archive scan kept by the archive's sha512", () => {
     const { g, h, cache } = await files();
     await check(cache, g); // the cache has a key and one genuine verdict
     const wanted = imageFilesOf(recipe);
-    const dir = join(verdictDir(cache), "archive-scan");
+    const dir = join(keptResultsDir(cache), "archive-scan");
     const [genuineName] = await readdir(dir);
     const genuine = JSON.parse(await readFile(join(dir, genuineName!), "utf8"));
     const hostileKey = archiveVerdictKey(sha512(await readFile(h)), wanted);
@@ -198,7 +198,7 @@ describe("the archive scan kept by the archive's sha512", () => {
   it("an edited verdict of the same archive is not trusted: the archive is listed again", async () => {
     const { g, cache } = await files();
     await check(cache, g);
-    const dir = join(verdictDir(cache), "archive-scan");
+    const dir = join(keptResultsDir(cache), "archive-scan");
     const [name] = await readdir(dir);
     const v = JSON.parse(await readFile(join(dir, name!), "utf8"));
     v.value.files["build/build-image/cross/VERSION"] = "v9.9.9-evil\n";

@@ -1,11 +1,13 @@
 /**
- * Verdicts kept by content: the outcome of a slow check (the safety scan of a source archive, the
- * builder image's tool check), stored in the cache under the hash of exactly what was checked and
- * reused only for that same content, as binaries and RPMs are.
+ * Kept results: the outcome of a slow step (the safety scan of a source archive, the builder image's
+ * tool check), stored in the cache under the hash of exactly what was looked at and reused only for
+ * that same content, as binaries and RPMs are. (On disk they live in `<cache>/verdicts/`, the name
+ * caches made by earlier versions use; docs/architecture.md's glossary keeps "verdict" for a binary's
+ * classification.)
  *
- * A verdict lets a later run skip a check, so it must not be forgeable: each file carries an
+ * A kept result lets a later run skip that work, so it must not be forgeable: each file carries an
  * HMAC-SHA256 over its kind, its content key and its value, made with a random key kept in
- * `<cache>/verdicts/hmac.key` (created on first use, mode 0600, owned by the user). A verdict file
+ * `<cache>/verdicts/hmac.key` (created on first use, mode 0600, owned by the user). A file
  * written or edited by anyone without that key, copied under another content key, or read while the
  * key file is readable by others is not trusted: the check runs again.
  *
@@ -21,21 +23,21 @@ import { join } from "node:path";
 import { openRegular } from "./hash.js";
 
 const KEY_BYTES = 32;
-/** Far above any verdict we write (an archive scan with its few small files is a few KB). */
-const MAX_VERDICT_BYTES = 4 << 20;
+/** Far above any result we keep (an archive scan with its few small files is a few KB). */
+const MAX_RESULT_BYTES = 4 << 20;
 
-export function verdictDir(cacheDir: string): string {
+export function keptResultsDir(cacheDir: string): string {
   return join(cacheDir, "verdicts");
 }
 
 function keyPath(cacheDir: string): string {
-  return join(verdictDir(cacheDir), "hmac.key");
+  return join(keptResultsDir(cacheDir), "hmac.key");
 }
 
-function verdictPath(cacheDir: string, kind: string, key: string): string {
+function resultPath(cacheDir: string, kind: string, key: string): string {
   if (!/^[a-z][a-z0-9-]*$/.test(kind) || !/^[0-9a-f]{16,128}$/.test(key))
-    throw new Error(`bad verdict name ${kind}/${key}`);
-  return join(verdictDir(cacheDir), kind, `${key}.json`);
+    throw new Error(`bad kept result name ${kind}/${key}`);
+  return join(keptResultsDir(cacheDir), kind, `${key}.json`);
 }
 
 /** The HMAC key, or null when there is none or it is not trustworthy (not ours, not 0600, not a plain file). */
@@ -64,7 +66,7 @@ async function readKey(cacheDir: string): Promise<Buffer | null> {
 async function ensureKey(cacheDir: string): Promise<Buffer | null> {
   const existing = await readKey(cacheDir);
   if (existing) return existing;
-  const dir = verdictDir(cacheDir);
+  const dir = keptResultsDir(cacheDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.hmac.key.${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
@@ -79,12 +81,12 @@ async function ensureKey(cacheDir: string): Promise<Buffer | null> {
   return readKey(cacheDir);
 }
 
-/** A verdict file's text: a regular file (no link, no FIFO) of bounded size, or an error. */
+/** A kept result file's text: a regular file (no link, no FIFO) of bounded size, or an error. */
 async function readSmallRegular(path: string): Promise<string> {
   const fh = await openRegular(path, true);
   try {
     const st = await fh.stat();
-    if (st.size > MAX_VERDICT_BYTES) throw new Error(`${path} is too large for a verdict`);
+    if (st.size > MAX_RESULT_BYTES) throw new Error(`${path} is too large for a kept result`);
     const buf = Buffer.alloc(st.size);
     const { bytesRead } = await fh.read(buf, 0, st.size, 0);
     return buf.subarray(0, bytesRead).toString("utf8");
@@ -100,12 +102,16 @@ function mac(key: Buffer, kind: string, contentKey: string, value: unknown): Buf
 }
 
 /** The kept value for exactly this content, or null (none, unreadable, or not signed with our key). */
-export async function readVerdict<T>(cacheDir: string, kind: string, contentKey: string): Promise<T | null> {
+export async function readKeptResult<T>(
+  cacheDir: string,
+  kind: string,
+  contentKey: string,
+): Promise<T | null> {
   const key = await readKey(cacheDir);
   if (!key) return null;
   let parsed: { kind?: unknown; key?: unknown; value?: unknown; mac?: unknown };
   try {
-    parsed = JSON.parse(await readSmallRegular(verdictPath(cacheDir, kind, contentKey))) as typeof parsed;
+    parsed = JSON.parse(await readSmallRegular(resultPath(cacheDir, kind, contentKey))) as typeof parsed;
   } catch {
     return null;
   }
@@ -117,10 +123,10 @@ export async function readVerdict<T>(cacheDir: string, kind: string, contentKey:
 }
 
 /**
- * Keeps a verdict for this content. Best effort: a cache that cannot be written only means the
+ * Keeps a result for this content. Best effort: a cache that cannot be written only means the
  * check runs again next time.
  */
-export async function keepVerdict(
+export async function keepResult(
   cacheDir: string,
   kind: string,
   contentKey: string,
@@ -129,8 +135,8 @@ export async function keepVerdict(
   try {
     const key = await ensureKey(cacheDir);
     if (!key) return false;
-    const file = verdictPath(cacheDir, kind, contentKey);
-    await mkdir(join(verdictDir(cacheDir), kind), { recursive: true, mode: 0o700 });
+    const file = resultPath(cacheDir, kind, contentKey);
+    await mkdir(join(keptResultsDir(cacheDir), kind), { recursive: true, mode: 0o700 });
     const body = { kind, key: contentKey, value, mac: mac(key, kind, contentKey, value).toString("hex") };
     const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
@@ -157,11 +163,11 @@ export function sealKept(
   contentKey: string,
   sha256: string,
 ): Promise<boolean> {
-  return keepVerdict(cacheDir, kind, contentKey, { sha256 });
+  return keepResult(cacheDir, kind, contentKey, { sha256 });
 }
 
 /** The sha256 sealed for the file kept under `contentKey`, or null (none, or not sealed with our key). */
 export async function keptDigest(cacheDir: string, kind: string, contentKey: string): Promise<string | null> {
-  const v = await readVerdict<{ sha256?: unknown }>(cacheDir, kind, contentKey);
+  const v = await readKeptResult<{ sha256?: unknown }>(cacheDir, kind, contentKey);
   return typeof v?.sha256 === "string" && SHA256.test(v.sha256) ? v.sha256 : null;
 }
