@@ -1,39 +1,16 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Three tiers (docs/testing.md):
- *  - fast: everything not listed below; runs in about two minutes without root, podman or any
+ * Four tiers, each visible from a test file's path (docs/testing.md):
+ *  - fast: every other test file (name ending .test.ts); runs in about two minutes without root, podman or any
  *    network but loopback (`npm test`; scripts/test-fast-unprivileged.sh proves it as a plain user);
- *  - host: needs root, podman, the real cgroup v1 hierarchy, mounts or a private sshd;
+ *  - host: files named X.host.test.ts; need root, podman, the real cgroup v1 hierarchy, mounts or a private sshd;
  *  - real: the genuine Kubernetes tree, a real node and a real cluster (test/real/);
  *  - el7: the real CentOS/RHEL 7 kernels booted in a VM (test/el7/; skipped, saying why, where
  *    ../shared/el7-kernel is absent).
  */
-export const HOST_TESTS = [
-  "test/build/**/*.test.ts",
-  "test/example.test.ts",
-  "test/failure/archive-readers.test.ts",
-  "test/failure/arguments.test.ts",
-  "test/failure/cache-custody.test.ts",
-  "test/failure/cache-prune.test.ts",
-  "test/failure/cache-sharing.test.ts",
-  "test/failure/concurrency.test.ts",
-  "test/failure/daemonset-mounts.test.ts",
-  "test/failure/interrupt.test.ts",
-  "test/failure/network.test.ts",
-  "test/failure/nothing-lost.test.ts",
-  "test/failure/sources.test.ts",
-  "test/failure/tools.test.ts",
-  "test/failure/tree-version.test.ts",
-  "test/failure/verify.test.ts",
-  "test/package/dnf.test.ts",
-  "test/verify/kube-names.test.ts",
-  "test/verify/oom-real.test.ts",
-  "test/verify/pod-names.test.ts",
-  "test/verify/read-only.test.ts",
-  "test/verify/real-kernel.test.ts",
-  "test/verify/remote.test.ts",
-];
+// The tier is in the file name: X.host.test.ts needs the host (root, podman, cgroups, sshd).
+export const HOST_TESTS = ["test/**/*.host.test.ts"];
 const REAL_TESTS = ["test/real/**/*.test.ts"];
 const EL7_TESTS = ["test/el7/**/*.test.ts"];
 /** Every tier runs what was edited: lib/ compiled again when older than src/, a stale script stops the run. */

@@ -3,7 +3,7 @@
  * differently. A PAX `x` record followed by a GNU `L` (long name) or `K` (long link) record: node-tar
  * takes the last record, GNU tar the PAX one. Shown here with both real readers on archives written
  * byte by byte; the listing passes the scan, and what GNU tar puts on disk is refused by the check of
- * the extracted tree (the build's own refusal is in test/failure/archive-readers.test.ts).
+ * the extracted tree (the build's own refusal is in test/failure/archive-readers.host.test.ts).
  */
 import { describe, it, expect } from "vitest";
 import * as tar from "tar";

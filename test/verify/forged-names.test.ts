@@ -5,7 +5,7 @@
  * shop/shop-web-0 could rename another pod kube-system/etcd-master-0, container etcd, in the report
  * and the metrics. crictl and ctr are stand-ins on PATH printing what the real tools print for such a
  * pod (crictl's pods/ps take only -o json|yaml|table; ctr prints Go's indented JSON); the real ctr of
- * containerd 1.6 is driven by test/verify/pod-names.test.ts (host tier).
+ * containerd 1.6 is driven by test/verify/pod-names.host.test.ts (host tier).
  */
 import {
   existsSync,
