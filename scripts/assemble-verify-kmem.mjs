@@ -13,13 +13,20 @@
  *              another helper, in lib.awk's order, in front of its own text;
  *   checks.tsv the checks in report order with their titles, and the fix for each cause: made into
  *              the function checktable(), a helper like those of lib.awk.
+ *   report/*.awk, checks/<id>.awk
+ *              parts of one program: a line `#include report/X.awk` in it becomes that part (without
+ *              its file header); the line `#include checks` becomes every checks/<id>.awk in the order
+ *              of checks.tsv (one file per check id, each defining only check_<id>() with - as _)
+ *              and the function judge() that calls them in that order.
  *
  *   node scripts/assemble-verify-kmem.mjs           write scripts/verify-kmem.sh
  *   node scripts/assemble-verify-kmem.mjs --check   exit 1 when the committed file differs
  *   node scripts/assemble-verify-kmem.mjs --table-awk   print checktable() (for gawk --lint)
+ *   node scripts/assemble-verify-kmem.mjs --program-awk X.awk   print X.awk with its parts, without the
+ *                                                   lib.awk helpers (for gawk --lint -f lib.awk)
  *   (npm run assemble / npm run assemble -- --check)
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -86,9 +93,51 @@ export function checkTableAwk() {
 
 const calls = (text, name) => new RegExp(`(^|[^A-Za-z0-9_])${name}\\(`).test(text);
 
+/** The awk name of a check's function: check_<id> with - as _. */
+export const checkFunction = (id) => `check_${id.replace(/-/g, "_")}`;
+
+/** checks/<id>.awk of every check of checks.tsv, in its order, and judge() calling them in that order. */
+function checkParts() {
+  const { checks } = checkTable();
+  const ids = checks.map((c) => c.id);
+  const files = readdirSync(join(PARTS, "checks")).sort();
+  const want = ids.map((id) => `${id}.awk`).sort();
+  if (files.join("\n") !== want.join("\n"))
+    throw new Error(
+      `checks/: one file <id>.awk for each check of checks.tsv and no other; ` +
+        `missing: ${want.filter((f) => !files.includes(f)).join(" ") || "-"}, ` +
+        `not in checks.tsv: ${files.filter((f) => !want.includes(f)).join(" ") || "-"}`,
+    );
+  const parts = ids.map((id) => {
+    const text = body(read(`checks/${id}.awk`)).replace(/\n+$/, "");
+    const defs = [...text.matchAll(/^function ([A-Za-z_][A-Za-z0-9_]*)\(/gm)].map((m) => m[1]);
+    if (defs.length !== 1 || defs[0] !== checkFunction(id))
+      throw new Error(
+        `checks/${id}.awk: defines ${defs.join(", ") || "nothing"}; it must define ${checkFunction(id)}() only`,
+      );
+    return text;
+  });
+  const judge = [
+    "# from checks.tsv (scripts/assemble-verify-kmem.mjs): every check, in report order",
+    "function judge() {",
+    ...ids.map((id) => `  ${checkFunction(id)}()`),
+    "}",
+  ].join("\n");
+  return [judge, ...parts].join("\n");
+}
+
+/** A program's own text with its `#include` lines replaced by the parts they name. */
+function expand(part) {
+  return body(read(part)).replace(/^#include (\S+)$/gm, (_m, name) => {
+    if (name === "checks") return checkParts();
+    if (!/^report\/[a-z0-9-]+\.awk$/.test(name)) throw new Error(`${part}: cannot include ${name}`);
+    return body(read(name)).replace(/\n+$/, "");
+  });
+}
+
 /** The lib blocks a program needs (transitively), in lib order, then the program. */
 function program(part, lib) {
-  const own = body(read(part));
+  const own = expand(part);
   const need = new Set();
   let grew = true;
   while (grew) {
@@ -124,6 +173,11 @@ export function assemble() {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes("--table-awk")) {
     console.log(checkTableAwk());
+    process.exit(0);
+  }
+  const only = process.argv.indexOf("--program-awk");
+  if (only > 0) {
+    console.log(expand(process.argv[only + 1]));
     process.exit(0);
   }
   const text = assemble();
