@@ -924,6 +924,17 @@ function who(uid, ctr,   s) {
   if (ctr != "") s = s " container " ctrname(ctr, WC)
   return s
 }
+# pod-cgroups-kmem and container-cgroups-kmem where there is nothing to count: check id judged (1)
+# when there is no memory cgroup hierarchy, no kubepods cgroup (with kpfix), cgroup v2 (v2seen) or no pod
+# cgroup; else 0
+function unjudged(id, v2seen, kpfix) {
+  if (layout == "unknown" || !rootok) check(id, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+  else if (!havekp) check(id, "WARN", "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root, kpfix, "", 0)
+  else if (memver == "v2") check(id, "INFO", v2seen, "", "", 1)
+  else if (np == 0) check(id, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+  else return 0
+  return 1
+}
 function hidden(i) {
   if (!num(US[i]) || !num(RSSV[i]) || !num(CA[i])) return ""
   return sprintf("%.0f", US[i] - (RSSV[i] + CA[i]))
@@ -1187,55 +1198,36 @@ function check_kernel_kmem_policy() {
     "kernel " kernel " accounts kernel memory only in cgroups where a finite memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime writes 1, then -1; -1 alone switches nothing on) and in cgroups created under them (memory.use_hierarchy=1)", "", "", 1)
 }
 function check_pod_cgroups_kmem(   s) {
-  if (layout == "unknown" || !rootok) {
-    check("pod-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-  } else if (!havekp) {
-    s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
-    check("pod-cgroups-kmem", "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
-  } else if (memver == "v2") {
-    check("pod-cgroups-kmem", "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
-  } else if (np == 0) {
-    check("pod-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+  if (unjudged("pod-cgroups-kmem", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", \
+    "run on a Kubernetes node, or pass --cgroup-root DIR")) return
+  if (pnz > 0) {
+    s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
+    if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
+      (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), FIXW["kubelet"], "kubelet", 1)
+    else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", FIXW["runtime"], "runtime", 1)
+  } else if (pmiss == np && !kmemfile) {
+    check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
+  } else if (pmiss > 0) {
+    check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
   } else {
-    if (pnz > 0) {
-      s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
-      if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
-      else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
-        (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), FIXW["kubelet"], "kubelet", 1)
-      else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", FIXW["runtime"], "runtime", 1)
-    } else if (pmiss == np && !kmemfile) {
-      check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
-    } else if (pmiss > 0) {
-      check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    } else {
-      s = "all " np " pod cgroups read 0 bytes of kernel memory"
-      if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
-      check("pod-cgroups-kmem", "PASS", s, "", "", 1)
-    }
+    s = "all " np " pod cgroups read 0 bytes of kernel memory"
+    if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
+    check("pod-cgroups-kmem", "PASS", s, "", "", 1)
   }
 }
 function check_container_cgroups_kmem(   s) {
-  if (layout == "unknown" || !rootok) {
-    check("container-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-  } else if (!havekp) {
-    s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
-    check("container-cgroups-kmem", "WARN", s, "", "", 0)
-  } else if (memver == "v2") {
-    check("container-cgroups-kmem", "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
-  } else if (np == 0) {
-    check("container-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
-  } else {
-    if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
-    else if (cnz > 0) {
-      s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
-      if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
-      else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
-        (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), FIXW["runtime"], "runtime", 1)
-      else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", FIXW["kubelet"], "kubelet", 1)
-    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
-    else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
-  }
+  if (unjudged("container-cgroups-kmem", nc " container cgroups; cgroup v2 has no separate kmem counter", "")) return
+  if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
+  else if (cnz > 0) {
+    s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
+    if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
+      (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), FIXW["runtime"], "runtime", 1)
+    else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", FIXW["kubelet"], "kubelet", 1)
+  } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
+  else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+  else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
 }
 function check_kmem_accounting_active(   armed, s) {
   armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and, with memory.use_hierarchy=1 as systemd sets it, is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
@@ -1565,7 +1557,7 @@ function oomjson(   i, u, c, rc) {
   }
   print "  ]"
 }
-function prom(f,   i, lb, m) {
+function prom(f,   i, lb) {
   print "# kmem-build verify-kmem.sh " fact("version") " at " fact("timestamp") > f
   pm(f, "kmem_build_verify_exit_code", "gauge", "Exit code of verify-kmem.sh: 0 OK, 1 problem, 2 unknown")
   print "kmem_build_verify_exit_code " code > f
@@ -1577,22 +1569,14 @@ function prom(f,   i, lb, m) {
   for (i = 1; i <= NCK; i++) print "kmem_build_check_status{check=\"" CID[i] "\",status=\"" CST[i] "\"} 1" > f
   pm(f, "kmem_build_kernel_charges_all_memcgs", "gauge", "1 if the kernel charges kmem to every memory cgroup (v1, >= 4.6, no cgroup.memory=nokmem)")
   print "kmem_build_kernel_charges_all_memcgs " (kall == 1 ? 1 : 0) > f
-  m["kmem_build_cgroup_usage_bytes"] = "memory.usage_in_bytes (v2: memory.current) of a pod or container cgroup"
-  m["kmem_build_cgroup_rss_bytes"] = "total_rss (v2: anon) of a pod or container cgroup"
-  m["kmem_build_cgroup_cache_bytes"] = "total_cache (v2: file) of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_usage_bytes"] = "memory.kmem.usage_in_bytes of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_max_usage_bytes"] = "memory.kmem.max_usage_in_bytes of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_failcnt"] = "memory.kmem.failcnt of a pod or container cgroup"
-  m["kmem_build_cgroup_hidden_bytes"] = "usage - (rss + cache) of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_accounting_active"] = "1 if kmem accounting is on for the cgroup"
-  pser(f, "kmem_build_cgroup_usage_bytes", m, "US")
-  pser(f, "kmem_build_cgroup_rss_bytes", m, "RSSV")
-  pser(f, "kmem_build_cgroup_cache_bytes", m, "CA")
-  pser(f, "kmem_build_cgroup_kmem_usage_bytes", m, "KM")
-  pser(f, "kmem_build_cgroup_kmem_max_usage_bytes", m, "KX")
-  pser(f, "kmem_build_cgroup_kmem_failcnt", m, "KF")
-  pser(f, "kmem_build_cgroup_hidden_bytes", m, "HID")
-  pser(f, "kmem_build_cgroup_kmem_accounting_active", m, "ACT")
+  pser(f, "kmem_build_cgroup_usage_bytes", "US", "memory.usage_in_bytes (v2: memory.current) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_rss_bytes", "RSSV", "total_rss (v2: anon) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_cache_bytes", "CA", "total_cache (v2: file) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_usage_bytes", "KM", "memory.kmem.usage_in_bytes of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_max_usage_bytes", "KX", "memory.kmem.max_usage_in_bytes of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_failcnt", "KF", "memory.kmem.failcnt of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_hidden_bytes", "HID", "usage - (rss + cache) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_accounting_active", "ACT", "1 if kmem accounting is on for the cgroup")
   if (num(numcg)) {
     pm(f, "kmem_build_memcgs", "gauge", "Memory cgroups the kernel holds (/proc/cgroups num_cgroups)")
     print "kmem_build_memcgs " dnum(numcg) > f
@@ -1603,8 +1587,7 @@ function prom(f,   i, lb, m) {
     pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
     print "kmem_build_memcgs_leaked " leaked > f
   }
-  m["kmem_build_cgroup_limit_bytes"] = "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited"
-  pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
+  pser(f, "kmem_build_cgroup_limit_bytes", "LIM", "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited")
   if (fact("klsrc") != "") {
     pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
@@ -1635,8 +1618,9 @@ function oomlb(uid) {
   return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\",source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
 }
 function pm(f, name, type, help) { print "# HELP " name " " help > f; print "# TYPE " name " " type > f }
-function pser(f, name, m, what,   i, v, lb) {
-  pm(f, name, "gauge", m[name])
+# the gauge name of every pod and container cgroup: what (US, RSSV, CA, KM, KX, KF, HID, LIM, ACT) its value
+function pser(f, name, what, help,   i, v, lb) {
+  pm(f, name, "gauge", help)
   for (i = 1; i <= NCG; i++) {
     if (what == "US") v = US[i]; else if (what == "RSSV") v = RSSV[i]; else if (what == "CA") v = CA[i]
     else if (what == "KM") v = KM[i]; else if (what == "KX") v = KX[i]; else if (what == "KF") v = KF[i]

@@ -52,6 +52,17 @@ function who(uid, ctr,   s) {
   if (ctr != "") s = s " container " ctrname(ctr, WC)
   return s
 }
+# pod-cgroups-kmem and container-cgroups-kmem where there is nothing to count: check id judged (1)
+# when there is no memory cgroup hierarchy, no kubepods cgroup (with kpfix), cgroup v2 (v2seen) or no pod
+# cgroup; else 0
+function unjudged(id, v2seen, kpfix) {
+  if (layout == "unknown" || !rootok) check(id, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+  else if (!havekp) check(id, "WARN", "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root, kpfix, "", 0)
+  else if (memver == "v2") check(id, "INFO", v2seen, "", "", 1)
+  else if (np == 0) check(id, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+  else return 0
+  return 1
+}
 function hidden(i) {
   if (!num(US[i]) || !num(RSSV[i]) || !num(CA[i])) return ""
   return sprintf("%.0f", US[i] - (RSSV[i] + CA[i]))

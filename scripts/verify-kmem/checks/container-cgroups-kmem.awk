@@ -5,25 +5,15 @@
 # (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
 
 function check_container_cgroups_kmem(   s) {
-  if (layout == "unknown" || !rootok) {
-    check("container-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-  } else if (!havekp) {
-    s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
-    check("container-cgroups-kmem", "WARN", s, "", "", 0)
-  } else if (memver == "v2") {
-    check("container-cgroups-kmem", "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
-  } else if (np == 0) {
-    check("container-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
-  } else {
-    if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
-    else if (cnz > 0) {
-      s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
-      if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
-      else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
-        (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), FIXW["runtime"], "runtime", 1)
-      else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", FIXW["kubelet"], "kubelet", 1)
-    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
-    else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
-  }
+  if (unjudged("container-cgroups-kmem", nc " container cgroups; cgroup v2 has no separate kmem counter", "")) return
+  if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
+  else if (cnz > 0) {
+    s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
+    if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
+      (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), FIXW["runtime"], "runtime", 1)
+    else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", FIXW["kubelet"], "kubelet", 1)
+  } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
+  else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+  else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
 }

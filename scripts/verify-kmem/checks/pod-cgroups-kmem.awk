@@ -5,30 +5,21 @@
 # (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
 
 function check_pod_cgroups_kmem(   s) {
-  if (layout == "unknown" || !rootok) {
-    check("pod-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-  } else if (!havekp) {
-    s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
-    check("pod-cgroups-kmem", "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
-  } else if (memver == "v2") {
-    check("pod-cgroups-kmem", "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
-  } else if (np == 0) {
-    check("pod-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+  if (unjudged("pod-cgroups-kmem", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", \
+    "run on a Kubernetes node, or pass --cgroup-root DIR")) return
+  if (pnz > 0) {
+    s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
+    if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
+      (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), FIXW["kubelet"], "kubelet", 1)
+    else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", FIXW["runtime"], "runtime", 1)
+  } else if (pmiss == np && !kmemfile) {
+    check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
+  } else if (pmiss > 0) {
+    check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
   } else {
-    if (pnz > 0) {
-      s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
-      if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
-      else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
-        (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), FIXW["kubelet"], "kubelet", 1)
-      else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", FIXW["runtime"], "runtime", 1)
-    } else if (pmiss == np && !kmemfile) {
-      check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
-    } else if (pmiss > 0) {
-      check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    } else {
-      s = "all " np " pod cgroups read 0 bytes of kernel memory"
-      if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
-      check("pod-cgroups-kmem", "PASS", s, "", "", 1)
-    }
+    s = "all " np " pod cgroups read 0 bytes of kernel memory"
+    if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
+    check("pod-cgroups-kmem", "PASS", s, "", "", 1)
   }
 }

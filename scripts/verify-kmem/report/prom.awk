@@ -1,6 +1,6 @@
 # prom.awk (part of report.awk): the Prometheus textfile (--prometheus FILE).
 
-function prom(f,   i, lb, m) {
+function prom(f,   i, lb) {
   print "# kmem-build verify-kmem.sh " fact("version") " at " fact("timestamp") > f
   pm(f, "kmem_build_verify_exit_code", "gauge", "Exit code of verify-kmem.sh: 0 OK, 1 problem, 2 unknown")
   print "kmem_build_verify_exit_code " code > f
@@ -12,22 +12,14 @@ function prom(f,   i, lb, m) {
   for (i = 1; i <= NCK; i++) print "kmem_build_check_status{check=\"" CID[i] "\",status=\"" CST[i] "\"} 1" > f
   pm(f, "kmem_build_kernel_charges_all_memcgs", "gauge", "1 if the kernel charges kmem to every memory cgroup (v1, >= 4.6, no cgroup.memory=nokmem)")
   print "kmem_build_kernel_charges_all_memcgs " (kall == 1 ? 1 : 0) > f
-  m["kmem_build_cgroup_usage_bytes"] = "memory.usage_in_bytes (v2: memory.current) of a pod or container cgroup"
-  m["kmem_build_cgroup_rss_bytes"] = "total_rss (v2: anon) of a pod or container cgroup"
-  m["kmem_build_cgroup_cache_bytes"] = "total_cache (v2: file) of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_usage_bytes"] = "memory.kmem.usage_in_bytes of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_max_usage_bytes"] = "memory.kmem.max_usage_in_bytes of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_failcnt"] = "memory.kmem.failcnt of a pod or container cgroup"
-  m["kmem_build_cgroup_hidden_bytes"] = "usage - (rss + cache) of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_accounting_active"] = "1 if kmem accounting is on for the cgroup"
-  pser(f, "kmem_build_cgroup_usage_bytes", m, "US")
-  pser(f, "kmem_build_cgroup_rss_bytes", m, "RSSV")
-  pser(f, "kmem_build_cgroup_cache_bytes", m, "CA")
-  pser(f, "kmem_build_cgroup_kmem_usage_bytes", m, "KM")
-  pser(f, "kmem_build_cgroup_kmem_max_usage_bytes", m, "KX")
-  pser(f, "kmem_build_cgroup_kmem_failcnt", m, "KF")
-  pser(f, "kmem_build_cgroup_hidden_bytes", m, "HID")
-  pser(f, "kmem_build_cgroup_kmem_accounting_active", m, "ACT")
+  pser(f, "kmem_build_cgroup_usage_bytes", "US", "memory.usage_in_bytes (v2: memory.current) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_rss_bytes", "RSSV", "total_rss (v2: anon) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_cache_bytes", "CA", "total_cache (v2: file) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_usage_bytes", "KM", "memory.kmem.usage_in_bytes of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_max_usage_bytes", "KX", "memory.kmem.max_usage_in_bytes of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_failcnt", "KF", "memory.kmem.failcnt of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_hidden_bytes", "HID", "usage - (rss + cache) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_accounting_active", "ACT", "1 if kmem accounting is on for the cgroup")
   if (num(numcg)) {
     pm(f, "kmem_build_memcgs", "gauge", "Memory cgroups the kernel holds (/proc/cgroups num_cgroups)")
     print "kmem_build_memcgs " dnum(numcg) > f
@@ -38,8 +30,7 @@ function prom(f,   i, lb, m) {
     pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
     print "kmem_build_memcgs_leaked " leaked > f
   }
-  m["kmem_build_cgroup_limit_bytes"] = "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited"
-  pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
+  pser(f, "kmem_build_cgroup_limit_bytes", "LIM", "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited")
   if (fact("klsrc") != "") {
     pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
@@ -70,8 +61,9 @@ function oomlb(uid) {
   return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\",source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
 }
 function pm(f, name, type, help) { print "# HELP " name " " help > f; print "# TYPE " name " " type > f }
-function pser(f, name, m, what,   i, v, lb) {
-  pm(f, name, "gauge", m[name])
+# the gauge name of every pod and container cgroup: what (US, RSSV, CA, KM, KX, KF, HID, LIM, ACT) its value
+function pser(f, name, what, help,   i, v, lb) {
+  pm(f, name, "gauge", help)
   for (i = 1; i <= NCG; i++) {
     if (what == "US") v = US[i]; else if (what == "RSSV") v = RSSV[i]; else if (what == "CA") v = CA[i]
     else if (what == "KM") v = KM[i]; else if (what == "KX") v = KX[i]; else if (what == "KF") v = KF[i]
