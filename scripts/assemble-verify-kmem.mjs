@@ -19,8 +19,13 @@
  *              of checks.tsv (one file per check id, each defining only check_<id>() with - as _)
  *              and the function judge() that calls them in that order.
  *
- *   node scripts/assemble-verify-kmem.mjs           write scripts/verify-kmem.sh
- *   node scripts/assemble-verify-kmem.mjs --check   exit 1 when the committed file differs
+ * and writes schemas/verify-contract.json, what the script reports in a form the TypeScript side reads
+ * (src/verify/contract.ts; test/verify/contract.test.ts): the checks in order with their titles, part,
+ * causes and thresholds (from each check's header), the fix wording per cause, the fix states with
+ * their summary and next step, the thresholds' values and the Prometheus metrics with their types.
+ *
+ *   node scripts/assemble-verify-kmem.mjs           write scripts/verify-kmem.sh and the contract
+ *   node scripts/assemble-verify-kmem.mjs --check   exit 1 when a committed file differs
  *   node scripts/assemble-verify-kmem.mjs --table-awk   print checktable() (for gawk --lint)
  *   node scripts/assemble-verify-kmem.mjs --program-awk X.awk   print X.awk with its parts, without the
  *                                                   lib.awk helpers (for gawk --lint -f lib.awk)
@@ -33,6 +38,7 @@ import { fileURLToPath } from "node:url";
 const SCRIPTS = dirname(fileURLToPath(import.meta.url));
 const PARTS = join(SCRIPTS, "verify-kmem");
 const OUT = join(SCRIPTS, "verify-kmem.sh");
+const CONTRACT = join(SCRIPTS, "..", "schemas", "verify-contract.json");
 const NOTICE =
   "# GENERATED from scripts/verify-kmem/ (main.sh, lib.awk, *.awk) by scripts/assemble-verify-kmem.mjs:\n" +
   "# edit the parts, then run `npm run assemble`.\n";
@@ -157,6 +163,82 @@ function program(part, lib) {
   return text;
 }
 
+/** The header of checks/<id>.awk: `# check <id>: what`, `# causes: a, b` (or none), `# thresholds: A, B (why)` (or none). */
+function checkHeader(id, causes, thresholds) {
+  const text = read(`checks/${id}.awk`);
+  const line = (key) => text.match(new RegExp(`^# ${key}: (.*)$`, "m"))?.[1];
+  if (!text.startsWith(`# check ${id}: `))
+    throw new Error(`checks/${id}.awk: the first line must be "# check ${id}: <what it judges>"`);
+  const c = line("causes");
+  const t = line("thresholds");
+  if (c === undefined || !/^(none|[a-z]+(, [a-z]+)*)$/.test(c))
+    throw new Error(`checks/${id}.awk: needs a line "# causes: none" or "# causes: kernel, kubelet, ..."`);
+  const tm = t === undefined ? null : t.match(/^(none|[A-Z][A-Z_]*(, [A-Z][A-Z_]*)*)\b/);
+  if (!tm)
+    throw new Error(
+      `checks/${id}.awk: needs a line "# thresholds: none" or "# thresholds: NAME, NAME (why)"`,
+    );
+  const out = {
+    causes: c === "none" ? [] : c.split(", "),
+    thresholds: tm[1] === "none" ? [] : tm[1].split(", "),
+  };
+  for (const x of out.causes)
+    if (!(x in causes)) throw new Error(`checks/${id}.awk: cause ${x} has no fix in checks.tsv`);
+  for (const x of out.thresholds)
+    if (!(x in thresholds))
+      throw new Error(`checks/${id}.awk: threshold ${x} is not set in report.awk BEGIN or lib.awk ooms()`);
+  return out;
+}
+
+/** An awk string literal's text. */
+const awkString = (s) => s.replace(/\\(.)/g, (_m, c) => (c === "n" ? "\n" : c));
+
+/** The contract: what the script reports, from its parts (see the top of this file). */
+export function contract() {
+  const { checks, fixes } = checkTable();
+  const report = read("report.awk");
+  const begin = report.slice(report.indexOf("\nBEGIN {"), report.indexOf("\n}", report.indexOf("\nBEGIN {")));
+  const ooms = read("lib.awk").match(/^function ooms\(\) \{.*\}$/m)?.[0] ?? "";
+  const thresholds = Object.fromEntries(
+    [...(begin + "\n" + ooms).matchAll(/\b([A-Z][A-Z_]+) = ([0-9]+(?:\.[0-9]+)?)\b/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]),
+  );
+  const fix = read("report/fixstate.awk");
+  const order = fix.match(/NST = split\("([a-z -]+)", STN, " "\)/)?.[1].split(" ");
+  if (!order) throw new Error("report/fixstate.awk: no NST = split(...) of the fix states");
+  const said = (kind, state) => {
+    const m = fix.match(new RegExp(`^ *${kind}\\["${state}"\\] = "((?:[^"\\\\]|\\\\.)*)"$`, "m"));
+    return m ? awkString(m[1]) : null;
+  };
+  const prom = read("report/prom.awk");
+  const metrics = [...prom.matchAll(/\b(pm|pser)\(f, "(kmem_build_[a-z_]+)", "([A-Za-z]+)"/g)].map((m) => ({
+    name: m[2],
+    type: m[1] === "pser" ? "gauge" : m[3],
+  }));
+  return {
+    $comment:
+      "GENERATED from scripts/verify-kmem/ by scripts/assemble-verify-kmem.mjs (npm run assemble): what verify-kmem.sh reports. Edit the parts, not this file.",
+    report_schema: "schemas/verify-report.schema.json",
+    checks: checks.map((c) => ({
+      id: c.id,
+      title: c.title,
+      part: `scripts/verify-kmem/checks/${c.id}.awk`,
+      ...checkHeader(c.id, fixes, thresholds),
+    })),
+    fixes,
+    fix_states: order.map((state) => ({
+      state,
+      summary: said("SUMT", state),
+      // null: made at run time (the package of the kubelet version the node runs)
+      next_step: said("NEXT", state),
+    })),
+    thresholds,
+    metrics,
+  };
+}
+
 export function assemble() {
   const lib = [...library(), { name: "checktable", text: checkTableAwk() }];
   const main = read("main.sh");
@@ -181,22 +263,33 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(0);
   }
   const text = assemble();
+  const json = JSON.stringify(contract(), null, 2) + "\n";
   if (process.argv.includes("--check")) {
-    let committed = "";
-    try {
-      committed = readFileSync(OUT, "utf8");
-    } catch {
-      /* missing: differs */
-    }
-    if (committed !== text) {
+    const committed = (file) => {
+      try {
+        return readFileSync(file, "utf8");
+      } catch {
+        return ""; // missing: differs
+      }
+    };
+    if (committed(OUT) !== text) {
       console.error(
         "scripts/verify-kmem.sh is not what its parts make: run `npm run assemble` and commit it",
       );
       process.exit(1);
     }
-    console.log("scripts/verify-kmem.sh is up to date with scripts/verify-kmem/");
+    if (committed(CONTRACT) !== json) {
+      console.error(
+        "schemas/verify-contract.json is not what the parts make: run `npm run assemble` and commit it",
+      );
+      process.exit(1);
+    }
+    console.log(
+      "scripts/verify-kmem.sh and schemas/verify-contract.json are up to date with scripts/verify-kmem/",
+    );
   } else {
     writeFileSync(OUT, text, { mode: 0o755 });
-    console.log("wrote scripts/verify-kmem.sh");
+    writeFileSync(CONTRACT, json);
+    console.log("wrote scripts/verify-kmem.sh and schemas/verify-contract.json");
   }
 }

@@ -7,7 +7,8 @@ export type Verdict = "OK" | "PROBLEM" | "UNKNOWN";
 
 /**
  * Every check the script reports, in its order (JUnit has one testcase per host × check): the ids of
- * scripts/verify-kmem/checks.tsv, the one table of checks (test/verify/parts.test.ts holds them equal).
+ * scripts/verify-kmem/checks.tsv, the one table of checks, as schemas/verify-contract.json lists them
+ * (src/verify/contract.ts; test/verify/contract.test.ts and parts.test.ts hold them equal).
  */
 export const CHECK_IDS = [
   "cgroup-layout",
@@ -25,7 +26,10 @@ export const CHECK_IDS = [
   "pod-names",
 ] as const;
 
-/** Where a node stands in the fix; the wordings are in scripts/verify-kmem.sh (states()). */
+/**
+ * Where a node stands in the fix; the wordings are in scripts/verify-kmem/report/fixstate.awk (states()),
+ * listed in schemas/verify-contract.json (test/verify/contract.test.ts holds the states equal).
+ */
 export const FIX_STATES = [
   "not-affected",
   "kernel",

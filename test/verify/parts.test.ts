@@ -109,7 +109,7 @@ describe("one part per check (scripts/verify-kmem/checks/<id>.awk)", () => {
 });
 
 describe("assembled from its parts", () => {
-  test("the committed scripts/verify-kmem.sh is what the parts make (npm run assemble -- --check)", () => {
+  test("the committed scripts/verify-kmem.sh and schemas/verify-contract.json are what the parts make (npm run assemble -- --check)", () => {
     const r = spawnSync(process.execPath, [ASSEMBLE, "--check"], { encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -120,6 +120,7 @@ describe("assembled from its parts", () => {
     cpSync(join(REPO, "scripts/verify-kmem"), join(copy, "verify-kmem"), { recursive: true });
     cpSync(ASSEMBLE, join(copy, "assemble-verify-kmem.mjs"));
     cpSync(join(REPO, "scripts/verify-kmem.sh"), join(copy, "verify-kmem.sh"));
+    cpSync(join(REPO, "schemas/verify-contract.json"), join(TMP, "schemas/verify-contract.json"));
     const check = () =>
       spawnSync(process.execPath, [join(copy, "assemble-verify-kmem.mjs"), "--check"], { encoding: "utf8" });
     expect(check().status).toBe(0);

@@ -2,7 +2,7 @@
 # reads: layout, memver, root, rootok; fact(mountinfo), fact(unified)
 # thresholds: none
 # causes: none
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_cgroup_layout(   s) {
   if (layout == "unknown" || !rootok) {

@@ -2,7 +2,7 @@
 # reads: layout, rootok, havekp, memver, np, nc, cnz, cmax, cmi, cmiss, ckub, crt, kmemcause, kmemfile, kerneltxt; KPP
 # thresholds: none: any byte of kmem is a FAIL
 # causes: kernel, kubelet, runtime
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_container_cgroups_kmem(   s) {
   if (unjudged("container-cgroups-kmem", nc " container cgroups; cgroup v2 has no separate kmem counter", "")) return

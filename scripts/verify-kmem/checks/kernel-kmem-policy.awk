@@ -2,7 +2,7 @@
 # reads: memver, kernel, nokmem, kge, kbuild, nkeff, anyact, anyin
 # thresholds: none (kernel 4.6 and build 3.10.0-1127 are facts of the kernels)
 # causes: kernel
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kernel_kmem_policy() {
   if (memver == "v2") check("kernel-kmem-policy", "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)

@@ -2,7 +2,7 @@
 # reads: memver, kge, nokmem, kernel, anyact, anyin, paract, parunk, pars, pact, cact, aunk, np, nc; NCG, NPA
 # thresholds: none
 # causes: kernel, kubelet, runtime
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kmem_accounting_active(   armed, s) {
   armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and, with memory.use_hierarchy=1 as systemd sets it, is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"

@@ -2,7 +2,7 @@
 # reads: dur, itv, memver, kmemcause; NCG, NS, SNZ, SMAX, SMAXAT, SMAXP
 # thresholds: none: any byte in any sample is a FAIL
 # causes: kernel
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kmem_stays_zero(   s) {
   if (dur == "") check("kmem-stays-zero", "INFO", "one sample taken; pass --duration 10m --interval 10s to watch", "", "", 1)

@@ -2,7 +2,7 @@
 # reads: nokbin, kb, binstatus, binnote; BS, BP, BT, BV, BRU, BMK; fact(cache_why)
 # thresholds: none
 # causes: kubelet
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kubelet_binary(   tg) {
   if (nokbin) check("kubelet-binary", "INFO", "skipped (--no-binaries)", "", "", 1)

@@ -2,7 +2,7 @@
 # reads: kb; BS, BH, BP, SUMS, NSUMS; fact(checksums_wanted)
 # thresholds: none
 # causes: kubelet
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kubelet_checksum() {
   if (fact("checksums_wanted") != 1) check("kubelet-checksum", "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)

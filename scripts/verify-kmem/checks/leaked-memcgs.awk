@@ -1,8 +1,8 @@
 # check leaked-memcgs: how near the kernel is to running out of memory cgroup IDs, and how many deleted cgroups it still holds
 # reads: numcg, cmp, leaked, rootok, root; NDIRS; fact(proc)
-# thresholds: LIMIT (65535 IDs): FAIL at it; LEAK_WARN (0.8): WARN from that share of it on
+# thresholds: LIMIT, LEAK_WARN (FAIL at LIMIT memcg IDs, WARN from the share LEAK_WARN of it on)
 # causes: none
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_leaked_memcgs(   s, lf) {
   if (!num(numcg)) check("leaked-memcgs", "INFO", "memory controller not listed in " fact("proc") "/cgroups", "", "", 1)

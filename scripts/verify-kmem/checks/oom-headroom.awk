@@ -1,8 +1,8 @@
 # check oom-headroom: whether a limited pod or container is near its limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, is not
 # reads: nlim, nhw, hmax, hmi, kmemfix, kmemwho; HW, UR, DR, U, C, LIM, US, RSSV, CA
-# thresholds: HEADROOM_USAGE (0.9) and HEADROOM_SEEN (0.75): WARN above the first while below the second
+# thresholds: HEADROOM_USAGE, HEADROOM_SEEN (WARN where usage / limit is above the first while (rss + cache) / limit is below the second)
 # causes: kernel, kubelet
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_oom_headroom(   i, n, hws) {
   hws = ""; n = 0

@@ -1,8 +1,8 @@
 # check oom-kills-kmem: whether kernel memory made memcg OOM kills of pods in the kernel log (history and unauthenticated logs never FAIL)
 # reads: klsrc, klauth, cutwhy, kmemfix, kmemwho, NKPODS; NOK, NOKALL, OKALLKM, OKALLH, OLINES, OOUT, OKC, OH, OSH, OU, OC, OT, OKM, OUS, OLI, OKRSS, OKCA, PKKM; fact(klpath), fact(klwhy), fact(oomscope)
-# thresholds: KMEM_SHARE (0.10, lib.awk): a kill with kmem / usage at least this was made by kmem
+# thresholds: KMEM_SHARE, OOM_KEEP (lib.awk: a kill with kmem / usage at least KMEM_SHARE was made by kmem; the last OOM_KEEP kills are listed in full)
 # causes: kernel, kubelet
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_oom_kills_kmem(   i, s, s2, kks, kshown, nkk, nhist) {
   kks = ""

@@ -2,7 +2,7 @@
 # reads: layout, rootok, havekp, memver, np, pnz, pmax, pmi, pmiss, pkub, prt, kmemcause, kmemfile, kall, kerneltxt; KPP, KF
 # thresholds: none: any byte of kmem is a FAIL
 # causes: kernel, kubelet, runtime
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_pod_cgroups_kmem(   s) {
   if (unjudged("pod-cgroups-kmem", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", \

@@ -2,7 +2,7 @@
 # reads: np, nc; NCG, L, RP, RC; fact(names_source), fact(names_skipped), fact(names_timeout), fact(names_limit), fact(names_why), fact(euid)
 # thresholds: none
 # causes: none
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_pod_names(   i, npn, ncn, src) {
   npn = 0; ncn = 0

@@ -2,7 +2,7 @@
 # reads: nokbin, binstatus, binnote; NB, BR, BS, BP, BV, BT, BRU
 # thresholds: none
 # causes: runtime
-# (checks.tsv has its place and title; facts.awk the facts; lib.awk and report.awk the helpers)
+# (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_runtime_binaries(   i, nr, rk, rbad, rs) {
   nr = 0; rk = 0; rbad = 0; rs = ""
