@@ -247,3 +247,13 @@ export function parseNodeReport(text: string): NodeReport | null {
 export function verdictOf(code: 0 | 1 | 2): Verdict {
   return code === 1 ? "PROBLEM" : code === 2 ? "UNKNOWN" : "OK";
 }
+
+/** How many hosts or nodes are OK, PROBLEM and UNKNOWN: the totals of fleet and cluster reports. */
+export function resultCounts(list: readonly { result: Verdict }[]): {
+  ok: number;
+  problem: number;
+  unknown: number;
+} {
+  const count = (v: Verdict) => list.filter((x) => x.result === v).length;
+  return { ok: count("OK"), problem: count("PROBLEM"), unknown: count("UNKNOWN") };
+}
