@@ -1009,9 +1009,18 @@ function kver_ge(v, maj, min,   a) {
   if (a[1] + 0 != maj) return (a[1] + 0 > maj)
   return (a[2] + 0 >= min)
 }
-# the facts: node, kernel, cgroup layout, accounting per cgroup, kmem per pod and container, binaries,
-# memcg IDs, samples, headroom, OOM kills
-function facts(   i, k, pi, nw, w) {
+# the facts, in the order they build on one another
+function facts() {
+  node()
+  kmemcounts()
+  binaries()
+  memcgs()
+  headroom()
+  oomkills()
+}
+# the node: kernel, cgroup layout and driver, cgroup.memory=nokmem and whether it holds, accounting per
+# cgroup (ACT) and in kubepods and its QoS parents (PAA; paract, parin, parunk, pars)
+function node(   i, nw, w) {
   layout = fact("layout"); memver = fact("memver"); root = fact("memroot"); kernel = fact("kernel")
   for (i = 1; i <= NCG; i++) names(i)
 
@@ -1039,7 +1048,6 @@ function facts(   i, k, pi, nw, w) {
   else if ("systemd" in DRV) driver = "systemd"
   rootok = fact("rootok") == 1
   havekp = NKP > 0
-
   # accounting state per cgroup
   # On kernels < 4.6 only the probe answers: the command line may name a parameter the kernel lacks.
   for (i = 1; i <= NCG; i++) {
@@ -1053,7 +1061,9 @@ function facts(   i, k, pi, nw, w) {
   # the parameter holds where the kernel is >= 4.6, or where every probed cgroup agrees (3.10)
   nkeff = nokmem && v1 && (kge == 1 || (kge == 0 && anyact == 0 && anyin > 0))
   if (nkeff) percg = 0
-  # kmem per pod and container cgroup (pod-cgroups-kmem, container-cgroups-kmem, brief, pod-names).
+}
+# kmem per pod and container cgroup (pod-cgroups-kmem, container-cgroups-kmem, brief, pod-names).
+function kmemcounts(   i, k, pi) {
   # Who charges: a pod cgroup with accounting on is the kubelet (its containers inherit it);
   # a container with accounting on under a pod without it, or kmem in a container while its
   # pod reads 0, is the runtime (on 3.10 the pod then carries the charge of the container too).
@@ -1090,9 +1100,10 @@ function facts(   i, k, pi, nw, w) {
   kmemcause = (kall == 1) ? "kernel" : ""
   # the cause as pod-cgroups-kmem and container-cgroups-kmem word it when the kernel charges
   kerneltxt = "cause: the kernel (" kernel ", cgroup v1, no cgroup.memory=nokmem) charges kmem to every memory cgroup; the kubelet is not to blame"
-
-  # binaries: nokbin (--no-binaries), binstatus and binnote (how much kmem code in a binary matters here: kubelet-binary,
-  # runtime-binaries), kb (the kubelet row), BV (verdict per binary)
+}
+# binaries: nokbin (--no-binaries), binstatus and binnote (how much kmem code in a binary matters here:
+# kubelet-binary, runtime-binaries), kb (the kubelet row), BV (verdict per binary), BM (checksum match)
+function binaries(   i) {
   nokbin = fact("nobinaries") == 1
   # kmem-enabling code in a binary matters where kmem is switched on per cgroup (3.10 kernels)
   if (percg) { binstatus = "FAIL"; binnote = "" }
@@ -1107,14 +1118,16 @@ function facts(   i, k, pi, nw, w) {
   }
   # the kubelet among the expected checksums (--checksums; kubelet-checksum, json checksum_match)
   if (fact("checksums_wanted") == 1 && kb && BS[kb] == "ok" && BH[kb] != "" && (BH[kb] in SUMS)) BM[kb] = SUMS[BH[kb]]
-
-  # memory cgroup IDs (leaked-memcgs, json, prom)
+}
+# memory cgroup IDs (leaked-memcgs, json, prom), and sampling (kmem-stays-zero, json, prom)
+function memcgs() {
   numcg = fact("num_cgroups"); cmp = (fact("compare") == 1) && rootok && num(NDIRS) && num(numcg)
   leaked = cmp ? numcg - NDIRS : ""
   if (leaked != "" && leaked < 0) leaked = 0
-  # sampling (kmem-stays-zero, json, prom)
   dur = fact("duration"); itv = fact("interval")
-  # usage / limit (what the OOM killer compares) beside (rss + cache) / limit (oom-headroom, human, json)
+}
+# usage / limit (what the OOM killer compares) beside (rss + cache) / limit (oom-headroom, human, json)
+function headroom(   i) {
   kmemfix = (kall == 1 || memver == "v2") ? FIXW["kernel"] : FIXW["kubelet"]
   kmemwho = (kall == 1 || memver == "v2") ? "kernel" : (percg ? "kubelet" : "")
   nlim = 0; nhw = 0; hmax = -1; hmi = 0
@@ -1129,8 +1142,9 @@ function facts(   i, k, pi, nw, w) {
       nhw++
     }
   }
-
-  # memcg OOM kills in the kernel log (oom-kills-kmem, human, json, prom)
+}
+# memcg OOM kills in the kernel log (oom-kills-kmem, human, json, prom)
+function oomkills(   i) {
   klsrc = fact("klsrc")
   # dmesg and journalctl -k (the kernel transport of the journal) come from the kernel; a plain file only
   # with --trust-kernel-log
