@@ -39,6 +39,24 @@ describe("the TypeScript side", () => {
   });
 });
 
+describe("the docs", () => {
+  test("docs/verify.md's table of fix states has the contract's states in its order, with their summary and next step", () => {
+    const docs = readFileSync(join(REPO, "docs/verify.md"), "utf8");
+    const table = docs.slice(docs.indexOf("## The states"), docs.indexOf("\n\n", docs.indexOf("| state |")));
+    const rows = [...table.matchAll(/^\| `([a-z-]+)` \| (.*) \| (.*) \|$/gm)].map((m) => ({
+      state: m[1],
+      summary: m[2],
+      next_step: m[3],
+    }));
+    expect(rows.map((r) => r.state)).toEqual(CONTRACT.fix_states.map((s) => s.state));
+    for (const s of CONTRACT.fix_states) {
+      const row = rows.find((r) => r.state === s.state)!;
+      expect(row.summary, s.state).toBe(s.summary);
+      if (s.next_step !== null) expect(row.next_step, s.state).toBe(s.next_step);
+    }
+  });
+});
+
 describe("the script does what the contract says", () => {
   test("a check's cause is one its part declares, and a cause of checks.tsv gets that fix", () => {
     const runs = [
