@@ -875,13 +875,11 @@ function hb(v,   x) {
   if (x < 1073741824) return sprintf("%.1f MiB", x / 1048576)
   return sprintf("%.2f GiB", x / 1073741824)
 }
+function pct(x) { return sprintf("%.2f%%", x * 100) }
+# a threshold as people write it: 0.9 -> 90%
+function share(x) { return sprintf("%.0f%%", x * 100) }
+function ratio(x) { return x == "" ? "null" : sprintf("%.4f", x) }
 function num(v) { return v ~ /^-?[0-9]+$/ }
-function kver_ge(v, maj, min,   a) {
-  if (v !~ /^[0-9]+\.[0-9]+/) return -1
-  split(v, a, /[^0-9]/)
-  if (a[1] + 0 != maj) return (a[1] + 0 > maj)
-  return (a[2] + 0 >= min)
-}
 # the outcome of a check, kept at its place in checks.tsv (CORD) with its title from there (CTT); every
 # check is judged exactly once per run
 function check(id, status, seen, remedy, cause, conclusive,   k) {
@@ -909,6 +907,38 @@ function ctrname(ctr, name) { return name == "" ? short(ctr) : name " (" short(c
 # the pod and container of row i
 function podref(i) { return podname(U[i], RN[i], RP[i]) }
 function ctrref(i) { return ctrname(C[i], RC[i]) }
+# names from the runtime ("nm" records) of a pod uid and container cgroup: WN, WP, WC ("" unknown)
+function wnames(uid, ctr,   id) {
+  WN = ""; WP = ""; WC = ""
+  if (uid in PNP) { WN = PNS[uid]; WP = PNP[uid] }
+  if (ctr == "") return
+  id = cid(ctr)
+  if (!(id in NMC)) return
+  WC = NMC[id]
+  if (WP == "" && NMP[id] != "") { WN = NMS[id]; WP = NMP[id] }
+}
+# "pod <uid>" or "pod <namespace>/<name>" when the names are known, and the container
+function who(uid, ctr,   s) {
+  wnames(uid, ctr)
+  s = "pod " podname(uid, WN, WP)
+  if (ctr != "") s = s " container " ctrname(ctr, WC)
+  return s
+}
+# pod-cgroups-kmem and container-cgroups-kmem where there is nothing to count: check id judged (1)
+# when there is no memory cgroup hierarchy, no kubepods cgroup (with kpfix), cgroup v2 (v2seen) or no pod
+# cgroup; else 0
+function unjudged(id, v2seen, kpfix) {
+  if (layout == "unknown" || !rootok) check(id, "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
+  else if (!havekp) check(id, "WARN", "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root, kpfix, "", 0)
+  else if (memver == "v2") check(id, "INFO", v2seen, "", "", 1)
+  else if (np == 0) check(id, "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
+  else return 0
+  return 1
+}
+function hidden(i) {
+  if (!num(US[i]) || !num(RSSV[i]) || !num(CA[i])) return ""
+  return sprintf("%.0f", US[i] - (RSSV[i] + CA[i]))
+}
 
 BEGIN {
   FS = "\t"
@@ -958,6 +988,39 @@ $1 == "nm" {
 }
 
 END {
+  facts()
+  judge()
+  fixstate()
+  verdict()
+  fmt = fact("format")
+  if (fmt == "json") json()
+  else if (fmt == "brief") brief()
+  else if (fmt != "reboot") human()
+  if (fact("promtmp") != "") prom(fact("promtmp"))
+  # --reboot-required (kured --reboot-sentinel-command): 0 exactly when a reboot is the step left
+  if (fmt == "reboot") exit (FIX == "reboot" ? 0 : (FIX == "unknown" ? 2 : 1))
+  exit code
+}
+
+# is the kernel version v at least maj.min (1, 0, or -1 when v is not a version)
+function kver_ge(v, maj, min,   a) {
+  if (v !~ /^[0-9]+\.[0-9]+/) return -1
+  split(v, a, /[^0-9]/)
+  if (a[1] + 0 != maj) return (a[1] + 0 > maj)
+  return (a[2] + 0 >= min)
+}
+# the facts, in the order they build on one another
+function facts() {
+  node()
+  kmemcounts()
+  binaries()
+  memcgs()
+  headroom()
+  oomkills()
+}
+# the node: kernel, cgroup layout and driver, cgroup.memory=nokmem and whether it holds, accounting per
+# cgroup (ACT) and in kubepods and its QoS parents (PAA; paract, parin, parunk, pars)
+function node(   i, nw, w) {
   layout = fact("layout"); memver = fact("memver"); root = fact("memroot"); kernel = fact("kernel")
   for (i = 1; i <= NCG; i++) names(i)
 
@@ -985,7 +1048,6 @@ END {
   else if ("systemd" in DRV) driver = "systemd"
   rootok = fact("rootok") == 1
   havekp = NKP > 0
-
   # accounting state per cgroup
   # On kernels < 4.6 only the probe answers: the command line may name a parameter the kernel lacks.
   for (i = 1; i <= NCG; i++) {
@@ -999,39 +1061,9 @@ END {
   # the parameter holds where the kernel is >= 4.6, or where every probed cgroup agrees (3.10)
   nkeff = nokmem && v1 && (kge == 1 || (kge == 0 && anyact == 0 && anyin > 0))
   if (nkeff) percg = 0
-
-  # ---- 1 cgroup-layout
-  if (layout == "unknown" || !rootok) {
-    check("cgroup-layout", "WARN", \
-      (layout == "unknown" ? "no memory cgroup controller found in " fact("mountinfo") : "memory cgroup root " root " is not a readable directory"), \
-      "run on a node with the memory cgroup controller mounted, or pass --cgroup-root DIR", "", 0)
-  } else if (layout == "v2") {
-    check("cgroup-layout", "INFO", \
-      "cgroup v2 (unified) at " root ": kernel memory is part of memory.current and cannot be accounted separately", "", "", 1)
-  } else {
-    s = (layout == "hybrid" ? "hybrid (v1 controllers, unified hierarchy at " fact("unified") ")" : "cgroup v1 (legacy)")
-    check("cgroup-layout", "INFO", \
-      s ": memory controller " memver " at " root, "", "", 1)
-  }
-
-  # ---- 2 kernel-kmem-policy
-  if (memver == "v2") check("kernel-kmem-policy", "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
-  else if (memver == "") check("kernel-kmem-policy", "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
-  else if (nokmem && kge == 1) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
-  else if (nkeff) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all " anyin " probed cgroups (kubepods, QoS parents, pods, containers): the kernel honours it", "", "", 1)
-  else if (nokmem && anyact > 0) check("kernel-kmem-policy", "WARN", \
-    "kernel " kernel " ignores cgroup.memory=nokmem: kmem accounting is on in " anyact " probed cgroups (memory.kmem.slabinfo reads); the parameter needs RHEL 7.8 (3.10.0-1127) or later" \
-    (kbuild >= 1127 ? " and this build should know it: check that it is the booted kernel" : ", and kernel build " kernel " predates it"), \
-    (kbuild >= 1127 ? "reboot into this kernel with the parameter, or install the nokmem kubelet built by kmem-build; then drain and reboot" : "upgrade the kernel to 3.10.0-1127 (RHEL 7.8) or later and reboot, or install the nokmem kubelet built by kmem-build and reboot"), "kernel", 1)
-  else if (nokmem) check("kernel-kmem-policy", "WARN", "kernel " kernel " booted with cgroup.memory=nokmem, but no memory.kmem.slabinfo could be probed: cannot tell whether the kernel honours it (it needs RHEL 7.8 (3.10.0-1127) or later)", "", "", 0)
-  else if (kge < 0) check("kernel-kmem-policy", "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
-  else if (kge == 1) check("kernel-kmem-policy", "WARN", \
-    "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
-    "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
-  else check("kernel-kmem-policy", "INFO", \
-    "kernel " kernel " accounts kernel memory only in cgroups where a finite memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime writes 1, then -1; -1 alone switches nothing on) and in cgroups created under them (memory.use_hierarchy=1)", "", "", 1)
-
-  # ---- 3/4 pod and container cgroups
+}
+# kmem per pod and container cgroup (pod-cgroups-kmem, container-cgroups-kmem, brief, pod-names).
+function kmemcounts(   i, k, pi) {
   # Who charges: a pod cgroup with accounting on is the kubelet (its containers inherit it);
   # a container with accounting on under a pod without it, or kmem in a container while its
   # pod reads 0, is the runtime (on 3.10 the pod then carries the charge of the container too).
@@ -1066,64 +1098,12 @@ END {
   }
   kmemfile = fact("rootkmem") == 1
   kmemcause = (kall == 1) ? "kernel" : ""
+  # the cause as pod-cgroups-kmem and container-cgroups-kmem word it when the kernel charges
   kerneltxt = "cause: the kernel (" kernel ", cgroup v1, no cgroup.memory=nokmem) charges kmem to every memory cgroup; the kubelet is not to blame"
-  kernelfix = FIXW["kernel"]; kubeletfix = FIXW["kubelet"]; runtimefix = FIXW["runtime"]
-
-  if (layout == "unknown" || !rootok) {
-    check("pod-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-    check("container-cgroups-kmem", "WARN", "not checked: no memory cgroup hierarchy", "", "", 0)
-  } else if (!havekp) {
-    s = "no kubepods cgroup (cgroupfs: kubepods/, systemd: kubepods.slice/) under " root
-    check("pod-cgroups-kmem", "WARN", s, "run on a Kubernetes node, or pass --cgroup-root DIR", "", 0)
-    check("container-cgroups-kmem", "WARN", s, "", "", 0)
-  } else if (memver == "v2") {
-    check("pod-cgroups-kmem", "INFO", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", "", "", 1)
-    check("container-cgroups-kmem", "INFO", nc " container cgroups; cgroup v2 has no separate kmem counter", "", "", 1)
-  } else if (np == 0) {
-    check("pod-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
-    check("container-cgroups-kmem", "WARN", "no pod cgroups under " KPP[1] ": nothing to check", "", "", 0)
-  } else {
-    if (pnz > 0) {
-      s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
-      if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
-      else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
-        (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), kubeletfix, "kubelet", 1)
-      else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", runtimefix, "runtime", 1)
-    } else if (pmiss == np && !kmemfile) {
-      check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
-    } else if (pmiss > 0) {
-      check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    } else {
-      s = "all " np " pod cgroups read 0 bytes of kernel memory"
-      if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
-      check("pod-cgroups-kmem", "PASS", s, "", "", 1)
-    }
-    if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
-    else if (cnz > 0) {
-      s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
-      if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, kernelfix, "kernel", 1)
-      else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
-        (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), runtimefix, "runtime", 1)
-      else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", kubeletfix, "kubelet", 1)
-    } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
-    else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
-    else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
-  }
-
-  # ---- 5 kmem-accounting-active
-  armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and, with memory.use_hierarchy=1 as systemd sets it, is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
-  if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
-  else if (kge == 1 && nokmem) check("kmem-accounting-active", "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
-  else if (kge == 1) check("kmem-accounting-active", "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
-  else if (anyact + anyin == 0) check("kmem-accounting-active", "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
-  else if (paract + pact + cact > 0) {
-    s = "accounting on (memory.kmem.slabinfo readable) in " (paract > 0 ? pars " (" paract " of " NPA " kubepods/QoS parents), " : "") pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
-    if (paract > 0) check("kmem-accounting-active", "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
-    else if (pact > 0) check("kmem-accounting-active", "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, kubeletfix, "kubelet", 1)
-    else check("kmem-accounting-active", "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, runtimefix, "runtime", 1)
-  } else check("kmem-accounting-active", "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
-
-  # ---- 6/7/8 binaries
+}
+# binaries: nokbin (--no-binaries), binstatus and binnote (how much kmem code in a binary matters here:
+# kubelet-binary, runtime-binaries), kb (the kubelet row), BV (verdict per binary), BM (checksum match)
+function binaries(   i) {
   nokbin = fact("nobinaries") == 1
   # kmem-enabling code in a binary matters where kmem is switched on per cgroup (3.10 kernels)
   if (percg) { binstatus = "FAIL"; binnote = "" }
@@ -1136,6 +1116,147 @@ END {
     if (BS[i] == "ok") BV[i] = (BK[i] > 0 ? "kmem-code-linked" : (BN[i] > 0 ? "nokmem-variant-linked" : "no-kmem-code"))
     if (BR[i] == "kubelet") kb = i
   }
+  # the kubelet among the expected checksums (--checksums; kubelet-checksum, json checksum_match)
+  if (fact("checksums_wanted") == 1 && kb && BS[kb] == "ok" && BH[kb] != "" && (BH[kb] in SUMS)) BM[kb] = SUMS[BH[kb]]
+}
+# memory cgroup IDs (leaked-memcgs, json, prom), and sampling (kmem-stays-zero, json, prom)
+function memcgs() {
+  numcg = fact("num_cgroups"); cmp = (fact("compare") == 1) && rootok && num(NDIRS) && num(numcg)
+  leaked = cmp ? numcg - NDIRS : ""
+  if (leaked != "" && leaked < 0) leaked = 0
+  dur = fact("duration"); itv = fact("interval")
+}
+# usage / limit (what the OOM killer compares) beside (rss + cache) / limit (oom-headroom, human, json)
+function headroom(   i) {
+  kmemfix = (kall == 1 || memver == "v2") ? FIXW["kernel"] : FIXW["kubelet"]
+  kmemwho = (kall == 1 || memver == "v2") ? "kernel" : (percg ? "kubelet" : "")
+  nlim = 0; nhw = 0; hmax = -1; hmi = 0
+  for (i = 1; i <= NCG; i++) {
+    UR[i] = ""; DR[i] = ""
+    if (!num(LIM[i]) || !num(US[i]) || LIM[i] + 0 <= 0) continue
+    nlim++; UR[i] = US[i] / LIM[i]
+    if (num(RSSV[i]) && num(CA[i])) DR[i] = (RSSV[i] + CA[i]) / LIM[i]
+    if (UR[i] > hmax) { hmax = UR[i]; hmi = i }
+    if (UR[i] > HEADROOM_USAGE && DR[i] != "" && DR[i] < HEADROOM_SEEN) {
+      HW[i] = 1
+      nhw++
+    }
+  }
+}
+# memcg OOM kills in the kernel log (oom-kills-kmem, human, json, prom)
+function oomkills(   i) {
+  klsrc = fact("klsrc")
+  # dmesg and journalctl -k (the kernel transport of the journal) come from the kernel; a plain file only
+  # with --trust-kernel-log
+  klauth = (klsrc != "" && (klsrc != "file" || fact("kltrust") == 1))
+  NPO = 0
+  # kills before the current boot (btime) or before --since are history: never a FAIL
+  cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
+  cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
+  for (i = 1; i <= NOK; i++) {
+    OSH[i] = kmemshare(OKM[i], OUS[i])
+    OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
+    OH[i] = history(OT[i], cut, fact("tzoff"))
+    if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
+    PKALL[OU[i]]++
+    if (OH[i]) { PKH[OU[i]]++; continue }
+    if (!OKC[i]) continue
+    if (!PKKM[OU[i]]++) NKPODS++
+  }
+}
+# from checks.tsv (scripts/assemble-verify-kmem.mjs): every check, in report order
+function judge() {
+  check_cgroup_layout()
+  check_kernel_kmem_policy()
+  check_pod_cgroups_kmem()
+  check_container_cgroups_kmem()
+  check_kmem_accounting_active()
+  check_kubelet_binary()
+  check_kubelet_checksum()
+  check_runtime_binaries()
+  check_leaked_memcgs()
+  check_kmem_stays_zero()
+  check_oom_headroom()
+  check_oom_kills_kmem()
+  check_pod_names()
+}
+function check_cgroup_layout(   s) {
+  if (layout == "unknown" || !rootok) {
+    check("cgroup-layout", "WARN", \
+      (layout == "unknown" ? "no memory cgroup controller found in " fact("mountinfo") : "memory cgroup root " root " is not a readable directory"), \
+      "run on a node with the memory cgroup controller mounted, or pass --cgroup-root DIR", "", 0)
+  } else if (layout == "v2") {
+    check("cgroup-layout", "INFO", \
+      "cgroup v2 (unified) at " root ": kernel memory is part of memory.current and cannot be accounted separately", "", "", 1)
+  } else {
+    s = (layout == "hybrid" ? "hybrid (v1 controllers, unified hierarchy at " fact("unified") ")" : "cgroup v1 (legacy)")
+    check("cgroup-layout", "INFO", \
+      s ": memory controller " memver " at " root, "", "", 1)
+  }
+}
+function check_kernel_kmem_policy() {
+  if (memver == "v2") check("kernel-kmem-policy", "INFO", "kernel " kernel ", cgroup v2: no separate kmem accounting to switch off", "", "", 1)
+  else if (memver == "") check("kernel-kmem-policy", "INFO", "kernel " kernel ": no memory cgroup hierarchy to judge", "", "", 1)
+  else if (nokmem && kge == 1) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem: kernel memory is not charged to memory cgroups", "", "", 1)
+  else if (nkeff) check("kernel-kmem-policy", "PASS", "kernel " kernel " booted with cgroup.memory=nokmem and memory.kmem.slabinfo fails to read in all " anyin " probed cgroups (kubepods, QoS parents, pods, containers): the kernel honours it", "", "", 1)
+  else if (nokmem && anyact > 0) check("kernel-kmem-policy", "WARN", \
+    "kernel " kernel " ignores cgroup.memory=nokmem: kmem accounting is on in " anyact " probed cgroups (memory.kmem.slabinfo reads); the parameter needs RHEL 7.8 (3.10.0-1127) or later" \
+    (kbuild >= 1127 ? " and this build should know it: check that it is the booted kernel" : ", and kernel build " kernel " predates it"), \
+    (kbuild >= 1127 ? "reboot into this kernel with the parameter, or install the nokmem kubelet built by kmem-build; then drain and reboot" : "upgrade the kernel to 3.10.0-1127 (RHEL 7.8) or later and reboot, or install the nokmem kubelet built by kmem-build and reboot"), "kernel", 1)
+  else if (nokmem) check("kernel-kmem-policy", "WARN", "kernel " kernel " booted with cgroup.memory=nokmem, but no memory.kmem.slabinfo could be probed: cannot tell whether the kernel honours it (it needs RHEL 7.8 (3.10.0-1127) or later)", "", "", 0)
+  else if (kge < 0) check("kernel-kmem-policy", "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
+  else if (kge == 1) check("kernel-kmem-policy", "WARN", \
+    "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
+    "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
+  else check("kernel-kmem-policy", "INFO", \
+    "kernel " kernel " accounts kernel memory only in cgroups where a finite memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime writes 1, then -1; -1 alone switches nothing on) and in cgroups created under them (memory.use_hierarchy=1)", "", "", 1)
+}
+function check_pod_cgroups_kmem(   s) {
+  if (unjudged("pod-cgroups-kmem", np " pod cgroups; cgroup v2 has no separate kmem counter (kernel memory is in memory.current, see hidden_bytes)", \
+    "run on a Kubernetes node, or pass --cgroup-root DIR")) return
+  if (pnz > 0) {
+    s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
+    if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
+      (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), FIXW["kubelet"], "kubelet", 1)
+    else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", FIXW["runtime"], "runtime", 1)
+  } else if (pmiss == np && !kmemfile) {
+    check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
+  } else if (pmiss > 0) {
+    check("pod-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " pmiss " of " np " pod cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+  } else {
+    s = "all " np " pod cgroups read 0 bytes of kernel memory"
+    if (kall == 1) s = s " (the kernel would charge kmem: see kernel-kmem-policy)"
+    check("pod-cgroups-kmem", "PASS", s, "", "", 1)
+  }
+}
+function check_container_cgroups_kmem(   s) {
+  if (unjudged("container-cgroups-kmem", nc " container cgroups; cgroup v2 has no separate kmem counter", "")) return
+  if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
+  else if (cnz > 0) {
+    s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
+    if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
+      (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), FIXW["runtime"], "runtime", 1)
+    else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", FIXW["kubelet"], "kubelet", 1)
+  } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
+  else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
+  else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
+}
+function check_kmem_accounting_active(   armed, s) {
+  armed = "armed: on 3.10 accounting once on stays on for the life of the cgroup (and, with memory.use_hierarchy=1 as systemd sets it, is inherited by every cgroup created under it), so slab memory, leaked memcg IDs and hidden OOM kills follow even at 0 bytes now (a 6 GB pod was OOM-killed at 2.5 GB rss + cache, 3.4 GB of it kmem)"
+  if (memver != "v1" || (NCG == 0 && NPA == 0)) check("kmem-accounting-active", "INFO", (memver == "v2" ? "cgroup v2: not applicable" : "no pod or container cgroups to look at"), "", "", 1)
+  else if (kge == 1 && nokmem) check("kmem-accounting-active", "PASS", "off in every memory cgroup (kernel " kernel " >= 4.6 with cgroup.memory=nokmem)", "", "", 1)
+  else if (kge == 1) check("kmem-accounting-active", "INFO", "on in every memory cgroup: kernel " kernel " >= 4.6 accounts kmem unless booted with cgroup.memory=nokmem", "", "kernel", 1)
+  else if (anyact + anyin == 0) check("kmem-accounting-active", "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
+  else if (paract + pact + cact > 0) {
+    s = "accounting on (memory.kmem.slabinfo readable) in " (paract > 0 ? pars " (" paract " of " NPA " kubepods/QoS parents), " : "") pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
+    if (paract > 0) check("kmem-accounting-active", "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
+    else if (pact > 0) check("kmem-accounting-active", "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, FIXW["kubelet"], "kubelet", 1)
+    else check("kmem-accounting-active", "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, FIXW["runtime"], "runtime", 1)
+  } else check("kmem-accounting-active", "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
+}
+function check_kubelet_binary(   tg) {
   if (nokbin) check("kubelet-binary", "INFO", "skipped (--no-binaries)", "", "", 1)
   else if (!kb || BS[kb] == "missing") check("kubelet-binary", "INFO", (kb ? "no kubelet at " BP[kb] : "no kubelet binary found (systemd unit, PATH, /usr/bin/kubelet)"), "pass --kubelet PATH to check one", "", 1)
   else if (BS[kb] != "ok") check("kubelet-binary", "WARN", "cannot read " BP[kb], "run as root", "", 0)
@@ -1151,10 +1272,14 @@ END {
     else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
     else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
   }
+}
+function check_kubelet_checksum() {
   if (fact("checksums_wanted") != 1) check("kubelet-checksum", "INFO", "not requested (--checksums SHA256SUMS)", "", "", 1)
   else if (!kb || BS[kb] != "ok" || BH[kb] == "") check("kubelet-checksum", "WARN", "no readable kubelet to checksum", "pass --kubelet PATH", "", 0)
-  else if (BH[kb] in SUMS) { BM[kb] = SUMS[BH[kb]]; check("kubelet-checksum", "PASS", "sha256 " BH[kb] " of " BP[kb] " matches " SUMS[BH[kb]], "", "", 1) }
+  else if (BH[kb] in SUMS) check("kubelet-checksum", "PASS", "sha256 " BH[kb] " of " BP[kb] " matches " SUMS[BH[kb]], "", "", 1)
   else check("kubelet-checksum", "FAIL", "sha256 " BH[kb] " of " BP[kb] " matches none of the " NSUMS " expected checksums", "install the kubelet package from the same kmem-build build as the checksums", "kubelet", 1)
+}
+function check_runtime_binaries(   i, nr, rk, rbad, rs) {
   nr = 0; rk = 0; rbad = 0; rs = ""
   for (i = 1; i <= NB; i++) {
     if (BR[i] != "runtime" || BS[i] == "missing") continue
@@ -1166,14 +1291,11 @@ END {
   if (rs != "") rs = substr(rs, 3)
   if (nokbin) check("runtime-binaries", "INFO", "skipped (--no-binaries)", "", "", 1)
   else if (nr == 0) check("runtime-binaries", "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
-  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, runtimefix, "runtime", 1)
+  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, FIXW["runtime"], "runtime", 1)
   else if (rbad > 0) check("runtime-binaries", "WARN", rs, "run as root", "", 0)
   else check("runtime-binaries", "PASS", rs, "", "", 1)
-
-  # ---- 9 leaked-memcgs
-  numcg = fact("num_cgroups"); cmp = (fact("compare") == 1) && rootok && num(NDIRS) && num(numcg)
-  leaked = cmp ? numcg - NDIRS : ""
-  if (leaked != "" && leaked < 0) leaked = 0
+}
+function check_leaked_memcgs(   s, lf) {
   if (!num(numcg)) check("leaked-memcgs", "INFO", "memory controller not listed in " fact("proc") "/cgroups", "", "", 1)
   else {
     s = numcg " memory cgroups in the kernel (" fact("proc") "/cgroups)"
@@ -1185,58 +1307,28 @@ END {
     else if (numcg + 0 >= LIMIT * LEAK_WARN) check("leaked-memcgs", "WARN", s "; nearing the limit of " LIMIT, lf, "", 1)
     else check("leaked-memcgs", "PASS", s "; limit " LIMIT, "", "", 1)
   }
-
-  # ---- 10 kmem-stays-zero
-  dur = fact("duration"); itv = fact("interval")
+}
+function check_kmem_stays_zero(   s) {
   if (dur == "") check("kmem-stays-zero", "INFO", "one sample taken; pass --duration 10m --interval 10s to watch", "", "", 1)
   else if (memver != "v1" || NCG == 0) check("kmem-stays-zero", "INFO", NS " samples over " dur " s: no kmem counters to watch", "", "", 1)
   else {
     s = NS " samples over " dur " s every " itv " s"
     if (SMAX + 0 > 0) check("kmem-stays-zero", "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
-      (kmemcause == "kernel" ? kernelfix : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
+      (kmemcause == "kernel" ? FIXW["kernel"] : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
     else check("kmem-stays-zero", "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
   }
-
-  # ---- 11 oom-headroom: usage / limit (what the OOM killer compares) beside (rss + cache) / limit
-  kmemfix = (kall == 1 || memver == "v2") ? kernelfix : kubeletfix
-  kmemwho = (kall == 1 || memver == "v2") ? "kernel" : (percg ? "kubelet" : "")
-  nlim = 0; nhw = 0; hws = ""; hmax = -1; hmi = 0
-  for (i = 1; i <= NCG; i++) {
-    UR[i] = ""; DR[i] = ""
-    if (!num(LIM[i]) || !num(US[i]) || LIM[i] + 0 <= 0) continue
-    nlim++; UR[i] = US[i] / LIM[i]
-    if (num(RSSV[i]) && num(CA[i])) DR[i] = (RSSV[i] + CA[i]) / LIM[i]
-    if (UR[i] > hmax) { hmax = UR[i]; hmi = i }
-    if (UR[i] > HEADROOM_USAGE && DR[i] != "" && DR[i] < HEADROOM_SEEN) {
-      HW[i] = 1
-      if (++nhw <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(sprintf("%.0f", RSSV[i] + CA[i])) "): HIDDEN " hb(hidden(i))
-    }
-  }
+}
+function check_oom_headroom(   i, n, hws) {
+  hws = ""; n = 0
+  for (i = 1; i <= NCG; i++)
+    if (HW[i] && ++n <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(sprintf("%.0f", RSSV[i] + CA[i])) "): HIDDEN " hb(hidden(i))
   if (nhw > 5) hws = hws "; " (nhw - 5) " more"
   if (nlim == 0) check("oom-headroom", "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
   else if (nhw > 0) check("oom-headroom", "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above " share(HEADROOM_USAGE) " of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below " share(HEADROOM_SEEN) hws, kmemfix, kmemwho, 1)
   else check("oom-headroom", "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
-
-  # ---- 12 oom-kills-kmem: memcg OOM kills in the kernel log that kernel memory caused
-  klsrc = fact("klsrc")
-  # dmesg and journalctl -k (the kernel transport of the journal) come from the kernel; a plain file only
-  # with --trust-kernel-log
-  klauth = (klsrc != "" && (klsrc != "file" || fact("kltrust") == 1))
-  nkk = 0; kks = ""; NPO = 0; nhist = 0
-  # kills before the current boot (btime) or before --since are history: never a FAIL
-  cut = fact("btime"); if (num(fact("since")) && (cut == "" || fact("since") + 0 > cut + 0)) cut = fact("since")
-  cutwhy = (cut == fact("since") && cut != "") ? "--since" : "the current boot"
-  for (i = 1; i <= NOK; i++) {
-    OSH[i] = kmemshare(OKM[i], OUS[i])
-    OKC[i] = (OSH[i] != "" && OSH[i] >= KMEM_SHARE) ? 1 : 0
-    OH[i] = history(OT[i], cut, fact("tzoff"))
-    if (!(OU[i] in PKALL)) { PORD[++NPO] = OU[i]; PKALL[OU[i]] = 0; PKKM[OU[i]] = 0; PKH[OU[i]] = 0 }
-    PKALL[OU[i]]++
-    if (OH[i]) { PKH[OU[i]]++; nhist++; continue }
-    if (!OKC[i]) continue
-    nkk++
-    if (!PKKM[OU[i]]++) NKPODS++
-  }
+}
+function check_oom_kills_kmem(   i, s, s2, kks, kshown, nkk, nhist) {
+  kks = ""
   # one entry per pod (a pod is often killed again and again): its count and its last kill; the
   # pods killed last first
   kshown = 0
@@ -1264,8 +1356,8 @@ END {
     else if (NOKALL > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", "PASS", s, "", "", 1)
   }
-
-  # ---- 11 pod-names
+}
+function check_pod_names(   i, npn, ncn, src) {
   npn = 0; ncn = 0
   for (i = 1; i <= NCG; i++) { if (L[i] == "pod") { if (RP[i] != "") npn++ } else if (RC[i] != "") ncn++ }
   src = fact("names_source")
@@ -1274,28 +1366,7 @@ END {
     (fact("names_timeout") == 1 ? " (stopped after " fact("names_limit") " s: the rest by ID)" : ""), "", "", 1)
   else check("pod-names", "INFO", "no container runtime answered (" fact("names_why") "): pods are shown by UID", \
     (fact("euid") == "0" ? "" : "run as root, or ") "pass --runtime-endpoint unix:///PATH (the containerd, CRI-O or docker socket of the node)", "", 1)
-
-  fixstate()
-  # an unknown fix state is "could not tell" (exit 2), unless the kubelet was left out on purpose
-  code = FAILS > 0 ? 1 : ((UNKNOWNS > 0 || (FIX == "unknown" && !nokbin)) ? 2 : 0)
-  # --gate (rollouts): 0 only when nothing of the fix is left and the checks agree; docs/verify.md
-  GATED = ""
-  if (fact("gate") == 1) {
-    gcode = FIX == "unknown" ? 2 : ((FIX == "fixed" || FIX == "not-affected") ? 0 : 1)
-    # the worse of the two, as over a fleet: 1 (a step is left) over 2 (cannot tell) over 0
-    if (gcode == 1 || (gcode == 2 && code == 0)) { if (gcode != code) GATED = FIX; code = gcode }
-  }
-  result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
-  fmt = fact("format")
-  if (fmt == "json") json()
-  else if (fmt == "brief") brief()
-  else if (fmt != "reboot") human()
-  if (fact("promtmp") != "") prom(fact("promtmp"))
-  # --reboot-required (kured --reboot-sentinel-command): 0 exactly when a reboot is the step left
-  if (fmt == "reboot") exit (FIX == "reboot" ? 0 : (FIX == "unknown" ? 2 : 1))
-  exit code
 }
-
 # The fix states: one wording each (summary, next step), used by every output and by docs/verify.md.
 function states(   kv, kr, pkg, inst) {
   NST = split("not-affected kernel install restart reboot runtime fixed unknown", STN, " ")
@@ -1371,33 +1442,67 @@ function fixstate(   kv, rm) {
     else if (rm == "same") FIXSUM = FIXSUM "; running kubelet pid " fact("run_pid") " is " BP[kb]
   }
 }
-
-function pct(x) { return sprintf("%.2f%%", x * 100) }
-# a threshold as people write it: 0.9 -> 90%
-function share(x) { return sprintf("%.0f%%", x * 100) }
-function ratio(x) { return x == "" ? "null" : sprintf("%.4f", x) }
-# names from the runtime ("nm" records) of a pod uid and container cgroup: WN, WP, WC ("" unknown)
-function wnames(uid, ctr,   id) {
-  WN = ""; WP = ""; WC = ""
-  if (uid in PNP) { WN = PNS[uid]; WP = PNP[uid] }
-  if (ctr == "") return
-  id = cid(ctr)
-  if (!(id in NMC)) return
-  WC = NMC[id]
-  if (WP == "" && NMP[id] != "") { WN = NMS[id]; WP = NMP[id] }
+# code (the exit code), result (OK, PROBLEM, UNKNOWN), GATED (the fix state --gate decided on, or "")
+function verdict(   gcode) {
+  # an unknown fix state is "could not tell" (exit 2), unless the kubelet was left out on purpose
+  code = FAILS > 0 ? 1 : ((UNKNOWNS > 0 || (FIX == "unknown" && !nokbin)) ? 2 : 0)
+  # --gate (rollouts): 0 only when nothing of the fix is left and the checks agree; docs/verify.md
+  GATED = ""
+  if (fact("gate") == 1) {
+    gcode = FIX == "unknown" ? 2 : ((FIX == "fixed" || FIX == "not-affected") ? 0 : 1)
+    # the worse of the two, as over a fleet: 1 (a step is left) over 2 (cannot tell) over 0
+    if (gcode == 1 || (gcode == 2 && code == 0)) { if (gcode != code) GATED = FIX; code = gcode }
+  }
+  result = code == 1 ? "PROBLEM" : (code == 2 ? "UNKNOWN" : "OK")
 }
-# "pod <uid>" or "pod <namespace>/<name>" when the names are known, and the container
-function who(uid, ctr,   s) {
-  wnames(uid, ctr)
-  s = "pod " podname(uid, WN, WP)
-  if (ctr != "") s = s " container " ctrname(ctr, WC)
-  return s
+function human(   i, k, n, shown, verbose) {
+  verbose = fact("verbose") == 1
+  printf "kmem check of %s at %s (verify-kmem.sh %s)\n", jesc(fact("hostname")), fact("timestamp"), fact("version")
+  printf "kernel %s, cgroup %s%s, memory cgroups at %s\n\n", (kernel == "" ? "?" : kernel), layout, (driver != "" ? ", driver " driver : ""), jesc(root)
+  printf "Fix state: %s: %s\nNext step: %s\n\n", FIX, jesc(FIXSUM), FIXNEXT
+  for (i = 1; i <= NCK; i++) {
+    printf "[%s] %s: %s\n", CST[i], CID[i], tesc(CSE[i])
+    if (CCA[i] != "" && CST[i] != "PASS" && CST[i] != "INFO") printf "       cause: %s\n", CCA[i]
+    if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", tesc(CRE[i])
+  }
+  n = 0
+  for (i = 1; i <= NCG; i++) if (verbose || (num(KM[i]) && KM[i] + 0 > 0) || (ACT[i] == "active" && kge != 1) || HW[i]) SHOW[++n] = i
+  if (n > 0) {
+    printf "\n%s (%d of %d):\n", (verbose ? "Pod and container cgroups" : "Cgroups with kernel memory"), n, NCG
+    printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %10s  %8s  %9s  %s\n", "LEVEL", "QOS", "POD (NAMESPACE/NAME OR UID)", "CONTAINER", "USAGE", "RSS", "CACHE", "KMEM", "KMEM MAX", "FAILCNT", "HIDDEN", "LIMIT", "USE/LIM", "RSS+C/LIM", "ACCOUNTING"
+    shown = 0
+    for (k = 1; k <= n; k++) {
+      i = SHOW[k]
+      if (!verbose && ++shown > 20) { printf "... %d more (--verbose or --json lists all)\n", n - 20; break }
+      printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %10s  %8s  %9s  %s\n", L[i], Q[i], jesc(podref(i)), (RC[i] != "" ? jesc(RC[i]) : (C[i] == "" ? "-" : jesc(short(C[i])))), \
+        hb(US[i]), hb(RSSV[i]), hb(CA[i]), hb(KM[i]), hb(KX[i]), (num(KF[i]) ? KF[i] : "-"), hb(hidden(i)), hb(LIM[i]), \
+        (UR[i] == "" ? "-" : pct(UR[i])), (DR[i] == "" ? "-" : pct(DR[i])), ACT[i]
+    }
+    print "HIDDEN = usage - (rss + cache): memory the OOM killer counts but rss/cache dashboards miss"
+    print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
+  }
+  if (NOK > 0) {
+    printf "\nOOM kills in %s (%s)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), \
+      (NOKALL > NOK ? NOKALL ", the last " NOK " listed; " (NOKALL - NOK) " earlier ones only counted" : NOK), \
+      (klauth ? "" : ", not authenticated: any local user can write it (logger -t kernel)")
+    k = (verbose || NOK <= 20) ? 1 : NOK - 19
+    if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
+    for (; k <= NOK; k++) {
+      printf "%s  [%s] %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
+        (OT[k] == "" ? "(no time)" : OT[k]), klsrc (klauth ? "" : ", unauthenticated"), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
+        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
+    }
+  }
+  printf "\nResult: %s (exit %d%s): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, \
+    (GATED != "" ? ", --gate: fix state " GATED : (FIX == "unknown" && code == 2 && !UNKNOWNS && !FAILS ? ": fix state unknown" : "")), TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
 }
-function hidden(i) {
-  if (!num(US[i]) || !num(RSSV[i]) || !num(CA[i])) return ""
-  return sprintf("%.0f", US[i] - (RSSV[i] + CA[i]))
+function brief(   i) {
+  if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
+  for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
+  # no check to name: the fix state decided (unknown, or a step left under --gate)
+  if (i > NCK) printf "%s [%s]: fix state %s: %s; next: %s\n", result, FIX, FIX, jesc(FIXSUM), FIXNEXT
+  else printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
 }
-
 function json(   i, k, nt, ta, tags) {
   print "{"
   print "  \"schema_version\": 1,"
@@ -1466,58 +1571,7 @@ function oomjson(   i, u, c, rc) {
   }
   print "  ]"
 }
-
-function brief(   i) {
-  if (code == 0) { printf "OK [%s]: %d pod and %d container cgroups charge no kernel memory; next: %s\n", FIX, np, nc, FIXNEXT; return }
-  for (i = 1; i <= NCK; i++) if ((code == 1 && CST[i] == "FAIL") || (code == 2 && !CCO[i])) break
-  # no check to name: the fix state decided (unknown, or a step left under --gate)
-  if (i > NCK) printf "%s [%s]: fix state %s: %s; next: %s\n", result, FIX, FIX, jesc(FIXSUM), FIXNEXT
-  else printf "%s [%s]: %s: %s; next: %s\n", result, FIX, CID[i], tesc(CSE[i]), FIXNEXT
-}
-
-function human(   i, k, n, shown, verbose) {
-  verbose = fact("verbose") == 1
-  printf "kmem check of %s at %s (verify-kmem.sh %s)\n", jesc(fact("hostname")), fact("timestamp"), fact("version")
-  printf "kernel %s, cgroup %s%s, memory cgroups at %s\n\n", (kernel == "" ? "?" : kernel), layout, (driver != "" ? ", driver " driver : ""), jesc(root)
-  printf "Fix state: %s: %s\nNext step: %s\n\n", FIX, jesc(FIXSUM), FIXNEXT
-  for (i = 1; i <= NCK; i++) {
-    printf "[%s] %s: %s\n", CST[i], CID[i], tesc(CSE[i])
-    if (CCA[i] != "" && CST[i] != "PASS" && CST[i] != "INFO") printf "       cause: %s\n", CCA[i]
-    if (CRE[i] != "" && CST[i] != "PASS") printf "       fix: %s\n", tesc(CRE[i])
-  }
-  n = 0
-  for (i = 1; i <= NCG; i++) if (verbose || (num(KM[i]) && KM[i] + 0 > 0) || (ACT[i] == "active" && kge != 1) || HW[i]) SHOW[++n] = i
-  if (n > 0) {
-    printf "\n%s (%d of %d):\n", (verbose ? "Pod and container cgroups" : "Cgroups with kernel memory"), n, NCG
-    printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %10s  %8s  %9s  %s\n", "LEVEL", "QOS", "POD (NAMESPACE/NAME OR UID)", "CONTAINER", "USAGE", "RSS", "CACHE", "KMEM", "KMEM MAX", "FAILCNT", "HIDDEN", "LIMIT", "USE/LIM", "RSS+C/LIM", "ACCOUNTING"
-    shown = 0
-    for (k = 1; k <= n; k++) {
-      i = SHOW[k]
-      if (!verbose && ++shown > 20) { printf "... %d more (--verbose or --json lists all)\n", n - 20; break }
-      printf "%-9s  %-10s  %-36s  %-12s  %10s  %10s  %10s  %10s  %10s  %7s  %10s  %10s  %8s  %9s  %s\n", L[i], Q[i], jesc(podref(i)), (RC[i] != "" ? jesc(RC[i]) : (C[i] == "" ? "-" : jesc(short(C[i])))), \
-        hb(US[i]), hb(RSSV[i]), hb(CA[i]), hb(KM[i]), hb(KX[i]), (num(KF[i]) ? KF[i] : "-"), hb(hidden(i)), hb(LIM[i]), \
-        (UR[i] == "" ? "-" : pct(UR[i])), (DR[i] == "" ? "-" : pct(DR[i])), ACT[i]
-    }
-    print "HIDDEN = usage - (rss + cache): memory the OOM killer counts but rss/cache dashboards miss"
-    print "USE/LIM = usage / limit as the OOM killer counts it; RSS+C/LIM = (rss + cache) / limit as dashboards show it"
-  }
-  if (NOK > 0) {
-    printf "\nOOM kills in %s (%s)%s:\n", klsrc (fact("klpath") != "" ? " " jesc(fact("klpath")) : ""), \
-      (NOKALL > NOK ? NOKALL ", the last " NOK " listed; " (NOKALL - NOK) " earlier ones only counted" : NOK), \
-      (klauth ? "" : ", not authenticated: any local user can write it (logger -t kernel)")
-    k = (verbose || NOK <= 20) ? 1 : NOK - 19
-    if (k > 1) printf "... %d earlier (--verbose or --json lists all)\n", k - 1
-    for (; k <= NOK; k++) {
-      printf "%s  [%s] %s: usage %s, limit %s, kmem %s (%s of usage), rss + cache %s; killed %s (pid %s)%s\n", \
-        (OT[k] == "" ? "(no time)" : OT[k]), klsrc (klauth ? "" : ", unauthenticated"), jesc(who(OU[k], OC[k])), hb(OUS[k]), hb(OLI[k]), hb(OKM[k]), (OSH[k] == "" ? "?" : pct(OSH[k])), \
-        ((num(OKRSS[k]) && num(OKCA[k])) ? hb(sprintf("%.0f", OKRSS[k] + OKCA[k])) : "-"), jesc(OCM[k]), (OPID[k] == "" ? "?" : OPID[k]), (OH[k] ? "  (history)" : (OKC[k] ? "  <- kernel memory" : ""))
-    }
-  }
-  printf "\nResult: %s (exit %d%s): %d PASS, %d FAIL, %d WARN, %d INFO\n", result, code, \
-    (GATED != "" ? ", --gate: fix state " GATED : (FIX == "unknown" && code == 2 && !UNKNOWNS && !FAILS ? ": fix state unknown" : "")), TOT["PASS"], TOT["FAIL"], TOT["WARN"], TOT["INFO"]
-}
-
-function prom(f,   i, lb, m) {
+function prom(f,   i, lb) {
   print "# kmem-build verify-kmem.sh " fact("version") " at " fact("timestamp") > f
   pm(f, "kmem_build_verify_exit_code", "gauge", "Exit code of verify-kmem.sh: 0 OK, 1 problem, 2 unknown")
   print "kmem_build_verify_exit_code " code > f
@@ -1529,22 +1583,14 @@ function prom(f,   i, lb, m) {
   for (i = 1; i <= NCK; i++) print "kmem_build_check_status{check=\"" CID[i] "\",status=\"" CST[i] "\"} 1" > f
   pm(f, "kmem_build_kernel_charges_all_memcgs", "gauge", "1 if the kernel charges kmem to every memory cgroup (v1, >= 4.6, no cgroup.memory=nokmem)")
   print "kmem_build_kernel_charges_all_memcgs " (kall == 1 ? 1 : 0) > f
-  m["kmem_build_cgroup_usage_bytes"] = "memory.usage_in_bytes (v2: memory.current) of a pod or container cgroup"
-  m["kmem_build_cgroup_rss_bytes"] = "total_rss (v2: anon) of a pod or container cgroup"
-  m["kmem_build_cgroup_cache_bytes"] = "total_cache (v2: file) of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_usage_bytes"] = "memory.kmem.usage_in_bytes of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_max_usage_bytes"] = "memory.kmem.max_usage_in_bytes of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_failcnt"] = "memory.kmem.failcnt of a pod or container cgroup"
-  m["kmem_build_cgroup_hidden_bytes"] = "usage - (rss + cache) of a pod or container cgroup"
-  m["kmem_build_cgroup_kmem_accounting_active"] = "1 if kmem accounting is on for the cgroup"
-  pser(f, "kmem_build_cgroup_usage_bytes", m, "US")
-  pser(f, "kmem_build_cgroup_rss_bytes", m, "RSSV")
-  pser(f, "kmem_build_cgroup_cache_bytes", m, "CA")
-  pser(f, "kmem_build_cgroup_kmem_usage_bytes", m, "KM")
-  pser(f, "kmem_build_cgroup_kmem_max_usage_bytes", m, "KX")
-  pser(f, "kmem_build_cgroup_kmem_failcnt", m, "KF")
-  pser(f, "kmem_build_cgroup_hidden_bytes", m, "HID")
-  pser(f, "kmem_build_cgroup_kmem_accounting_active", m, "ACT")
+  pser(f, "kmem_build_cgroup_usage_bytes", "US", "memory.usage_in_bytes (v2: memory.current) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_rss_bytes", "RSSV", "total_rss (v2: anon) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_cache_bytes", "CA", "total_cache (v2: file) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_usage_bytes", "KM", "memory.kmem.usage_in_bytes of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_max_usage_bytes", "KX", "memory.kmem.max_usage_in_bytes of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_failcnt", "KF", "memory.kmem.failcnt of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_hidden_bytes", "HID", "usage - (rss + cache) of a pod or container cgroup")
+  pser(f, "kmem_build_cgroup_kmem_accounting_active", "ACT", "1 if kmem accounting is on for the cgroup")
   if (num(numcg)) {
     pm(f, "kmem_build_memcgs", "gauge", "Memory cgroups the kernel holds (/proc/cgroups num_cgroups)")
     print "kmem_build_memcgs " dnum(numcg) > f
@@ -1555,8 +1601,7 @@ function prom(f,   i, lb, m) {
     pm(f, "kmem_build_memcgs_leaked", "gauge", "Memory cgroups deleted but not freed by the kernel")
     print "kmem_build_memcgs_leaked " leaked > f
   }
-  m["kmem_build_cgroup_limit_bytes"] = "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited"
-  pser(f, "kmem_build_cgroup_limit_bytes", m, "LIM")
+  pser(f, "kmem_build_cgroup_limit_bytes", "LIM", "memory.limit_in_bytes (v2: memory.max) of a pod or container cgroup, when limited")
   if (fact("klsrc") != "") {
     pm(f, "kmem_build_oom_kills_total", "counter", "memcg OOM kills of a pod or its containers found in the kernel log among the last " OOM_KEEP " listed")
     for (i = 1; i <= NPO; i++) print "kmem_build_oom_kills_total" oomlb(PORD[i]) " " PKALL[PORD[i]] > f
@@ -1587,8 +1632,9 @@ function oomlb(uid) {
   return "{pod_uid=\"" pesc(uid) "\",pod_namespace=\"" pesc(WN) "\",pod_name=\"" pesc(WP) "\",source=\"" klsrc "\",authenticated=\"" (klauth ? "true" : "false") "\"}"
 }
 function pm(f, name, type, help) { print "# HELP " name " " help > f; print "# TYPE " name " " type > f }
-function pser(f, name, m, what,   i, v, lb) {
-  pm(f, name, "gauge", m[name])
+# the gauge name of every pod and container cgroup: what (US, RSSV, CA, KM, KX, KF, HID, LIM, ACT) its value
+function pser(f, name, what, help,   i, v, lb) {
+  pm(f, name, "gauge", help)
   for (i = 1; i <= NCG; i++) {
     if (what == "US") v = US[i]; else if (what == "RSSV") v = RSSV[i]; else if (what == "CA") v = CA[i]
     else if (what == "KM") v = KM[i]; else if (what == "KX") v = KX[i]; else if (what == "KF") v = KF[i]

@@ -7,10 +7,11 @@
 # Records between the programs are tab-separated; fields that hold cgroup paths or names are encoded
 # with enc() (backslash, tab and newline as \\ \t \n) and decoded with dec().
 #
-# `LC_ALL=C gawk --lint -f lib.awk -f X.awk </dev/null` (test/verify/parts.test.ts) warns only of
+# `LC_ALL=C gawk --lint -f lib.awk -f X.awk </dev/null` (test/verify/parts.test.ts; X.awk with its parts,
+# as `node scripts/assemble-verify-kmem.mjs --program-awk X.awk` prints it) warns only of
 # three things, none a problem: a lib function X does not call ("defined but never called": X gets only
 # the ones it calls); "parameter shadows global variable" (awk has no other local variables than extra
-# parameters, and no function means the global); "reference to uninitialized variable/element" when run
+# parameters, and no function means the global); "reference to uninitialized variable/element/argument" when run
 # on no input without the environment the script sets (counters and first-seen tests rely on awk's
 # "" / 0 for an unset variable).  LC_ALL=C as in the script: byte ranges such as [\177-\377] are not
 # valid ranges in a UTF-8 locale.

@@ -19,6 +19,7 @@ import { stringify } from "yaml";
 import { TOOL_VERSION } from "../version.js";
 import { durationText } from "../util/duration.js";
 import type { FixState } from "../verify/report.js";
+import { CONTRACT } from "../verify/contract.js";
 import {
   KERNEL_4_6_PLUS_RE,
   KERNEL_BEFORE_4_6_RE,
@@ -27,6 +28,9 @@ import {
   KUBELET_MARKED_RE,
   KUBELET_VERSION_RE,
 } from "../verify/cluster-classify.js";
+
+/** The oom-headroom check of verify-kmem.sh: usage / limit above the first while (rss + cache) / limit is below the second. */
+const { HEADROOM_USAGE, HEADROOM_SEEN } = CONTRACT.thresholds;
 
 export interface RuleTimings {
   /** `for:` of the kmem-charged and fix-state alerts. */
@@ -353,8 +357,8 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
       alert: "KmemHiddenMemoryNearOOM",
       // the oom-headroom check of verify-kmem.sh, on cAdvisor's series of pod and container cgroups
       expr:
-        `${ratio("container_memory_usage_bytes")} > 0.9 ` +
-        `and ${ratio("container_memory_rss + container_memory_cache")} < 0.75`,
+        `${ratio("container_memory_usage_bytes")} > ${HEADROOM_USAGE} ` +
+        `and ${ratio("container_memory_rss + container_memory_cache")} < ${HEADROOM_SEEN}`,
       for: durationText(t.binaryFor),
       labels: { severity: "warning" },
       annotations: {
@@ -362,7 +366,7 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
           "{{ $labels.namespace }}/{{ $labels.pod }} {{ $labels.container }} on {{ $labels.instance }} is near its OOM limit, dashboards show it far below",
         description:
           "Usage (what the memory cgroup OOM killer counts) is {{ $value | humanizePercentage }} of the limit of memory cgroup {{ $labels.id }} " +
-          "while rss + cache, what dashboards show, is below 75%: kernel memory fills the rest (kmem_build:pod_hidden_memory_bytes, " +
+          `while rss + cache, what dashboards show, is below ${HEADROOM_SEEN * 100}%: kernel memory fills the rest (kmem_build:pod_hidden_memory_bytes, ` +
           "kmem_build:container_hidden_memory_bytes). The OOM killer will strike before the dashboards warn.",
       },
     },

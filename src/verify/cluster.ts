@@ -16,7 +16,7 @@ import {
   type KernelClass,
   type KubeletClass,
 } from "./cluster-classify.js";
-import { FIX_STATES, resultOf, type FixState, type NodeResult } from "./report.js";
+import { FIX_STATES, resultCounts, resultOf, type FixState, type NodeResult } from "./report.js";
 
 export const DAEMONSET_LABEL = "app.kubernetes.io/name=kmem-build-verify";
 /** Log lines read per DaemonSet pod: a report without --verbose is well below this. */
@@ -295,12 +295,7 @@ export async function clusterReport(
     daemonset_reports: how,
     result: resultOf(code),
     exit_code: code,
-    totals: {
-      nodes: full.length,
-      ok: full.filter((n) => n.result === "OK").length,
-      problem: full.filter((n) => n.result === "PROBLEM").length,
-      unknown: full.filter((n) => n.result === "UNKNOWN").length,
-    },
+    totals: { nodes: full.length, ...resultCounts(full) },
     nodes: full,
   };
 }

@@ -1,6 +1,6 @@
 /** Many host outcomes → one fleet report; the exit code is the worst over hosts. */
 import { checkedOutcome } from "./node-report-check.js";
-import type { FleetReport, HostOutcome } from "./report.js";
+import { resultCounts, resultOf, type FleetReport, type HostOutcome } from "./report.js";
 
 /** 1 if any host has a problem, else 2 if any host could not be checked, else 0. */
 export function worstExitCode(hosts: readonly HostOutcome[]): 0 | 1 | 2 {
@@ -17,14 +17,9 @@ export function fleetReport(outcomes: HostOutcome[], now = new Date()): FleetRep
     schema_version: 1,
     kind: "fleet",
     timestamp: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
-    result: code === 1 ? "PROBLEM" : code === 2 ? "UNKNOWN" : "OK",
+    result: resultOf(code),
     exit_code: code,
-    totals: {
-      hosts: hosts.length,
-      ok: hosts.filter((h) => h.result === "OK").length,
-      problem: hosts.filter((h) => h.result === "PROBLEM").length,
-      unknown: hosts.filter((h) => h.result === "UNKNOWN").length,
-    },
+    totals: { hosts: hosts.length, ...resultCounts(hosts) },
     hosts,
   };
 }

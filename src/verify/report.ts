@@ -7,7 +7,8 @@ export type NodeResult = "OK" | "PROBLEM" | "UNKNOWN";
 
 /**
  * Every check the script reports, in its order (JUnit has one testcase per host × check): the ids of
- * scripts/verify-kmem/checks.tsv, the one table of checks (test/verify/parts.test.ts holds them equal).
+ * scripts/verify-kmem/checks.tsv, the one table of checks, as schemas/verify-contract.json lists them
+ * (src/verify/contract.ts; test/verify/contract.test.ts and parts.test.ts hold them equal).
  */
 export const CHECK_IDS = [
   "cgroup-layout",
@@ -25,7 +26,10 @@ export const CHECK_IDS = [
   "pod-names",
 ] as const;
 
-/** Where a node stands in the fix; the wordings are in scripts/verify-kmem.sh (states()). */
+/**
+ * Where a node stands in the fix; the wordings are in scripts/verify-kmem/report/fixstate.awk (states()),
+ * listed in schemas/verify-contract.json (test/verify/contract.test.ts holds the states equal).
+ */
 export const FIX_STATES = [
   "not-affected",
   "kernel",
@@ -242,4 +246,14 @@ export function parseNodeReport(text: string): NodeReport | null {
 
 export function resultOf(code: 0 | 1 | 2): NodeResult {
   return code === 1 ? "PROBLEM" : code === 2 ? "UNKNOWN" : "OK";
+}
+
+/** How many hosts or nodes are OK, PROBLEM and UNKNOWN: the totals of fleet and cluster reports. */
+export function resultCounts(list: readonly { result: NodeResult }[]): {
+  ok: number;
+  problem: number;
+  unknown: number;
+} {
+  const count = (v: NodeResult) => list.filter((x) => x.result === v).length;
+  return { ok: count("OK"), problem: count("PROBLEM"), unknown: count("UNKNOWN") };
 }

@@ -59,8 +59,57 @@ describe("one table of checks and fixes (scripts/verify-kmem/checks.tsv)", () =>
   });
 });
 
+describe("one part per check (scripts/verify-kmem/checks/<id>.awk)", () => {
+  const checkFiles = readdirSync(join(PARTS, "checks")).sort();
+
+  test("each check of checks.tsv has its file, defining check_<id>() and nothing else, and judge() calls them in the table's order", () => {
+    expect(checkFiles).toEqual(checks.map((c) => `${c.id}.awk`).sort());
+    for (const { id } of checks) {
+      const text = readFileSync(join(PARTS, "checks", `${id}.awk`), "utf8");
+      expect(text.split("\n")[0], id).toMatch(new RegExp(`^# check ${id}: `));
+      expect(
+        [...text.matchAll(/^function (\w+)\(/gm)].map((m) => m[1]),
+        id,
+      ).toEqual([`check_${id.replace(/-/g, "_")}`]);
+      // the check is judged here and nowhere else
+      const elsewhere = [...awkParts, ...readdirSync(join(PARTS, "report")).map((f) => `report/${f}`)]
+        .map((f) => readFileSync(join(PARTS, f), "utf8"))
+        .filter((t) => t.includes(`check("${id}"`));
+      expect(elsewhere, id).toEqual([]);
+    }
+    const script = readFileSync(join(REPO, "scripts/verify-kmem.sh"), "utf8");
+    const judge = script.slice(script.indexOf("function judge() {"));
+    const called = [...judge.slice(0, judge.indexOf("\n}")).matchAll(/^ {2}(check_\w+)\(\)$/gm)].map(
+      (m) => m[1],
+    );
+    expect(called).toEqual(checks.map((c) => `check_${c.id.replace(/-/g, "_")}`));
+  });
+
+  test("the generator refuses a check without its file, and a file without its check", () => {
+    const copy = join(TMP, "refuse");
+    cpSync(join(REPO, "scripts/verify-kmem"), join(copy, "verify-kmem"), { recursive: true });
+    cpSync(ASSEMBLE, join(copy, "assemble-verify-kmem.mjs"));
+    const run = () =>
+      spawnSync(process.execPath, [join(copy, "assemble-verify-kmem.mjs"), "--check"], { encoding: "utf8" });
+    const moved = join(copy, "verify-kmem/checks/pod-names.awk");
+    const text = readFileSync(moved, "utf8");
+    rmSync(moved);
+    let r = run();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("missing: pod-names.awk");
+    writeFileSync(join(copy, "verify-kmem/checks/pod-name.awk"), text);
+    r = run();
+    expect(r.stderr).toContain("not in checks.tsv: pod-name.awk");
+    rmSync(join(copy, "verify-kmem/checks/pod-name.awk"));
+    writeFileSync(moved, text.replace("function check_pod_names(", "function check_podnames("));
+    r = run();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("it must define check_pod_names() only");
+  });
+});
+
 describe("assembled from its parts", () => {
-  test("the committed scripts/verify-kmem.sh is what the parts make (npm run assemble -- --check)", () => {
+  test("the committed scripts/verify-kmem.sh and schemas/verify-contract.json are what the parts make (npm run assemble -- --check)", () => {
     const r = spawnSync(process.execPath, [ASSEMBLE, "--check"], { encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -71,6 +120,7 @@ describe("assembled from its parts", () => {
     cpSync(join(REPO, "scripts/verify-kmem"), join(copy, "verify-kmem"), { recursive: true });
     cpSync(ASSEMBLE, join(copy, "assemble-verify-kmem.mjs"));
     cpSync(join(REPO, "scripts/verify-kmem.sh"), join(copy, "verify-kmem.sh"));
+    cpSync(join(REPO, "schemas/verify-contract.json"), join(TMP, "schemas/verify-contract.json"));
     const check = () =>
       spawnSync(process.execPath, [join(copy, "assemble-verify-kmem.mjs"), "--check"], { encoding: "utf8" });
     expect(check().status).toBe(0);
@@ -108,49 +158,52 @@ describe("assembled from its parts", () => {
 const HAVE_GAWK = spawnSync("gawk", ["--version"]).status === 0;
 /**
  * What `gawk --lint` says that is not a problem (documented in lib.awk): a library function the
- * program does not call, locals (extra parameters) named like a global, and unset variables read when
- * the program runs on no input without the environment the script gives it.
+ * program does not call, locals (extra parameters) named like a global, and unset variables (or locals
+ * given one) read when the program runs on no input without the environment the script gives it.
  */
 const NOT_A_PROBLEM = [
   /warning: function `[a-z0-9_]+' defined but never called directly$/,
   /warning: function `[a-z0-9_]+': parameter `[A-Za-z0-9_]+' shadows global variable$/,
-  /warning: reference to uninitialized (variable|element) `[^']*'$/,
+  /warning: reference to uninitialized (variable|element|argument) `[^']*'$/,
 ];
 
-describe.skipIf(!HAVE_GAWK)("gawk --lint -f lib.awk -f PART.awk (and checktable() from checks.tsv)", () => {
-  test.each(awkParts)("%s", (part) => {
-    const tableAwk = join(TMP, "checktable.awk");
-    const made = spawnSync(process.execPath, [ASSEMBLE, "--table-awk"], { encoding: "utf8" });
-    writeFileSync(tableAwk, made.stdout);
-    const r = spawnSync(
-      "gawk",
-      ["--lint", "-f", join(PARTS, "lib.awk"), "-f", tableAwk, "-f", join(PARTS, part)],
-      {
+describe.skipIf(!HAVE_GAWK)(
+  "gawk --lint -f lib.awk -f PART.awk (with its parts, and checktable() from checks.tsv)",
+  () => {
+    test.each(awkParts)("%s", (part) => {
+      const tableAwk = join(TMP, "checktable.awk");
+      const made = spawnSync(process.execPath, [ASSEMBLE, "--table-awk"], { encoding: "utf8" });
+      writeFileSync(tableAwk, made.stdout);
+      const partAwk = join(TMP, `program-${part}`);
+      const program = spawnSync(process.execPath, [ASSEMBLE, "--program-awk", part], { encoding: "utf8" });
+      expect(program.status, program.stderr).toBe(0);
+      writeFileSync(partAwk, program.stdout);
+      const r = spawnSync("gawk", ["--lint", "-f", join(PARTS, "lib.awk"), "-f", tableAwk, "-f", partAwk], {
         encoding: "utf8",
         input: "",
         env: { ...process.env, LC_ALL: "C" },
-      },
-    );
-    expect(r.error).toBeUndefined();
-    const said = r.stderr.split("\n").filter((l) => l !== "");
-    const rest = said.filter((l) => !NOT_A_PROBLEM.some((re) => re.test(l)));
-    expect(rest, r.stderr).toEqual([]);
-    // on no input: the kernel-log program says "no lines" (3), the report "could not tell" (2)
-    expect(r.status, r.stderr).toBe(part === "oom.awk" ? 3 : part === "report.awk" ? 2 : 0);
-  });
-
-  test("the lint finds a real problem when there is one", () => {
-    const bad = join(TMP, "bad.awk");
-    writeFileSync(bad, 'BEGIN { x = substr("", 1) ; print length() ; y = 1 + "a" }\n');
-    const r = spawnSync("gawk", ["--lint", "-f", join(PARTS, "lib.awk"), "-f", bad], {
-      encoding: "utf8",
-      input: "",
-      env: { ...process.env, LC_ALL: "C" },
+      });
+      expect(r.error).toBeUndefined();
+      const said = r.stderr.split("\n").filter((l) => l !== "");
+      const rest = said.filter((l) => !NOT_A_PROBLEM.some((re) => re.test(l)));
+      expect(rest, r.stderr).toEqual([]);
+      // on no input: the kernel-log program says "no lines" (3), the report "could not tell" (2)
+      expect(r.status, r.stderr).toBe(part === "oom.awk" ? 3 : part === "report.awk" ? 2 : 0);
     });
-    const rest = r.stderr
-      .split("\n")
-      .filter((l) => l !== "")
-      .filter((l) => !NOT_A_PROBLEM.some((re) => re.test(l)));
-    expect(rest.length).toBeGreaterThan(0);
-  });
-});
+
+    test("the lint finds a real problem when there is one", () => {
+      const bad = join(TMP, "bad.awk");
+      writeFileSync(bad, 'BEGIN { x = substr("", 1) ; print length() ; y = 1 + "a" }\n');
+      const r = spawnSync("gawk", ["--lint", "-f", join(PARTS, "lib.awk"), "-f", bad], {
+        encoding: "utf8",
+        input: "",
+        env: { ...process.env, LC_ALL: "C" },
+      });
+      const rest = r.stderr
+        .split("\n")
+        .filter((l) => l !== "")
+        .filter((l) => !NOT_A_PROBLEM.some((re) => re.test(l)));
+      expect(rest.length).toBeGreaterThan(0);
+    });
+  },
+);
