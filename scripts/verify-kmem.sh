@@ -991,7 +991,7 @@ END {
   facts()
   judge()
   fixstate()
-  verdict()
+  noderesult()
   fmt = fact("format")
   if (fmt == "json") json()
   else if (fmt == "brief") brief()
@@ -1443,7 +1443,7 @@ function fixstate(   kv, rm) {
   }
 }
 # code (the exit code), result (OK, PROBLEM, UNKNOWN), GATED (the fix state --gate decided on, or "")
-function verdict(   gcode) {
+function noderesult(   gcode) {
   # an unknown fix state is "could not tell" (exit 2), unless the kubelet was left out on purpose
   code = FAILS > 0 ? 1 : ((UNKNOWNS > 0 || (FIX == "unknown" && !nokbin)) ? 2 : 0)
   # --gate (rollouts): 0 only when nothing of the fix is left and the checks agree; docs/verify.md

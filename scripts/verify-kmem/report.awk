@@ -119,7 +119,7 @@ END {
   facts()
   judge()
   fixstate()
-  verdict()
+  noderesult()
   fmt = fact("format")
   if (fmt == "json") json()
   else if (fmt == "brief") brief()
