@@ -989,8 +989,8 @@ $1 == "nm" {
 
 END {
   facts()
-  judge()
   fixstate()
+  judge()
   noderesult()
   fmt = fact("format")
   if (fmt == "json") json()
@@ -1207,7 +1207,7 @@ function check_kernel_kmem_policy() {
   else if (kge < 0) check("kernel-kmem-policy", "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
   else if (kge == 1) check("kernel-kmem-policy", "WARN", \
     "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
-    "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
+    fixfor("kernel", "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)"), "kernel", 1)
   else check("kernel-kmem-policy", "INFO", \
     "kernel " kernel " accounts kernel memory only in cgroups where a finite memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime writes 1, then -1; -1 alone switches nothing on) and in cgroups created under them (memory.use_hierarchy=1)", "", "", 1)
 }
@@ -1216,10 +1216,10 @@ function check_pod_cgroups_kmem(   s) {
     "run on a Kubernetes node, or pass --cgroup-root DIR")) return
   if (pnz > 0) {
     s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
-    if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, fixfor("kernel", FIXW["kernel"]), "kernel", 1)
     else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
-      (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), FIXW["kubelet"], "kubelet", 1)
-    else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", FIXW["runtime"], "runtime", 1)
+      (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), fixfor("kubelet", FIXW["kubelet"]), "kubelet", 1)
+    else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", fixfor("runtime", FIXW["runtime"]), "runtime", 1)
   } else if (pmiss == np && !kmemfile) {
     check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
   } else if (pmiss > 0) {
@@ -1235,10 +1235,10 @@ function check_container_cgroups_kmem(   s) {
   if (nc == 0) check("container-cgroups-kmem", "INFO", "no container cgroups under the " np " pod cgroups", "", "", 1)
   else if (cnz > 0) {
     s = cnz " of " nc " container cgroups have kernel memory charged (largest: " hb(cmax) " in container " ctrref(cmi) " of pod " podref(cmi) ")"
-    if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    if (kmemcause == "kernel") check("container-cgroups-kmem", "FAIL", s "; " kerneltxt, fixfor("kernel", FIXW["kernel"]), "kernel", 1)
     else if (crt > 0) check("container-cgroups-kmem", "FAIL", s "; " crt " of them switched on by the runtime (runc) under pod cgroups that do not account kmem" \
-      (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), FIXW["runtime"], "runtime", 1)
-    else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", FIXW["kubelet"], "kubelet", 1)
+      (ckub > 0 ? "; " ckub " inherit it from pod cgroups the kubelet set up" : ""), fixfor("runtime", FIXW["runtime"]), "runtime", 1)
+    else check("container-cgroups-kmem", "FAIL", s "; their pod cgroups account kmem too (containers inherit it from the pod cgroup the kubelet set up)", fixfor("kubelet", FIXW["kubelet"]), "kubelet", 1)
   } else if (cmiss == nc && !kmemfile) check("container-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" nc " container cgroups)", "", "", 1)
   else if (cmiss > 0) check("container-cgroups-kmem", "WARN", "could not read memory.kmem.usage_in_bytes of " cmiss " of " nc " container cgroups (missing, unreadable or not a byte count); the others read 0", "", "", 0)
   else check("container-cgroups-kmem", "PASS", "all " nc " container cgroups read 0 bytes of kernel memory", "", "", 1)
@@ -1251,9 +1251,9 @@ function check_kmem_accounting_active(   armed, s) {
   else if (anyact + anyin == 0) check("kmem-accounting-active", "WARN", "memory.kmem.slabinfo not readable as a signal here: cannot tell per cgroup", "", "", 0)
   else if (paract + pact + cact > 0) {
     s = "accounting on (memory.kmem.slabinfo readable) in " (paract > 0 ? pars " (" paract " of " NPA " kubepods/QoS parents), " : "") pact " of " np " pod cgroups and " cact " of " nc " container cgroups"
-    if (paract > 0) check("kmem-accounting-active", "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, "drain and reboot the node (after the nokmem kubelet is installed and running)", "kubelet", 1)
-    else if (pact > 0) check("kmem-accounting-active", "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, FIXW["kubelet"], "kubelet", 1)
-    else check("kmem-accounting-active", "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, FIXW["runtime"], "runtime", 1)
+    if (paract > 0) check("kmem-accounting-active", "FAIL", s ": every pod created under " (paract == 1 ? "it" : "them") " inherits accounting until the node reboots; " armed, fixfor("kubelet", "drain and reboot the node (after the nokmem kubelet is installed and running)"), "kubelet", 1)
+    else if (pact > 0) check("kmem-accounting-active", "FAIL", s ": pod level is the kubelet (containers inherit it); " armed, fixfor("kubelet", FIXW["kubelet"]), "kubelet", 1)
+    else check("kmem-accounting-active", "FAIL", s ": only at container level, so the runc of the container runtime switches it on; " armed, fixfor("runtime", FIXW["runtime"]), "runtime", 1)
   } else check("kmem-accounting-active", "PASS", "off in all " NPA " kubepods/QoS parents, " np " pod and " nc " container cgroups (memory.kmem.slabinfo fails to read)" (aunk + parunk > 0 ? "; " (aunk + parunk) " not probed" : ""), "", "", 1)
 }
 function check_kubelet_binary(   tg) {
@@ -1268,7 +1268,7 @@ function check_kubelet_binary(   tg) {
         "reinstall the kubelet package of a kmem-build build (verify --checksums SHA256SUMS) and find out where this binary came from", "kubelet", 1)
     else if (BV[kb] == "kmem-code-linked")
       check("kubelet-binary", binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
-        "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
+        fixfor("kubelet", "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)"), "kubelet", 1)
     else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
     else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
   }
@@ -1291,7 +1291,7 @@ function check_runtime_binaries(   i, nr, rk, rbad, rs) {
   if (rs != "") rs = substr(rs, 3)
   if (nokbin) check("runtime-binaries", "INFO", "skipped (--no-binaries)", "", "", 1)
   else if (nr == 0) check("runtime-binaries", "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
-  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, FIXW["runtime"], "runtime", 1)
+  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, fixfor("runtime", FIXW["runtime"]), "runtime", 1)
   else if (rbad > 0) check("runtime-binaries", "WARN", rs, "run as root", "", 0)
   else check("runtime-binaries", "PASS", rs, "", "", 1)
 }
@@ -1314,7 +1314,7 @@ function check_kmem_stays_zero(   s) {
   else {
     s = NS " samples over " dur " s every " itv " s"
     if (SMAX + 0 > 0) check("kmem-stays-zero", "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
-      (kmemcause == "kernel" ? FIXW["kernel"] : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
+      (kmemcause == "kernel" ? fixfor("kernel", FIXW["kernel"]) : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
     else check("kmem-stays-zero", "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
   }
 }
@@ -1324,7 +1324,7 @@ function check_oom_headroom(   i, n, hws) {
     if (HW[i] && ++n <= 5) hws = hws "; " who(U[i], C[i]) " at " pct(UR[i]) " of its " hb(LIM[i]) " limit (usage " hb(US[i]) ") while rss + cache is " pct(DR[i]) " (" hb(sprintf("%.0f", RSSV[i] + CA[i])) "): HIDDEN " hb(hidden(i))
   if (nhw > 5) hws = hws "; " (nhw - 5) " more"
   if (nlim == 0) check("oom-headroom", "INFO", "no pod or container cgroup has a memory limit", "", "", 1)
-  else if (nhw > 0) check("oom-headroom", "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above " share(HEADROOM_USAGE) " of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below " share(HEADROOM_SEEN) hws, kmemfix, kmemwho, 1)
+  else if (nhw > 0) check("oom-headroom", "WARN", nhw " of " nlim " memory-limited pod/container cgroups are above " share(HEADROOM_USAGE) " of their limit as the OOM killer counts it (usage) while rss + cache, what dashboards show, stays below " share(HEADROOM_SEEN) hws, fixfor(kmemwho, kmemfix), kmemwho, 1)
   else check("oom-headroom", "PASS", nlim " memory-limited pod/container cgroups; highest usage / limit " pct(hmax) " (" who(U[hmi], C[hmi]) ", rss + cache " (DR[hmi] == "" ? "?" : pct(DR[hmi])) ")", "", "", 1)
 }
 function check_oom_kills_kmem(   i, s, s2, kks, kshown, nkk, nhist) {
@@ -1351,7 +1351,7 @@ function check_oom_kills_kmem(   i, s, s2, kks, kshown, nkk, nhist) {
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
     if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
-    else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
+    else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, fixfor(kmemwho, kmemfix), kmemwho, 1)
     else if (NOKALL > 0 && NOKALL == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
     else if (NOKALL > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", "PASS", s, "", "", 1)
@@ -1407,6 +1407,14 @@ function running(   av) {
   RSAID = "the API server reports the running kubelet as " av
   if (kb && BMK[kb] != "") RM = (av == BMK[kb]) ? "same" : "other"
   else RM = (av ~ /\+nokmem$/) ? "other" : "unknown"
+}
+# The remedy of a check whose cause is CAUSE, as the node stands: where that cause is what the fix state
+# of the node is about (kubelet: install, restart, reboot; kernel; runtime), the next step of the node, so
+# a node that needs only its reboot is never told to install again; else the OWN wording of the check.
+function fixfor(cause, own) {
+  if (cause == "kubelet" && (FIX == "install" || FIX == "restart" || FIX == "reboot")) return FIXNEXT
+  if (cause != "" && cause == FIX) return FIXNEXT
+  return own
 }
 # FIX (state), FIXWHY (what decided it), FIXNEXT (the one next step)
 function fixstate(   kv, rm) {

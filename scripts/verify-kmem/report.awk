@@ -117,8 +117,8 @@ $1 == "nm" {
 
 END {
   facts()
-  judge()
   fixstate()
+  judge()
   noderesult()
   fmt = fact("format")
   if (fmt == "json") json()

@@ -73,7 +73,8 @@ describe("the script does what the contract says", () => {
       }
     expect([...causes].sort()).toEqual(["kernel", "kubelet", "runtime"]);
     const pod = runs[0]!.checks.find((c) => c.id === "pod-cgroups-kmem")!;
-    expect(pod.remedy).toBe(CONTRACT.fixes.kubelet);
+    // the node's fix state (install) is about the kubelet: the remedy is its next step
+    expect([runs[0]!.fix_state, pod.remedy]).toEqual(["install", runs[0]!.next_step]);
     const leaked = runs[2]!.checks.find((c) => c.id === "leaked-memcgs")!;
     expect([leaked.status, leaked.seen]).toEqual([
       "FAIL",

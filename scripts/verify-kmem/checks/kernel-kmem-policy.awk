@@ -2,6 +2,7 @@
 # reads: memver, kernel, nokmem, kge, kbuild, nkeff, anyact, anyin
 # thresholds: none (kernel 4.6 and build 3.10.0-1127 are facts of the kernels)
 # causes: kernel
+# remedies: through fixfor() (report/fixstate.awk): the node next step where its fix state is about the cause
 # (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kernel_kmem_policy() {
@@ -17,7 +18,7 @@ function check_kernel_kmem_policy() {
   else if (kge < 0) check("kernel-kmem-policy", "WARN", "kernel version " (kernel == "" ? "unknown" : "\"" kernel "\" not understood") ": cannot tell whether it charges kmem to every memory cgroup", "", "", 1)
   else if (kge == 1) check("kernel-kmem-policy", "WARN", \
     "kernel " kernel " (>= 4.6) charges kernel memory to every memory cgroup by itself, whatever the kubelet does: cgroup.memory=nokmem is not on the kernel command line", \
-    "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)", "kernel", 1)
+    fixfor("kernel", "add cgroup.memory=nokmem to the kernel command line and reboot (EL: grubby --update-kernel=ALL --args=cgroup.memory=nokmem)"), "kernel", 1)
   else check("kernel-kmem-policy", "INFO", \
     "kernel " kernel " accounts kernel memory only in cgroups where a finite memory.kmem.limit_in_bytes was written (runc code in the kubelet or the runtime writes 1, then -1; -1 alone switches nothing on) and in cgroups created under them (memory.use_hierarchy=1)", "", "", 1)
 }

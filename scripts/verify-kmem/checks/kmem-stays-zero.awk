@@ -2,6 +2,7 @@
 # reads: dur, itv, memver, kmemcause; NCG, NS, SNZ, SMAX, SMAXAT, SMAXP
 # thresholds: none: any byte in any sample is a FAIL
 # causes: kernel
+# remedies: through fixfor() (report/fixstate.awk): the node next step where its fix state is about the cause
 # (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kmem_stays_zero(   s) {
@@ -10,7 +11,7 @@ function check_kmem_stays_zero(   s) {
   else {
     s = NS " samples over " dur " s every " itv " s"
     if (SMAX + 0 > 0) check("kmem-stays-zero", "FAIL", s ": " SNZ " samples non-zero, maximum " hb(SMAX) " at " SMAXAT " in " jesc(SMAXP), \
-      (kmemcause == "kernel" ? FIXW["kernel"] : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
+      (kmemcause == "kernel" ? fixfor("kernel", FIXW["kernel"]) : "see pod-cgroups-kmem and container-cgroups-kmem"), (kmemcause == "kernel" ? "kernel" : ""), 1)
     else check("kmem-stays-zero", "PASS", s ": every pod and container cgroup read 0 in every sample", "", "", 1)
   }
 }

@@ -2,6 +2,7 @@
 # reads: nokbin, kb, binstatus, binnote; BS, BP, BT, BV, BRU, BMK; fact(cache_why)
 # thresholds: none
 # causes: kubelet
+# remedies: through fixfor() (report/fixstate.awk): the node next step where its fix state is about the cause
 # (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_kubelet_binary(   tg) {
@@ -16,7 +17,7 @@ function check_kubelet_binary(   tg) {
         "reinstall the kubelet package of a kmem-build build (verify --checksums SHA256SUMS) and find out where this binary came from", "kubelet", 1)
     else if (BV[kb] == "kmem-code-linked")
       check("kubelet-binary", binstatus, BP[kb] " contains the kmem-enabling code of runc (\"failed to set %s, because either tasks have already joined this cgroup or it has children\"): it switches kmem accounting on for every pod cgroup it creates" binnote tg, \
-        "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)", "kubelet", 1)
+        fixfor("kubelet", "install the nokmem kubelet built by kmem-build (GOFLAGS=-tags=nokmem)"), "kubelet", 1)
     else if (BV[kb] == "nokmem-variant-linked") check("kubelet-binary", "PASS", BP[kb] " is a nokmem build (\"kernel memory accounting disabled in this runc build\")" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
     else check("kubelet-binary", "PASS", BP[kb] " has no kmem-enabling code linked" (BMK[kb] != "" ? "; version " BMK[kb] : "") tg, "", "", 1)
   }

@@ -2,6 +2,7 @@
 # reads: klsrc, klauth, cutwhy, kmemfix, kmemwho, NKPODS; NOK, NOKALL, OKALLKM, OKALLH, OLINES, OOUT, OKC, OH, OSH, OU, OC, OT, OKM, OUS, OLI, OKRSS, OKCA, PKKM; fact(klpath), fact(klwhy), fact(oomscope)
 # thresholds: KMEM_SHARE, OOM_KEEP (lib.awk: a kill with kmem / usage at least KMEM_SHARE was made by kmem; the last OOM_KEEP kills are listed in full)
 # causes: kernel, kubelet
+# remedies: through fixfor() (report/fixstate.awk): the node next step where its fix state is about the cause
 # (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_oom_kills_kmem(   i, s, s2, kks, kshown, nkk, nhist) {
@@ -28,7 +29,7 @@ function check_oom_kills_kmem(   i, s, s2, kks, kshown, nkk, nhist) {
     # a syslog file takes `logger -t kernel` lines from any local user: it alone is not proof
     if (nkk > 0 && !klauth) check("oom-kills-kmem", "WARN", s s2 "; read from " jesc(fact("klpath")) ", which any local user can write (logger -t kernel): not authenticated; confirm with dmesg or journalctl -k", \
       "confirm the kills with dmesg or journalctl -k (the channels of the kernel itself); pass --trust-kernel-log when only the kernel writes " jesc(fact("klpath")), "", 1)
-    else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, kmemfix, kmemwho, 1)
+    else if (nkk > 0) check("oom-kills-kmem", "FAIL", s s2, fixfor(kmemwho, kmemfix), kmemwho, 1)
     else if (NOKALL > 0 && NOKALL == nhist) check("oom-kills-kmem", "INFO", s, "", "", 1)
     else if (NOKALL > 0) check("oom-kills-kmem", "INFO", s ", none with kernel memory >= " share(KMEM_SHARE) " of usage: rss + cache reached the limit (listed in oom_kills, not blamed on kmem)", "", "", 1)
     else check("oom-kills-kmem", "PASS", s, "", "", 1)

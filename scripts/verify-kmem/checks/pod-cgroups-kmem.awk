@@ -2,6 +2,7 @@
 # reads: layout, rootok, havekp, memver, np, pnz, pmax, pmi, pmiss, pkub, prt, kmemcause, kmemfile, kall, kerneltxt; KPP, KF
 # thresholds: none: any byte of kmem is a FAIL
 # causes: kernel, kubelet, runtime
+# remedies: through fixfor() (report/fixstate.awk): the node next step where its fix state is about the cause
 # (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_pod_cgroups_kmem(   s) {
@@ -9,10 +10,10 @@ function check_pod_cgroups_kmem(   s) {
     "run on a Kubernetes node, or pass --cgroup-root DIR")) return
   if (pnz > 0) {
     s = pnz " of " np " pod cgroups have kernel memory charged (largest: " hb(pmax) " in pod " podref(pmi) ", kmem failcnt " (num(KF[pmi]) ? KF[pmi] : "?") ")"
-    if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, FIXW["kernel"], "kernel", 1)
+    if (kmemcause == "kernel") check("pod-cgroups-kmem", "FAIL", s "; " kerneltxt, fixfor("kernel", FIXW["kernel"]), "kernel", 1)
     else if (pkub > 0) check("pod-cgroups-kmem", "FAIL", s "; " pkub " of them account kmem at pod level: the kubelet switched it on (its vendored runc writes memory.kmem.limit_in_bytes)" \
-      (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), FIXW["kubelet"], "kubelet", 1)
-    else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", FIXW["runtime"], "runtime", 1)
+      (prt > 0 ? "; " prt " only through containers the runtime set up (see container-cgroups-kmem)" : ""), fixfor("kubelet", FIXW["kubelet"]), "kubelet", 1)
+    else check("pod-cgroups-kmem", "FAIL", s "; pod-level accounting is off: the charge comes from containers whose runtime (runc) switched kmem on", fixfor("runtime", FIXW["runtime"]), "runtime", 1)
   } else if (pmiss == np && !kmemfile) {
     check("pod-cgroups-kmem", "PASS", "the kernel has no memory.kmem.usage_in_bytes: no kmem accounting (" np " pod cgroups)", "", "", 1)
   } else if (pmiss > 0) {

@@ -2,6 +2,7 @@
 # reads: nokbin, binstatus, binnote; NB, BR, BS, BP, BV, BT, BRU
 # thresholds: none
 # causes: runtime
+# remedies: through fixfor() (report/fixstate.awk): the node next step where its fix state is about the cause
 # (its place and title: checks.tsv; the facts: report/facts.awk; helpers: report.awk, lib.awk)
 
 function check_runtime_binaries(   i, nr, rk, rbad, rs) {
@@ -16,7 +17,7 @@ function check_runtime_binaries(   i, nr, rk, rbad, rs) {
   if (rs != "") rs = substr(rs, 3)
   if (nokbin) check("runtime-binaries", "INFO", "skipped (--no-binaries)", "", "", 1)
   else if (nr == 0) check("runtime-binaries", "INFO", "no runc binary found (runc, docker-runc, docker-runc-current)", "pass --runtime PATH to check one", "", 1)
-  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, FIXW["runtime"], "runtime", 1)
+  else if (rk > 0) check("runtime-binaries", binstatus, rs binnote, fixfor("runtime", FIXW["runtime"]), "runtime", 1)
   else if (rbad > 0) check("runtime-binaries", "WARN", rs, "run as root", "", 0)
   else check("runtime-binaries", "PASS", rs, "", "", 1)
 }

@@ -42,6 +42,14 @@ function running(   av) {
   if (kb && BMK[kb] != "") RM = (av == BMK[kb]) ? "same" : "other"
   else RM = (av ~ /\+nokmem$/) ? "other" : "unknown"
 }
+# The remedy of a check whose cause is CAUSE, as the node stands: where that cause is what the fix state
+# of the node is about (kubelet: install, restart, reboot; kernel; runtime), the next step of the node, so
+# a node that needs only its reboot is never told to install again; else the OWN wording of the check.
+function fixfor(cause, own) {
+  if (cause == "kubelet" && (FIX == "install" || FIX == "restart" || FIX == "reboot")) return FIXNEXT
+  if (cause != "" && cause == FIX) return FIXNEXT
+  return own
+}
 # FIX (state), FIXWHY (what decided it), FIXNEXT (the one next step)
 function fixstate(   kv, rm) {
   states()
