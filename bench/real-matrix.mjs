@@ -95,7 +95,10 @@ export async function makePatchRelease(tarball, work) {
   await edit("hack/lib/version.sh", (t) => t.replaceAll(`tag: v${FROM}`, `tag: v${TO}`));
   // A release's own changelog entry is committed after its tag: the 1.20.3 tree has v1.20.2's.
   await edit("CHANGELOG/CHANGELOG-1.20.md", (t) =>
-    t.replace(/^# v1\.20\.1$/m, `# v${FROM}\n\n(the entry of v${FROM}, as the ${TO} tree has it)\n\n# v1.20.1`),
+    t.replace(
+      /^# v1\.20\.1$/m,
+      `# v${FROM}\n\n(the entry of v${FROM}, as the ${TO} tree has it)\n\n# v1.20.1`,
+    ),
   );
   for (const [i, rel] of PATCHED.entries())
     await appendFile(
@@ -144,15 +147,33 @@ async function main() {
       log(`${what} ${arch}: start, load ${loadBefore}`);
       const r = await timed(
         process.execPath,
-        [CLI, "build", "--kubernetes", version, "--arch", arch, "--source", source, ...extra]
-          .concat(["--image", IMAGE, "--engine", "podman", "--cache-dir", cache, "--out", out, "--json"]),
+        [CLI, "build", "--kubernetes", version, "--arch", arch, "--source", source, ...extra].concat([
+          "--image",
+          IMAGE,
+          "--engine",
+          "podman",
+          "--cache-dir",
+          cache,
+          "--out",
+          out,
+          "--json",
+        ]),
         { env: { ...process.env, CI: "true" } },
       );
       const loadAfter = load();
       if (r.code !== 0) throw new Error(`${what} ${arch} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
       const json = JSON.parse(r.stdout);
       const du = Number((await must("du", ["-sb", cache])).stdout.split("\t")[0]);
-      const entry = { what, arch, version, seconds: r.seconds, compiled: json.compiled, loadBefore, loadAfter, cacheBytes: du };
+      const entry = {
+        what,
+        arch,
+        version,
+        seconds: r.seconds,
+        compiled: json.compiled,
+        loadBefore,
+        loadAfter,
+        cacheBytes: du,
+      };
       res.runs.push(entry);
       await save();
       log(
