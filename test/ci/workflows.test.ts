@@ -12,7 +12,7 @@ import { parse } from "yaml";
 import { execa } from "execa";
 import { ROOT, cli, startMarkerServer, type MarkerServer } from "./helpers.js";
 import { cliCalls, helpOptions, runBlocks, type CliCall } from "./commands.js";
-import { CACHE_PATH, SAVE_IF, cacheRuleErrors } from "./cache-rules.js";
+import { CACHE_PATH, RELEASE_REF, SAVE_IF, cacheRuleErrors } from "./cache-rules.js";
 
 // @action-validator/core is CommonJS (wasm-bindgen for Node); it validates against the SchemaStore
 // GitHub workflow schema and checks job references (needs).
@@ -196,6 +196,16 @@ describe("release.yml publishes signed packages and the CLI", () => {
   });
 });
 
+/** release.yml with its save step moved to just before "Build kubelet". */
+function moveSaveBeforeBuild(text: string): string {
+  const start = text.indexOf("      - name: Save the Go build cache\n");
+  const end = text.indexOf("\n  publish:");
+  const save = text.slice(start, end).trimEnd() + "\n";
+  const without = text.slice(0, start) + text.slice(end);
+  const build = without.indexOf("      - name: Build kubelet\n");
+  return without.slice(0, build) + save + without.slice(build);
+}
+
 describe("release.yml keeps the Go build cache of verified sources", () => {
   type Step = { id?: string; name?: string; if?: string; uses?: string; run?: string };
   const buildSteps = () => (byName("release.yml").wf.jobs.build!.steps ?? []) as Step[];
@@ -215,26 +225,49 @@ describe("release.yml keeps the Go build cache of verified sources", () => {
       expect(JSON.stringify(byName("release.yml").wf.jobs[j]), j).not.toContain("actions/cache");
   });
 
-  it("the rules reject a save on any ref, the whole cache directory, a pull_request trigger, actions/cache", () => {
+  it("the rules reject a save or prune on any ref, more than go/verified, a pull_request trigger, actions/cache, another key, a save before the build", () => {
     const rel = byName("release.yml").text;
-    const broken = {
-      "save on any ref": rel.replace(`if: ${SAVE_IF}`, "if: steps.bound.outputs.save == 'true'"),
-      "save always": rel.replace(`        if: ${SAVE_IF}\n`, ""),
-      "the whole cache directory": rel.replaceAll(CACHE_PATH, "${{ runner.temp }}/kmem-build-cache"),
-      "the verdicts too": rel.replaceAll(
-        `path: ${CACHE_PATH}`,
-        `path: |\n            ${CACHE_PATH}\n            \${{ runner.temp }}/kmem-build-cache/verdicts`,
-      ),
-      "run by pull requests": rel.replace("on:\n  schedule:", "on:\n  pull_request:\n  schedule:"),
-      "actions/cache": rel.replace("actions/cache/save@", "actions/cache@"),
-      "a key of its own": rel.replace(
-        "key: ${{ steps.gocache.outputs.key }}\n          restore-keys",
-        "key: go-cache\n          restore-keys",
-      ),
-    };
-    for (const [what, text] of Object.entries(broken)) {
+    const bound = `        if: ${RELEASE_REF}\n`;
+    const broken: Array<[string, string, RegExp]> = [
+      [
+        "save on any ref",
+        rel.replace(`if: ${SAVE_IF}`, "if: steps.bound.outputs.save == 'true'"),
+        /not only on the release ref/,
+      ],
+      ["save always", rel.replace(`        if: ${SAVE_IF}\n`, ""), /saves under "\(always\)"/],
+      ["prune on any ref", rel.replace(bound, ""), /the bound step runs under/],
+      [
+        "the whole cache directory",
+        rel.replaceAll(CACHE_PATH, "${{ runner.temp }}/kmem-build-cache"),
+        /not only/,
+      ],
+      [
+        "the verdicts too",
+        rel.replaceAll(
+          `path: ${CACHE_PATH}`,
+          `path: |\n            ${CACHE_PATH}\n            \${{ runner.temp }}/kmem-build-cache/verdicts`,
+        ),
+        /caches verdicts/,
+      ],
+      [
+        "run by pull requests",
+        rel.replace("on:\n  schedule:", "on:\n  pull_request:\n  schedule:"),
+        /run by pull requests/,
+      ],
+      ["actions/cache", rel.replace("actions/cache/save@", "actions/cache@"), /use restore and save/],
+      [
+        "a key of its own",
+        rel.replace(
+          "key: ${{ steps.gocache.outputs.key }}\n          restore-keys",
+          "key: go-cache\n          restore-keys",
+        ),
+        /key go-cache is not the key step's/,
+      ],
+      ["saved before the build", moveSaveBeforeBuild(rel), /in that order/],
+    ];
+    for (const [what, text, rule] of broken) {
       expect(text, what).not.toBe(rel);
-      expect(cacheRuleErrors("release.yml", text).length, what).toBeGreaterThan(0);
+      expect(cacheRuleErrors("release.yml", text).join("\n"), what).toMatch(rule);
     }
   });
 
