@@ -230,6 +230,7 @@ async function main() {
     for (const d of ["out", ...o.arches.map((a) => `cache-${a}`)])
       await rm(join(work, d), { recursive: true, force: true });
     await rm(join(work, `kubernetes-${TO}-like-src.tar.gz`), { force: true });
+    if (o.results) await rm(work, { recursive: true, force: true });
   }
 }
 
