@@ -344,7 +344,9 @@ describe("release.yml keeps the Go build cache of verified sources", () => {
     const over = await bound("over", "1M");
     expect(over.out).toBe("");
     expect(over.kept).toBe(false);
-    expect(over.r.stdout).toContain("::notice::the Go build cache outgrew 1M and was pruned: not saved");
+    expect(over.r.stdout).toContain(
+      "::notice::no Go build cache of verified sources within 1M after the prune: not saved",
+    );
   });
 });
 
