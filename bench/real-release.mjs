@@ -265,7 +265,7 @@ function renderNoop(r) {
   return `### No-op (\`node bench/real-release.mjs --only noop\`)
 
 \`kmem-build build --kubernetes ${VERSION} --arch ${r.arches.join(",")} --source <Debian orig tarball> --sha512 … --image ${IMAGE}\`
-with every binary and RPM cached: nothing compiled, both cached kubelets inspected again (one
+with every binary and RPM cached: nothing compiled, ${r.arches.length === 1 ? "the cached kubelet" : `the ${r.arches.length} cached kubelets`} inspected again (one
 streaming read each), the release directory staged and renamed into place. ${r.machine.date},
 after one warm-up run (${r.warmup.seconds.toFixed(2)} s, compiled [${r.warmup.compiled.join(", ")}]).
 

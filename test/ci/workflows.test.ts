@@ -4,13 +4,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRequire } from "node:module";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { execa } from "execa";
 import { ROOT, cli, startMarkerServer, type MarkerServer } from "./helpers.js";
 import { cliCalls, helpOptions, runBlocks, type CliCall } from "./commands.js";
+import { CACHE_PATH, RELEASE_REF, SAVE_IF, cacheRuleErrors } from "./cache-rules.js";
 
 // @action-validator/core is CommonJS (wasm-bindgen for Node); it validates against the SchemaStore
 // GitHub workflow schema and checks job references (needs).
@@ -29,6 +31,7 @@ const SAMPLES: Record<string, string> = {
   KUBE: "1.20.15",
   KEY_ID: "0123456789ABCDEF",
   REPO_URL: "https://yum.example.com/kmem-build",
+  MAX_SIZE: "6G",
 };
 
 type Job = {
@@ -60,6 +63,8 @@ afterAll(async () => {
 });
 
 const byName = (n: string) => files.find((f) => f.name === n)!;
+/** `cache prune` for the command with subcommands, else the command. */
+const command = (c: CliCall) => (c.args[0] === "cache" ? `cache ${c.args[1]}` : c.args[0]!);
 
 describe("workflow files", () => {
   it("ci.yml and release.yml exist", () => {
@@ -83,7 +88,7 @@ describe("workflow files", () => {
     for (const f of files) {
       for (const line of f.text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l))) {
         expect(line, `${f.name}: ${line.trim()}`).toMatch(
-          /uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/,
+          /uses: [\w.-]+\/[\w.-]+(\/[\w.-]+)*@[0-9a-f]{40} # v\d+\.\d+\.\d+$/,
         );
       }
     }
@@ -191,6 +196,160 @@ describe("release.yml publishes signed packages and the CLI", () => {
   });
 });
 
+/** release.yml with its save step moved to just before "Build kubelet". */
+function moveSaveBeforeBuild(text: string): string {
+  const start = text.indexOf("      - name: Save the Go build cache\n");
+  const end = text.indexOf("\n  publish:");
+  const save = text.slice(start, end).trimEnd() + "\n";
+  const without = text.slice(0, start) + text.slice(end);
+  const build = without.indexOf("      - name: Build kubelet\n");
+  return without.slice(0, build) + save + without.slice(build);
+}
+
+describe("release.yml keeps the Go build cache of verified sources", () => {
+  type Step = { id?: string; name?: string; if?: string; uses?: string; run?: string };
+  const buildSteps = () => (byName("release.yml").wf.jobs.build!.steps ?? []) as Step[];
+  const script = (id: string) => buildSteps().find((s) => s.id === id)!.run!;
+  const runStep = (body: string, env: Record<string, string>) =>
+    execa("bash", ["-eo", "pipefail", "-c", body], { cwd: ROOT, reject: false, env });
+
+  it("only the release build job restores and saves, through restore and save, on the release ref", () => {
+    for (const f of files) expect(cacheRuleErrors(f.name, f.text), f.name).toEqual([]);
+    const uses = (f: string) => f.split("\n").filter((l) => /uses: actions\/cache/.test(l));
+    expect(uses(byName("ci.yml").text)).toEqual([]);
+    const steps = buildSteps();
+    expect(steps.filter((s) => s.uses?.startsWith("actions/cache/restore@")).length).toBe(1);
+    const save = steps.filter((s) => s.uses?.startsWith("actions/cache/save@"));
+    expect(save.map((s) => s.if)).toEqual([SAVE_IF]);
+    for (const j of ["matrix", "publish"])
+      expect(JSON.stringify(byName("release.yml").wf.jobs[j]), j).not.toContain("actions/cache");
+  });
+
+  it("the rules reject a save or prune on any ref, more than go/verified, a pull_request trigger, actions/cache, another key, a save before the build", () => {
+    const rel = byName("release.yml").text;
+    const bound = `        if: ${RELEASE_REF}\n`;
+    const broken: Array<[string, string, RegExp]> = [
+      [
+        "save on any ref",
+        rel.replace(`if: ${SAVE_IF}`, "if: steps.bound.outputs.save == 'true'"),
+        /not only on the release ref/,
+      ],
+      ["save always", rel.replace(`        if: ${SAVE_IF}\n`, ""), /saves under "\(always\)"/],
+      ["prune on any ref", rel.replace(bound, ""), /the bound step runs under/],
+      [
+        "the whole cache directory",
+        rel.replaceAll(CACHE_PATH, "${{ runner.temp }}/kmem-build-cache"),
+        /not only/,
+      ],
+      [
+        "the verdicts too",
+        rel.replaceAll(
+          `path: ${CACHE_PATH}`,
+          `path: |\n            ${CACHE_PATH}\n            \${{ runner.temp }}/kmem-build-cache/verdicts`,
+        ),
+        /caches verdicts/,
+      ],
+      [
+        "run by pull requests",
+        rel.replace("on:\n  schedule:", "on:\n  pull_request:\n  schedule:"),
+        /run by pull requests/,
+      ],
+      ["actions/cache", rel.replace("actions/cache/save@", "actions/cache@"), /use restore and save/],
+      [
+        "a key of its own",
+        rel.replace(
+          "key: ${{ steps.gocache.outputs.key }}\n          restore-keys",
+          "key: go-cache\n          restore-keys",
+        ),
+        /key go-cache is not the key step's/,
+      ],
+      ["saved before the build", moveSaveBeforeBuild(rel), /in that order/],
+    ];
+    for (const [what, text, rule] of broken) {
+      expect(text, what).not.toBe(rel);
+      expect(cacheRuleErrors("release.yml", text).join("\n"), what).toMatch(rule);
+    }
+  });
+
+  it("the key names the Go version, minor, arch, release and run; restore-keys the newest of that Go, minor and arch", async () => {
+    const key = async (kubernetes: string, arch: string) => {
+      const out = join(tmp, `key-${kubernetes}-${arch}`);
+      const env = join(tmp, `env-${kubernetes}-${arch}`);
+      const r = await runStep(script("gocache"), {
+        PATH: process.env.PATH!,
+        KUBERNETES: kubernetes,
+        ARCH: arch,
+        GITHUB_OUTPUT: out,
+        GITHUB_ENV: env,
+        RUNNER_TEMP: "/runner/temp",
+        GITHUB_RUN_ID: "4242",
+        GITHUB_RUN_ATTEMPT: "2",
+        KMEM_BUILD_CACHE_DIR: join(tmp, "cache"),
+      });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const o = Object.fromEntries(
+        (await readFile(out, "utf8"))
+          .trim()
+          .split("\n")
+          .map((l) => l.split("=") as [string, string]),
+      );
+      return { ...o, env: (await readFile(env, "utf8")).trim() } as {
+        key: string;
+        prefix: string;
+        env: string;
+      };
+    };
+    const a = await key("1.20.15", "amd64");
+    expect(a).toEqual({
+      prefix: "kmem-build-go-verified-go1.15.15-1.20-amd64-",
+      key: "kmem-build-go-verified-go1.15.15-1.20-amd64-1.20.15-4242-2",
+      env: "KMEM_BUILD_CACHE_DIR=/runner/temp/kmem-build-cache",
+    });
+    expect(`${CACHE_PATH}`.replace("${{ runner.temp }}", "/runner/temp")).toBe(
+      "/runner/temp/kmem-build-cache/go/verified",
+    );
+    const b = await key("1.20.15", "arm64");
+    const c = await key("1.17.17", "amd64");
+    expect(b.prefix).toBe("kmem-build-go-verified-go1.15.15-1.20-arm64-");
+    expect(c.prefix).toMatch(/^kmem-build-go-verified-go1\.\d+\.\d+-1\.17-amd64-$/);
+    for (const x of [a, b, c]) {
+      expect(x.key.startsWith(x.prefix)).toBe(true);
+      for (const y of [a, b, c]) if (x !== y) expect(y.key.startsWith(x.prefix)).toBe(false);
+    }
+  });
+
+  it("the bound step prunes with kmem-build cache prune and saves only a Go cache that fits the limit", async () => {
+    const fill = async (name: string) => {
+      const cache = join(tmp, name);
+      await mkdir(join(cache, "go", "verified", "go-build", "00"), { recursive: true });
+      await writeFile(join(cache, "go", "verified", "go-build", "00", "x-d"), Buffer.alloc(3 << 20, 1));
+      return cache;
+    };
+    const bound = async (name: string, max: string) => {
+      const cache = await fill(name);
+      const out = join(tmp, `bound-${name}`);
+      await writeFile(out, "");
+      const r = await runStep(script("bound"), {
+        PATH: process.env.PATH!,
+        KMEM_BUILD_CACHE_DIR: cache,
+        MAX_SIZE: max,
+        GITHUB_OUTPUT: out,
+      });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return { r, out: await readFile(out, "utf8"), kept: existsSync(join(cache, "go", "verified")) };
+    };
+    const fits = await bound("fits", "1G");
+    expect(fits.out).toBe("save=true\n");
+    expect(fits.kept).toBe(true);
+    const over = await bound("over", "1M");
+    expect(over.out).toBe("");
+    expect(over.kept).toBe(false);
+    expect(over.r.stdout).toContain(
+      "::notice::no Go build cache of verified sources within 1M after the prune: not saved",
+    );
+  });
+});
+
 describe("kmem-build command lines in the workflows", () => {
   let calls: CliCall[];
   const help = new Map<string, Set<string>>();
@@ -201,26 +360,28 @@ describe("kmem-build command lines in the workflows", () => {
       const script = await readFile(join(SCRIPTS, name), "utf8");
       calls.push(...cliCalls({ where: `.github/scripts/${name}`, script }, SAMPLES));
     }
-    for (const command of new Set(calls.map((c) => c.args[0]!))) {
-      const r = await cli([command, "--help"]);
-      expect(r.code, `kmem-build ${command} --help: ${r.stderr}`).toBe(0);
-      help.set(command, helpOptions(r.stdout));
+    for (const name of new Set(calls.map(command))) {
+      const r = await cli([...name.split(" "), "--help"]);
+      expect(r.code, `kmem-build ${name} --help: ${r.stderr}`).toBe(0);
+      help.set(name, helpOptions(r.stdout));
     }
   });
 
   const env = () => ({ KMEM_BUILD_BASE_URL: server.url, KMEM_BUILD_CACHE_DIR: join(tmp, "cache") });
 
-  it("the workflows call releases, build and repo", () => {
-    expect(new Set(calls.map((c) => c.args[0]))).toEqual(new Set(["releases", "build", "repo"]));
+  it("the workflows call releases, build, repo and cache prune", () => {
+    expect(new Set(calls.map((c) => command(c)))).toEqual(
+      new Set(["releases", "build", "repo", "cache prune"]),
+    );
   });
 
   it("every flag they pass is one the command accepts", () => {
     for (const c of calls) {
-      const known = help.get(c.args[0]!)!;
+      const known = help.get(command(c))!;
       for (const flag of c.args.filter((a) => a.startsWith("-")).map((a) => a.split("=")[0]!)) {
         expect(
           known.has(flag),
-          `${c.where}: kmem-build ${c.args[0]} has no option ${flag}\n  ${c.line}`,
+          `${c.where}: kmem-build ${command(c)} has no option ${flag}\n  ${c.line}`,
         ).toBe(true);
       }
     }
