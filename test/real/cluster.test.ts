@@ -830,19 +830,20 @@ describe("kmem-build manifests on a real cluster", () => {
 
     // the least privilege: its ServiceAccount may get a node, and do nothing else
     const sa = `system:serviceaccount:${NS}:kmem-build-verify`;
-    const may = async (verb: string, what: string) =>
-      (await c.kubectl(["auth", "can-i", verb, what, "--as", sa], { reject: false })).stdout.trim();
+    const may = async (verb: string, what: string, ...more: string[]) =>
+      (await c.kubectl(["auth", "can-i", verb, what, ...more, "--as", sa], { reject: false })).stdout.trim();
     expect(await may("get", `nodes/${NODE}`)).toBe("yes");
-    for (const [verb, what] of [
+    for (const [verb, what, ...more] of [
       ["list", "nodes"],
       ["watch", "nodes"],
       ["patch", "nodes"],
-      ["get", "nodes/status"],
+      ["get", "nodes", "--subresource=status"],
+      ["get", "nodes", "--subresource=proxy"],
       ["get", "pods"],
       ["get", "secrets"],
       ["create", "pods"],
-    ] as const)
-      expect(await may(verb, what), `${verb} ${what}`).toBe("no");
+    ])
+      expect(await may(verb!, what!, ...more), `${verb} ${what} ${more.join(" ")}`).toBe("no");
 
     const spec = JSON.parse(
       (await c.kubectl(["get", "ds", "kmem-build-verify", "-n", NS, "-o", "json"])).stdout,

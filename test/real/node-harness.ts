@@ -555,7 +555,13 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
       exited = false;
       kl.on("exit", () => {
         // a restart's old process ends after the new one has started: only the current one counts
-        if (Number(readFileSync(join(dir, "kubelet.pgid"), "utf8")) === kl.pid) exited = true;
+        let current = kl.pid;
+        try {
+          current = Number(readFileSync(join(dir, "kubelet.pgid"), "utf8"));
+        } catch {
+          /* the node is cleaned up: this was the last one */
+        }
+        if (current === kl.pid) exited = true;
       });
     };
     spawnKubelet();
