@@ -940,10 +940,12 @@ describe("kmem-build manifests on a real cluster", () => {
       marks++;
     }
     expect(marks).toBeGreaterThanOrEqual(1);
+    const secs = (t: number) => `${((Date.now() - t) / 1000).toFixed(0)} s`;
     let replaced = false;
     try {
       await install(patched);
       replaced = true;
+      const tReplaced = Date.now();
       expect((await execa(kubelet, ["--version"])).stdout.trim()).toBe(`Kubernetes ${NEXT}`);
       expect(await nodeVersion()).toBe(MARKED);
       const restart = await waitFor(
@@ -955,7 +957,9 @@ describe("kmem-build manifests on a real cluster", () => {
         },
         () => `last fix state: ${lastFix(logA)}`,
       );
-      process.stderr.write(`after the replacement, the DaemonSet's run: Fix state: ${restart}\n`);
+      process.stderr.write(
+        `${marks} copies of ${MARKED} patched to ${NEXT}; ${secs(tReplaced)} after the replacement, the DaemonSet's run: Fix state: ${restart}\n`,
+      );
       expect(restart).toContain(
         `(the API server reports the running kubelet as ${MARKED}, the kubelet on disk (${onDisk}) is ${NEXT})`,
       );
@@ -970,10 +974,12 @@ describe("kmem-build manifests on a real cluster", () => {
 
       // (c) the kubelet restarted from the new file: the Node reports its version, and the pod
       // gives the state the host's own run gives
+      const tRestart = Date.now();
       await n.restartKubelet();
       await waitFor("the Node to report the restarted kubelet's version", 180_000, async () => {
         return (await nodeVersion()) === NEXT;
       });
+      process.stderr.write(`the Node reports ${NEXT} ${secs(tRestart)} after the restart began\n`);
       const hostC = await hostJson();
       expect(hostC.running_kubelet).toMatchObject({ matches: "same" });
       expect(hostC.fix_state).not.toBe("restart");
@@ -985,8 +991,13 @@ describe("kmem-build manifests on a real cluster", () => {
           return s?.startsWith(`${hostC.fix_state}: `) ? s : false;
         },
       );
-      process.stderr.write(`after the restart, the DaemonSet's run: Fix state: ${after}\n`);
+      process.stderr.write(
+        `${secs(tRestart)} after the restart began, the DaemonSet's run: Fix state: ${after}\n`,
+      );
       const cr = await loopJson();
+      process.stderr.write(
+        `after: pod ${cr.report.fix_state} ${JSON.stringify(cr.report.running_kubelet)}; host ${hostC.fix_state} ${JSON.stringify(hostC.running_kubelet)}\n`,
+      );
       expect(cr.stderr).toBe("");
       expect(cr.report.fix_state).toBe(hostC.fix_state);
       expect(cr.report.running_kubelet).toEqual({
