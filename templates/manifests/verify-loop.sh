@@ -13,6 +13,9 @@
 # file is world-readable, so no hostPID), cgroups, cmdline, sys/kernel/osrelease (and stat with
 # --kernel-log). The pod has its own UTS namespace (no hostNetwork), so the hostname the script
 # reports is the node's name from the downward API (KMEM_NODE_NAME = spec.nodeName).
+#
+# KMEM_ONCE=1: one run, then exit with verify-kmem.sh's exit code (a run by hand with kubectl exec,
+# with its own TMPDIR beside the loop's; the tests).
 set -u
 : "${KMEM_INTERVAL:?KMEM_INTERVAL (seconds between runs) is not set}"
 : "${KMEM_TEXTFILE:?KMEM_TEXTFILE (node_exporter textfile) is not set}"
@@ -65,7 +68,9 @@ api_version() {
     *"
 "* | '') echo "kmem-build-verify: the API server's answer for node $KMEM_NODE_NAME has no single status.nodeInfo.kubeletVersion" >&2 ;;
     v[0-9]*.[0-9]*.[0-9]*)
-      case $v in *[!0-9A-Za-z.+-]*) echo "kmem-build-verify: kubeletVersion '$v' is not a version" >&2 ;; *) [ ${#v} -le 64 ] && printf '%s\n' "$v" ;; esac
+      case $v in *[!0-9A-Za-z.+-]*) echo "kmem-build-verify: kubeletVersion '$v' is not a version" >&2 ;; *)
+        if [ ${#v} -le 64 ]; then printf '%s\n' "$v"; else echo "kmem-build-verify: kubeletVersion '$v' is longer than 64 characters" >&2; fi ;;
+      esac
       ;;
     *) echo "kmem-build-verify: kubeletVersion '$v' is not a version" >&2 ;;
   esac
@@ -83,6 +88,10 @@ while [ "$stop" = 0 ]; do
     sh "$script" --proc-root "$proc" --prometheus "$KMEM_TEXTFILE" "$@"
   fi
   code=$?
+  if [ "${KMEM_ONCE:-0}" = 1 ]; then
+    echo "kmem-build-verify: verify-kmem.sh exited $code (0 OK, 1 problem, 2 could not tell)"
+    exit "$code"
+  fi
   echo "kmem-build-verify: verify-kmem.sh exited $code (0 OK, 1 problem, 2 could not tell); next run in ${KMEM_INTERVAL}s"
   [ "$stop" = 0 ] || break
   # sleep in the background so that SIGTERM (pod deletion) ends the wait at once

@@ -17,6 +17,11 @@
  *   - the version mark: the kmem-build kubelet registers as v1.20.2+nokmem (status.nodeInfo, kubectl
  *     get nodes and describe), and the API server keeps taking its status (the tree's own version
  *     parsers on the same string: test/real/version-mark.test.ts);
+ *   - the running kubelet seen from the pod through the API server (the Node's kubeletVersion, read
+ *     with the ServiceAccount that may only get nodes, by curl in the image): the same version as
+ *     the mark on disk; `restart` once the kubelet on disk is replaced (by rename, as rpm does) with
+ *     a build of another version while the old process runs; the host's state again once the
+ *     kubelet is restarted and the Node reports the new version;
  *   - `kmem-build verify --cluster` through a kubeconfig with two contexts and an exec credential
  *     plugin: the node with its kernel, kubelet, runtime and fix state, read from the API server only
  *     (the DaemonSet's last report beside it), and the kube_node_info rules agreeing on a series built
@@ -27,7 +32,7 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { release } from "node:os";
 import { cli, REPO } from "../helpers/cli.js";
@@ -76,6 +81,15 @@ interface Report {
     kmem_usage_bytes: number | null;
   }[];
   binaries: { role: string; verdict: string | null; sha256: string | null }[];
+  fix_state: string;
+  fix_summary: string;
+  running_kubelet: {
+    pid: number | null;
+    found_by: string;
+    exe: string | null;
+    matches: string;
+    version: string | null;
+  } | null;
 }
 
 /**
@@ -115,7 +129,9 @@ describe("kmem-build manifests on a real cluster", () => {
   let work: string;
   let out: string;
   let textfileDir: string;
+  /** The kubelet the node runs: a copy of the build's in a directory of this test's (replaced on disk below). */
   let kubelet: string;
+  let builtKubelet: string;
   /** Set by the first test: the DaemonSet pod, and the test pod's memory cgroup (relative to the memory root). */
   let dsPod: string | undefined;
   let subjectCgroup: string | undefined;
@@ -124,10 +140,14 @@ describe("kmem-build manifests on a real cluster", () => {
   beforeAll(async () => {
     // KMEM_BUILD_CLUSTER_KUBELET: a developer's shortcut while the suite's real build is busy elsewhere;
     // the test still requires it to be a nokmem build (its verdict is checked below)
-    kubelet = process.env.KMEM_BUILD_CLUSTER_KUBELET ?? (await nokmemKubelet());
+    builtKubelet = process.env.KMEM_BUILD_CLUSTER_KUBELET ?? (await nokmemKubelet());
     cluster = await startCluster({ nodeName: NODE });
     // inside the cluster's dir: removed with it, also when the run is interrupted
     work = await mkdtemp(join(cluster.dir, "test-"));
+    // the node runs a copy of its own: the last test replaces it on disk while it runs
+    await mkdir(join(work, "bin"));
+    kubelet = join(work, "bin", "kubelet");
+    await copyFile(builtKubelet, kubelet);
     out = join(work, "manifests");
     // not under /tmp: the pod has its own /tmp (an emptyDir), and the command refuses overlapping mounts
     textfileDir = await mkdtemp("/var/tmp/kmem-build-cluster-textfile-");
@@ -192,6 +212,22 @@ describe("kmem-build manifests on a real cluster", () => {
     ]);
     expect(gen.stderr).toBe("");
     expect(gen.code).toBe(0);
+    // This cluster has no kube-proxy: the kubernetes Service's ClusterIP (KUBERNETES_SERVICE_HOST in
+    // every pod) leads nowhere. The pod (host network) is pointed at the API server's own address,
+    // where kube-proxy would have sent it; container env takes precedence over the Service's.
+    const api = new URL(c.apiserverUrl);
+    const withApi = await c.kubectl([
+      "set",
+      "env",
+      "--local",
+      "-f",
+      join(out, "20-daemonset.yaml"),
+      "-o",
+      "yaml",
+      `KUBERNETES_SERVICE_HOST=${api.hostname}`,
+      `KUBERNETES_SERVICE_PORT=${api.port}`,
+    ]);
+    await writeFile(join(out, "20-daemonset.yaml"), withApi.stdout);
 
     // a pod with a memory limit on the node: the one the report must show
     const testPod = {
@@ -220,6 +256,11 @@ describe("kmem-build manifests on a real cluster", () => {
     };
     const apply = await c.kubectl(["apply", "-f", out]);
     expect(apply.stdout).toMatch(/namespace\/kmem-build created/);
+    expect(apply.stdout).toMatch(/serviceaccount\/kmem-build-verify created/);
+    expect(apply.stdout).toMatch(/clusterrole\.rbac\.authorization\.k8s\.io\/kmem-build-verify created/);
+    expect(apply.stdout).toMatch(
+      /clusterrolebinding\.rbac\.authorization\.k8s\.io\/kmem-build-verify created/,
+    );
     expect(apply.stdout).toMatch(/configmap\/kmem-build-verify created/);
     expect(apply.stdout).toMatch(/daemonset\.apps\/kmem-build-verify created/);
     // the PrometheusRule needs the operator's CRD, which this cluster does not have
@@ -779,6 +820,204 @@ describe("kmem-build manifests on a real cluster", () => {
     const prom = await execa("promtool", ["test", "rules", "node.yaml"], { cwd: rules, reject: false });
     expect(prom.exitCode, prom.stdout + prom.stderr).toBe(0);
   }, 600_000);
+  it("the DaemonSet sees the running kubelet through the API server: the same version, restart once the kubelet on disk is replaced under the running one, the host's state again after the restart", async () => {
+    const c = cluster!;
+    const n = node!;
+    expect(dsPod, "needs the first test's pod").toBeTruthy();
+    const MARKED = "v1.20.2+nokmem";
+    const NEXT = "v1.20.9+nokmem";
+    const onDisk = `/host${kubelet}`;
+
+    // the least privilege: its ServiceAccount may get a node, and do nothing else
+    const sa = `system:serviceaccount:${NS}:kmem-build-verify`;
+    const may = async (verb: string, what: string, ...more: string[]) =>
+      (await c.kubectl(["auth", "can-i", verb, what, ...more, "--as", sa], { reject: false })).stdout.trim();
+    expect(await may("get", `nodes/${NODE}`)).toBe("yes");
+    for (const [verb, what, ...more] of [
+      ["list", "nodes"],
+      ["watch", "nodes"],
+      ["patch", "nodes"],
+      ["get", "nodes", "--subresource=status"],
+      ["get", "nodes", "--subresource=proxy"],
+      ["get", "pods"],
+      ["get", "secrets"],
+      ["create", "pods"],
+    ])
+      expect(await may(verb!, what!, ...more), `${verb} ${what} ${more.join(" ")}`).toBe("no");
+
+    const spec = JSON.parse(
+      (await c.kubectl(["get", "ds", "kmem-build-verify", "-n", NS, "-o", "json"])).stdout,
+    ).spec.template.spec;
+    const podArgs = spec.containers[0].args as string[];
+    // one run of the pod's own loop (KMEM_ONCE, a TMPDIR beside the running loop's) with --json:
+    // the API server asked with the pod's token, as every run asks it
+    const loopJson = async (): Promise<{ report: Report; stderr: string }> => {
+      const once = "/tmp/kmem-build-test-once";
+      const r = await c.kubectl(
+        [
+          "exec",
+          "-n",
+          NS,
+          dsPod!,
+          "--",
+          "env",
+          "KMEM_ONCE=1",
+          `TMPDIR=${once}`,
+          `KMEM_TEXTFILE=${once}/kmem-build.prom`,
+          "sh",
+          "/etc/kmem-build/verify-loop.sh",
+          "--json",
+          ...podArgs,
+        ],
+        { reject: false, timeout: 180_000 },
+      );
+      const end = r.stdout.lastIndexOf("\nkmem-build-verify: verify-kmem.sh exited ");
+      expect(end, `${r.stdout}\n${r.stderr}`).toBeGreaterThan(0);
+      // kubectl's own line for a non-zero exit (the loop exits with the script's code) is not the loop's
+      const stderr = r.stderr.replace(/^command terminated with exit code [0-9]+\n?/m, "");
+      return { report: JSON.parse(r.stdout.slice(0, end)) as Report, stderr };
+    };
+    const hostJson = async (): Promise<Report> =>
+      JSON.parse(
+        (
+          await execa(
+            "sh",
+            [join(REPO, "scripts", "verify-kmem.sh"), "--json", "--kubelet", kubelet, "--runtime", RUNC],
+            { reject: false },
+          )
+        ).stdout,
+      ) as Report;
+    // through the kubelet: nothing while it restarts
+    const podLog = async () =>
+      (await c.kubectl(["logs", "-n", NS, dsPod!, "--tail=2000"], { reject: false })).stdout;
+    /** the loop's last "Fix state: <state>: <summary>" line, without the prefix */
+    const lastFix = (log: string) => [...log.matchAll(/^Fix state: (.*)$/gm)].pop()?.[1];
+    const nodeVersion = async () =>
+      (
+        await c.kubectl(["get", "node", NODE, "-o", "jsonpath={.status.nodeInfo.kubeletVersion}"])
+      ).stdout.trim();
+    const install = async (bytes: Buffer) => {
+      // as rpm installs a file: written beside it under another name, then renamed over it
+      const tmp = join(work, "bin", "kubelet;kmem-test");
+      await writeFile(tmp, bytes, { mode: 0o755 });
+      await rename(tmp, kubelet);
+    };
+
+    // (a) the kubelet that runs is the one on disk: the API's version is the mark of the file
+    expect(await nodeVersion()).toBe(MARKED);
+    const a = await loopJson();
+    const hostA = await hostJson();
+    process.stderr.write(
+      `before: pod ${a.report.fix_state} (${a.report.fix_summary}) ${JSON.stringify(a.report.running_kubelet)}; host ${hostA.fix_state} ${JSON.stringify(hostA.running_kubelet)}\n`,
+    );
+    expect(a.stderr).toBe("");
+    expect(a.report.running_kubelet).toEqual({
+      pid: null,
+      found_by: "api",
+      exe: null,
+      matches: "same",
+      version: MARKED,
+    });
+    expect(hostA.running_kubelet).toMatchObject({ matches: "same" });
+    expect(a.report.fix_state).toBe(hostA.fix_state);
+    expect(a.report.fix_state).not.toBe("restart");
+    const logA = await podLog();
+    expect(logA).not.toMatch(/no kubelet process is running/);
+    // every run asked the API server without a complaint (curl, the token, the CA, the answer)
+    expect(
+      logA.split("\n").filter((l) => l.startsWith("kmem-build-verify: ") && !/ exited \d /.test(l)),
+    ).toEqual([]);
+
+    // (b) another build (the same kubelet with another version: only the string constant differs)
+    // replaces the file while the old process runs
+    const built = await readFile(builtKubelet);
+    const from = Buffer.from(MARKED);
+    const to = Buffer.from(NEXT);
+    const patched = Buffer.from(built);
+    let marks = 0;
+    for (let i = patched.indexOf(from); i >= 0; i = patched.indexOf(from, i + from.length)) {
+      to.copy(patched, i);
+      marks++;
+    }
+    expect(marks).toBeGreaterThanOrEqual(1);
+    const secs = (t: number) => `${((Date.now() - t) / 1000).toFixed(0)} s`;
+    let replaced = false;
+    try {
+      await install(patched);
+      replaced = true;
+      const tReplaced = Date.now();
+      expect((await execa(kubelet, ["--version"])).stdout.trim()).toBe(`Kubernetes ${NEXT}`);
+      expect(await nodeVersion()).toBe(MARKED);
+      const restart = await waitFor(
+        "the DaemonSet's next run to report restart",
+        8 * INTERVAL * 1000,
+        async () => {
+          const s = lastFix(await podLog());
+          return s?.startsWith("restart: ") ? s : false;
+        },
+        () => `last fix state: ${lastFix(logA)}`,
+      );
+      process.stderr.write(
+        `${marks} copies of ${MARKED} patched to ${NEXT}; ${secs(tReplaced)} after the replacement, the DaemonSet's run: Fix state: ${restart}\n`,
+      );
+      expect(restart).toContain(
+        `(the API server reports the running kubelet as ${MARKED}, the kubelet on disk (${onDisk}) is ${NEXT})`,
+      );
+      const b = await loopJson();
+      expect(b.report.fix_state).toBe("restart");
+      expect(b.report.running_kubelet).toMatchObject({ found_by: "api", matches: "other", version: MARKED });
+      // the host sees the same from the process: its executable is the replaced (deleted) file
+      const hostB = await hostJson();
+      process.stderr.write(`host: ${hostB.fix_state} (${hostB.fix_summary})\n`);
+      expect(hostB.fix_state).toBe("restart");
+      expect(n.kubeletAlive()).toBe(true);
+
+      // (c) the kubelet restarted from the new file: the Node reports its version, and the pod
+      // gives the state the host's own run gives
+      const tRestart = Date.now();
+      await n.restartKubelet();
+      await waitFor("the Node to report the restarted kubelet's version", 180_000, async () => {
+        return (await nodeVersion()) === NEXT;
+      });
+      process.stderr.write(`the Node reports ${NEXT} ${secs(tRestart)} after the restart began\n`);
+      const hostC = await hostJson();
+      expect(hostC.running_kubelet).toMatchObject({ matches: "same" });
+      expect(hostC.fix_state).not.toBe("restart");
+      const after = await waitFor(
+        `the DaemonSet's run after the restart to report ${hostC.fix_state}`,
+        8 * INTERVAL * 1000,
+        async () => {
+          const s = lastFix(await podLog());
+          return s?.startsWith(`${hostC.fix_state}: `) ? s : false;
+        },
+      );
+      process.stderr.write(
+        `${secs(tRestart)} after the restart began, the DaemonSet's run: Fix state: ${after}\n`,
+      );
+      const cr = await loopJson();
+      process.stderr.write(
+        `after: pod ${cr.report.fix_state} ${JSON.stringify(cr.report.running_kubelet)}; host ${hostC.fix_state} ${JSON.stringify(hostC.running_kubelet)}\n`,
+      );
+      expect(cr.stderr).toBe("");
+      expect(cr.report.fix_state).toBe(hostC.fix_state);
+      expect(cr.report.running_kubelet).toEqual({
+        pid: null,
+        found_by: "api",
+        exe: null,
+        matches: "same",
+        version: NEXT,
+      });
+    } finally {
+      // the build's own kubelet back on disk and running, as before this test
+      if (replaced) {
+        await install(built);
+        await n.restartKubelet();
+        await waitFor("the Node to report the build's kubelet again", 180_000, async () => {
+          return (await nodeVersion()) === MARKED;
+        });
+      }
+    }
+  }, 1_200_000);
 });
 
 /** This machine's kernel, the node's: a 3.10 one would be "affected" (the suite runs on 6.x). */

@@ -37,7 +37,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { once, TEST_CACHE } from "./shared.js";
 import { alive } from "../../src/util/lock.js";
 
@@ -130,6 +130,8 @@ export interface Node {
   cgroupFileWrites(file: string): KmemOpen[];
   /** Whether the kubelet process is still running. */
   kubeletAlive(): boolean;
+  /** Stops the kubelet (SIGTERM) and starts it again from the same path with the same arguments. */
+  restartKubelet(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -259,13 +261,35 @@ function installExitHandlers(): void {
 }
 
 /**
+ * What curl needs to run: the binary, every library `ldd` names and the dynamic loader, each at
+ * the path the loader looks for it (symbolic links resolved: the file itself is copied there).
+ */
+export async function curlFiles(curl = "/usr/bin/curl"): Promise<string[]> {
+  if (!existsSync(curl))
+    throw new Error(`${curl} is missing: the node image needs Debian's curl (apt-get install curl)`);
+  const out = (await execa("ldd", [curl])).stdout;
+  const files = [curl];
+  for (const line of out.split("\n")) {
+    // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x…)" and the loader "/lib64/ld-linux-x86-64.so.2 (0x…)"
+    const m = /=>\s*(\/\S+)\s+\(/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m?.[1]) files.push(m[1]);
+    else if (/not found/.test(line)) throw new Error(`ldd ${curl}: ${line.trim()}`);
+  }
+  return files;
+}
+
+/**
  * The node image: a busybox-static rootfs with every applet (sh, awk, sleep, find …) as a symlink,
- * imported with podman and saved as an OCI archive (cached across runs, keyed by the busybox binary).
+ * plus Debian's curl with its libraries (the DaemonSet's loop asks the API server for its node with
+ * it, checking the certificate: busybox wget checks none), imported with podman and saved as an OCI
+ * archive (cached across runs, keyed by busybox, curl and every library curl loads).
  */
 export async function nodeImageArchive(): Promise<string> {
   const busybox = "/bin/busybox";
-  const bb = readFileSync(busybox);
-  const key = createHash("sha256").update(bb).digest("hex").slice(0, 16);
+  const curl = await curlFiles();
+  const h = createHash("sha256").update(readFileSync(busybox));
+  for (const f of curl) h.update(`\n${f}\n`).update(readFileSync(f));
+  const key = h.digest("hex").slice(0, 16);
   const r = await once(
     `node-image-${key}`,
     async () => {
@@ -285,6 +309,10 @@ export async function nodeImageArchive(): Promise<string> {
         if (e === "busybox") continue;
         rmSync(join(rootfs, "bin", e));
         await execa("ln", ["-s", "busybox", join(rootfs, "bin", e)]);
+      }
+      for (const f of curl) {
+        mkdirSync(join(rootfs, dirname(f)), { recursive: true });
+        await execa("cp", ["-L", f, join(rootfs, f)]);
       }
       writeFileSync(
         join(rootfs, "etc", "passwd"),
@@ -501,19 +529,42 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
       "--v=2",
       ...(opts.extraKubeletArgs ?? []),
     ];
+    // -A: a restarted kubelet appends to the same strace log
     const cmd = straceLog
-      ? ["strace", "-f", "-qq", "-e", "trace=open,openat,openat2", "-o", straceLog, opts.kubelet, ...args]
+      ? [
+          "strace",
+          "-f",
+          "-qq",
+          "-A",
+          "-e",
+          "trace=open,openat,openat2",
+          "-o",
+          straceLog,
+          opts.kubelet,
+          ...args,
+        ]
       : [opts.kubelet, ...args];
-    const kl = spawn(cmd[0] ?? opts.kubelet, cmd.slice(1), {
-      detached: true,
-      stdio: ["ignore", "ignore", openLog(kubeletLog)],
-    });
-    writeFileSync(join(dir, "kubelet.pgid"), String(kl.pid));
-    kl.unref();
     let exited = false;
-    kl.on("exit", () => {
-      exited = true;
-    });
+    const spawnKubelet = (): void => {
+      const kl = spawn(cmd[0] ?? opts.kubelet, cmd.slice(1), {
+        detached: true,
+        stdio: ["ignore", "ignore", openLog(kubeletLog)],
+      });
+      writeFileSync(join(dir, "kubelet.pgid"), String(kl.pid));
+      kl.unref();
+      exited = false;
+      kl.on("exit", () => {
+        // a restart's old process ends after the new one has started: only the current one counts
+        let current = kl.pid;
+        try {
+          current = Number(readFileSync(join(dir, "kubelet.pgid"), "utf8"));
+        } catch {
+          /* the node is cleaned up: this was the last one */
+        }
+        if (current === kl.pid) exited = true;
+      });
+    };
+    spawnKubelet();
     const kubepodsDir = join(memRoot, cgroupName, "kubepods");
     await waitFor(
       async () => {
@@ -594,6 +645,27 @@ export async function startNode(opts: NodeOptions): Promise<Node> {
       kmemLimitWrites: () => [],
       cgroupFileWrites: () => [],
       kubeletAlive: () => !exited,
+      async restartKubelet() {
+        // as systemd's restart: SIGTERM to the kubelet's group, then the same command line again
+        // (the binary's path now names whatever file is there); the containers keep running
+        const pgid = Number(readFileSync(join(dir, "kubelet.pgid"), "utf8"));
+        try {
+          process.kill(-pgid, "SIGTERM");
+        } catch {
+          /* gone */
+        }
+        await waitFor(() => !groupAlive(pgid), 30_000, `kubelet process group ${pgid} to end`).catch(
+          async () => {
+            process.kill(-pgid, "SIGKILL");
+            await waitFor(() => !groupAlive(pgid), 10_000, `kubelet process group ${pgid} to die`);
+          },
+        );
+        spawnKubelet();
+        // up once it has run a few seconds without exiting (the caller waits for what it needs)
+        await sleep(3000);
+        if (exited) throw new Error(`the restarted kubelet exited:\n${tail(kubeletLog)}`);
+        log(`kubelet restarted (${opts.kubelet})`);
+      },
       async stop() {
         if (!liveNodes.has(id)) return;
         // gracefully first: static pods removed → the kubelet stops their containers and removes

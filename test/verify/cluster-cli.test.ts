@@ -8,8 +8,6 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -17,6 +15,7 @@ import { Ajv } from "ajv";
 import type { ClusterReport } from "../../src/verify/cluster.js";
 import { CLI, REPO, runScript } from "./helpers/run-script.js";
 import * as S from "./helpers/scenarios.js";
+import { makePki, serveHttps, type HttpsServer } from "../helpers/https-server.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-cluster-"));
 const HAVE_KUBECTL =
@@ -71,116 +70,63 @@ const PODS = {
   items: [dsPod("el7-fixed")],
 };
 
-let server: Server;
+let server: HttpsServer;
 let kubeconfig: string;
 let podLog: string;
 let logCode: number;
 const requests: string[] = [];
 
-const pki = (...args: string[]) => {
-  const r = spawnSync("openssl", args, { cwd: TMP, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
-};
-
 beforeAll(async () => {
-  pki(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=kmem-test-ca",
-  );
-  pki(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=kube-apiserver",
-  );
-  writeFileSync(join(TMP, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  pki(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "server.ext",
-  );
+  const pki = makePki(TMP);
   // the DaemonSet's log: the script's own report of a fixture EL7 node, as the loop prints it
   const fixture = S.centos7Systemd(join(TMP, "node"));
   const r = runScript(fixture.args);
   logCode = r.code!;
   podLog = `${r.stdout}\nkmem-build-verify: verify-kmem.sh exited ${r.code} (0 OK, 1 problem, 2 could not tell); next run in 300s\n`;
-  server = createServer(
-    { key: readFileSync(join(TMP, "server.key")), cert: readFileSync(join(TMP, "server.crt")) },
-    (req, res) => {
-      const url = new URL(req.url!, "http://x");
-      const path = url.pathname;
-      requests.push(`${req.method} ${path}${url.search}`);
-      const send = (code: number, o: unknown) => {
-        res.writeHead(code, { "content-type": "application/json" });
-        res.end(typeof o === "string" ? o : JSON.stringify(o));
-      };
-      if (req.headers.authorization !== `Bearer ${TOKEN}`)
-        return send(401, {
-          kind: "Status",
-          apiVersion: "v1",
-          status: "Failure",
-          message: "Unauthorized",
-          reason: "Unauthorized",
-          code: 401,
-        });
-      if (path === "/version") return send(200, { major: "1", minor: "20", gitVersion: "v1.20.2" });
-      if (path === "/api") return send(200, { kind: "APIVersions", versions: ["v1"] });
-      if (path === "/apis") return send(200, { kind: "APIGroupList", apiVersion: "v1", groups: [] });
-      if (path === "/api/v1")
-        return send(200, {
-          kind: "APIResourceList",
-          groupVersion: "v1",
-          resources: [
-            { name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list"] },
-            { name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["get", "list"] },
-            { name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] },
-          ],
-        });
-      if (path === "/api/v1/nodes") return send(200, NODES);
-      if (
-        path === "/api/v1/pods" &&
-        url.searchParams.get("labelSelector") === "app.kubernetes.io/name=kmem-build-verify"
-      )
-        return send(200, PODS);
-      if (path === "/api/v1/namespaces/kmem-build/pods/kmem-build-verify-el7-fixed")
-        return send(200, { kind: "Pod", apiVersion: "v1", ...dsPod("el7-fixed") });
-      if (path === "/api/v1/namespaces/kmem-build/pods/kmem-build-verify-el7-fixed/log") {
-        res.writeHead(200, { "content-type": "text/plain" });
-        return res.end(podLog);
-      }
-      send(404, { kind: "Status", apiVersion: "v1", status: "Failure", code: 404, reason: "NotFound" });
-    },
-  );
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  server = await serveHttps(pki, (req, res) => {
+    const url = new URL(req.url!, "http://x");
+    const path = url.pathname;
+    requests.push(`${req.method} ${path}${url.search}`);
+    const send = (code: number, o: unknown) => {
+      res.writeHead(code, { "content-type": "application/json" });
+      res.end(typeof o === "string" ? o : JSON.stringify(o));
+    };
+    if (req.headers.authorization !== `Bearer ${TOKEN}`)
+      return send(401, {
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        message: "Unauthorized",
+        reason: "Unauthorized",
+        code: 401,
+      });
+    if (path === "/version") return send(200, { major: "1", minor: "20", gitVersion: "v1.20.2" });
+    if (path === "/api") return send(200, { kind: "APIVersions", versions: ["v1"] });
+    if (path === "/apis") return send(200, { kind: "APIGroupList", apiVersion: "v1", groups: [] });
+    if (path === "/api/v1")
+      return send(200, {
+        kind: "APIResourceList",
+        groupVersion: "v1",
+        resources: [
+          { name: "nodes", singularName: "node", namespaced: false, kind: "Node", verbs: ["get", "list"] },
+          { name: "pods", singularName: "pod", namespaced: true, kind: "Pod", verbs: ["get", "list"] },
+          { name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] },
+        ],
+      });
+    if (path === "/api/v1/nodes") return send(200, NODES);
+    if (
+      path === "/api/v1/pods" &&
+      url.searchParams.get("labelSelector") === "app.kubernetes.io/name=kmem-build-verify"
+    )
+      return send(200, PODS);
+    if (path === "/api/v1/namespaces/kmem-build/pods/kmem-build-verify-el7-fixed")
+      return send(200, { kind: "Pod", apiVersion: "v1", ...dsPod("el7-fixed") });
+    if (path === "/api/v1/namespaces/kmem-build/pods/kmem-build-verify-el7-fixed/log") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      return res.end(podLog);
+    }
+    send(404, { kind: "Status", apiVersion: "v1", status: "Failure", code: 404, reason: "NotFound" });
+  });
   const plugin = join(TMP, "plugin.sh");
   writeFileSync(
     plugin,
@@ -197,8 +143,8 @@ beforeAll(async () => {
         {
           name: "here",
           cluster: {
-            server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-            "certificate-authority": join(TMP, "ca.crt"),
+            server: server.url,
+            "certificate-authority": pki.ca,
           },
         },
         {
@@ -221,8 +167,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r));
+  await server?.close();
   rmSync(TMP, { recursive: true, force: true });
 });
 
