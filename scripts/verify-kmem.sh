@@ -1382,7 +1382,7 @@ function states(   kv, kr, pkg, inst) {
   inst = "install the nokmem kubelet built by kmem-build for the kubelet version this node runs, and hold it there (yum install " pkg "; yum versionlock add kubelet), restart the kubelet, then drain and reboot the node"
   NEXT["install"] = inst
   NEXT["install-param"] = "either boot with cgroup.memory=nokmem (grubby --update-kernel=ALL --args=cgroup.memory=nokmem; this kernel knows it), then drain and reboot the node; or " inst
-  SUMT["restart"] = "the nokmem kubelet is installed but not running: the running kubelet is the old binary (a deleted or another file)"
+  SUMT["restart"] = "the nokmem kubelet is installed but not running: the running kubelet is the old binary (its file deleted or another file, or another version by the API server)"
   NEXT["restart"] = "restart the kubelet (systemctl restart kubelet), then drain and reboot the node"
   SUMT["reboot"] = "the nokmem kubelet is running, but kubepods (or a QoS parent, or a pod) still accounts kernel memory: every pod created under it inherits accounting until the node reboots"
   NEXT["reboot"] = "drain and reboot the node (kured: --reboot-sentinel-command with verify-kmem.sh --reboot-required)"
