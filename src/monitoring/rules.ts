@@ -30,7 +30,13 @@ import {
 } from "../verify/cluster-classify.js";
 
 /** The oom-headroom check of verify-kmem.sh: usage / limit above the first while (rss + cache) / limit is below the second. */
-const { HEADROOM_USAGE, HEADROOM_SEEN } = CONTRACT.thresholds;
+const { HEADROOM_USAGE, HEADROOM_SEEN, KMEM_SHARE } = CONTRACT.thresholds;
+/** A fix state's next step as the node script words it (schemas/verify-contract.json). */
+function stepOf(state: FixState): string {
+  const s = CONTRACT.fix_states.find((f) => f.state === state)?.next_step;
+  if (!s) throw new Error(`schemas/verify-contract.json has no fixed next step for ${state}`);
+  return s;
+}
 
 export interface RuleTimings {
   /** `for:` of the kmem-charged and fix-state alerts. */
@@ -209,7 +215,7 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
         description:
           "Fix state install: a 3.10 kernel that accounts kmem only where the kubelet (runc code linked in) arms it, " +
           "and this kubelet does. Pods leak memory cgroup IDs and are OOM-killed for kernel memory their dashboards do not show. " +
-          next("install the kmem-build kubelet RPM, restart the kubelet, then drain and reboot the node"),
+          next(CONTRACT.fixes.kubelet),
       },
     },
     {
@@ -222,9 +228,7 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
           "The nokmem kubelet is installed on {{ $labels.instance }} but the running kubelet is the old one",
         description:
           "Fix state restart: the installed kubelet is a nokmem build, the running process is not. " +
-          next(
-            "systemctl restart kubelet, then drain and reboot the node (pod cgroup parents keep accounting until a reboot)",
-          ),
+          next(stepOf("restart")),
       },
     },
     {
@@ -237,7 +241,7 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
         description:
           "Fix state reboot: the nokmem kubelet runs, but kubepods/ and its QoS parents still account kernel memory " +
           "(a 3.10 memory cgroup copies its parent's accounting; it cannot be switched off), so every new pod accounts it too. " +
-          next("drain and reboot the node (kured: create its reboot sentinel)"),
+          next(stepOf("reboot")),
       },
     },
     {
@@ -250,9 +254,7 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
           "The container runtime's runc on {{ $labels.instance }} switches kernel memory accounting on",
         description:
           "Fix state runtime: the kubelet is fixed, the runtime's runc still links kmem-enabling code. " +
-          next(
-            "upgrade the runtime package (containerd.io / docker) to one whose runc is built nokmem or is >= 1.0.0-rc94; a rebuild is not the fix",
-          ),
+          next(stepOf("runtime")),
       },
     },
     {
@@ -269,8 +271,8 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
         description:
           "Fix state kernel: a >= 4.6 kernel on cgroup v1 without cgroup.memory=nokmem accounts kmem in every memory cgroup, " +
           "whatever the kubelet does; the kubelet is not to blame and nothing on the node needs a page. " +
-          "The boot parameter cgroup.memory=nokmem is the only lever (add it to the kernel command line and reboot), " +
-          "or size limits for usage as the OOM killer counts it (rss + cache + kmem).",
+          "Without the boot parameter, size limits for usage as the OOM killer counts it (rss + cache + kmem). " +
+          next(stepOf("kernel")),
       },
     },
     {
@@ -316,12 +318,13 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
         summary: "The kubelet on {{ $labels.instance }} is not a nokmem build",
         description:
           "verify-kmem.sh reports kubelet-binary {{ $labels.status }} on {{ $labels.instance }}: the kubelet links runc's " +
-          "kmem-enabling code (or could not be read). Install the kubelet built by kmem-build, then drain and reboot the node.",
+          "kmem-enabling code (or could not be read). " +
+          next(CONTRACT.fixes.kubelet),
       },
     },
     {
       alert: "KmemCausedOOMKill",
-      // memcg OOM kills of pods whose kernel memory was >= 10% of usage, counted from the kernel log
+      // memcg OOM kills of pods whose kernel memory was >= KMEM_SHARE of usage, counted from the kernel log
       // (kmem_build_oom_kills_history_total, kills before this boot, is never alerted on; nor are kills
       // read from a plain syslog file, authenticated="false": any local user can write one with
       // `logger -t kernel`, and the check reports them as a WARN to confirm with dmesg)
@@ -331,7 +334,7 @@ export function ruleGroups(t: RuleTimings): RuleGroup[] {
         summary: "A pod on {{ $labels.instance }} was OOM-killed because of kernel memory",
         description:
           "Pod {{ $labels.pod_namespace }}/{{ $labels.pod_name }} ({{ $labels.pod_uid }}) on {{ $labels.instance }} was killed " +
-          "by the memory cgroup OOM killer with kernel memory >= 10% of its usage. verify-kmem.sh on the node lists the kill (oom-kills-kmem).",
+          `by the memory cgroup OOM killer with kernel memory >= ${Math.round(KMEM_SHARE * 100)}% of its usage. verify-kmem.sh on the node lists the kill (oom-kills-kmem).`,
       },
     },
     {

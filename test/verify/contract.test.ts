@@ -39,6 +39,22 @@ describe("the TypeScript side", () => {
   });
 });
 
+test("the fix-state alerts give the script's own next step and the kubelet fix, and the OOM alert its kmem share", () => {
+  const alerts = Object.fromEntries(
+    ruleGroups(timingsFor(120))
+      .flatMap((g) => g.rules)
+      .flatMap((r) => ("alert" in r ? [[r.alert, r.annotations.description] as const] : [])),
+  );
+  const step = (s: string) => CONTRACT.fix_states.find((f) => f.state === s)!.next_step!;
+  expect(alerts.KmemFixRestartKubelet).toContain(`Next step: ${step("restart")}.`);
+  expect(alerts.KmemFixReboot).toContain(`Next step: ${step("reboot")}.`);
+  expect(alerts.KmemFixRuntime).toContain(`Next step: ${step("runtime")}.`);
+  expect(alerts.KmemChargedByKernel).toContain(`Next step: ${step("kernel")}.`);
+  expect(alerts.KmemFixInstallKubelet).toContain(`Next step: ${CONTRACT.fixes.kubelet}.`);
+  expect(alerts.KubeletNotNokmem).toContain(`Next step: ${CONTRACT.fixes.kubelet}.`);
+  expect(alerts.KmemCausedOOMKill).toContain(`>= ${CONTRACT.thresholds.KMEM_SHARE * 100}% of its usage`);
+});
+
 describe("the docs", () => {
   test("docs/verify.md's table of fix states has the contract's states in its order, with their summary and next step", () => {
     const docs = readFileSync(join(REPO, "docs/verify.md"), "utf8");
