@@ -17,7 +17,7 @@
 //   no-op     the same without --rebuild: nothing compiled (N runs after one warm-up run)
 //   overhead  amd64, Go cache warm: `kmem-build build --rebuild` against bench/plain-build.sh (the
 //             same podman run + make, rpmbuild and sha256sum by hand), alternated, N pairs
-//   inspect   the tool's streaming inspection of the 105 MB kubelet (src/inspect/scan-file.ts), N runs
+//   inspect   the tool's streaming inspection of the 105 MB kubelet (src/inspect/read-binary.ts), N runs
 //   RSS       peak RSS (VmHWM) of the kmem-build process alone, from bench/lib/trace.mjs
 //
 // Every run is reported with the 1-minute load average before and after it: the machine is shared.
@@ -179,11 +179,11 @@ async function main() {
     res.kubeletBytes = (await stat(kubelet)).size;
     res.rpmBytes = (await stat(join(release, `kubelet-${VERSION}-2.nokmem.x86_64.rpm`))).size;
     // Inspection of the real kubelet: the tool's own streaming scanner, page cache warm.
-    const { scanFile } = await import(join(ROOT, "lib", "inspect", "scan-file.js"));
+    const { readBinary } = await import(join(ROOT, "lib", "inspect", "read-binary.js"));
     res.inspect = [];
     for (let i = 0; i < Math.max(o.runs, 5); i++) {
       const t0 = process.hrtime.bigint();
-      const s = await scanFile(kubelet, [`v${VERSION}`]);
+      const s = await readBinary(kubelet, [`v${VERSION}`]);
       res.inspect.push(Number(process.hrtime.bigint() - t0) / 1e9);
       res.verdict = s.evidence.verdict;
     }

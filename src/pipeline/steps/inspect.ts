@@ -6,7 +6,7 @@ import { copyAtomic, removeOwned } from "../../util/fs.js";
 import { REJECTED_OUTPUT, writeMarker } from "../../util/out-dir.js";
 import { readElf, ELF_MACHINE_OF } from "../../inspect/elf.js";
 import { KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING, markContradiction } from "../../inspect/evidence.js";
-import { scanFile } from "../../inspect/scan-file.js";
+import { readBinary } from "../../inspect/read-binary.js";
 import { markerRequired } from "../../recipes/resolve.js";
 import { stampedVersion } from "./compile.js";
 import type { BinaryOutput, BuildContext } from "../context.js";
@@ -15,8 +15,8 @@ import type { Reporter } from "../step.js";
 export async function inspectBinary(ctx: BuildContext, b: BinaryOutput): Promise<string[]> {
   const problems: string[] = [];
   const version = stampedVersion(ctx.version, ctx.opts.versionMark);
-  const scan = await scanFile(b.path, [version]);
-  const elf = readElf(scan.head);
+  const read = await readBinary(b.path, [version]);
+  const elf = readElf(read.head);
   if (!elf) return [`kubelet for ${b.arch} is not an ELF binary`];
   if (elf.machine !== ELF_MACHINE_OF[b.arch])
     problems.push(`ELF machine is ${elf.machineName}, expected the one for ${b.arch}`);
@@ -24,9 +24,9 @@ export async function inspectBinary(ctx: BuildContext, b: BinaryOutput): Promise
     problems.push(
       "it is dynamically linked (needs the node's glibc); expected a static binary (KUBE_STATIC_OVERRIDES=kubelet)",
     );
-  if (!scan.found.has(version))
+  if (!read.found.has(version))
     problems.push(`the version string ${version} is not in the binary (KUBE_GIT_VERSION_FILE not honoured?)`);
-  const ev = scan.evidence;
+  const ev = read.evidence;
   if (ev.marked && !ctx.opts.versionMark)
     problems.push("its version carries the nokmem mark although it was built with --no-version-mark");
   const lie = markContradiction(ev);
@@ -49,8 +49,8 @@ export async function inspectBinary(ctx: BuildContext, b: BinaryOutput): Promise
   }
   b.evidence = ev;
   b.elf = { machine: elf.machineName, static: elf.static };
-  b.size = scan.size;
-  b.sha256 = scan.sha256;
+  b.size = read.size;
+  b.sha256 = read.sha256;
   return problems;
 }
 

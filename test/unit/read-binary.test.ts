@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { scanFile } from "../../src/inspect/scan-file.js";
+import { readBinary } from "../../src/inspect/read-binary.js";
 import { findEvidence, KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING } from "../../src/inspect/evidence.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -15,7 +15,7 @@ describe("streaming scan of a binary equals reading it whole", () => {
   it.each(real)("%s (Go build info, strings, hash), at several chunk sizes", async (path) => {
     const whole = readFileSync(path);
     for (const chunk of [4093, 65536 + 7, 4 << 20]) {
-      const scan = await scanFile(path, ["go1."], chunk);
+      const scan = await readBinary(path, ["go1."], chunk);
       expect(scan.evidence).toEqual(findEvidence(whole));
       expect(scan.sha256).toBe(sha256(whole));
       expect(scan.size).toBe(whole.length);
@@ -37,7 +37,7 @@ describe("streaming scan of a binary equals reading it whole", () => {
       pad(500),
     ]);
     await writeFile(file, body);
-    const scan = await scanFile(file, [], chunk);
+    const scan = await readBinary(file, [], chunk);
     expect(scan.evidence).toMatchObject({
       kmemEnablingCode: true,
       disabledMarker: true,
@@ -62,7 +62,7 @@ describe("streaming scan of a binary equals reading it whole", () => {
           Buffer.alloc(700, 0x2e),
         ]);
         await writeFile(file, body);
-        const scan = await scanFile(file, [], chunk);
+        const scan = await readBinary(file, [], chunk);
         expect(findEvidence(body).goVersion).toBe(version);
         expect(scan.evidence.goVersion, `${version} cut after ${cut} bytes`).toBe(version);
       }
@@ -80,7 +80,7 @@ describe("streaming scan of a binary equals reading it whole", () => {
       const body = Buffer.concat([Buffer.alloc(1024 - 3, 0x2e), Buffer.from(tail)]);
       await writeFile(file, body);
       for (const chunk of [1024, 1000, 4096]) {
-        const scan = await scanFile(file, [], chunk);
+        const scan = await readBinary(file, [], chunk);
         expect(findEvidence(body).goVersion).toBe(want);
         expect(scan.evidence.goVersion, `${tail} at chunk ${chunk}`).toBe(want);
       }
@@ -92,7 +92,7 @@ describe("streaming scan of a binary equals reading it whole", () => {
     const file = join(dir, "bin");
     for (const body of [Buffer.from("go1.16.3"), Buffer.alloc(0)]) {
       await writeFile(file, body);
-      const scan = await scanFile(file, [], 4);
+      const scan = await readBinary(file, [], 4);
       expect(scan.size).toBe(body.length);
       expect(scan.sha256).toBe(sha256(body));
       expect(scan.evidence).toEqual(findEvidence(body));

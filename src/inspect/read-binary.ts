@@ -27,7 +27,7 @@ const GO_GUESS_LIMIT = 64 << 20;
 const GO_VERSION_MAX = 32;
 const GO_PREFIX = Buffer.from("go1.", "latin1");
 
-export interface FileScan {
+export interface BinaryReading {
   size: number;
   sha256: string;
   head: Buffer;
@@ -64,7 +64,11 @@ export function goVersionIn(
   return null;
 }
 
-export async function scanFile(path: string, extra: string[] = [], chunkSize = 4 << 20): Promise<FileScan> {
+export async function readBinary(
+  path: string,
+  extra: string[] = [],
+  chunkSize = 4 << 20,
+): Promise<BinaryReading> {
   const needles = [
     ...new Set([KMEM_ENABLING_STRING, NOKMEM_MARKER_STRING, VERSION_MARK_STRING, ...extra]),
   ].map((n) => ({
