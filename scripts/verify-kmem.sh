@@ -163,7 +163,7 @@ END {
 
 # find output -> cgroup records of pod and container cgroups, the directory count, a sample line
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
-SCAN_AWK='
+WALK_AWK='
 # s with every occurrence of from replaced by to (literal strings, no regular expressions)
 function repl(s, from, to,   out, i) {
   out = ""
@@ -212,12 +212,12 @@ function podof(p,   c, n, k, j) {
   else if (j + 1 == n) { LV = "container"; CTR = c[n] }
 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
-#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   cg      walk.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
-#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#   kp, qp  walk.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
-#   count   scan.awk: directories under the scanned root
-#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   count   walk.awk: directories under the scanned root
+#   sample  walk.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
 #   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
 #           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
@@ -392,12 +392,12 @@ function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 
 # kept in full (a log anyone can append to must not grow memory or the outputs), earlier ones counted
 function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
-#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   cg      walk.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
-#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#   kp, qp  walk.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
-#   count   scan.awk: directories under the scanned root
-#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   count   walk.awk: directories under the scanned root
+#   sample  walk.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
 #   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
 #           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
@@ -656,12 +656,12 @@ CTRIDS_AWK='
 # container id of a container cgroup: <id>, cri-containerd-<id>.scope, docker-<id>.scope, crio-<id>.scope
 function cid(s) { if (s ~ /\.scope$/) { sub(/\.scope$/, "", s); sub(/^.*-/, "", s) } return s }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
-#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   cg      walk.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
-#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#   kp, qp  walk.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
-#   count   scan.awk: directories under the scanned root
-#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   count   walk.awk: directories under the scanned root
+#   sample  walk.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
 #   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
 #           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
@@ -767,12 +767,12 @@ function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 
 # kept in full (a log anyone can append to must not grow memory or the outputs), earlier ones counted
 function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
-#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   cg      walk.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
-#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#   kp, qp  walk.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
-#   count   scan.awk: directories under the scanned root
-#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   count   walk.awk: directories under the scanned root
+#   sample  walk.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
 #   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
 #           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name
@@ -2276,7 +2276,7 @@ scan() { # $1: output file; $2: slab candidate file or ""
   _ts=$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)
   if [ "$rootok" = 1 ]; then
     find "$memroot" -type d 2>/dev/null </dev/null |
-      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$SCAN_AWK" >"$1.raw"
+      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$WALK_AWK" >"$1.raw"
     _rc=$?
     sort -t "$TAB" -k6,6 "$1.raw" >"$1" 2>/dev/null || cp "$1.raw" "$1"
   else
@@ -2313,7 +2313,7 @@ sample_cgroups() { # one or more scans of the cgroup tree
 # memory.kmem.slabinfo of 3.10 kernels: readable = accounting on, read error = off.
 # Read with the shell builtin (mawk aborts on read errors; no process per file).
 # shellcheck disable=SC2317 # called by the sourced list of slab candidates
-probe() { # $1: a cgroup directory, in the order of scan.awk's slab candidates
+probe() { # $1: a cgroup directory, in the order of walk.awk's slab candidates
   _i=$((_i + 1))
   _f=$1/memory.kmem.slabinfo
   if [ ! -e "$_f" ]; then
@@ -2330,7 +2330,7 @@ probe_slabinfo() { # memory.kmem.slabinfo where the kernel needs it
   : >"$tmp/slab"
   if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
     _i=0
-    # written by scan.awk in our own mktemp directory: one `probe 'PATH'` line per candidate
+    # written by walk.awk in our own mktemp directory: one `probe 'PATH'` line per candidate
     # shellcheck source=/dev/null
     . "$tmp/slabcands" >"$tmp/slab"
   fi

@@ -137,12 +137,12 @@ function kmemshare(km, us) { return (km ~ /^[0-9]+$/ && us ~ /^[0-9]+$/ && us + 
 function ooms() { KMEM_SHARE = 0.10; OOM_KEEP = 50 }
 
 # The records passed between the programs (tab-separated, $1 the kind; fields marked enc are enc()oded):
-#   cg      scan.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
+#   cg      walk.awk -> report.awk, ctrids.awk: a pod or container cgroup, fields CG_* below
 #   oom     oom.awk -> report.awk: a memcg OOM kill of a pod or container cgroup, fields OOM_* below
-#   kp, qp  scan.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
+#   kp, qp  walk.awk: kubepods (driver cgroupfs|systemd) or a QoS parent (burstable|besteffort), path
 #           (enc), line of the path in the slabinfo probe list (0: not probed)
-#   count   scan.awk: directories under the scanned root
-#   sample  scan.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
+#   count   walk.awk: directories under the scanned root
+#   sample  walk.awk (to the samples file): time, cgroups, cgroups with kmem > 0, largest kmem, its path (enc)
 #   oomlog  oom.awk: log lines, memcg kills, kills of other memcgs, pod kills outside the scope, pod kills
 #           in scope, of those kmem-caused (not history) and history (the oom records: the last OOM_KEEP)
 #   nm      names.awk: container id, pod uid, namespace, pod name, container name

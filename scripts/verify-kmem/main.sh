@@ -135,7 +135,7 @@ MOUNT_AWK='#include mount.awk'
 
 # find output -> cgroup records of pod and container cgroups, the directory count, a sample line
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
-SCAN_AWK='#include scan.awk'
+WALK_AWK='#include walk.awk'
 
 # kernel log -> one record per memcg OOM kill of a pod or container cgroup, then a summary
 # shellcheck disable=SC2016 # awk program: no shell expansion wanted
@@ -776,7 +776,7 @@ scan() { # $1: output file; $2: slab candidate file or ""
   _ts=$(date -u +%Y-%m-%dT%H:%M:%SZ </dev/null)
   if [ "$rootok" = 1 ]; then
     find "$memroot" -type d 2>/dev/null </dev/null |
-      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$SCAN_AWK" >"$1.raw"
+      ROOT=$memroot MEMVER=$memver SLABS=$2 SAMPLES=$tmp/samples TS=$_ts awk "$WALK_AWK" >"$1.raw"
     _rc=$?
     sort -t "$TAB" -k6,6 "$1.raw" >"$1" 2>/dev/null || cp "$1.raw" "$1"
   else
@@ -813,7 +813,7 @@ sample_cgroups() { # one or more scans of the cgroup tree
 # memory.kmem.slabinfo of 3.10 kernels: readable = accounting on, read error = off.
 # Read with the shell builtin (mawk aborts on read errors; no process per file).
 # shellcheck disable=SC2317 # called by the sourced list of slab candidates
-probe() { # $1: a cgroup directory, in the order of scan.awk's slab candidates
+probe() { # $1: a cgroup directory, in the order of walk.awk's slab candidates
   _i=$((_i + 1))
   _f=$1/memory.kmem.slabinfo
   if [ ! -e "$_f" ]; then
@@ -830,7 +830,7 @@ probe_slabinfo() { # memory.kmem.slabinfo where the kernel needs it
   : >"$tmp/slab"
   if [ -n "$slabwanted" ] && [ -r "$tmp/slabcands" ]; then
     _i=0
-    # written by scan.awk in our own mktemp directory: one `probe 'PATH'` line per candidate
+    # written by walk.awk in our own mktemp directory: one `probe 'PATH'` line per candidate
     # shellcheck source=/dev/null
     . "$tmp/slabcands" >"$tmp/slab"
   fi

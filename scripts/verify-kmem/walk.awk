@@ -1,4 +1,4 @@
-# scan.awk: find output (one directory per line) -> cgroup records for pod- and container-level
+# walk.awk: find output (one directory per line) -> cgroup records for pod- and container-level
 # cgroups under kubepods (cgroupfs) or kubepods.slice (systemd), plus the directory count.
 # Reads the counters itself with getline: no process per cgroup or per file.
 # Environment: ROOT (the scanned directory), MEMVER (v1|v2), SLABS (file for the slabinfo probe
