@@ -355,7 +355,7 @@ describe.sequential("a real node (containerd + runc + kubelet 1.20.2)", () => {
     const before = await verify();
     console.log(`kubelet pid ${pid}: ${JSON.stringify(before)}`);
     expect(before.fix_state).toBe("kernel");
-    expect(before.running).toEqual({ pid, found_by: "option", exe: bin, matches: "same" });
+    expect(before.running).toEqual({ pid, found_by: "option", exe: bin, matches: "same", version: null });
 
     // what yum upgrade does: a new file at the path (here the same build, a new inode) while the old runs
     renameSync(bin, `${bin}.old`);
@@ -366,19 +366,31 @@ describe.sequential("a real node (containerd + runc + kubelet 1.20.2)", () => {
     expect(during.next_step).toBe(
       "restart the kubelet (systemctl restart kubelet), then drain and reboot the node",
     );
-    expect(during.running).toEqual({ pid, found_by: "option", exe: `${bin}.old`, matches: "other" });
+    expect(during.running).toEqual({
+      pid,
+      found_by: "option",
+      exe: `${bin}.old`,
+      matches: "other",
+      version: null,
+    });
     // put back: the running kubelet is the file on disk again
     rmSync(bin);
     renameSync(`${bin}.old`, bin);
     const back = await verify();
     expect(back.fix_state).toBe("kernel");
-    expect(back.running).toEqual({ pid, found_by: "option", exe: bin, matches: "same" });
+    expect(back.running).toEqual({ pid, found_by: "option", exe: bin, matches: "same", version: null });
     // the running binary removed and a new one installed: the exe link names a deleted file
     rmSync(bin);
     copyFileSync(ours, bin);
     const deleted = await verify();
     expect(deleted.fix_state).toBe("restart");
-    expect(deleted.running).toEqual({ pid, found_by: "option", exe: `${bin} (deleted)`, matches: "deleted" });
+    expect(deleted.running).toEqual({
+      pid,
+      found_by: "option",
+      exe: `${bin} (deleted)`,
+      matches: "deleted",
+      version: null,
+    });
     expect(node.kubeletAlive()).toBe(true);
     // the script on the real /proc (no --kubelet-pid) finds a process named kubelet
     const human = await execa(
