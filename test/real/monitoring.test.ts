@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { plainRulesFile, HIDDEN_POD, type RuleTimings } from "../../src/monitoring/rules.js";
+import { CONTRACT } from "../../src/verify/contract.js";
 import { CLI } from "../helpers/cli.js";
 import { freePort, NODE_IMAGE, sleep, startNode, type Node } from "./node-harness.js";
 import { nokmemKubelet } from "./shared.js";
@@ -365,7 +366,10 @@ describe("Prometheus, node_exporter and Alertmanager on the real node", () => {
     });
     const kernel = firing.find((a) => a.labels.alertname === "KmemChargedByKernel")!;
     expect(kernel.labels).toMatchObject({ severity: "info", instance: `127.0.0.1:${ports.node}` });
-    expect(kernel.annotations.description).toContain("cgroup.memory=nokmem is the only lever");
+    // the node script's own next step for the kernel state (schemas/verify-contract.json)
+    const kernelStep = CONTRACT.fix_states.find((f) => f.state === "kernel")!.next_step!;
+    expect(kernelStep).toContain("cgroup.memory=nokmem");
+    expect(kernel.annotations.description).toContain(`Next step: ${kernelStep}.`);
     for (const quiet of [
       "KmemChargedToPodCgroups",
       "KmemFixInstallKubelet",
