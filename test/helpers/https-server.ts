@@ -19,14 +19,64 @@ export interface Pki {
   key: string;
 }
 
+/** A client certificate signed by the PKI's CA (kubectl's client-certificate), as files in its dir. */
+export interface ClientCert {
+  cert: string;
+  key: string;
+}
+
+function openssl(dir: string, ...args: string[]): void {
+  const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
+}
+
+/** NAME.crt and NAME.key for SUBJ with the extension EXT, signed by the CA in `dir`. */
+function signed(dir: string, name: string, subj: string, ext: string): ClientCert {
+  openssl(
+    dir,
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    subj,
+  );
+  writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
+  openssl(
+    dir,
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "2",
+    "-extfile",
+    `${name}.ext`,
+  );
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
+/** A client certificate of the PKI's CA for SUBJ (e.g. /O=system:masters/CN=admin), as NAME.crt/.key. */
+export function clientCert(pki: Pki, name: string, subj: string): ClientCert {
+  return signed(pki.dir, name, subj, "extendedKeyUsage=clientAuth");
+}
+
 /** A CA and a serving certificate for 127.0.0.1 signed by it, in `dir` (ca.crt, server.crt, server.key). */
 export function makePki(dir: string, caName = "kmem-test-ca"): Pki {
   mkdirSync(dir, { recursive: true });
-  const pki = (...args: string[]) => {
-    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
-  };
-  pki(
+  openssl(
+    dir,
     "req",
     "-x509",
     "-newkey",
@@ -41,36 +91,7 @@ export function makePki(dir: string, caName = "kmem-test-ca"): Pki {
     "-subj",
     `/CN=${caName}`,
   );
-  pki(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=kube-apiserver",
-  );
-  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  pki(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "server.ext",
-  );
+  signed(dir, "server", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1");
   return { dir, ca: join(dir, "ca.crt"), cert: join(dir, "server.crt"), key: join(dir, "server.key") };
 }
 
@@ -81,12 +102,20 @@ export interface HttpsServer {
   close(): Promise<void>;
 }
 
-/** Serves `handler` over HTTPS on a free port of 127.0.0.1 with the PKI's serving certificate. */
+/**
+ * Serves `handler` over HTTPS on a free port of 127.0.0.1 with the PKI's serving certificate; with
+ * `clientAuth`, only clients with a certificate of the PKI's CA are taken (as kube-apiserver's x509 auth).
+ */
 export async function serveHttps(
   pki: Pki,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  o: { clientAuth?: boolean } = {},
 ): Promise<HttpsServer> {
-  const server = createServer({ key: readFileSync(pki.key), cert: readFileSync(pki.cert) }, handler);
+  const tls = { key: readFileSync(pki.key), cert: readFileSync(pki.cert) };
+  const server = createServer(
+    o.clientAuth ? { ...tls, ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: true } : tls,
+    handler,
+  );
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   return {

@@ -6,7 +6,6 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:https";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { applyApiNames, containerId, parsePodList } from "../../src/verify/kube-names.js";
 import type { FleetReport, NodeReport } from "../../src/verify/report.js";
 import { CLI } from "./helpers/run-script.js";
+import { clientCert, makePki, serveHttps, type HttpsServer } from "../helpers/https-server.js";
 import * as S from "./helpers/scenarios.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "verify-kube-"));
@@ -100,13 +100,9 @@ test("applyApiNames fills only what the node left null and says so in pod-names"
 });
 
 describe.skipIf(!HAVE_KUBECTL)("kmem-build verify --kubeconfig with the real kubectl", () => {
-  let server: Server;
+  let server: HttpsServer;
   const requests: string[] = [];
   let kubeconfig = "";
-  const pki = (...a: string[]) => {
-    const r = spawnSync("openssl", a, { cwd: TMP, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`openssl ${a.join(" ")}: ${r.stderr}`);
-  };
   const b64 = (f: string) => readFileSync(join(TMP, f)).toString("base64");
   /** A kubeconfig as kubeadm writes admin.conf: the CA, a client certificate and its key, inline. */
   const kubeconfigFor = (file: string, port: number) =>
@@ -124,64 +120,11 @@ describe.skipIf(!HAVE_KUBECTL)("kmem-build verify --kubeconfig with the real kub
     );
 
   beforeAll(async () => {
-    pki(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=kmem-test-ca",
-    );
-    for (const [name, subj, ext] of [
-      ["server", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1"],
-      ["admin", "/O=system:masters/CN=kmem-admin", "extendedKeyUsage=clientAuth"],
-    ] as const) {
-      pki(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        `${name}.key`,
-        "-out",
-        `${name}.csr`,
-        "-subj",
-        subj,
-      );
-      writeFileSync(join(TMP, `${name}.ext`), `${ext}\n`);
-      pki(
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        `${name}.crt`,
-        "-days",
-        "2",
-        "-extfile",
-        `${name}.ext`,
-      );
-    }
-    server = createServer(
-      {
-        key: readFileSync(join(TMP, "server.key")),
-        cert: readFileSync(join(TMP, "server.crt")),
-        ca: readFileSync(join(TMP, "ca.crt")),
-        requestCert: true,
-        rejectUnauthorized: true,
-      },
+    // the admin client certificate as kubeadm's admin.conf carries it (files in TMP, b64 reads them)
+    const ca = makePki(TMP);
+    clientCert(ca, "admin", "/O=system:masters/CN=kmem-admin");
+    server = await serveHttps(
+      ca,
       (req, res) => {
         const path = new URL(req.url!, "https://x").pathname;
         const peer = (req.socket as TLSSocket).getPeerCertificate();
@@ -204,14 +147,13 @@ describe.skipIf(!HAVE_KUBECTL)("kmem-build verify --kubeconfig with the real kub
         if (path === "/api/v1/pods") return send(200, POD_LIST);
         send(404, { kind: "Status", apiVersion: "v1", status: "Failure", code: 404, reason: "NotFound" });
       },
+      { clientAuth: true },
     );
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     kubeconfig = join(TMP, "kubeconfig");
-    kubeconfigFor(kubeconfig, (server.address() as AddressInfo).port);
+    kubeconfigFor(kubeconfig, server.port);
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await server.close();
     rmSync(TMP, { recursive: true, force: true });
   });
 
