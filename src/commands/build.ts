@@ -40,6 +40,7 @@ type Flags = Pick<
   recipes?: string;
   patches?: string;
   rebuild?: boolean;
+  runGenerators?: boolean;
   versionMark?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -132,6 +133,7 @@ export function toBuildOptions(f: Flags): BuildOptions {
     gnupgHome: f.gnupgHome ?? process.env.GNUPGHOME,
     rpm: f.rpm,
     rebuild: !!f.rebuild,
+    runGenerators: !!f.runGenerators,
     versionMark: f.versionMark !== false,
     dryRun: !!f.dryRun,
     json: !!f.json,
@@ -189,6 +191,10 @@ export function registerBuild(program: Command): void {
     .option("--gnupg-home <dir>", "GnuPG home holding the signing key (env GNUPGHOME)")
     .option("--no-rpm", "skip RPM packaging (binaries, checksums and manifest only)")
     .option("--rebuild", "compile even when binaries for exactly these inputs are cached")
+    .option(
+      "--run-generators",
+      "run Kubernetes' code generators (make generated_files) even where the recipe proved the kubelet the same without them",
+    )
     .option(
       "--no-version-mark",
       "report upstream's version (v1.20.2) instead of the marked v1.20.2+nokmem (kubelet --version, kubectl get nodes)",

@@ -30,6 +30,8 @@ export interface BuildOptions {
   rpm: boolean;
   /** Recompile even when a binary for exactly these inputs is cached. */
   rebuild: boolean;
+  /** Run Kubernetes' code generators even where the recipe proved the kubelet the same without them. */
+  runGenerators?: boolean;
   /** Stamp the kubelet's version with the build metadata `+nokmem` (`--no-version-mark`: upstream's string). */
   versionMark: boolean;
   dryRun: boolean;

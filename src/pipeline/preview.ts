@@ -6,6 +6,7 @@ import { STEPS, releaseDir } from "./index.js";
 import { resolveBuild } from "./steps/resolve.js";
 import type { Arch } from "../options.js";
 import type { BuildOptions, ImageInfo, ResolvedBuild } from "./context.js";
+import type { CodeGenerators } from "./steps/compile.js";
 
 /** What the steps' previews tell, one field each (or two: compile). */
 export interface StepsPreview {
@@ -15,6 +16,7 @@ export interface StepsPreview {
   image: (ImageInfo | { reference: null; from: string }) & { note?: string };
   arches: Arch[];
   commands: Record<string, string>;
+  generators: CodeGenerators;
   rpm: boolean;
   signed: boolean;
 }
@@ -52,6 +54,7 @@ export async function previewBuild(opts: BuildOptions) {
     engine: told(shown, "engine"),
     arches: told(shown, "arches"),
     commands: told(shown, "commands"),
+    generators: told(shown, "generators"),
     rpm: told(shown, "rpm"),
     signed: told(shown, "signed"),
     outDir: releaseDir(opts, version),
@@ -67,6 +70,7 @@ export function printPreview(preview: Awaited<ReturnType<typeof previewBuild>>):
   out(`  image:   ${preview.image.reference ?? "?"} (${preview.image.from})`);
   out(`  engine:  ${preview.engine}`);
   for (const [arch, cmd] of Object.entries(preview.commands)) out(`  ${arch}: ${cmd}`);
+  out(`  code generators: ${preview.generators.run ? "run" : "skipped"} (${preview.generators.why})`);
   out(
     `  output:  ${preview.outDir}/ (${preview.rpm ? "binaries, RPMs" : "binaries"}, verify-kmem.sh, SHA256SUMS, manifest.json${preview.signed ? ", signatures" : ""})`,
   );

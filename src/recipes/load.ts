@@ -61,6 +61,10 @@ export async function loadRecipe(file: string, patchesDir = DEFAULT_PATCHES_DIR)
       fail(file, "field patches", `patch file "${p}" not found in ${patchesDir}`);
     }
   }
+  for (const m of data.build.withoutGenerators?.provenMinors ?? []) {
+    if (!data.minors.includes(m))
+      fail(file, "field build.withoutGenerators.provenMinors", `${m} is not one of this recipe's minors`);
+  }
   if (data.evidence.disabledMarkerFrom && !semver.valid(data.evidence.disabledMarkerFrom)) {
     fail(file, "field evidence.disabledMarkerFrom", `"${data.evidence.disabledMarkerFrom}" is not a version`);
   }

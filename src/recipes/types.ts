@@ -6,7 +6,14 @@ export interface Recipe {
   needsRebuild: boolean;
   notice?: string;
   patches: string[];
-  build: { command: string[]; env: Record<string, string>; tags: string[]; needs: string[] };
+  build: {
+    command: string[];
+    env: Record<string, string>;
+    tags: string[];
+    needs: string[];
+    /** The kubelet without `make generated_files`, for verified sources of the proven minors. */
+    withoutGenerators?: { command: string[]; provenMinors: string[] };
+  };
   image: {
     kubeCross?: { dockerfile: string; tag: string; registryMoves: Record<string, string> };
     fromTree: string[];

@@ -137,3 +137,40 @@ describe("a second build of the unchanged real tree", () => {
     15 * 60_000,
   );
 });
+
+describe("the kubelet without Kubernetes' code generators (recipe tag-era, proven for 1.20)", () => {
+  it(
+    "is byte for byte the kubelet `make` builds after running them (--run-generators)",
+    async () => {
+      const generated = join(build.outDir, "..", "out-generators");
+      const r = await cli(
+        await realBuildArgs(generated, ["--arch", "amd64", "--no-rpm", "--run-generators", "--json"]),
+        { timeout: BUILD_TIMEOUT_MS },
+      );
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      // Compiled, not taken from the binary cache: the compile command is part of its key.
+      expect((JSON.parse(r.stdout) as { compiled: string[] }).compiled).toEqual(["amd64"]);
+      const madeWith = join(generated, REAL_VERSION);
+      const withRecord = JSON.parse(await readFile(join(madeWith, "manifest.json"), "utf8"));
+      const withoutRecord = JSON.parse(await readFile(join(build.releaseDir, "manifest.json"), "utf8"));
+      expect(withoutRecord.build.codeGenerators.run).toBe(false);
+      expect(withoutRecord.build.command).toEqual(["hack/make-rules/build.sh", "cmd/kubelet"]);
+      expect(withRecord.build).toMatchObject({
+        command: ["make", "WHAT=cmd/kubelet"],
+        codeGenerators: { run: true, why: "--run-generators" },
+      });
+      // The generators really ran in the one and not in the other (their tools are built first).
+      const logWith = await readFile(join(madeWith, "build.log"), "utf8");
+      const logWithout = await readFile(join(build.releaseDir, "build.log"), "utf8");
+      expect(logWith).toMatch(/openapi-gen/);
+      expect(logWithout).not.toMatch(/openapi-gen/);
+      const sha = async (f: string) => (await execa("sha256sum", [f])).stdout.split(" ")[0];
+      const a = await sha(join(madeWith, "kubelet-linux-amd64"));
+      const b = await sha(join(build.releaseDir, "kubelet-linux-amd64"));
+      expect(a).toMatch(/^[0-9a-f]{64}$/);
+      expect(a).toBe(b);
+      console.log(`kubelet with and without the code generators: sha256 ${a} both`);
+    },
+    BUILD_TIMEOUT_MS,
+  );
+});

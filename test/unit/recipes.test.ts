@@ -54,6 +54,15 @@ describe("recipes are data, validated on load", () => {
     await expect(loadRecipes(dir)).rejects.toThrow(/recipes overlap/);
   });
 
+  it("refuses a build without the code generators proven for a minor the recipe does not build", async () => {
+    const dir = await recipesWith("tag-era.yaml", (t) =>
+      t.replace(/provenMinors: \["1\.20"\]/, 'provenMinors: ["1.20", "1.22"]'),
+    );
+    await expect(loadRecipes(dir)).rejects.toThrow(
+      /tag-era\.yaml: field build\.withoutGenerators\.provenMinors: 1\.22 is not one of this recipe's minors/,
+    );
+  });
+
   it("refuses a recipe naming a patch that does not exist", async () => {
     const dir = await recipesWith("tag-era.yaml", (t) =>
       t.replace(/^patches: \[\]$/m, "patches: [missing.patch]"),

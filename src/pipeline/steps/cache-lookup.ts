@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { privateDir, takeKept } from "../custody.js";
 import { hashFile, hashText } from "../../util/hash.js";
 import { TOOL_VERSION } from "../../version.js";
+import { buildGenerators, compileCommand } from "./compile.js";
 import type { Arch } from "../../options.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
@@ -27,6 +28,7 @@ export function binaryCacheKey(ctx: BuildContext, arch: Arch): string | null {
       image: ctx.image.id,
       arch,
       build: ctx.recipe.build,
+      command: compileCommand(ctx, arch, buildGenerators(ctx)),
       versionMark: ctx.opts.versionMark,
     }),
   );

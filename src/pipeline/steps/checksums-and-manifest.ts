@@ -7,11 +7,21 @@ import { signDetached, exportPublicKey } from "../../package/sign.js";
 import { TOOL_VERSION } from "../../version.js";
 import { addArtifact } from "../artifacts.js";
 import { rpmRelease } from "./rpm.js";
+import { buildGenerators } from "./compile.js";
 import type { BuildContext } from "../context.js";
 import type { Reporter } from "../step.js";
 
 export const MANIFEST_FILE = "manifest.json";
 export const LOG_FILE = "build.log";
+
+/** How the kubelets were built: the command that ran (the platform and version file aside). */
+function buildRecord(ctx: BuildContext) {
+  const { build } = ctx.recipe;
+  const codeGenerators = buildGenerators(ctx);
+  const command =
+    codeGenerators.run || !build.withoutGenerators ? build.command : build.withoutGenerators.command;
+  return { command, env: build.env, tags: build.tags, codeGenerators };
+}
 
 export function manifestOf(ctx: BuildContext) {
   return {
@@ -39,7 +49,7 @@ export function manifestOf(ctx: BuildContext) {
       goVersion:
         ctx.binaries.find((b) => b.evidence?.goVersion)?.evidence?.goVersion ?? ctx.image?.goVersion ?? null,
     },
-    build: { command: ctx.recipe.build.command, env: ctx.recipe.build.env, tags: ctx.recipe.build.tags },
+    build: buildRecord(ctx),
     sourceDateEpoch: ctx.sourceDateEpoch,
     rpmRelease: ctx.opts.rpm ? rpmRelease(ctx) : null,
     signed: !!ctx.opts.signKey,

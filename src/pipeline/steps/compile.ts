@@ -1,5 +1,5 @@
 /** Compiles kubelet for one architecture inside the builder container, offline. */
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
 import { BuildError } from "../../errors.js";
@@ -8,6 +8,7 @@ import { BINARY_MODE, privateDir, putKept } from "../custody.js";
 import { ensureDirIn, isRegularFileIn, removeFileIn, writeFileIn } from "../../util/tree-guard.js";
 import { cachedBinaryPath } from "./cache-lookup.js";
 import { noteUse } from "../../cache/use.js";
+import { readPinnedSha512 } from "../../recipes/pins.js";
 import type { Arch } from "../../options.js";
 import type { BuildContext, SourceInfo } from "../context.js";
 import type { Reporter, SubStep } from "../step.js";
@@ -77,14 +78,65 @@ export function goCacheKey(
   throw new Error("no content digest of the source to name its Go build cache by");
 }
 
-/** The make command line: the recipe's command, its variables, the platform and version file. */
-export function compileCommand(ctx: Pick<BuildContext, "recipe">, arch: Arch): string[] {
-  return [
-    ...ctx.recipe.build.command,
+/** Whether Kubernetes' code generators run before the kubelet is compiled, and why. */
+export interface CodeGenerators {
+  run: boolean;
+  why: string;
+}
+
+/**
+ * `make` runs the code generators (generated_files) over the whole tree before compiling: 34-117 s
+ * per build here that no Go build cache shortens, most of a further release's build. A release
+ * tarball already carries every generated file the kubelet links (it links no openapi or bindata
+ * package), so the recipe's withoutGenerators command builds the same bytes; it is used only where
+ * both hold: the minor was proven so on a real tree, and the source is one a publisher or the
+ * operator vouched for (an unverified tree may carry generated files its types no longer match).
+ */
+export function codeGenerators(
+  ctx: Pick<BuildContext, "recipe" | "version" | "opts">,
+  verified: boolean,
+): CodeGenerators {
+  const direct = ctx.recipe.build.withoutGenerators;
+  const minor = `${semver.major(ctx.version)}.${semver.minor(ctx.version)}`;
+  if (!direct) return { run: true, why: `recipe ${ctx.recipe.name} has no build without them` };
+  if (ctx.opts.runGenerators) return { run: true, why: "--run-generators" };
+  if (!direct.provenMinors.includes(minor))
+    return { run: true, why: `the build without them is not proven for ${minor}` };
+  if (!verified) return { run: true, why: "the source was not verified against a checksum" };
+  return {
+    run: false,
+    why: `a verified ${minor} release carries its generated files; proven to give the same kubelet`,
+  };
+}
+
+/** A source a publisher (published or pinned checksum) or the operator (--sha512) vouched for. */
+export function isVerified(source: Pick<SourceInfo, "sha512" | "checksumFrom">): boolean {
+  return !!source.sha512 && source.checksumFrom !== "none";
+}
+
+/**
+ * The compile command line. With the generators: the recipe's make command, its variables, the
+ * platform and version file as make arguments. Without: the same variables in the environment of
+ * the recipe's direct command (`env` sets them; build.sh takes its arguments as targets).
+ */
+export function compileCommand(
+  ctx: Pick<BuildContext, "recipe">,
+  arch: Arch,
+  generators: CodeGenerators,
+): string[] {
+  const vars = [
     ...Object.entries(ctx.recipe.build.env).map(([k, v]) => `${k}=${v}`),
     `KUBE_BUILD_PLATFORMS=linux/${arch}`,
     `KUBE_GIT_VERSION_FILE=${TREE_IN_CONTAINER}/${VERSION_FILE}`,
   ];
+  const direct = ctx.recipe.build.withoutGenerators;
+  if (generators.run || !direct) return [...ctx.recipe.build.command, ...vars];
+  return ["env", ...vars, ...direct.command];
+}
+
+/** The generators decision of this build (the source is known from fetch source on). */
+export function buildGenerators(ctx: BuildContext): CodeGenerators {
+  return codeGenerators(ctx, isVerified(ctx.source!));
 }
 
 async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promise<void> {
@@ -102,7 +154,9 @@ async function compileArch(ctx: BuildContext, arch: Arch, task: Reporter): Promi
   const builtRel = `_output/local/bin/linux/${arch}/kubelet`;
   const built = join(tree, builtRel);
   await removeFileIn(tree, builtRel);
-  const command = compileCommand(ctx, arch);
+  const generators = buildGenerators(ctx);
+  const command = compileCommand(ctx, arch, generators);
+  ctx.log(`code generators: ${generators.run ? "run" : "skipped"} (${generators.why})`);
   // The image that was checked (builder image) is run, by its ID: a tag re-pointed since is not followed.
   const image = runnableImage(ctx);
   ctx.log(`$ ${ctx.engine!.name} run ${image} (${ctx.image!.reference}) ${command.join(" ")}`);
@@ -149,9 +203,20 @@ export function runnableImage(ctx: Pick<BuildContext, "image">): string {
   return ctx.image!.id ?? ctx.image!.reference;
 }
 
-export function previewCompile(ctx: PreviewContext): void {
+/** Whether the source will be verified: a download always is (or the build stops), a directory never. */
+async function previewVerified(ctx: PreviewContext): Promise<boolean> {
+  if (!ctx.opts.source) return true;
+  if ((await stat(ctx.opts.source).catch(() => null))?.isDirectory()) return false;
+  return !!ctx.opts.sha512 || !!(await readPinnedSha512(ctx.version, ctx.opts.recipesDir));
+}
+
+export async function previewCompile(ctx: PreviewContext): Promise<void> {
+  const generators = codeGenerators(ctx, await previewVerified(ctx));
   ctx.shown.arches = ctx.opts.arches;
-  ctx.shown.commands = Object.fromEntries(ctx.opts.arches.map((a) => [a, compileCommand(ctx, a).join(" ")]));
+  ctx.shown.commands = Object.fromEntries(
+    ctx.opts.arches.map((a) => [a, compileCommand(ctx, a, generators).join(" ")]),
+  );
+  ctx.shown.generators = generators;
 }
 
 export function compileSubSteps(ctx: BuildContext): SubStep[] {
