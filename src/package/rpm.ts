@@ -71,7 +71,16 @@ export function defaultRelease(): string {
   return "2.nokmem";
 }
 
-const PAYLOADS = { gzip: "w9.gzdio", xz: "w6.xzdio" } as const;
+/**
+ * gzip at its own default level: -9 took 12.0 s for the 108.7 MiB real kubelet against 3.5 s for
+ * -6, to save 1.2% (28.12 MB against 28.45 MB), the largest part of a further release's build.
+ */
+const PAYLOADS = { gzip: "w6.gzdio", xz: "w6.xzdio" } as const;
+
+/** The rpmbuild payload setting (part of the RPM cache key: it decides the bytes). */
+export function payloadOf(compression: "gzip" | "xz"): string {
+  return PAYLOADS[compression];
+}
 
 /** rpmbuild settings that make the package readable by EL7's rpm 4.11 and byte-for-byte reproducible. */
 export function rpmbuildDefines(topdir: string, compression: "gzip" | "xz"): string[] {
@@ -81,7 +90,7 @@ export function rpmbuildDefines(topdir: string, compression: "gzip" | "xz"): str
     _rpmdir: join(topdir, "RPMS"),
     _rpmfilename: "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm",
     _build_id_links: "none",
-    _binary_payload: PAYLOADS[compression],
+    _binary_payload: payloadOf(compression),
     _binary_filedigest_algorithm: "8", // SHA256
     use_source_date_epoch_as_buildtime: "1",
     clamp_mtime_to_source_date_epoch: "1",

@@ -151,9 +151,10 @@ describe("buildRpm", () => {
     }
   });
 
-  it("uses a gzip payload and SHA256 file digests", async () => {
-    expect(await rpmQuery(x86.file, ["--qf", "%{PAYLOADCOMPRESSOR} %{FILEDIGESTALGO}"])).toBe("gzip 8");
-    expect(await rpmQuery(arm.file, ["--qf", "%{PAYLOADCOMPRESSOR} %{FILEDIGESTALGO}"])).toBe("gzip 8");
+  it("uses a gzip payload (level 6) and SHA256 file digests", async () => {
+    const qf = ["--qf", "%{PAYLOADCOMPRESSOR} %{PAYLOADFLAGS} %{FILEDIGESTALGO}"];
+    expect(await rpmQuery(x86.file, qf)).toBe("gzip 6 8");
+    expect(await rpmQuery(arm.file, qf)).toBe("gzip 6 8");
   });
 
   it("can use an xz payload instead", async () => {

@@ -7,7 +7,7 @@
 import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { buildRpm, defaultRelease, rpmArch } from "../../package/rpm.js";
+import { buildRpm, defaultRelease, payloadOf, rpmArch } from "../../package/rpm.js";
 import { readTemplate } from "../../package/template.js";
 import { run } from "../../exec.js";
 import { hashFile, hashText } from "../../util/hash.js";
@@ -45,7 +45,7 @@ async function rpmCacheKey(ctx: BuildContext, b: BinaryOutput, rpmbuild: string)
       evidence: b.evidence?.verdict ?? null,
       packager: ctx.opts.packager ?? null,
       vendor: ctx.opts.vendor ?? null,
-      compression: "gzip",
+      payload: payloadOf("gzip"),
       rpmbuild,
     }),
   );
