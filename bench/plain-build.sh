@@ -105,7 +105,7 @@ for arch in "$@"; do
     --define "_rpmdir $top/RPMS" \
     --define "_rpmfilename %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm" \
     --define "_build_id_links none" \
-    --define "_binary_payload w9.gzdio" \
+    --define "_binary_payload w6.gzdio" \
     --define "_binary_filedigest_algorithm 8" \
     --define "use_source_date_epoch_as_buildtime 1" \
     --define "clamp_mtime_to_source_date_epoch 1" \
