@@ -108,14 +108,27 @@ describe("kmem-build cache list and prune", () => {
     expect(await exists(dead)).toBe(false);
 
     // A running build's entries survive a prune to nothing, and it finishes; afterwards they may go.
+    // The build is held (SIGSTOP) the moment it names the shared Go cache in use, so the prune runs
+    // while it is mid-build however fast the example compiles; it goes on (SIGCONT) afterwards.
     const p2 = start(await build("1.20.14", ["--rebuild", "--cache-max-size", "1T"]));
     const inUse = join(cache, "in-use");
-    await waitFor("the build to name the shared Go cache in use", async () => {
+    const namesVerified = async () => {
       for (const f of await readdir(inUse).catch(() => [] as string[]))
         if ((await readFile(join(inUse, f), "utf8").catch(() => "")).includes("go/verified")) return true;
-      return undefined;
+      return false;
+    };
+    await waitFor("the build to name the shared Go cache in use", async () => {
+      if (!(await namesVerified())) return false;
+      process.kill(p2.pid!, "SIGSTOP");
+      return true;
     });
-    const during = await kb(["cache", "prune", "--cache-dir", cache, "--max-size", "0", "--json"]);
+    let during: Awaited<ReturnType<typeof kb>>;
+    try {
+      expect(await namesVerified(), "the build was held while it still named go/verified in use").toBe(true);
+      during = await kb(["cache", "prune", "--cache-dir", cache, "--max-size", "0", "--json"]);
+    } finally {
+      process.kill(p2.pid!, "SIGCONT");
+    }
     expect(during.code, during.stderr).toBe(0);
     const d = JSON.parse(during.stdout) as {
       removed: { path: string }[];
